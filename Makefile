@@ -1,0 +1,41 @@
+# Two commands a new user needs: `make lab` and `make test`. Both set up .venv first.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.setup-done
+PORT ?= 8888
+
+.PHONY: setup lab test lint format bench clean
+
+setup: $(STAMP)
+
+# Re-run when the dependencies change. The model files are resolved here (sha256-checked
+# into ~/.cache/workbench) so the first notebook does not stall on a download.
+$(STAMP): pyproject.toml Makefile
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "workbench needs Python 3.11, found " + sys.version.split()[0])'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q --upgrade pip
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev]'
+	$(PY) -m workbench models fetch
+	touch $(STAMP)
+
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(PORT)
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check workbench tests benchmarks scripts
+	$(VENV)/bin/ruff format --check workbench tests benchmarks scripts
+
+format: setup
+	$(VENV)/bin/ruff format workbench tests benchmarks scripts
+	$(VENV)/bin/ruff check --fix workbench tests benchmarks scripts
+
+bench: setup
+	$(PY) benchmarks/detect.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

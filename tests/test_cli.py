@@ -1,0 +1,63 @@
+"""The command line: exit codes and output, run in-process (one Python, no extra TF start)."""
+
+import json
+
+import pytest
+
+from workbench.cli import main
+
+
+def test_detect_json(lfw_dir, capsys):
+    path = str(lfw_dir / "AJ_Cook" / "AJ_Cook_0001.jpg")
+    assert main(["detect", "--json", path]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    record = json.loads(line)
+    assert record["source"] == path
+    assert len(record["faces"]) == 1
+    assert set(record["faces"][0]["keypoints"]) >= {"left_eye", "mouth_right"}
+
+
+def test_detect_text(lfw_dir, capsys):
+    path = str(lfw_dir / "AJ_Cook" / "AJ_Cook_0001.jpg")
+    assert main(["detect", path]) == 0
+    assert "1 face" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "make_args, message",
+    [
+        (lambda tmp: ["detect", str(tmp / "missing.jpg")], "no such file"),
+        (lambda tmp: ["detect", str(_write(tmp / "empty.jpg", b""))], "empty"),
+        (lambda tmp: ["detect", str(_write(tmp / "x.jpg", b"not an image"))], "not an image"),
+        (lambda tmp: ["detect", "--detector", "CNN", str(_jpeg(tmp))], "unknown detector"),
+        (lambda tmp: ["detect", "--min-score", "2", str(_jpeg(tmp))], "min_score"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, make_args, message):
+    assert main(make_args(tmp_path)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("workbench detect: error:") and message in err[0]
+
+
+def test_models_list(capsys):
+    assert main(["models", "list"]) == 0
+    assert "blaze_face_short_range" in capsys.readouterr().out
+
+
+def test_unknown_model_name_exits_2(capsys):
+    assert main(["models", "fetch", "nope"]) == 2
+    assert "valid names" in capsys.readouterr().err
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def _jpeg(tmp):
+    from PIL import Image
+
+    path = tmp / "ok.jpg"
+    Image.new("RGB", (32, 32)).save(path)
+    return path

@@ -1,0 +1,159 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from workbench.errors import InvalidImageError
+from workbench.images import load_image
+
+
+def _encode(img: Image.Image, fmt: str, **kwargs) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def rgb_image() -> Image.Image:
+    rng = np.random.default_rng(0)
+    return Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize(
+    "mode",
+    ["RGB", "L", "RGBA", "LA", "P", "CMYK", "I;16", "I", "F", "1"],
+)
+def test_every_mode_becomes_rgb_uint8(rgb_image, mode, tmp_path):
+    img = (
+        rgb_image.convert(mode)
+        if mode not in ("I;16", "I", "F")
+        else rgb_image.convert("L").convert(mode)
+    )
+    out = load_image(img)
+    assert out.shape == (40, 60, 3)
+    assert out.dtype == np.uint8
+    assert out.flags["C_CONTIGUOUS"]
+
+
+def test_sixteen_bit_png_is_scaled_not_clipped(tmp_path):
+    arr = np.full((8, 8), 40000, dtype=np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(arr).save(path)
+    out = load_image(path)
+    assert out.shape == (8, 8, 3)
+    assert abs(int(out[0, 0, 0]) - round(40000 / 65535 * 255)) <= 1
+
+
+def test_rgba_alpha_goes_onto_black():
+    arr = np.zeros((2, 2, 4), np.uint8)
+    arr[..., 0] = 200
+    arr[0, 0, 3] = 255
+    out = load_image(Image.fromarray(arr, "RGBA"))
+    assert out[0, 0].tolist() == [200, 0, 0]
+    assert out[1, 1].tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "BMP", "WEBP", "TIFF"])
+def test_path_bytes_and_formats(rgb_image, fmt, tmp_path):
+    data = _encode(rgb_image, fmt)
+    path = tmp_path / f"x.{fmt.lower()}"
+    path.write_bytes(data)
+    from_path = load_image(path)
+    from_str = load_image(str(path))
+    from_bytes = load_image(data)
+    assert from_path.shape == (40, 60, 3)
+    np.testing.assert_array_equal(from_path, from_bytes)
+    np.testing.assert_array_equal(from_path, from_str)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    # Orientation 6 = the camera was turned: the stored 60x40 image displays as 40x60.
+    img = Image.new("RGB", (60, 40), (255, 0, 0))
+    img.paste((0, 0, 255), (0, 0, 10, 10))  # blue mark top-left as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "rotated.jpg"
+    img.save(path, exif=exif, quality=95)
+    out = load_image(path)
+    assert out.shape == (60, 40, 3)
+    # Rotating 90 degrees clockwise moves the stored top-left corner to the top-right.
+    assert out[2, -3, 2] > 200 and out[2, -3, 0] < 60
+
+
+@pytest.mark.parametrize(
+    "array, expected",
+    [
+        (np.zeros((5, 7), np.uint8), (5, 7, 3)),
+        (np.zeros((5, 7, 1), np.uint8), (5, 7, 3)),
+        (np.zeros((5, 7, 4), np.uint8), (5, 7, 3)),
+        (np.ones((5, 7, 3), np.float32), (5, 7, 3)),
+        (np.zeros((5, 7, 3), np.uint16), (5, 7, 3)),
+        (np.zeros((5, 7), bool), (5, 7, 3)),
+    ],
+)
+def test_arrays(array, expected):
+    out = load_image(array)
+    assert out.shape == expected and out.dtype == np.uint8
+
+
+def test_float_array_scaled():
+    out = load_image(np.full((2, 2, 3), 0.5, np.float64))
+    assert out[0, 0, 0] == 128
+
+
+def _truncated(rgb_image, fmt):
+    data = _encode(rgb_image, fmt)
+    return data[: len(data) // 2]
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda tmp, img: tmp / "missing.jpg", "no such file"),
+        (lambda tmp, img: tmp, "directory"),
+        (lambda tmp, img: _write(tmp / "empty.jpg", b""), "empty"),
+        (lambda tmp, img: _write(tmp / "text.jpg", b"hello, not an image"), "not an image"),
+        (lambda tmp, img: _write(tmp / "cut.jpg", _truncated(img, "JPEG")), "truncated"),
+        (lambda tmp, img: _write(tmp / "cut.png", _truncated(img, "PNG")), "truncated"),
+        (lambda tmp, img: b"", "0 bytes"),
+        (lambda tmp, img: b"\x89PNG garbage", "not an image"),
+        (lambda tmp, img: np.zeros((4, 4, 2), np.uint8), r"shape"),
+        (lambda tmp, img: np.zeros((4,), np.uint8), r"shape"),
+        (lambda tmp, img: np.zeros((4, 4, 3), np.int64), r"dtype"),
+        (lambda tmp, img: np.full((4, 4, 3), 3.0), r"\[0, 1\]"),
+        (lambda tmp, img: np.full((4, 4, 3), np.nan), "NaN"),
+        (lambda tmp, img: np.zeros((0, 4, 3), np.uint8), "empty"),
+        (lambda tmp, img: 42, "expected a path"),
+    ],
+)
+def test_bad_inputs_raise_invalid_image_error(tmp_path, rgb_image, make, match):
+    with pytest.raises(InvalidImageError, match=match):
+        load_image(make(tmp_path, rgb_image))
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def test_invalid_image_error_is_a_value_error():
+    with pytest.raises(ValueError):
+        load_image(b"nope")
+
+
+def test_too_many_pixels_refused_from_header_before_decoding(tmp_path):
+    # 8000 x 7000 = 56 MP. A PNG of one colour compresses to a few kB, so only the
+    # header check stands between this file and 168 MB of decoded pixels.
+    path = tmp_path / "huge.png"
+    Image.new("L", (8000, 7000)).save(path, optimize=False)
+    assert path.stat().st_size < 2_000_000
+    with pytest.raises(InvalidImageError, match="56.0 megapixels"):
+        load_image(path)
+    with pytest.raises(InvalidImageError, match="megapixels"):
+        load_image(np.zeros((10, 10, 3), np.uint8), max_pixels=50)
+
+
+def test_real_lfw_image(lfw_dir):
+    out = load_image(lfw_dir / "AJ_Cook" / "AJ_Cook_0001.jpg")
+    assert out.shape == (250, 250, 3) and out.dtype == np.uint8

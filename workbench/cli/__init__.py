@@ -1,0 +1,70 @@
+"""The ``workbench`` command.
+
+Each sub-command lives in its own module exposing ``register(subparsers)``, which adds a
+parser whose ``func`` default runs it and returns an exit code. Sub-command modules import
+their heavy dependencies inside ``func``, so ``workbench --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from workbench.errors import WorkbenchError
+
+#: Modules under ``workbench.cli`` that register sub-commands, in help order.
+COMMAND_MODULES = ("detect", "models")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Face recognition workbench: detect, embed, enroll, recognize, evaluate.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"workbench.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 2 bad input, 1 other failure)."""
+    # Quiet TensorFlow's and MediaPipe's start-up chatter on the terminal.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except WorkbenchError as exc:
+        print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as exc:
+        # Unknown names (detector, asset) are ValueErrors by contract: bad input too.
+        print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"workbench {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `workbench ... | head` closes the pipe early; that is not an error.
+        sys.stderr.close()
+        return EXIT_OK
+
+
+def print_json_line(obj) -> None:
+    """One JSON object per line, flushed, so a pipe reader sees results as they come."""
+    import json
+
+    print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

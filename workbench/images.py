@@ -1,0 +1,183 @@
+"""Load any image a person throws at the workbench as RGB uint8 ``(H, W, 3)``.
+
+One entry point, :func:`load_image`, takes a path, raw bytes, a numpy array or a PIL image
+and either returns a contiguous RGB uint8 array or raises :class:`InvalidImageError`
+naming the input and the problem. Size is checked from the header before any pixel is
+decoded, so a decompression bomb costs nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from workbench.errors import InvalidImageError
+
+#: Default refusal limit: a 50-megapixel photo is already larger than any phone makes.
+MAX_PIXELS = 50_000_000
+
+ImageInput = str | os.PathLike | bytes | bytearray | np.ndarray | Image.Image
+
+
+def load_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read an image into a contiguous RGB uint8 array.
+
+    EXIF orientation is applied; grayscale, RGBA (alpha dropped onto black), palette,
+    CMYK and 16-bit images are converted.
+
+    Args:
+        source: a file path, the encoded bytes of a file, a numpy array ``(H, W)``,
+            ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)`` of dtype uint8 (or a float array
+            in ``[0, 1]``), or a ``PIL.Image.Image``.
+        max_pixels: refuse images with more pixels than this, read from the header.
+
+    Returns:
+        ``(H, W, 3)`` uint8 RGB array.
+
+    Raises:
+        InvalidImageError: missing, empty, unreadable, truncated or too large input, or
+            an array of the wrong shape or dtype.
+
+    Example:
+        >>> load_image(np.zeros((4, 6), np.uint8)).shape
+        (4, 6, 3)
+    """
+    if isinstance(source, np.ndarray):
+        return _from_array(source, max_pixels=max_pixels)
+    if isinstance(source, Image.Image):
+        _check_size(source.size, "PIL image", max_pixels)
+        return _to_rgb_array(source, "PIL image")
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        label = f"<{len(data)} bytes>"
+        if not data:
+            raise InvalidImageError("expected encoded image bytes, but got 0 bytes")
+        return _decode(io.BytesIO(data), label, max_pixels)
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if not path.exists():
+            raise InvalidImageError(f"{path}: no such file")
+        if path.is_dir():
+            raise InvalidImageError(f"{path}: expected an image file, but got a directory")
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise InvalidImageError(f"{path}: cannot read ({exc.strerror})") from None
+        if size == 0:
+            raise InvalidImageError(f"{path}: the file is empty (0 bytes)")
+        try:
+            with path.open("rb") as fh:
+                return _decode(fh, str(path), max_pixels)
+        except PermissionError:
+            raise InvalidImageError(f"{path}: permission denied") from None
+    raise InvalidImageError(
+        f"expected a path, bytes, a numpy array or a PIL image, but got {type(source).__name__}"
+    )
+
+
+def _check_size(size: tuple[int, int], label: str, max_pixels: int) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise InvalidImageError(f"{label}: empty image ({width}x{height})")
+    if width * height > max_pixels:
+        raise InvalidImageError(
+            f"{label}: {width}x{height} is {width * height / 1e6:.1f} megapixels, "
+            f"more than the limit of {max_pixels / 1e6:.1f}"
+        )
+
+
+def _decode(fh: Any, label: str, max_pixels: int) -> np.ndarray:
+    # Pillow's own bomb check warns or raises at its own limit; ours is the one that
+    # counts, so silence Pillow's and check the header size ourselves.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        previous = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            try:
+                img = Image.open(fh)
+            except UnidentifiedImageError:
+                raise InvalidImageError(
+                    f"{label}: not an image (expected JPEG, PNG, BMP, GIF, TIFF or WebP)"
+                ) from None
+            _check_size(img.size, label, max_pixels)
+            try:
+                img.load()
+            except (OSError, SyntaxError, ValueError) as exc:
+                raise InvalidImageError(f"{label}: truncated or corrupt image ({exc})") from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the pixels
+        pass
+    return _to_rgb_array(img, label)
+
+
+def _to_rgb_array(img: Image.Image, label: str) -> np.ndarray:
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "I;16N"):
+        # 16-bit (or 32-bit integer) grayscale: scale the full range into 8 bits rather
+        # than clipping, which would turn most 16-bit photos white.
+        arr = np.asarray(img).astype(np.float64)
+        top = 65535.0 if arr.max(initial=0) > 255 or mode.startswith("I;16") else 255.0
+        gray = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        gray = np.clip(arr * (255.0 if arr.max(initial=0) <= 1.0 else 1.0), 0, 255)
+        return np.ascontiguousarray(np.repeat(gray.astype(np.uint8)[..., None], 3, axis=2))
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA")
+        background = Image.new("RGBA", img.size, (0, 0, 0, 255))
+        img = Image.alpha_composite(background, img)
+    try:
+        rgb = img.convert("RGB")
+    except (OSError, ValueError) as exc:
+        raise InvalidImageError(f"{label}: cannot convert mode {mode!r} to RGB ({exc})") from None
+    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+
+
+def _from_array(arr: np.ndarray, *, max_pixels: int) -> np.ndarray:
+    label = "array"
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+        raise InvalidImageError(
+            f"{label}: expected shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), "
+            f"but got {arr.shape}"
+        )
+    _check_size((arr.shape[1], arr.shape[0]), label, max_pixels)
+    if arr.dtype == np.uint8:
+        pass
+    elif arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8) * 255
+    elif np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise InvalidImageError(f"{label}: float image contains NaN or infinity")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 0.0 or hi > 1.0:
+            raise InvalidImageError(
+                f"{label}: expected a float image in [0, 1], but got values in [{lo:g}, {hi:g}]"
+            )
+        arr = (arr * 255.0 + 0.5).astype(np.uint8)
+    elif arr.dtype == np.uint16:
+        arr = (arr.astype(np.uint32) * 255 // 65535).astype(np.uint8)
+    else:
+        raise InvalidImageError(
+            f"{label}: expected dtype uint8, uint16, bool or float in [0, 1], but got {arr.dtype}"
+        )
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    elif arr.shape[2] == 4:
+        # Arrays carry no colour-space tag; treat the 4th channel as alpha over black,
+        # the same rule as for RGBA files.
+        alpha = arr[..., 3:4].astype(np.uint16)
+        arr = (arr[..., :3].astype(np.uint16) * alpha // 255).astype(np.uint8)
+    return np.ascontiguousarray(arr)
