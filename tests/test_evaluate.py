@@ -1,0 +1,101 @@
+"""The verification protocol's arithmetic, checked against brute force and scikit-learn."""
+
+import numpy as np
+import pytest
+
+from workbench.errors import InvalidArgumentError
+from workbench.evaluate import (
+    best_threshold,
+    kfold_accuracy,
+    read_pairs,
+    roc_curve,
+    threshold_at_far,
+)
+
+
+def _synthetic(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    same = rng.random(n) < 0.5
+    d = np.where(same, rng.normal(0.4, 0.1, n), rng.normal(0.8, 0.1, n))
+    return d, same
+
+
+def test_best_threshold_matches_brute_force():
+    d, same = _synthetic()
+    t, acc = best_threshold(d, same)
+    brute = max(((d <= c) == same).mean() for c in np.unique(d))
+    assert acc == pytest.approx(brute)
+    assert ((d <= t) == same).mean() == pytest.approx(acc)
+    assert not np.isclose(d, t).any(), "the threshold must fall between pairs"
+
+
+def test_best_threshold_edge_cases():
+    t, acc = best_threshold(np.array([0.1, 0.2]), np.array([False, False]))
+    assert acc == 1.0 and t < 0.1
+    t, acc = best_threshold(np.array([0.1, 0.2]), np.array([True, True]))
+    assert acc == 1.0 and t >= 0.2
+
+
+def test_kfold_uses_other_folds():
+    d, same = _synthetic(600)
+    folds = np.repeat(np.arange(10), 60)
+    report = kfold_accuracy(d, same, folds)
+    assert report.accuracies.shape == (10,)
+    for f in range(10):
+        t, _ = best_threshold(d[folds != f], same[folds != f])
+        assert report.thresholds[f] == pytest.approx(t)
+    assert 0.95 < report.mean <= 1.0
+    assert "+-" in str(report)
+
+
+def test_roc_matches_sklearn():
+    from sklearn.metrics import roc_auc_score
+
+    d, same = _synthetic()
+    roc = roc_curve(d, same)
+    assert roc.auc == pytest.approx(roc_auc_score(same, -d), abs=1e-9)
+    assert np.all(np.diff(roc.far) >= 0) and np.all(np.diff(roc.tar) >= 0)
+    assert roc.far[-1] == 1.0 and roc.tar[-1] == 1.0
+    assert 0.0 <= roc.tar_at_far(0.01) <= 1.0
+    with pytest.raises(InvalidArgumentError):
+        roc_curve(d, np.ones_like(same))
+
+
+@pytest.mark.parametrize("far", [0.0, 0.001, 0.01, 0.1])
+def test_threshold_at_far_accepts_at_most_that_many(far):
+    impostors = np.random.default_rng(1).normal(0.8, 0.1, 5000)
+    t = threshold_at_far(impostors, far)
+    assert (impostors <= t).mean() <= far
+    assert (impostors <= np.nextafter(np.sort(impostors)[int(far * 5000)], np.inf)).mean() > far
+
+
+def test_read_pairs_two_fold_slice(lfw_pairs_file, tmp_path):
+    lines = lfw_pairs_file.read_text().splitlines()
+    short = tmp_path / "pairs.txt"
+    short.write_text("\n".join(["2\t300", *lines[1:1201]]) + "\n")
+    pairs = read_pairs(short)
+    assert (pairs.n_folds, pairs.per_fold, len(pairs.pairs)) == (2, 300, 1200)
+    assert pairs.same.sum() == 600
+    assert pairs.pairs[0].a == "Abel_Pacheco/Abel_Pacheco_0001.jpg"
+    assert pairs.pairs[0].b == "Abel_Pacheco/Abel_Pacheco_0004.jpg"
+    assert set(pairs.folds) == {0, 1}
+    full = read_pairs(lfw_pairs_file)
+    assert len(full.pairs) == 6000 and len(full.images) == 7701
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("", "header"),
+        ("1 2\nA 1 2\n", "promises"),
+        ("1 1\nA 1 2\nA x B 2\n", "line 3"),
+        ("1 1\nA 1 2\nA 1\n", "line 3"),
+    ],
+)
+def test_read_pairs_errors(tmp_path, text, match):
+    path = tmp_path / "p.txt"
+    path.write_text(text)
+    with pytest.raises(InvalidArgumentError, match=match):
+        read_pairs(path)
+    with pytest.raises(InvalidArgumentError, match="cannot read"):
+        read_pairs(tmp_path / "absent.txt")

@@ -1,0 +1,59 @@
+"""``workbench eval lfw --images DIR --pairs FILE [--detector] [--flip] [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="verification accuracy on LFW-style pairs",
+        description="Run detect, align, embed over the images of a pairs file and score "
+        "them with the k-fold protocol (threshold chosen on the other folds).",
+    )
+    sub = p.add_subparsers(dest="benchmark", metavar="BENCHMARK")
+    sub.required = True
+    lfw = sub.add_parser("lfw", help="LFW View 2 (or any file in its format)")
+    lfw.add_argument("--images", required=True, help="folder with <Name>/<Name>_NNNN.jpg")
+    lfw.add_argument("--pairs", required=True, help="pairs file; its header sets the folds")
+    lfw.add_argument("--detector", default="mtcnn", help="mtcnn (default) or mediapipe")
+    lfw.add_argument("--flip", action="store_true", help="average with the mirrored face")
+    lfw.add_argument("--json", action="store_true", help="print one JSON object")
+    lfw.add_argument("--quiet", action="store_true", help="no progress bars")
+    lfw.set_defaults(func=run_lfw)
+
+
+def run_lfw(args: argparse.Namespace) -> int:
+    import sys
+
+    from workbench.cli import print_json_line
+    from workbench.detect import create_detector
+    from workbench.embed import default_embedder
+    from workbench.evaluate import evaluate_lfw, read_pairs
+
+    read_pairs(args.pairs)  # bad file: fail before loading any model
+    with create_detector(args.detector) as detector:
+        report = evaluate_lfw(
+            args.images,
+            args.pairs,
+            detector=detector,
+            embedder=default_embedder(),
+            flip=args.flip,
+            progress=not args.quiet and sys.stderr.isatty(),
+        )
+    summary = report.summary()
+    if args.json:
+        print_json_line(summary)
+        return 0
+    print(
+        f"LFW {summary['folds']}-fold, {summary['pairs']} pairs, detector {summary['detector']}"
+        f"{', flip' if summary['flip'] else ''}"
+    )
+    print(f"accuracy: {report.folds.mean:.2%} +- {report.folds.std:.2%}")
+    print(f"threshold (all folds): {report.folds.threshold:.4f}   AUC: {report.roc.auc:.5f}")
+    print(
+        f"images: {summary['images']}, {summary['images_per_second']:.1f} images/s, "
+        f"without a face: {summary['images_without_face']} ({summary['no_face_policy']})"
+    )
+    return 0

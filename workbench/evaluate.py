@@ -1,0 +1,401 @@
+"""Verification on pairs: the LFW protocol, ROC curves and threshold calibration.
+
+The LFW View 2 protocol: for each of the folds, the distance threshold that maximises
+accuracy on the other folds is applied to the held-out fold; the result is the mean and
+standard deviation of the per-fold accuracies. The number of folds and pairs per fold
+come from the pairs file's header, so a file with header ``2 300`` runs two folds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from workbench.errors import InvalidArgumentError, WorkbenchError
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two images and whether they show the same person."""
+
+    a: str
+    b: str
+    same: bool
+    fold: int
+
+
+@dataclass(frozen=True)
+class PairsFile:
+    """A parsed LFW-style pairs file."""
+
+    n_folds: int
+    per_fold: int
+    pairs: list[Pair]
+
+    @property
+    def images(self) -> list[str]:
+        """Every image named by a pair, once, in first-seen order."""
+        return list(dict.fromkeys(p for pair in self.pairs for p in (pair.a, pair.b)))
+
+    @property
+    def same(self) -> np.ndarray:
+        return np.array([p.same for p in self.pairs], bool)
+
+    @property
+    def folds(self) -> np.ndarray:
+        return np.array([p.fold for p in self.pairs], np.int32)
+
+
+def lfw_image_path(name: str, number: int) -> str:
+    """The relative path LFW uses: ``Name/Name_0001.jpg``."""
+    return f"{name}/{name}_{number:04d}.jpg"
+
+
+def read_pairs(path: str | Path) -> PairsFile:
+    """Parse an LFW pairs file: a header ``folds per_fold``, then per fold ``per_fold``
+    same-person lines (``name n1 n2``) and ``per_fold`` different-person lines
+    (``name1 n1 name2 n2``).
+
+    Raises:
+        InvalidArgumentError: a missing file or a line that does not fit the format.
+    """
+    path = Path(path)
+    try:
+        lines = [ln.split() for ln in path.read_text().splitlines() if ln.strip()]
+    except OSError as exc:
+        raise InvalidArgumentError(f"{path}: cannot read pairs file ({exc.strerror})") from None
+    if not lines or len(lines[0]) != 2 or not all(t.isdigit() for t in lines[0]):
+        raise InvalidArgumentError(f"{path}: expected a header 'folds pairs_per_fold'")
+    n_folds, per_fold = int(lines[0][0]), int(lines[0][1])
+    body = lines[1:]
+    if len(body) < n_folds * 2 * per_fold:
+        raise InvalidArgumentError(
+            f"{path}: header promises {n_folds} folds of {2 * per_fold} pairs, "
+            f"but the file has {len(body)} pair lines"
+        )
+    pairs = []
+    for i, tokens in enumerate(body[: n_folds * 2 * per_fold]):
+        fold = i // (2 * per_fold)
+        try:
+            if len(tokens) == 3:
+                pairs.append(
+                    Pair(
+                        lfw_image_path(tokens[0], int(tokens[1])),
+                        lfw_image_path(tokens[0], int(tokens[2])),
+                        True,
+                        fold,
+                    )
+                )
+            elif len(tokens) == 4:
+                pairs.append(
+                    Pair(
+                        lfw_image_path(tokens[0], int(tokens[1])),
+                        lfw_image_path(tokens[2], int(tokens[3])),
+                        False,
+                        fold,
+                    )
+                )
+            else:
+                raise ValueError
+        except ValueError:
+            raise InvalidArgumentError(
+                f"{path}: line {i + 2}: expected 'name n1 n2' or 'name1 n1 name2 n2', "
+                f"but got {' '.join(tokens)!r}"
+            ) from None
+    return PairsFile(n_folds, per_fold, pairs)
+
+
+def best_threshold(distances: np.ndarray, same: np.ndarray) -> tuple[float, float]:
+    """The threshold (``distance <= t`` means same) with the highest accuracy.
+
+    Candidates are midpoints between consecutive sorted distances, so the result does not
+    sit exactly on a training pair. Returns ``(threshold, accuracy)``.
+    """
+    d = np.asarray(distances, np.float64)
+    s = np.asarray(same, bool)
+    order = np.argsort(d, kind="stable")
+    d, s = d[order], s[order]
+    # Accepting the first k pairs: true accepts = cumsum(same), true rejects = the
+    # different pairs after k.
+    tp = np.concatenate([[0], np.cumsum(s)])
+    tn = (~s).sum() - np.concatenate([[0], np.cumsum(~s)])
+    correct = tp + tn
+    # Only cut between distinct distances.
+    valid = np.ones(len(d) + 1, bool)
+    valid[1:-1] = d[1:] > d[:-1]
+    k = int(np.argmax(np.where(valid, correct, -1)))
+    if k == 0:
+        threshold = d[0] - 1e-6
+    elif k == len(d):
+        threshold = d[-1] + 1e-6
+    else:
+        threshold = (d[k - 1] + d[k]) / 2
+    return float(threshold), float(correct[k] / len(d))
+
+
+@dataclass(frozen=True)
+class FoldReport:
+    """Per-fold accuracies of the k-fold protocol.
+
+    Attributes:
+        accuracies: ``(folds,)`` accuracy on each held-out fold.
+        thresholds: ``(folds,)`` threshold chosen on the other folds.
+        threshold: the threshold chosen on all pairs (the one to use afterwards).
+    """
+
+    accuracies: np.ndarray
+    thresholds: np.ndarray
+    threshold: float
+
+    @property
+    def mean(self) -> float:
+        return float(self.accuracies.mean())
+
+    @property
+    def std(self) -> float:
+        return float(self.accuracies.std())
+
+    def __str__(self) -> str:
+        return f"{self.mean:.2%} +- {self.std:.2%} (threshold {self.threshold:.4f})"
+
+
+def kfold_accuracy(distances: np.ndarray, same: np.ndarray, folds: np.ndarray) -> FoldReport:
+    """Choose the threshold on all folds but one, score the held-out fold, for each fold."""
+    distances = np.asarray(distances, np.float64)
+    same = np.asarray(same, bool)
+    folds = np.asarray(folds)
+    if not (len(distances) == len(same) == len(folds)):
+        raise InvalidArgumentError("distances, same and folds must have the same length")
+    fold_ids = np.unique(folds)
+    accs, ths = [], []
+    for f in fold_ids:
+        test = folds == f
+        train = ~test if len(fold_ids) > 1 else test
+        t, _ = best_threshold(distances[train], same[train])
+        accs.append(float(((distances[test] <= t) == same[test]).mean()))
+        ths.append(t)
+    overall, _ = best_threshold(distances, same)
+    return FoldReport(np.array(accs), np.array(ths), overall)
+
+
+@dataclass(frozen=True)
+class RocCurve:
+    """Receiver operating characteristic over distance thresholds.
+
+    Attributes:
+        thresholds: ``(m,)`` increasing distance thresholds.
+        far: ``(m,)`` false accept rate (impostor pairs with distance <= threshold).
+        tar: ``(m,)`` true accept rate (genuine pairs with distance <= threshold).
+    """
+
+    thresholds: np.ndarray
+    far: np.ndarray
+    tar: np.ndarray
+
+    @property
+    def auc(self) -> float:
+        return float(np.trapezoid(self.tar, self.far))
+
+    def tar_at_far(self, far: float) -> float:
+        """The true accept rate at the largest threshold whose FAR is at most ``far``."""
+        ok = self.far <= far
+        return float(self.tar[ok].max()) if ok.any() else 0.0
+
+
+def roc_curve(distances: np.ndarray, same: np.ndarray) -> RocCurve:
+    """ROC of a distance-based verifier (accept when ``distance <= threshold``)."""
+    d = np.asarray(distances, np.float64)
+    s = np.asarray(same, bool)
+    if s.all() or (~s).all():
+        raise InvalidArgumentError("an ROC needs both genuine and impostor pairs")
+    thresholds = np.unique(d)
+    order = np.sort(d[s]), np.sort(d[~s])
+    tar = np.searchsorted(order[0], thresholds, side="right") / s.sum()
+    far = np.searchsorted(order[1], thresholds, side="right") / (~s).sum()
+    thresholds = np.concatenate([[thresholds[0] - 1e-6], thresholds])
+    return RocCurve(thresholds, np.concatenate([[0.0], far]), np.concatenate([[0.0], tar]))
+
+
+def threshold_at_far(impostor_distances: np.ndarray, target_far: float) -> float:
+    """The largest threshold whose false accept rate on these impostor pairs is at most
+    ``target_far`` (accept when ``distance <= threshold``)."""
+    if not 0.0 <= target_far < 1.0:
+        raise InvalidArgumentError(f"target_far must be in [0, 1), but got {target_far}")
+    d = np.sort(np.asarray(impostor_distances, np.float64))
+    if not len(d):
+        raise InvalidArgumentError("threshold_at_far needs at least one impostor distance")
+    allowed = int(np.floor(target_far * len(d)))
+    # Accepting `allowed` impostors: cut just below the next one.
+    return float(np.nextafter(d[allowed], -np.inf)) if allowed < len(d) else float(d[-1])
+
+
+def pair_distances(embeddings: np.ndarray, index: dict[str, int], pairs: Sequence[Pair]):
+    """Euclidean distance of each pair's two embeddings."""
+    a = embeddings[[index[p.a] for p in pairs]]
+    b = embeddings[[index[p.b] for p in pairs]]
+    return np.linalg.norm(a - b, axis=1)
+
+
+@dataclass
+class EmbeddingRun:
+    """Embeddings of a list of images through detect, align, embed.
+
+    Attributes:
+        embeddings: ``(n, 128)`` float32, one per image.
+        no_face: ``(n,)`` bool, images where the detector found no face (these were
+            aligned with the mean keypoints of the detected faces instead).
+        seconds: wall time of the whole run.
+    """
+
+    embeddings: np.ndarray
+    no_face: np.ndarray
+    seconds: float
+    detector: str
+    flip: bool
+
+    @property
+    def images_per_second(self) -> float:
+        return len(self.embeddings) / self.seconds if self.seconds else float("nan")
+
+
+def pick_central_face(faces, width: int, height: int):
+    """The face whose box centre is nearest the image centre (LFW centres the named
+    person; other faces in the background are bystanders). Returns its keypoints or
+    ``None``."""
+    if not len(faces):
+        return None
+    centres = (faces.xyxy[:, :2] + faces.xyxy[:, 2:]) / 2
+    dist = np.linalg.norm(centres - np.array([width / 2, height / 2]), axis=1)
+    return faces.keypoints[int(np.argmin(dist))]
+
+
+def embed_images(
+    paths: Sequence[str | Path],
+    *,
+    detector,
+    embedder,
+    flip: bool = False,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> EmbeddingRun:
+    """Detect, align and embed one face (the central one) per image.
+
+    Images without a detection are aligned with the mean keypoints of the detected faces
+    (LFW images are roughly centred), and flagged in ``no_face``.
+    """
+    from tqdm.auto import tqdm
+
+    from workbench.align import align_face
+    from workbench.images import load_image
+
+    start = time.perf_counter()
+    keypoints: list[np.ndarray | None] = []
+    images: list[np.ndarray] = []
+    bar = tqdm(total=len(paths), desc=f"detect ({detector.name})", disable=not progress)
+    for i in range(0, len(paths), batch_size):
+        chunk = [load_image(p) for p in paths[i : i + batch_size]]
+        for image, faces in zip(chunk, detector.detect_batch(chunk), strict=True):
+            keypoints.append(pick_central_face(faces, image.shape[1], image.shape[0]))
+            images.append(image)
+        bar.update(len(chunk))
+    bar.close()
+    found = [k for k in keypoints if k is not None]
+    if not found:
+        raise WorkbenchError(f"the {detector.name} detector found no face in any image")
+    mean_kp = np.mean(found, axis=0)
+    no_face = np.array([k is None for k in keypoints])
+    chips = np.stack(
+        [
+            align_face(im, kp if kp is not None else mean_kp)
+            for im, kp in zip(images, keypoints, strict=True)
+        ]
+    )
+    del images
+    embeddings = embedder.embed(chips, batch_size=32)
+    if flip:
+        mirrored = embedder.embed(np.ascontiguousarray(chips[:, :, ::-1]), batch_size=32)
+        embeddings = (embeddings + mirrored) / 2
+    return EmbeddingRun(
+        embeddings.astype(np.float32),
+        no_face,
+        time.perf_counter() - start,
+        detector.name,
+        flip,
+    )
+
+
+@dataclass
+class LfwReport:
+    """Result of :func:`evaluate_lfw`."""
+
+    folds: FoldReport
+    roc: RocCurve
+    run: EmbeddingRun
+    n_pairs: int
+    n_images: int
+    distances: np.ndarray = field(repr=False)
+    same: np.ndarray = field(repr=False)
+
+    def summary(self) -> dict:
+        return {
+            "detector": self.run.detector,
+            "flip": self.run.flip,
+            "folds": len(self.folds.accuracies),
+            "pairs": self.n_pairs,
+            "images": self.n_images,
+            "accuracy_mean": round(self.folds.mean, 5),
+            "accuracy_std": round(self.folds.std, 5),
+            "fold_accuracies": [round(float(a), 4) for a in self.folds.accuracies],
+            "threshold": round(self.folds.threshold, 4),
+            "auc": round(self.roc.auc, 5),
+            "images_without_face": int(self.run.no_face.sum()),
+            "no_face_policy": "aligned with the mean keypoints of detected faces",
+            "images_per_second": round(self.run.images_per_second, 2),
+            "seconds": round(self.run.seconds, 1),
+        }
+
+
+def evaluate_lfw(
+    images_dir: str | Path,
+    pairs_file: str | Path,
+    *,
+    detector,
+    embedder,
+    flip: bool = False,
+    progress: bool = True,
+) -> LfwReport:
+    """The full pipeline over the images of an LFW pairs file, scored k-fold."""
+    images_dir = Path(images_dir)
+    if not images_dir.is_dir():
+        raise InvalidArgumentError(f"{images_dir}: not a folder of LFW images")
+    pairs = read_pairs(pairs_file)
+    names = pairs.images
+    missing = [n for n in names if not (images_dir / n).is_file()]
+    if missing:
+        raise InvalidArgumentError(
+            f"{images_dir}: {len(missing)} images named in {pairs_file} are missing, "
+            f"e.g. {missing[0]}"
+        )
+    run = embed_images(
+        [images_dir / n for n in names],
+        detector=detector,
+        embedder=embedder,
+        flip=flip,
+        progress=progress,
+    )
+    index = {n: i for i, n in enumerate(names)}
+    distances = pair_distances(run.embeddings, index, pairs.pairs)
+    same = pairs.same
+    return LfwReport(
+        kfold_accuracy(distances, same, pairs.folds),
+        roc_curve(distances, same),
+        run,
+        len(pairs.pairs),
+        len(names),
+        distances,
+        same,
+    )

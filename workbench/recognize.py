@@ -1,0 +1,131 @@
+"""``Recognizer``: detector + aligner + embedder + gallery, one image at a time.
+
+The live loop uses the parts separately (detect every frame, embed only new tracks);
+everything else calls :meth:`Recognizer.recognize`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from workbench.align import align_faces
+from workbench.detect.base import as_rgb
+from workbench.faces import FaceDetections
+from workbench.images import ImageInput
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """Faces in one image and who they are.
+
+    Attributes:
+        detections: the faces found.
+        matches: one match per face (``.label`` is the name or ``"unknown"``).
+        embeddings: ``(n, 128)`` float32 embeddings of the faces.
+    """
+
+    detections: FaceDetections
+    matches: list
+    embeddings: np.ndarray
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """JSON-ready faces: box, name (or ``"unknown"``), distance, accepted."""
+        out = []
+        for i, match in enumerate(self.matches):
+            out.append(
+                {
+                    "box": [round(float(v), 1) for v in self.detections.xyxy[i]],
+                    "name": match.label,
+                    "distance": None if match.distance is None else round(float(match.distance), 4),
+                    "accepted": bool(match.accepted),
+                }
+            )
+        return out
+
+
+class Recognizer:
+    """Finds faces and names them against a gallery.
+
+    Args:
+        detector: a :class:`workbench.detect.Detector`.
+        embedder: a :class:`workbench.embed.Embedder`.
+        gallery: a :class:`workbench.gallery.Gallery`, or ``None`` to only detect and embed
+            (enrollment needs no gallery to search).
+
+    The recognizer does not own its parts: closing them is the caller's job (or use
+    :func:`open_recognizer`).
+    """
+
+    def __init__(self, detector, embedder, gallery=None) -> None:
+        self.detector = detector
+        self.embedder = embedder
+        self.gallery = gallery
+
+    def detect(self, image: ImageInput) -> FaceDetections:
+        """Faces in one image."""
+        return self.detector.detect(image)
+
+    def embed(self, image: ImageInput, detections: FaceDetections) -> np.ndarray:
+        """``(n, 128)`` float32 embeddings of the given faces of ``image``."""
+        if not len(detections):
+            return np.zeros((0, 128), np.float32)
+        chips = align_faces(as_rgb(image), detections)
+        return self.embedder.embed(chips)
+
+    def identify(self, embeddings: np.ndarray) -> list:
+        """The best gallery match of each embedding."""
+        if self.gallery is None:
+            raise ValueError("this recognizer has no gallery to identify against")
+        if not len(embeddings):
+            return []
+        return self.gallery.search(embeddings, k=1).best()
+
+    def recognize(self, image: ImageInput) -> Recognition:
+        """Detect, align, embed and identify every face in ``image``."""
+        image = as_rgb(image)
+        detections = self.detect(image)
+        embeddings = self.embed(image, detections)
+        matches = self.identify(embeddings) if len(detections) else []
+        return Recognition(detections, matches, embeddings)
+
+
+class open_recognizer:  # noqa: N801 - used like a function: `with open_recognizer(...) as r`
+    """Build a recognizer that owns its detector, embedder and (optional) gallery file,
+    and closes them on exit.
+
+    Example:
+        >>> with open_recognizer(gallery="gallery.sqlite") as rec:  # doctest: +SKIP
+        ...     print(rec.recognize("photo.jpg").to_dicts())
+    """
+
+    def __init__(self, *, detector: str = "mediapipe", gallery=None, **detector_options) -> None:
+        self._detector_name = detector
+        self._detector_options = detector_options
+        self._gallery_path = gallery
+        self._owned: list = []
+
+    def __enter__(self) -> Recognizer:
+        from workbench.detect import create_detector
+        from workbench.embed import default_embedder
+
+        try:
+            detector = create_detector(self._detector_name, **self._detector_options)
+            self._owned.append(detector)
+            embedder = default_embedder()
+            gallery = None
+            if self._gallery_path is not None:
+                from workbench.gallery import Gallery
+
+                gallery = Gallery(self._gallery_path, model_id=embedder.model_id, create=False)
+                self._owned.append(gallery)
+            return Recognizer(detector, embedder, gallery)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+
+    def __exit__(self, *exc_info) -> None:
+        while self._owned:
+            self._owned.pop().close()
