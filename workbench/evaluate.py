@@ -273,16 +273,31 @@ def pick_central_face(faces, width: int, height: int):
     return faces.keypoints[int(np.argmin(dist))]
 
 
-def embed_images(
+@dataclass
+class AlignedImages:
+    """One aligned chip per image.
+
+    Attributes:
+        chips: ``(n, 150, 150, 3)`` uint8 RGB.
+        no_face: ``(n,)`` bool, images where the detector found no face; these were
+            aligned with the mean keypoints of the detected faces instead.
+        seconds: wall time of reading, detecting and aligning.
+    """
+
+    chips: np.ndarray
+    no_face: np.ndarray
+    seconds: float
+    detector: str
+
+
+def align_images(
     paths: Sequence[str | Path],
     *,
     detector,
-    embedder,
-    flip: bool = False,
     batch_size: int = 64,
     progress: bool = True,
-) -> EmbeddingRun:
-    """Detect, align and embed one face (the central one) per image.
+) -> AlignedImages:
+    """Detect and align one face (the central one) per image.
 
     Images without a detection are aligned with the mean keypoints of the detected faces
     (LFW images are roughly centred), and flagged in ``no_face``.
@@ -307,24 +322,39 @@ def embed_images(
     if not found:
         raise WorkbenchError(f"the {detector.name} detector found no face in any image")
     mean_kp = np.mean(found, axis=0)
-    no_face = np.array([k is None for k in keypoints])
     chips = np.stack(
         [
             align_face(im, kp if kp is not None else mean_kp)
             for im, kp in zip(images, keypoints, strict=True)
         ]
     )
-    del images
+    no_face = np.array([k is None for k in keypoints])
+    return AlignedImages(chips, no_face, time.perf_counter() - start, detector.name)
+
+
+def embed_chips(chips: np.ndarray, *, embedder, flip: bool = False) -> np.ndarray:
+    """``(n, 128)`` embeddings; with ``flip``, the mean of the face's and its mirror's."""
     embeddings = embedder.embed(chips, batch_size=32)
     if flip:
         mirrored = embedder.embed(np.ascontiguousarray(chips[:, :, ::-1]), batch_size=32)
         embeddings = (embeddings + mirrored) / 2
+    return embeddings.astype(np.float32)
+
+
+def embed_images(
+    paths: Sequence[str | Path],
+    *,
+    detector,
+    embedder,
+    flip: bool = False,
+    progress: bool = True,
+) -> EmbeddingRun:
+    """Detect, align and embed one face (the central one) per image."""
+    start = time.perf_counter()
+    aligned = align_images(paths, detector=detector, progress=progress)
+    embeddings = embed_chips(aligned.chips, embedder=embedder, flip=flip)
     return EmbeddingRun(
-        embeddings.astype(np.float32),
-        no_face,
-        time.perf_counter() - start,
-        detector.name,
-        flip,
+        embeddings, aligned.no_face, time.perf_counter() - start, detector.name, flip
     )
 
 
