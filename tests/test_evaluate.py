@@ -99,3 +99,26 @@ def test_read_pairs_errors(tmp_path, text, match):
         read_pairs(path)
     with pytest.raises(InvalidArgumentError, match="cannot read"):
         read_pairs(tmp_path / "absent.txt")
+
+
+def test_lfw_one_fold_slice_through_the_whole_pipeline(lfw_dir, lfw_pairs_file, tmp_path):
+    """Fold 1 of LFW View 2 (600 pairs, about 1,150 images) with MediaPipe detection:
+    the full protocol runs end to end and the model separates people. The 10-fold MTCNN
+    figure (about 15 minutes) lives in benchmarks/lfw.py."""
+    from workbench.detect import create_detector
+    from workbench.embed import default_embedder
+    from workbench.evaluate import evaluate_lfw
+
+    lines = lfw_pairs_file.read_text().splitlines()
+    one_fold = tmp_path / "pairs.txt"
+    one_fold.write_text("\n".join(["1\t300", *lines[1:601]]) + "\n")
+    with create_detector("mediapipe") as detector:
+        report = evaluate_lfw(
+            lfw_dir, one_fold, detector=detector, embedder=default_embedder(), progress=False
+        )
+    summary = report.summary()
+    print(f"\nLFW fold 1, mediapipe: {summary}")
+    assert summary["pairs"] == 600 and summary["folds"] == 1
+    assert summary["accuracy_mean"] >= 0.97
+    assert 0.4 < summary["threshold"] < 0.8
+    assert summary["images_without_face"] < 30
