@@ -1,0 +1,162 @@
+"""Enrollment from photos and folders, with a fake recognizer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gallery_fakes import (
+    BatchingFakeRecognizer,
+    FakeRecognizer,
+    face_vector,
+    photo_array,
+    photo_bytes,
+    write_photo,
+)
+
+from workbench.errors import GalleryError, InvalidArgumentError, InvalidNameError
+from workbench.gallery import EnrollSummary
+
+
+def test_enroll_photos_of_every_kind(gallery, recognizer, tmp_path) -> None:
+    from PIL import Image
+
+    path = write_photo(tmp_path / "ada.png", person=1, variant=0)
+    summary = gallery.enroll(
+        "Ada",
+        [
+            path,
+            str(path.with_name("ada.png")),
+            photo_bytes(1, 1),
+            photo_array(1, 2),
+            Image.fromarray(photo_array(1, 3)),
+        ],
+        recognizer=recognizer,
+    )
+    # The same file twice: the second is a duplicate.
+    assert len(summary.enrolled) == 4 and len(summary.duplicates) == 1
+    assert summary.people == ["Ada"]
+    faces = gallery.faces("Ada")
+    assert [f.source for f in faces] == [str(path), None, None, None]
+    assert all(f.detector == "fake" and f.sha256 and len(f.sha256) == 64 for f in faces)
+    vectors, _ = gallery.embeddings()
+    np.testing.assert_allclose(vectors[0], face_vector(1, 0))
+    assert gallery.search(face_vector(1, 9)).best()[0].label == "Ada"
+
+
+def test_enroll_single_image_and_nothing_found(gallery, recognizer) -> None:
+    summary = gallery.enroll("Bob", photo_array(2, 0), recognizer=recognizer)
+    assert len(summary.enrolled) == 1
+    summary = gallery.enroll("Carol", [photo_array(3, 0, faces=0)], recognizer=recognizer)
+    assert summary.no_face == ["<image 0>"] and not summary.enrolled
+    assert gallery.people == ["Bob"]  # nobody is created without a face
+
+
+def test_enroll_bad_name_reads_nothing(gallery, recognizer) -> None:
+    with pytest.raises(InvalidNameError):
+        gallery.enroll("../x", [photo_array(1)], recognizer=recognizer)
+    assert recognizer.embed_calls == 0
+
+
+def test_enroll_other_model_is_refused(gallery) -> None:
+    with pytest.raises(GalleryError, match="'fake-model-v1'.*'another'"):
+        gallery.enroll("Ada", [photo_array(1)], recognizer=FakeRecognizer("another"))
+
+
+@pytest.mark.parametrize(("policy", "enrolled"), [("largest", 1), ("skip", 0)])
+def test_several_faces_policy(gallery, recognizer, policy, enrolled) -> None:
+    summary = gallery.enroll(
+        "Ada", [photo_array(1, 0, faces=3)], recognizer=recognizer, multiple_faces=policy
+    )
+    assert summary.several_faces == [("<image 0>", 3)] and summary.policy == policy
+    assert len(summary.enrolled) == enrolled
+    if enrolled:
+        rec = gallery.faces("Ada")[0]
+        assert rec.box == (0.0, 0.0, 8.0, 8.0)  # the largest of sides 4, 6, 8
+        np.testing.assert_allclose(gallery.embeddings()[0][0], face_vector(1, 200))
+
+
+def test_unknown_policy(gallery, recognizer) -> None:
+    with pytest.raises(InvalidArgumentError, match="multiple_faces must be one of"):
+        gallery.enroll("Ada", [photo_array(1)], recognizer=recognizer, multiple_faces="all")
+
+
+def _reference_folder(root):
+    write_photo(root / "Ada" / "a1.png", 1, 0)
+    write_photo(root / "Ada" / "2019" / "holiday" / "a2.png", 1, 1)  # nested
+    write_photo(root / "Ada" / "a3.PNG", 1, 2, faces=2)  # two faces, upper-case ending
+    (root / "Ada" / "copy.png").write_bytes((root / "Ada" / "a1.png").read_bytes())
+    write_photo(root / "Zoë" / "z1.png", 2, 0)
+    write_photo(root / "Zoë" / "empty.png", 2, 1, faces=0)
+    (root / "Zoë" / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    (root / "Zoë" / "notes.txt").write_text("not a photo")
+    (root / "Zoë" / ".DS_Store").write_bytes(b"\0")
+    write_photo(root / "bad\x01name" / "x.png", 3, 0)
+    write_photo(root / "stray.png", 4, 0)
+    (root / "gallery.sqlite").write_bytes(b"")
+
+
+def test_enroll_folder(gallery, recognizer, tmp_path) -> None:
+    root = tmp_path / "reference_images"
+    _reference_folder(root)
+    summary = gallery.enroll_folder(root, recognizer=recognizer, progress=False)
+    assert isinstance(summary, EnrollSummary)
+    assert sorted(summary.people) == ["Ada", "Zoë"]
+    assert len(summary.enrolled) == 4  # a1, a2, a3 (largest face), z1
+    assert [s for s, _ in summary.duplicates] == [str(root / "Ada" / "copy.png")]
+    assert summary.several_faces == [(str(root / "Ada" / "a3.PNG"), 2)]
+    assert summary.no_face == [str(root / "Zoë" / "empty.png")]
+    assert [s for s, _ in summary.unreadable] == [str(root / "Zoë" / "broken.jpg")]
+    assert summary.unreadable[0][1].startswith("broken.jpg: not an image")
+    assert [f for f, _ in summary.invalid_names] == [str(root / "bad\x01name")]
+    assert str(root / "stray.png") in summary.ignored
+    assert str(root / "Zoë" / "notes.txt") in summary.ignored
+    assert summary.photos_seen == 7
+    text = str(summary)
+    assert "enrolled 4 faces of 2 people" in text and "unreadable: 1" in text
+    assert {p.name: p.faces for p in gallery.list_people()} == {"Ada": 3, "Zoë": 1}
+
+    # A second run finds everything enrolled already.
+    again = gallery.enroll_folder(root, recognizer=recognizer, progress=False)
+    assert not again.enrolled and len(again.duplicates) == 5
+    assert len(gallery) == 4
+
+
+def test_enroll_folder_with_progress_bar(gallery, recognizer, tmp_path, capsys) -> None:
+    write_photo(tmp_path / "ref" / "Ada" / "a.png", 1, 0)
+    summary = gallery.enroll_folder(tmp_path / "ref", recognizer=recognizer, progress=True)
+    assert len(summary.enrolled) == 1
+    assert "photo" in capsys.readouterr().err  # tqdm writes to stderr in a terminal
+
+
+def test_enroll_folder_not_a_folder(gallery, recognizer, tmp_path) -> None:
+    with pytest.raises(InvalidArgumentError, match="not a folder"):
+        gallery.enroll_folder(tmp_path / "missing", recognizer=recognizer)
+
+
+def test_enroll_folder_unreadable_file(gallery, recognizer, tmp_path) -> None:
+    write_photo(tmp_path / "ref" / "Ada" / "a.png", 1, 0)
+    (tmp_path / "ref" / "Ada" / "gone.jpg").symlink_to(tmp_path / "deleted.jpg")
+    summary = gallery.enroll_folder(tmp_path / "ref", recognizer=recognizer, progress=False)
+    assert len(summary.enrolled) == 1
+    [(source, reason)] = summary.unreadable
+    assert source.endswith("gone.jpg") and "No such file" in reason
+
+
+def test_enroll_folder_batches_across_people(gallery, tmp_path) -> None:
+    root = tmp_path / "ref"
+    for p in range(7):
+        for v in range(3):
+            write_photo(root / f"person {p}" / f"{v}.png", p, v, faces=1 + (v == 2))
+    rec = BatchingFakeRecognizer()
+    summary = gallery.enroll_folder(root, recognizer=rec, progress=False, batch_size=8)
+    assert len(summary.enrolled) == 21 and rec.embed_calls == 0
+    assert rec.embedder.batches == [9, 9, 3]  # whole people, flushed past 8 faces
+    assert summary.enrolled[:2] == [("person 0", str(root / "person 0" / "0.png"))] + [
+        ("person 0", str(root / "person 0" / "1.png"))
+    ]
+    vectors, owners = gallery.embeddings()
+    # Same vectors as the photo-by-photo path would give (largest face of 2.png: i = 1).
+    np.testing.assert_allclose(vectors[2], face_vector(0, 102))
+    np.testing.assert_allclose(vectors[4], face_vector(1, 1))
+    assert owners[4] == "person 1"
+    assert gallery.search(face_vector(5, 1)).best()[0].label == "person 5"

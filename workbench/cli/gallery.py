@@ -1,0 +1,172 @@
+"""``workbench enroll DIR --gallery FILE`` and ``workbench recognize INPUT... --gallery FILE``.
+
+``recognize`` output, one block (or with ``--json`` one JSON object per line) per image::
+
+    {"source": "a.jpg", "faces": [{"box": [x1, y1, x2, y2], "name": "Ada",
+                                   "distance": 0.41, "accepted": true}]}
+
+For a video, one line per processed frame with ``"frame"`` (its index) added. ``name`` is
+``"unknown"`` when the distance is above the gallery's threshold; ``distance`` is ``null``
+when the gallery is empty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+#: Inputs with these endings (or any URL) are read as videos, everything else as images.
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "enroll",
+        help="enroll a folder of <person>/<photos> into a gallery",
+        description="Detect, embed and store one face per photo of DIR/<person>/ (nested "
+        "folders allowed) in the gallery FILE, created if missing. Photos enrolled before "
+        "(same sha256) are skipped, so running it again only adds what is new.",
+    )
+    p.add_argument("folder", metavar="DIR", help="folder of <person>/<photos>")
+    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--detector", default="mediapipe", help="mediapipe (default) or mtcnn")
+    p.add_argument(
+        "--multiple-faces",
+        default="largest",
+        choices=["largest", "skip"],
+        help="photos with several faces: enroll the largest (default) or skip the photo",
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_enroll)
+
+    p = subparsers.add_parser(
+        "recognize",
+        help="name the faces in images or a video against a gallery",
+        description="Find the faces in each image (or each frame of a video) and print box, "
+        "name or 'unknown', and distance to the nearest enrolled person.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or one video")
+    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--detector", default="mediapipe", help="mediapipe (default) or mtcnn")
+    p.add_argument("--json", action="store_true", help="one JSON object per image or frame")
+    p.add_argument(
+        "--every", type=int, default=1, metavar="N", help="video: process every N-th frame"
+    )
+    p.add_argument(
+        "--max-frames", type=int, default=None, metavar="N", help="video: stop after N frames"
+    )
+    p.set_defaults(func=run_recognize)
+
+
+def _embedder_and_gallery(path: str, *, create: bool):
+    from workbench.embed import default_embedder
+    from workbench.gallery import Gallery
+
+    embedder = default_embedder()  # cheap: the model loads on first use
+    # The gallery opens before any model loads, so a bad file fails at once.
+    return embedder, Gallery(path, model_id=embedder.model_id, create=create)
+
+
+def run_enroll(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from workbench.cli import print_json_line
+    from workbench.detect import create_detector
+    from workbench.errors import InvalidArgumentError
+    from workbench.recognize import Recognizer
+
+    if not Path(args.folder).is_dir():
+        raise InvalidArgumentError(
+            f"expected a folder of <person>/<photos>, but {args.folder} is not a folder"
+        )
+    embedder, gallery = _embedder_and_gallery(args.gallery, create=True)
+    with gallery, create_detector(args.detector) as detector:
+        summary = gallery.enroll_folder(
+            args.folder,
+            recognizer=Recognizer(detector, embedder),
+            multiple_faces=args.multiple_faces,
+            progress=not args.quiet and not args.json,
+        )
+        if args.json:
+            out = dataclasses.asdict(summary)
+            out["gallery"] = str(gallery.path)
+            out["people_in_gallery"] = len(gallery.people)
+            out["faces_in_gallery"] = len(gallery)
+            print_json_line(out)
+        else:
+            print(summary)
+            print(f"gallery {gallery.path}: {len(gallery.people)} people, {len(gallery)} faces")
+    return 0
+
+
+def _is_video(name: str) -> bool:
+    return "://" in name or Path(name).suffix.lower() in VIDEO_SUFFIXES
+
+
+def _faces(recognition) -> list[dict]:
+    faces = recognition.to_dicts()
+    for face in faces:
+        d = face.get("distance")
+        if d is not None and not math.isfinite(d):
+            face["distance"] = None  # an empty gallery: JSON has no infinity
+    return faces
+
+
+def _print(source: str, faces: list[dict], *, as_json: bool, frame: int | None) -> None:
+    from workbench.cli import print_json_line
+
+    if as_json:
+        obj = {"source": source}
+        if frame is not None:
+            obj["frame"] = frame
+        obj["faces"] = faces
+        print_json_line(obj)
+        return
+    where = source if frame is None else f"{source} frame {frame}"
+    print(f"{where}: {len(faces)} face{'s' if len(faces) != 1 else ''}", flush=frame is not None)
+    for face in faces:
+        x1, y1, x2, y2 = face["box"]
+        d = "-" if face["distance"] is None else f"{face['distance']:.3f}"
+        print(f"  box=({x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}) {face['name']} distance={d}")
+
+
+def run_recognize(args: argparse.Namespace) -> int:
+    from workbench.detect import create_detector
+    from workbench.errors import InvalidArgumentError, InvalidImageError
+    from workbench.images import load_image
+    from workbench.recognize import Recognizer
+
+    videos = [s for s in args.inputs if _is_video(s)]
+    if videos and len(args.inputs) > 1:
+        raise InvalidArgumentError(
+            f"expected image files or one video, but got {len(args.inputs)} inputs "
+            f"including the video {videos[0]}"
+        )
+    if args.every < 1:
+        raise InvalidArgumentError(f"--every must be >= 1, but got {args.every}")
+    for source in args.inputs:
+        if "://" not in source and not Path(source).is_file():
+            raise InvalidImageError(f"{source}: no such file")
+    embedder, gallery = _embedder_and_gallery(args.gallery, create=False)
+    with gallery, create_detector(args.detector) as detector:
+        recognizer = Recognizer(detector, embedder, gallery)
+        if videos:
+            from workbench.live.sources import VideoFileSource
+
+            with VideoFileSource(videos[0]) as frames:
+                done = 0
+                for frame in frames:
+                    if frame.index % args.every:
+                        continue
+                    faces = _faces(recognizer.recognize(frame.image))
+                    _print(videos[0], faces, as_json=args.json, frame=frame.index)
+                    done += 1
+                    if args.max_frames is not None and done >= args.max_frames:
+                        break
+            return 0
+        for source in args.inputs:
+            faces = _faces(recognizer.recognize(load_image(source)))
+            _print(source, faces, as_json=args.json, frame=None)
+    return 0

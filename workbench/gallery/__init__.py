@@ -1,0 +1,45 @@
+"""Enrolled identities in one SQLite file; exact and approximate search; threshold.
+
+Example:
+    >>> from workbench.gallery import Gallery
+    >>> with Gallery(DEFAULT_PATH, model_id=embedder.model_id) as g:  # doctest: +SKIP
+    ...     summary = g.enroll_folder("reference_images/", recognizer=rec)
+    ...     g.calibrate(target_far=1e-3)
+    ...     print([m.label for m in g.search(embeddings).best()])
+"""
+
+from __future__ import annotations
+
+from workbench.gallery.calibrate import Calibration
+from workbench.gallery.core import (
+    DEFAULT_PATH,
+    Decision,
+    Gallery,
+    PersonInfo,
+    default_threshold,
+)
+from workbench.gallery.enroll import EnrollSummary, MultipleFaces
+from workbench.gallery.names import validate_name
+from workbench.gallery.portable import ImportSummary
+from workbench.gallery.search import ANN_THRESHOLD, UNKNOWN, IndexOptions, Match, SearchResult
+from workbench.gallery.store import SCHEMA_VERSION, FaceRecord
+
+__all__ = [
+    "ANN_THRESHOLD",
+    "DEFAULT_PATH",
+    "SCHEMA_VERSION",
+    "UNKNOWN",
+    "Calibration",
+    "Decision",
+    "EnrollSummary",
+    "FaceRecord",
+    "Gallery",
+    "ImportSummary",
+    "IndexOptions",
+    "Match",
+    "MultipleFaces",
+    "PersonInfo",
+    "SearchResult",
+    "default_threshold",
+    "validate_name",
+]

@@ -1,0 +1,800 @@
+"""``Gallery``: enrolled people and their face embeddings, stored in SQLite, searched in RAM.
+
+Threads: one writer thread and any number of reader threads may share a gallery. Writes
+(enroll, rename, remove, calibrate, import) are serialised by one lock and each is one
+SQLite transaction; after it commits, a new immutable in-memory snapshot is published with
+one reference assignment. A search works on whichever snapshot it picked up, so it never
+sees half a write and never waits for a write's disk I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from workbench.errors import GalleryError, InvalidArgumentError
+from workbench.gallery import calibrate as _calibrate
+from workbench.gallery import enroll as _enroll
+from workbench.gallery import portable as _portable
+from workbench.gallery import store
+from workbench.gallery.calibrate import Calibration
+from workbench.gallery.enroll import EnrollSummary, MultipleFaces
+from workbench.gallery.names import validate_name
+from workbench.gallery.portable import ImportSummary
+from workbench.gallery.search import (
+    AnnIndex,
+    IndexOptions,
+    SearchResult,
+    check_queries,
+    exact_search,
+)
+
+#: Where the notebooks and the CLI keep the gallery unless told otherwise.
+DEFAULT_PATH = Path("reference_images") / "gallery.sqlite"
+
+#: Embedding size of dlib's ResNet, the only embedder so far.
+DEFAULT_DIM = 128
+
+#: Files up to this size get SQLite's full ``quick_check`` at open (it reads every page);
+#: bigger ones are still checked by the header and by reading every embedding.
+QUICK_CHECK_MAX_BYTES = 256 * 2**20
+
+
+def default_threshold() -> float:
+    """``workbench.embed.DEFAULT_THRESHOLD`` (dlib's 0.6), read without importing Keras."""
+    try:
+        from workbench.embed import DEFAULT_THRESHOLD
+    except ImportError:  # the embed package is optional for a gallery-only install
+        return 0.6
+    return float(DEFAULT_THRESHOLD)
+
+
+class Decision(enum.Enum):
+    """How a query's distance to a person is defined.
+
+    ``NEAREST_FACE``: the distance to that person's nearest enrolled face.
+    ``CENTROID``: the distance to the mean of that person's enrolled faces.
+    The default and the measurement behind it: ``docs/benchmarks/gallery.md``.
+    """
+
+    NEAREST_FACE = "nearest_face"
+    CENTROID = "centroid"
+
+
+@dataclass(frozen=True)
+class PersonInfo:
+    """One enrolled person.
+
+    Attributes:
+        name: the person's name (NFC).
+        faces: number of enrolled faces.
+        created: UTC ISO 8601 time the person was first enrolled.
+    """
+
+    name: str
+    faces: int
+    created: str
+
+
+@dataclass(frozen=True, eq=False)
+class _Snapshot:
+    """Everything a search reads, never changed once published.
+
+    ``vectors``, ``face_ids``, ``owners`` and ``sq_norms`` may be views of the first rows
+    of larger buffers that later writes append to; rows a snapshot can see are never
+    written again.
+    """
+
+    face_ids: np.ndarray  # (n,) int64, ascending
+    owners: np.ndarray  # (n,) int64 index into people
+    vectors: np.ndarray  # (n, D) float32
+    sq_norms: np.ndarray  # (n,) float32
+    people: tuple[str, ...]  # index -> name, in person-id order
+    person_ids: np.ndarray  # (P,) int64, ascending
+    version: int  # bumped by every committed write
+
+    @property
+    def n(self) -> int:
+        return self.face_ids.shape[0]
+
+    @cached_property
+    def counts(self) -> np.ndarray:
+        return np.bincount(self.owners, minlength=len(self.people))
+
+    @cached_property
+    def searchable(self) -> int:
+        """People with at least one face."""
+        return int((self.counts > 0).sum()) if self.n else 0
+
+    @cached_property
+    def groups(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(perm, starts, person)``: rows grouped by owner, for per-person minima."""
+        perm = np.argsort(self.owners, kind="stable")
+        sorted_owners = self.owners[perm]
+        starts = np.flatnonzero(np.r_[True, sorted_owners[1:] != sorted_owners[:-1]])
+        return perm, starts, sorted_owners[starts]
+
+    @cached_property
+    def centroids(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(centroids (G, D), sq_norms (G,), person (G,))`` for people with faces."""
+        perm, starts, person = self.groups
+        if not self.n:
+            dim = self.vectors.shape[1]
+            return np.zeros((0, dim), np.float32), np.zeros(0, np.float32), person
+        sums = np.add.reduceat(self.vectors[perm].astype(np.float64), starts, axis=0)
+        cents = (sums / self.counts[person][:, None]).astype(np.float32)
+        return cents, np.einsum("ij,ij->i", cents, cents), person
+
+
+class _Buffers:
+    """Append-only row storage with doubling capacity, written only by the writer."""
+
+    def __init__(self, face_ids: np.ndarray, owners: np.ndarray, vectors: np.ndarray) -> None:
+        self.n = 0
+        cap = max(1024, face_ids.shape[0])
+        self.dim = vectors.shape[1]
+        self.face_ids = np.empty(cap, np.int64)
+        self.owners = np.empty(cap, np.int64)
+        self.vectors = np.empty((cap, self.dim), np.float32)
+        self.sq_norms = np.empty(cap, np.float32)
+        self.append(face_ids, owners, vectors)
+
+    def append(self, face_ids: np.ndarray, owners: np.ndarray, vectors: np.ndarray) -> None:
+        m = face_ids.shape[0]
+        if self.n + m > self.face_ids.shape[0]:
+            # New arrays, not resize in place: published snapshots keep viewing the old ones.
+            cap = max(2 * self.face_ids.shape[0], self.n + m)
+            for name in ("face_ids", "owners", "sq_norms"):
+                old = getattr(self, name)
+                new = np.empty(cap, old.dtype)
+                new[: self.n] = old[: self.n]
+                setattr(self, name, new)
+            new_vectors = np.empty((cap, self.dim), np.float32)
+            new_vectors[: self.n] = self.vectors[: self.n]
+            self.vectors = new_vectors
+        s = slice(self.n, self.n + m)
+        self.face_ids[s] = face_ids
+        self.owners[s] = owners
+        self.vectors[s] = vectors
+        self.sq_norms[s] = np.einsum("ij,ij->i", vectors, vectors)
+        self.n += m
+
+    def views(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        n = self.n
+        return self.face_ids[:n], self.owners[:n], self.vectors[:n], self.sq_norms[:n]
+
+
+@dataclass
+class _AnnState:
+    """The approximate index of one decision mode and what it reflects."""
+
+    index: AnnIndex | None = None
+    max_face_id: int = -1  # NEAREST_FACE: faces with larger ids are not in it yet
+    version: int = -1  # CENTROID: the snapshot version its centroids come from
+    removed: list[np.ndarray] = field(default_factory=list)  # face ids pending removal
+
+
+class Gallery:
+    """Enrolled identities in one SQLite file, searched by Euclidean distance.
+
+    Args:
+        path: the gallery file, e.g. :data:`DEFAULT_PATH`.
+        model_id: the embedder whose vectors this gallery holds
+            (``Embedder.model_id``). Opening a gallery of another model refuses. ``None``
+            opens an existing gallery whatever its model (for listing and export).
+        create: create the file (and its folder) when it does not exist.
+        dim: embedding size, used when creating.
+        decision: nearest face or person centroid, see :class:`Decision`.
+        index: options of the approximate index used past ``index.threshold`` vectors.
+
+    Raises:
+        GalleryError: missing file with ``create=False``, not a gallery, corrupt or
+            truncated, another schema version, or another ``model_id``.
+
+    Example:
+        >>> with Gallery("gallery.sqlite", model_id="dlib_resnet_v1") as g:  # doctest: +SKIP
+        ...     g.enroll("Ada", ["ada1.jpg", "ada2.jpg"], recognizer=rec)
+        ...     print([m.label for m in g.search(embeddings).best()])
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike = DEFAULT_PATH,
+        *,
+        model_id: str | None,
+        create: bool = True,
+        dim: int = DEFAULT_DIM,
+        decision: Decision | str = Decision.NEAREST_FACE,
+        index: IndexOptions | None = None,
+    ) -> None:
+        self.path = Path(path)
+        try:
+            self.decision = Decision(decision)
+        except ValueError:
+            valid = [d.value for d in Decision]
+            raise InvalidArgumentError(
+                f"decision must be one of {valid}, but got {decision!r}"
+            ) from None
+        self.index_options = index or IndexOptions()
+        self._lock = threading.RLock()  # writers and the SQLite connection
+        self._ann_lock = threading.Lock()  # building and syncing the approximate indexes
+        self._ann = {d: _AnnState() for d in Decision}
+        self._conn = None
+        self._conn = self._open(model_id, create, dim)
+        try:
+            self._load()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ open / close
+
+    def _open(self, model_id: str | None, create: bool, dim: int):
+        path = self.path
+        if path.is_dir():
+            raise GalleryError(f"{path}: expected a gallery file, but this is a folder")
+        fresh = not path.exists() or path.stat().st_size == 0
+        if fresh:
+            if not create:
+                raise GalleryError(f"{path}: no gallery here (the file does not exist)")
+            if model_id is None:
+                raise GalleryError(f"{path}: creating a gallery needs a model_id, got None")
+            store.create(path, model_id=model_id, dim=dim, threshold=default_threshold())
+        store.check_header(path)
+        conn = store.connect(path)
+        try:
+            meta = store.read_meta(conn, path)
+            if model_id is not None and meta["model_id"] != model_id:
+                raise GalleryError(
+                    f"{path}: this gallery holds embeddings of model {meta['model_id']!r}, "
+                    f"but model {model_id!r} was asked for; re-enroll with that model "
+                    "or open the gallery with the model it was made with"
+                )
+            if path.stat().st_size <= QUICK_CHECK_MAX_BYTES:
+                store.quick_check(conn, path)
+        except BaseException:
+            conn.close()
+            raise
+        self.model_id: str = meta["model_id"]
+        self.dim = int(meta["dim"])
+        self._meta = meta
+        return conn
+
+    def _load(self) -> None:
+        people, face_ids, owner_ids, vectors = store.load(self._conn, self.path, self.dim)
+        self._person_ids = np.array([p[0] for p in people], np.int64)
+        names = tuple(p[1] for p in people)
+        owners = np.searchsorted(self._person_ids, owner_ids)
+        if len(owner_ids) and (
+            owners.max() >= len(people) or (self._person_ids[owners] != owner_ids).any()
+        ):
+            raise GalleryError(f"{self.path}: some faces belong to no person")
+        self._buffers = _Buffers(face_ids, owners, vectors)
+        self._version = 0
+        self._publish(names)
+
+    def _publish(self, names: tuple[str, ...]) -> None:
+        face_ids, owners, vectors, sq = self._buffers.views()
+        self._version += 1
+        self._state = _Snapshot(
+            face_ids, owners, vectors, sq, names, self._person_ids.copy(), self._version
+        )
+
+    def close(self) -> None:
+        """Close the SQLite connection; searching a closed gallery raises."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> Gallery:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        s = self._state
+        return (
+            f"Gallery({str(self.path)!r}, model_id={self.model_id!r}, people={len(s.people)}, "
+            f"faces={s.n}, threshold={self.threshold:.3f})"
+        )
+
+    def _conn_or_raise(self):
+        if self._conn is None:
+            raise GalleryError(f"{self.path}: the gallery is closed")
+        return self._conn
+
+    # ------------------------------------------------------------------ reading
+
+    def __len__(self) -> int:
+        """Number of enrolled faces."""
+        return self._state.n
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            return validate_name(name) in self._state.people
+        except GalleryError:
+            return False
+
+    @property
+    def people(self) -> list[str]:
+        """Names of the enrolled people, in enrollment order."""
+        return list(self._state.people)
+
+    @property
+    def threshold(self) -> float:
+        """Largest distance accepted as a match (stored in the file)."""
+        return float(self._meta["threshold"])
+
+    @property
+    def threshold_source(self) -> str:
+        """``"default"``, ``"set"`` or a description of the calibration that set it."""
+        return self._meta.get("threshold_source", "default")
+
+    def list_people(self) -> list[PersonInfo]:
+        """Every person with the number of faces, in enrollment order."""
+        with self._lock:
+            try:
+                rows = (
+                    self._conn_or_raise()
+                    .execute(
+                        "SELECT p.name, COUNT(f.id), p.created FROM people p "
+                        "LEFT JOIN faces f ON f.person_id = p.id GROUP BY p.id ORDER BY p.id"
+                    )
+                    .fetchall()
+                )
+            except store.sqlite3.Error as exc:
+                raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
+        return [PersonInfo(name, int(n), created) for name, n, created in rows]
+
+    def people_frame(self):
+        """:meth:`list_people` as a pandas DataFrame (columns name, faces, created)."""
+        import pandas as pd
+
+        rows = self.list_people()
+        return pd.DataFrame(
+            {
+                "name": [p.name for p in rows],
+                "faces": [p.faces for p in rows],
+                "created": [p.created for p in rows],
+            }
+        )
+
+    def faces(self, name: str | None = None) -> list[store.FaceRecord]:
+        """Enrolled faces (all, or one person's), without embeddings, by id."""
+        sql = (
+            "SELECT f.id, p.name, f.source, f.sha256, f.box, f.detector, f.model_id, "
+            "f.score, f.created FROM faces f JOIN people p ON p.id = f.person_id"
+        )
+        args: tuple = ()
+        if name is not None:
+            sql += " WHERE p.name = ?"
+            args = (validate_name(name),)
+        with self._lock:
+            try:
+                rows = self._conn_or_raise().execute(sql + " ORDER BY f.id", args).fetchall()
+            except store.sqlite3.Error as exc:
+                raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
+        return [
+            store.FaceRecord(r[0], r[1], r[2], r[3], store.box_from_text(r[4]), *r[5:])
+            for r in rows
+        ]
+
+    def embeddings(self) -> tuple[np.ndarray, list[str]]:
+        """``((n, D) float32 copy of every embedding, owner name of each row)``."""
+        s = self._state
+        return s.vectors.copy(), [s.people[i] for i in s.owners]
+
+    # ------------------------------------------------------------------ search
+
+    def search(self, embeddings: np.ndarray, k: int = 1) -> SearchResult:
+        """The ``k`` nearest people of each query embedding.
+
+        Exact below ``index.threshold`` enrolled vectors, approximate (faiss IVF) above;
+        an approximate search can miss the true nearest person but never reports a
+        distance smaller than the true one, so it never accepts a stranger that exact
+        search would reject.
+
+        Args:
+            embeddings: ``(N, D)`` (or one ``(D,)``) float embeddings.
+            k: how many distinct people per query, nearest first.
+
+        Returns:
+            A :class:`SearchResult` of shape ``(N, k)``; ``.best()`` gives one
+            :class:`Match` per query.
+
+        Raises:
+            InvalidArgumentError: wrong shape, non-finite values, or ``k < 1``.
+            GalleryError: the gallery is closed.
+        """
+        if not isinstance(k, int | np.integer) or k < 1:
+            raise InvalidArgumentError(f"k must be an integer >= 1, but got {k!r}")
+        queries = check_queries(embeddings, self.dim)
+        self._conn_or_raise()
+        s = self._state
+        threshold = self.threshold
+        if not s.searchable or not queries.shape[0]:
+            return SearchResult.empty(queries.shape[0], k, threshold)
+        if self.decision is Decision.CENTROID:
+            rows, d2 = self._search_centroids(s, queries, k)
+        else:
+            rows, d2 = self._search_faces(s, queries, k)
+        # rows are person indices (or -1); pad to k columns.
+        n_q, got = rows.shape
+        names = np.full((n_q, k), None, dtype=object)
+        dist = np.full((n_q, k), np.inf, dtype=np.float32)
+        valid = rows >= 0
+        # Per result, not np.array(s.people): that copy costs ms at 100k+ people.
+        names[:, :got] = [[s.people[r] if r >= 0 else None for r in row] for row in rows.tolist()]
+        dist[:, :got] = np.where(valid, np.sqrt(np.maximum(d2, 0.0)), np.inf)
+        return SearchResult(names, dist, dist <= threshold, threshold)
+
+    def _use_ann(self, n: int) -> bool:
+        return n >= self.index_options.threshold
+
+    def _search_faces(self, s: _Snapshot, q: np.ndarray, k: int):
+        if not self._use_ann(s.n):
+            return exact_search(q, s.vectors, s.sq_norms, k, (s.owners, *s.groups))
+        index = self._face_index(s)
+        # Ask for more faces than people: a person's several faces may fill the list.
+        want = min(s.n, k if k == 1 else 8 * k)
+        ids, d2 = index.search(q, want)
+        rows = np.searchsorted(s.face_ids, ids)
+        rows = np.minimum(rows, s.n - 1)
+        # Faces enrolled or removed after this snapshot was taken are skipped.
+        ok = (ids >= 0) & (s.face_ids[rows] == ids)
+        owner = np.where(ok, s.owners[rows], -1)
+        d2 = ((q[:, None, :] - s.vectors[rows]) ** 2).sum(-1)  # as exact search computes it
+        out_p = np.full((q.shape[0], k), -1, np.int64)
+        out_d = np.full((q.shape[0], k), np.inf, np.float32)
+        for i in range(q.shape[0]):
+            seen: set[int] = set()
+            j = 0
+            for p, d in zip(owner[i], d2[i], strict=True):
+                if p < 0 or p in seen:
+                    continue
+                seen.add(int(p))
+                out_p[i, j], out_d[i, j] = p, d
+                j += 1
+                if j == k:
+                    break
+        return out_p, out_d
+
+    def _search_centroids(self, s: _Snapshot, q: np.ndarray, k: int):
+        cents, sq, person = s.centroids
+        if not self._use_ann(cents.shape[0]):
+            cols, d2 = exact_search(q, cents, sq, k)
+            return person[cols], d2
+        state = self._ann[Decision.CENTROID]
+        with self._ann_lock:
+            # Centroids move with every enrollment, so the index is rebuilt when stale.
+            if state.index is None or state.version != s.version:
+                state.index = AnnIndex(cents, np.arange(len(cents)), self.index_options)
+                state.version = s.version
+            index = state.index
+        cols, _ = index.search(q, min(k, len(cents)))
+        cols = np.maximum(cols, 0)
+        d2 = ((q[:, None, :] - cents[cols]) ** 2).sum(-1)
+        order = np.argsort(d2, axis=1, kind="stable")
+        return np.take_along_axis(person[cols], order, 1), np.take_along_axis(d2, order, 1)
+
+    def _face_index(self, s: _Snapshot) -> AnnIndex:
+        state = self._ann[Decision.NEAREST_FACE]
+        with self._ann_lock:
+            if state.index is None or state.index.needs_rebuild(s.n):
+                state.index = AnnIndex(s.vectors, s.face_ids, self.index_options)
+                state.max_face_id = int(s.face_ids[-1])
+                state.removed.clear()
+            else:
+                if state.removed:
+                    state.index.remove(np.concatenate(state.removed))
+                    state.removed.clear()
+                start = int(np.searchsorted(s.face_ids, state.max_face_id, side="right"))
+                if start < s.n:
+                    state.index.add(s.vectors[start:], s.face_ids[start:])
+                    state.max_face_id = int(s.face_ids[-1])
+            return state.index
+
+    def build_index(self) -> None:
+        """Build (or bring up to date) the approximate index now instead of on first search.
+
+        Only has an effect past ``index.threshold`` vectors.
+        """
+        s = self._state
+        if self.decision is Decision.NEAREST_FACE and self._use_ann(s.n):
+            self._face_index(s)
+        elif self.decision is Decision.CENTROID and s.n:
+            self._search_centroids(s, s.vectors[:1], 1)
+
+    # ------------------------------------------------------------------ writing
+
+    def add_embeddings(
+        self,
+        name: str,
+        embeddings: np.ndarray,
+        *,
+        sources: Iterable[str | None] | None = None,
+        sha256s: Iterable[str | None] | None = None,
+        boxes: Iterable[object] | None = None,
+        detector: str | list[str | None] | None = None,
+        scores: Iterable[float | None] | None = None,
+    ) -> list[int]:
+        """Enroll ready-made embeddings for one person in one transaction.
+
+        :meth:`enroll` and :meth:`enroll_folder` end here; use this directly when the
+        embeddings come from elsewhere (a notebook, the live loop).
+
+        Args:
+            name: the person (created if new).
+            embeddings: ``(m, D)`` float embeddings of this gallery's model.
+            sources, sha256s, boxes, scores: per-row metadata, ``m`` each (or ``None``).
+            detector: name of the detector that found the faces (or one per row).
+
+        Returns:
+            The new face ids.
+
+        Raises:
+            InvalidNameError: a bad name.
+            InvalidArgumentError: wrong shape or non-finite values.
+            GalleryError: the write failed (the gallery is left as it was).
+        """
+        return self._add_many([(name, embeddings, sources, sha256s, boxes, detector, scores)])[0]
+
+    def _add_many(self, batches: list[tuple]) -> list[list[int]]:
+        """Several people's faces in one transaction (used by import)."""
+        prepared = []
+        for name, embeddings, sources, sha256s, boxes, detector, scores in batches:
+            name = validate_name(name)
+            vecs = check_queries(embeddings, self.dim)
+            m = vecs.shape[0]
+            dets = (
+                _column(detector, m, "detector") if isinstance(detector, list) else [detector] * m
+            )
+            cols = [
+                _column(sources, m, "sources"),
+                _column(sha256s, m, "sha256s"),
+                _column(boxes, m, "boxes"),
+                _column(scores, m, "scores"),
+                dets,
+            ]
+            prepared.append((name, vecs, cols))
+        with self._lock:
+            conn = self._conn_or_raise()
+            names = list(self._state.people)
+            created = store.now()
+            new_ids: list[list[int]] = []
+            new_people: list[tuple[int, str]] = []
+            appended = []
+            with store.transaction(conn, self.path):
+                for name, vecs, (srcs, shas, bxs, scs, dets) in prepared:
+                    if not vecs.shape[0]:
+                        new_ids.append([])
+                        continue
+                    row = conn.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+                    if row is None:
+                        pid = conn.execute(
+                            "INSERT INTO people(name, created) VALUES (?, ?)", (name, created)
+                        ).lastrowid
+                        new_people.append((pid, name))
+                    else:
+                        pid = row[0]
+                    ids = []
+                    for v, src, sha, box, sc, det in zip(
+                        vecs, srcs, shas, bxs, scs, dets, strict=True
+                    ):
+                        ids.append(
+                            conn.execute(
+                                "INSERT INTO faces(person_id, embedding, source, sha256, box, "
+                                "detector, model_id, score, created) "
+                                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                (
+                                    pid,
+                                    v.tobytes(),
+                                    None if src is None else str(src),
+                                    sha,
+                                    store.box_to_text(box),
+                                    det,
+                                    self.model_id,
+                                    None if sc is None else float(sc),
+                                    created,
+                                ),
+                            ).lastrowid
+                        )
+                    new_ids.append(ids)
+                    appended.append((pid, np.array(ids, np.int64), vecs))
+            # Committed: now mirror it in memory.
+            for pid, name in new_people:
+                self._person_ids = np.append(self._person_ids, pid)
+                names.append(name)
+            for pid, ids, vecs in appended:
+                owner = int(np.searchsorted(self._person_ids, pid))
+                self._buffers.append(ids, np.full(len(ids), owner, np.int64), vecs)
+            self._publish(tuple(names))
+        return new_ids
+
+    def rename(self, old: str, new: str) -> None:
+        """Rename a person.
+
+        Raises:
+            InvalidNameError: a bad new name.
+            GalleryError: no person ``old``, or ``new`` is taken.
+        """
+        old, new = validate_name(old), validate_name(new)
+        with self._lock:
+            conn = self._conn_or_raise()
+            names = list(self._state.people)
+            if old not in names:
+                raise GalleryError(f"{self.path}: no person named {old!r} to rename")
+            if new in names and new != old:
+                raise GalleryError(
+                    f"{self.path}: cannot rename {old!r} to {new!r}: that name is taken"
+                )
+            with store.transaction(conn, self.path):
+                conn.execute("UPDATE people SET name = ? WHERE name = ?", (new, old))
+            names[names.index(old)] = new
+            self._publish(tuple(names))
+
+    def remove_person(self, name: str) -> int:
+        """Remove a person and all their faces; returns how many faces went.
+
+        Raises:
+            GalleryError: no such person.
+        """
+        name = validate_name(name)
+        with self._lock:
+            conn = self._conn_or_raise()
+            s = self._state
+            if name not in s.people:
+                raise GalleryError(f"{self.path}: no person named {name!r} to remove")
+            idx = s.people.index(name)
+            with store.transaction(conn, self.path):
+                conn.execute("DELETE FROM faces WHERE person_id = ?", (int(s.person_ids[idx]),))
+                conn.execute("DELETE FROM people WHERE id = ?", (int(s.person_ids[idx]),))
+            gone = s.owners == idx
+            self._rebuild_after_removal(~gone, drop_person=idx)
+            return int(gone.sum())
+
+    def remove_face(self, face_id: int) -> None:
+        """Remove one face by id (see :meth:`faces`); a person left without faces stays.
+
+        Raises:
+            GalleryError: no such face.
+        """
+        with self._lock:
+            conn = self._conn_or_raise()
+            s = self._state
+            row = int(np.searchsorted(s.face_ids, face_id))
+            if row >= s.n or s.face_ids[row] != face_id:
+                raise GalleryError(f"{self.path}: no face with id {face_id} to remove")
+            with store.transaction(conn, self.path):
+                conn.execute("DELETE FROM faces WHERE id = ?", (int(face_id),))
+            keep = np.ones(s.n, bool)
+            keep[row] = False
+            self._rebuild_after_removal(keep, drop_person=None)
+
+    def _rebuild_after_removal(self, keep: np.ndarray, drop_person: int | None) -> None:
+        s = self._state
+        owners = s.owners[keep]
+        names = list(s.people)
+        if drop_person is not None:
+            owners = owners - (owners > drop_person)
+            del names[drop_person]
+            self._person_ids = np.delete(self._person_ids, drop_person)
+        removed = s.face_ids[~keep]
+        self._buffers = _Buffers(s.face_ids[keep], owners, s.vectors[keep])
+        with self._ann_lock:
+            self._ann[Decision.NEAREST_FACE].removed.append(removed.copy())
+        self._publish(tuple(names))
+
+    def set_threshold(self, threshold: float, *, source: str = "set") -> None:
+        """Store a new acceptance threshold in the gallery file.
+
+        Raises:
+            InvalidArgumentError: not a positive finite number.
+        """
+        t = float(threshold)
+        if not math.isfinite(t) or t <= 0:
+            raise InvalidArgumentError(f"threshold must be a positive number, but got {threshold}")
+        with self._lock:
+            conn = self._conn_or_raise()
+            with store.transaction(conn, self.path):
+                conn.executemany(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                    [("threshold", repr(t)), ("threshold_source", source)],
+                )
+            self._meta = {**self._meta, "threshold": repr(t), "threshold_source": source}
+
+    def sha256_known(self, digests: Iterable[str]) -> dict[str, str]:
+        """Which of ``digests`` are enrolled already, mapped to the person holding each."""
+        digests = list(digests)
+        out: dict[str, str] = {}
+        with self._lock:
+            conn = self._conn_or_raise()
+            for i in range(0, len(digests), 500):
+                chunk = digests[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                try:
+                    rows = conn.execute(
+                        "SELECT f.sha256, p.name FROM faces f JOIN people p "
+                        f"ON p.id = f.person_id WHERE f.sha256 IN ({marks})",
+                        chunk,
+                    ).fetchall()
+                except store.sqlite3.Error as exc:
+                    raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
+                out.update(rows)
+        return out
+
+    # Enrollment, calibration and export live in their own modules.
+
+    def enroll(
+        self,
+        name: str,
+        images,
+        *,
+        recognizer,
+        multiple_faces: MultipleFaces | str = MultipleFaces.LARGEST,
+        progress: bool = False,
+    ) -> EnrollSummary:
+        """Enroll photos of one person in one transaction; see :func:`.enroll.enroll`."""
+        return _enroll.enroll(
+            self,
+            name,
+            images,
+            recognizer=recognizer,
+            multiple_faces=multiple_faces,
+            progress=progress,
+        )
+
+    def enroll_folder(
+        self,
+        folder: str | os.PathLike = DEFAULT_PATH.parent,
+        *,
+        recognizer,
+        multiple_faces: MultipleFaces | str = MultipleFaces.LARGEST,
+        progress: bool = True,
+        batch_size: int = 32,
+    ) -> EnrollSummary:
+        """Enroll ``folder/<person>/<photos>``; see :func:`.enroll.enroll_folder`."""
+        return _enroll.enroll_folder(
+            self,
+            folder,
+            recognizer=recognizer,
+            multiple_faces=multiple_faces,
+            progress=progress,
+            batch_size=batch_size,
+        )
+
+    def calibrate(self, target_far: float = 1e-3, *, min_faces: int = 2) -> Calibration:
+        """Set and store the threshold from this gallery's own pairs.
+
+        See :func:`workbench.gallery.calibrate.calibrate`.
+        """
+        return _calibrate.calibrate(self, target_far, min_faces=min_faces)
+
+    def export(self, path: str | os.PathLike) -> Path:
+        """Write a portable ``.npz`` copy; see :func:`workbench.gallery.portable.export`."""
+        return _portable.export(self, path)
+
+    def import_file(self, path: str | os.PathLike) -> ImportSummary:
+        """Add an export's people and faces; see :func:`.portable.import_file`."""
+        return _portable.import_file(self, path)
+
+
+def _column(values, m: int, what: str) -> list:
+    if values is None:
+        return [None] * m
+    values = list(values)
+    if len(values) != m:
+        raise InvalidArgumentError(
+            f"{what} must have {m} entries (one per embedding), got {len(values)}"
+        )
+    return values

@@ -1,0 +1,329 @@
+"""Nearest-identity search: result types, exact search and the approximate index.
+
+Exact search is one matrix product ``|q|² - 2 q·Vᵀ + |v|²`` over every enrolled vector.
+Past :data:`ANN_THRESHOLD` vectors an inverted-file index (faiss ``IndexIVFFlat``) looks
+only at the vectors in the ``nprobe`` cells nearest the query; the distances it returns
+are still exact for the vectors it looked at, so an approximate search can only ever
+return a *larger* distance than exact search, never a smaller one. A stranger that exact
+search rejects is therefore rejected by the index too; the index can only miss a match.
+Why IVF and not HNSW (usearch or faiss): see ``docs/benchmarks/gallery.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Below this many vectors exact search is used. Measured on 2 cores (one query, p50):
+#: exact 0.26 ms at 10k and 9.4 ms at 100k faces (it reads every vector: memory bound),
+#: the index 0.1-0.5 ms at both; at 20k exact is still about 1-2 ms and never misses.
+ANN_THRESHOLD = 20_000
+
+#: The label of a face whose best distance is above the threshold.
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Match:
+    """The best identity for one face.
+
+    Attributes:
+        name: the nearest enrolled person, or ``None`` when the gallery is empty.
+        distance: Euclidean distance to that person (``inf`` when there is none).
+        accepted: ``distance <= threshold``: the face is taken to be ``name``.
+    """
+
+    name: str | None
+    distance: float
+    accepted: bool
+
+    @property
+    def label(self) -> str:
+        """``name`` when accepted, else ``"unknown"``."""
+        return self.name if self.accepted and self.name is not None else UNKNOWN
+
+
+@dataclass(frozen=True, eq=False)
+class SearchResult:
+    """The ``k`` nearest people for each of ``N`` query embeddings, nearest first.
+
+    Attributes:
+        names: ``(N, k)`` object array of ``str``, ``None`` where fewer than ``k`` people
+            are enrolled.
+        distances: ``(N, k)`` float32 Euclidean distances, ``inf`` where ``names`` is
+            ``None``.
+        accepted: ``(N, k)`` bool, ``distances <= threshold``.
+        threshold: the distance threshold that was applied.
+
+    Example:
+        >>> r = SearchResult.empty(2, 1, 0.6)
+        >>> [m.label for m in r.best()]
+        ['unknown', 'unknown']
+    """
+
+    names: np.ndarray
+    distances: np.ndarray
+    accepted: np.ndarray
+    threshold: float
+
+    def __post_init__(self) -> None:
+        shape = self.names.shape
+        if len(shape) != 2 or self.distances.shape != shape or self.accepted.shape != shape:
+            raise ValueError(
+                "names, distances and accepted must share one (N, k) shape, but got "
+                f"{self.names.shape}, {self.distances.shape}, {self.accepted.shape}"
+            )
+
+    def __len__(self) -> int:
+        return self.names.shape[0]
+
+    @classmethod
+    def empty(cls, n: int, k: int, threshold: float) -> SearchResult:
+        """No candidates for any of ``n`` queries (an empty gallery)."""
+        return cls(
+            np.full((n, k), None, dtype=object),
+            np.full((n, k), np.inf, dtype=np.float32),
+            np.zeros((n, k), dtype=bool),
+            float(threshold),
+        )
+
+    def best(self) -> list[Match]:
+        """The nearest person of every query, as one :class:`Match` each."""
+        if self.names.shape[1] == 0:
+            return [Match(None, math.inf, False) for _ in range(len(self))]
+        return [
+            Match(n, float(d), bool(a))
+            for n, d, a in zip(
+                self.names[:, 0], self.distances[:, 0], self.accepted[:, 0], strict=True
+            )
+        ]
+
+
+def check_queries(embeddings: object, dim: int) -> np.ndarray:
+    """Return ``embeddings`` as a C-contiguous float32 ``(N, dim)`` array.
+
+    Raises:
+        InvalidArgumentError: another shape, or values that are not finite.
+    """
+    from workbench.errors import InvalidArgumentError
+
+    arr = np.asarray(embeddings)
+    if arr.ndim == 1 and arr.shape[0] == dim:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != dim:
+        raise InvalidArgumentError(
+            f"embeddings must be a 2D array with shape (_, {dim}), but got shape {arr.shape}"
+        )
+    if not np.issubdtype(arr.dtype, np.number):
+        raise InvalidArgumentError(f"embeddings must be numeric, but got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(arr).all():
+        raise InvalidArgumentError("embeddings must be finite, but got NaN or inf values")
+    return arr
+
+
+#: Up to this many queries the product runs on one BLAS thread (see _one_blas_thread).
+_FEW_QUERIES = 8
+
+_blas_lock = threading.Lock()
+_blas_controller: list = []  # the threadpoolctl controller, made once on first use
+
+
+def _one_blas_thread():
+    """A context that limits OpenBLAS to one thread, if threadpoolctl is installed.
+
+    A matrix-vector product over 10k-100k rows is too small to gain from threads, and on
+    a busy 2-core machine OpenBLAS's thread hand-off made one 10k-row query take 10-20 ms
+    instead of 0.3 ms (measured; see docs/benchmarks/gallery.md).
+    """
+    with _blas_lock:
+        if not _blas_controller:
+            try:
+                from threadpoolctl import ThreadpoolController
+
+                _blas_controller.append(ThreadpoolController())
+            except ImportError:  # optional: scikit-learn brings it along
+                _blas_controller.append(None)
+    controller = _blas_controller[0]
+    if controller is None:
+        return contextlib.nullcontext()
+    return controller.limit(limits=1, user_api="blas")
+
+
+def exact_search(
+    queries: np.ndarray,
+    vectors: np.ndarray,
+    sq_norms: np.ndarray,
+    k: int,
+    owners: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+    *,
+    chunk: int = 256,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest vectors (or owners) of every query, by brute force.
+
+    Candidates are ranked by ``|q|² - 2 q·v + |v|²`` (one matrix product), then the
+    winners' distances are recomputed as ``Σ (q - v)²``: the expansion loses precision to
+    cancellation when ``q`` is close to ``v`` (an identical vector of norm 11 came out at
+    0.004 instead of 0), the direct sum does not.
+
+    Args:
+        queries: ``(Q, D)`` float32.
+        vectors: ``(n, D)`` float32.
+        sq_norms: ``(n,)`` float32 squared norms of ``vectors``.
+        k: neighbours per query.
+        owners: ``None`` to rank vectors, or ``(owner, perm, starts, group_owner)`` to rank
+            owners by their nearest vector: ``owner (n,)`` of each row, ``vectors[perm]``
+            lists each owner's rows together, ``starts`` are where owners begin in that
+            order and ``group_owner`` the owner of each run.
+        chunk: queries per matrix product, which bounds the ``(chunk, n)`` temporary.
+
+    Returns:
+        ``(indices (Q, k'), squared distances (Q, k'))`` with ``k' = min(k, candidates)``,
+        nearest first; indices are rows of ``vectors`` or owners.
+    """
+    # Keep the (chunk, n) float32 temporary near 256 MB however large the gallery.
+    chunk = max(1, min(chunk, 2**26 // max(1, vectors.shape[0])))
+    n_cand = vectors.shape[0] if owners is None else owners[2].shape[0]
+    kk = min(k, n_cand)
+    n_q = queries.shape[0]
+    out_i = np.empty((n_q, kk), np.int64)
+    out_d = np.empty((n_q, kk), np.float32)
+    for i in range(0, n_q, chunk):
+        q = queries[i : i + chunk]
+        if q.shape[0] <= _FEW_QUERIES:
+            with _one_blas_thread():
+                d2 = (vectors @ q.T).T.copy()
+        else:
+            d2 = q @ vectors.T
+        d2 *= -2.0
+        d2 += sq_norms[None, :]
+        d2 += (q * q).sum(axis=1, keepdims=True)
+        if owners is None:
+            idx, _ = top_k(d2, kk)
+            exact = ((q[:, None, :] - vectors[idx]) ** 2).sum(-1)
+        elif kk == 1:
+            rows = d2.argmin(axis=1)[:, None]
+            idx = owners[0][rows]
+            exact = ((q[:, None, :] - vectors[rows]) ** 2).sum(-1)
+        else:
+            owner, perm, starts, group_owner = owners
+            cols, _ = top_k(np.minimum.reduceat(d2[:, perm], starts, axis=1), kk)
+            idx = group_owner[cols]
+            ends = np.r_[starts[1:], perm.shape[0]]
+            exact = np.empty(cols.shape, np.float32)
+            for r, c in np.ndindex(*cols.shape):
+                rows = perm[starts[cols[r, c]] : ends[cols[r, c]]]
+                exact[r, c] = ((q[r] - vectors[rows]) ** 2).sum(-1).min()
+        order = np.argsort(exact, axis=1, kind="stable")
+        out_i[i : i + chunk] = np.take_along_axis(idx, order, axis=1)
+        out_d[i : i + chunk] = np.take_along_axis(exact, order, axis=1)
+    return out_i, out_d
+
+
+def top_k(d2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Columns of the ``k`` smallest values per row, sorted; ``(Q, min(k, G))`` each."""
+    k = min(k, d2.shape[1])
+    if k == 0:
+        return np.zeros((d2.shape[0], 0), np.int64), np.zeros((d2.shape[0], 0), np.float32)
+    if k < d2.shape[1]:
+        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(d2.shape[1]), d2.shape).copy()
+    vals = np.take_along_axis(d2, part, axis=1)
+    order = np.argsort(vals, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """Tuning of the approximate index.
+
+    Attributes:
+        threshold: use the index at and above this many vectors; exact search below.
+        lists_per_sqrt: number of IVF cells is ``lists_per_sqrt * sqrt(n)`` at build.
+        nprobe: cells visited per query; more is slower and misses less.
+        rebuild_growth: retrain the cells once the index holds this many times the
+            vectors it was trained on (cells trained on few vectors get crowded).
+        train_per_list: training sample per cell (faiss wants at least 39).
+    """
+
+    threshold: int = ANN_THRESHOLD
+    lists_per_sqrt: float = 4.0
+    nprobe: int = 64
+    rebuild_growth: float = 4.0
+    train_per_list: int = 48
+
+
+class AnnIndex:
+    """An IVF-Flat index of ``(n, D)`` float32 vectors keyed by int64 ids.
+
+    faiss indexes are safe for concurrent searches but not for a search during an add,
+    so one lock guards both; a query holds it for well under a millisecond.
+    """
+
+    def __init__(self, vectors: np.ndarray, ids: np.ndarray, options: IndexOptions) -> None:
+        import faiss  # imported here: only galleries past the threshold need it
+
+        self._faiss = faiss
+        self._lock = threading.Lock()
+        self.options = options
+        n, dim = vectors.shape
+        nlist = max(1, int(options.lists_per_sqrt * math.sqrt(n)))
+        nlist = min(nlist, max(1, n // options.train_per_list))
+        self.trained_on = n
+        self._quantizer = faiss.IndexFlatL2(dim)  # kept: the IVF index does not own it
+        index = faiss.IndexIVFFlat(self._quantizer, dim, nlist, faiss.METRIC_L2)
+        rng = np.random.default_rng(0)
+        n_train = min(n, nlist * options.train_per_list)
+        sample = vectors if n_train == n else vectors[np.sort(rng.choice(n, n_train, False))]
+        index.train(np.ascontiguousarray(sample, dtype=np.float32))
+        index.add_with_ids(np.ascontiguousarray(vectors, np.float32), ids.astype(np.int64))
+        index.nprobe = min(options.nprobe, nlist)
+        self._index = index
+
+    @property
+    def nlist(self) -> int:
+        """Number of IVF cells."""
+        return self._index.nlist
+
+    @property
+    def nprobe(self) -> int:
+        """Cells visited per query."""
+        return self._index.nprobe
+
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        with self._lock:
+            self._index.nprobe = max(1, min(int(value), self._index.nlist))
+
+    def __len__(self) -> int:
+        return self._index.ntotal
+
+    def needs_rebuild(self, n: int) -> bool:
+        """Whether ``n`` vectors have outgrown the cells trained at build."""
+        return n > self.options.rebuild_growth * self.trained_on
+
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        """Add vectors under ``ids`` (which must not be in the index yet)."""
+        if len(ids):
+            with self._lock:
+                self._index.add_with_ids(
+                    np.ascontiguousarray(vectors, np.float32), ids.astype(np.int64)
+                )
+
+    def remove(self, ids: np.ndarray) -> None:
+        """Drop the vectors of ``ids``; unknown ids are ignored."""
+        if len(ids):
+            sel = self._faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
+            with self._lock:
+                self._index.remove_ids(sel)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, squared distances)``, each ``(Q, k)``; id ``-1`` where none was found."""
+        with self._lock:
+            d2, ids = self._index.search(np.ascontiguousarray(queries, np.float32), k)
+        return ids, d2
