@@ -15,7 +15,7 @@ import sys
 from workbench.errors import WorkbenchError
 
 #: Modules under ``workbench.cli`` that register sub-commands, in help order.
-COMMAND_MODULES = ("detect", "embed", "evaluate", "gallery", "models")
+COMMAND_MODULES = ("detect", "embed", "evaluate", "gallery", "live", "models")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -1,0 +1,98 @@
+"""``workbench live`` with a fake recognizer on a clip made in a temp folder."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+import workbench.cli as cli
+from workbench.cli import live as live_cli
+
+pytestmark = pytest.mark.usefixtures("no_thread_leak")
+
+
+@pytest.fixture
+def run_cli(monkeypatch, kit):
+    """``main(argv)`` with ``live`` registered and the recognizer replaced by a fake."""
+    if "live" not in cli.COMMAND_MODULES:
+        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "live"))
+    opened = []
+
+    def fake_open(args):
+        opened.append(args)
+        rec = kit.Recognizer(boxes=[(10, 10, 60, 60), (80, 10, 130, 60)], names=["Zoë", None])
+        return contextlib.nullcontext(rec)
+
+    monkeypatch.setattr(live_cli, "open_recognizer", fake_open)
+    return cli.main
+
+
+@pytest.fixture
+def clip(tmp_path):
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (160, 120))
+    for i in range(30):
+        writer.write(np.full((120, 160, 3), i * 8, np.uint8))
+    writer.release()
+    return path
+
+
+def test_live_json_prints_one_object_with_settled_names_and_stats(run_cli, clip, capsys):
+    assert run_cli(["live", str(clip), "--gallery", "g.sqlite", "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    report = json.loads(out[0])
+    stats = report["stats"]
+    assert stats["frames_captured"] == 30
+    assert stats["frames_processed"] + stats["frames_dropped"] == 30
+    assert stats["end_reason"] == "end of stream"
+    assert {k for k in stats} >= {
+        "capture_fps",
+        "processed_fps",
+        "detect_ms",
+        "embed_ms",
+        "search_ms",
+        "latency_p50_ms",
+        "latency_p95_ms",
+    }
+    if stats["frames_processed"] >= 3:
+        names = sorted((e["track_id"], e["name"]) for e in report["recognitions"])
+        assert names == [(1, "Zoë"), (2, "unknown")]
+
+
+def test_live_text_output(run_cli, clip, capsys):
+    assert run_cli(["live", str(clip), "--gallery", "g.sqlite", "--realtime"]) == 0
+    out = capsys.readouterr().out
+    assert "Zoë" in out and "track    2  unknown" in out
+    assert "frames recognized" in out and "latency p50" in out
+
+
+def test_live_seconds_stops_an_endless_source(run_cli, monkeypatch, capsys):
+    from workbench.live import IterableSource
+
+    def endless():
+        while True:
+            yield np.zeros((32, 32, 3), np.uint8)
+
+    monkeypatch.setattr(live_cli, "open_source", lambda spec, realtime: IterableSource(endless()))
+    assert run_cli(["live", "0", "--gallery", "g", "--seconds", "0.3", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)["stats"]
+    assert stats["end_reason"] == "stopped" and stats["frames_processed"] > 0
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["live", "missing.mp4", "--gallery", "g"], "video file not found: missing.mp4"),
+        (["live", "96", "--gallery", "g"], "cannot open camera 96"),
+        (["live", "x.mp4", "--gallery", "g", "--seconds", "0"], "--seconds must be > 0"),
+    ],
+)
+def test_live_bad_input_is_one_line_and_exit_2(run_cli, argv, message, capsys):
+    assert run_cli(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]

@@ -1,0 +1,258 @@
+"""The threaded loop with a fake recognizer: lifecycle, errors, drops, no double work."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from workbench.errors import InvalidArgumentError, SourceError
+from workbench.live import IterableSource, LiveRecognizer, LiveResult, TrackerOptions
+from workbench.live.loop import STOPPED
+from workbench.live.sources import CLOSED, END_OF_STREAM
+
+pytestmark = pytest.mark.usefixtures("no_thread_leak")
+
+
+def run_to_end(source, recognizer, **kwargs):
+    results = []
+    kwargs.setdefault("warm_up", False)  # keeps the fake's call counts to the frames
+    live = LiveRecognizer(source, recognizer, on_result=results.append, **kwargs)
+    with live:
+        assert live.wait(timeout=30)
+    return live, results
+
+
+def paced(frames, period_s):
+    """Frames at most one per ``period_s``, so a fast worker sees most of them."""
+    for img in frames:
+        time.sleep(period_s)
+        yield img
+
+
+def test_finite_source_runs_to_end_and_joins_threads(kit):
+    before = set(threading.enumerate())
+    rec = kit.Recognizer(boxes=[(10, 10, 60, 60), (80, 10, 130, 60)], names=["alice", None])
+    live = LiveRecognizer(IterableSource(kit.frames(20)), rec)
+    live.start()
+    assert live.wait(timeout=30)
+    live.stop()
+    assert set(threading.enumerate()) == before
+    assert live.end_reason == END_OF_STREAM
+    assert not live.running and live.error is None
+    result = live.latest()
+    assert isinstance(result, LiveResult)
+    assert result.names == ("alice", "unknown")
+    assert result.boxes.shape == (2, 4) and result.distances.shape == (2,)
+    assert result.track_ids.tolist() == [1, 2]
+    stats = live.stats()
+    assert stats.frames_captured == 20
+    assert stats.frames_processed + stats.frames_dropped == 20
+    assert stats.faces == 2 * stats.frames_processed
+    assert stats.end_reason == END_OF_STREAM
+    assert stats.latency_p95_ms >= stats.latency_p50_ms >= 0
+
+
+def test_stop_on_an_endless_source_joins_every_thread(kit):
+    def endless():
+        while True:
+            yield np.zeros((32, 32, 3), np.uint8)
+
+    before = set(threading.enumerate())
+    with LiveRecognizer(IterableSource(endless()), kit.Recognizer(delay_s=0.002)) as live:
+        deadline = time.monotonic() + 10
+        while live.latest() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert set(threading.enumerate()) == before
+    assert live.end_reason == STOPPED
+    assert live.source.reason == CLOSED
+    stats = live.stats()
+    assert stats.frames_processed >= 1
+    assert stats.frames_processed + stats.frames_dropped == stats.frames_captured
+
+
+def test_slow_worker_drops_frames_and_counts_them(kit):
+    live, results = run_to_end(
+        IterableSource(kit.frames(60)), kit.Recognizer(delay_s=0.01), tracking=None
+    )
+    stats = live.stats()
+    assert stats.frames_dropped > 0
+    assert stats.frames_processed == len(results)
+    assert stats.frames_processed + stats.frames_dropped == 60
+    # The newest frame is always the one processed: the last frame is never dropped.
+    assert results[-1].frame_id == 59
+
+
+def test_no_frame_processed_twice_and_ids_match_pixels(kit):
+    live, results = run_to_end(IterableSource(kit.frames(300)), kit.Recognizer())
+    ids = [r.frame_id for r in results]
+    assert ids == sorted(set(ids))
+    assert all(kit.marker(r.image) == r.frame_id for r in results)
+
+
+def test_tracking_embeds_only_new_and_stale_tracks(kit):
+    rec = kit.Recognizer(boxes=[(10, 10, 60, 60), (80, 10, 130, 60)], names=["a", "b"])
+    live, results = run_to_end(
+        IterableSource(paced(kit.frames(40), 0.003)),
+        rec,
+        tracking=TrackerOptions(refresh_every=10),
+    )
+    stats = live.stats()
+    assert stats.frames_processed > 10
+    assert stats.embeddings == rec.embedded
+    assert stats.embeddings < stats.faces
+    # Both faces are embedded on the first processed frame, then again every 10
+    # processed frames (dropped frames do not count).
+    for step, r in enumerate(results):
+        due = step % 10 == 0
+        assert r.embedded.tolist() == [due, due], r.frame_id
+    assert results[0].embedded.all()
+    assert sum(int(r.embedded.sum()) for r in results) == rec.embedded
+
+
+def test_without_tracking_every_face_is_embedded(kit):
+    rec = kit.Recognizer(boxes=[(10, 10, 60, 60), (80, 10, 130, 60)], names=["a", "b"])
+    live, results = run_to_end(IterableSource(kit.frames(30)), rec, tracking=None)
+    stats = live.stats()
+    assert stats.embeddings == stats.faces == rec.embedded == 2 * stats.frames_processed
+    assert all(r.track_ids.tolist() == [-1, -1] for r in results)
+    assert results[-1].names == ("a", "b")
+
+
+def test_worker_exception_reaches_the_caller_at_stop(kit):
+    rec = kit.Recognizer(fail_on_frame=5)
+
+    def paced():
+        for img in kit.frames(1000):
+            time.sleep(0.001)
+            yield img
+
+    live = LiveRecognizer(IterableSource(paced()), rec, warm_up=False)
+    live.start()
+    assert live.wait(timeout=30)
+    assert isinstance(live.error, RuntimeError)
+    assert "error: RuntimeError" in live.end_reason
+    with pytest.raises(RuntimeError, match="failed on frame"):
+        live.stop()
+    live.stop()  # raised once; a second stop is quiet
+
+
+def test_capture_exception_reaches_the_caller_at_context_exit(kit):
+    def broken():
+        yield np.zeros((8, 8, 3), np.uint8)
+        raise OSError("camera unplugged mid-read")
+
+    with pytest.raises(OSError, match="unplugged"):
+        with LiveRecognizer(IterableSource(broken()), kit.Recognizer()) as live:
+            live.wait(timeout=30)
+    assert isinstance(live.error, OSError)
+
+
+def test_bad_frame_surfaces_as_invalid_image(kit):
+    from workbench.errors import InvalidImageError
+
+    with pytest.raises(InvalidImageError):
+        with LiveRecognizer(IterableSource([np.zeros((4, 4), np.uint8)]), kit.Recognizer()) as live:
+            live.wait(timeout=30)
+
+
+def test_callback_exception_stops_the_loop_and_is_raised(kit):
+    def callback(result):
+        raise ValueError("display broke")
+
+    live = LiveRecognizer(IterableSource(kit.frames(50)), kit.Recognizer(), on_result=callback)
+    with pytest.raises(ValueError, match="display broke"):
+        with live:
+            live.wait(timeout=30)
+    assert live.stats().frames_processed == 1
+
+
+def test_body_exception_wins_over_thread_exception(kit):
+    with pytest.raises(KeyError):
+        with LiveRecognizer(
+            IterableSource(kit.frames(5)), kit.Recognizer(fail_on_frame=0), warm_up=False
+        ) as live:
+            live.wait(timeout=30)
+            raise KeyError("body")
+    assert isinstance(live.error, RuntimeError)
+
+
+def test_stop_from_a_callback_does_not_deadlock(kit):
+    holder = {}
+
+    def callback(result):
+        if result.frame_id >= 3:
+            holder["live"].stop()
+
+    def endless():
+        while True:
+            time.sleep(0.001)
+            yield np.zeros((16, 16, 3), np.uint8)
+
+    live = LiveRecognizer(IterableSource(endless()), kit.Recognizer(), on_result=callback)
+    holder["live"] = live
+    live.start()
+    assert live.wait(timeout=30)
+    live.stop()
+    assert live.end_reason == STOPPED
+
+
+def test_start_twice_is_refused_and_options_checked(kit):
+    live = LiveRecognizer(IterableSource(kit.frames(2)), kit.Recognizer())
+    with live:
+        with pytest.raises(InvalidArgumentError, match="already started"):
+            live.start()
+    with pytest.raises(InvalidArgumentError):
+        LiveRecognizer(IterableSource([]), kit.Recognizer(), join_timeout_s=0)
+
+
+def test_stop_before_start_and_stats_before_start(kit):
+    live = LiveRecognizer(IterableSource([]), kit.Recognizer())
+    live.stop()
+    assert live.wait() is True
+    assert live.stats().frames_captured == 0 and live.latest() is None
+
+
+def test_a_source_stuck_in_a_read_is_reported_not_hung(kit):
+    gate = threading.Event()
+
+    def stuck():
+        yield np.zeros((8, 8, 3), np.uint8)
+        gate.wait(10)  # a backend read that does not return (for the test's length)
+
+    live = LiveRecognizer(IterableSource(stuck()), kit.Recognizer(), join_timeout_s=0.2)
+    live.start()
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    with pytest.raises(SourceError, match="did not stop within 0.2 s"):
+        live.stop()
+    assert time.monotonic() - t0 < 2
+    gate.set()
+    live._threads[0].join(5)  # let it go so the leak check passes
+    assert live.source.reason == CLOSED
+
+
+def test_result_to_dict_is_json_ready(kit):
+    import json
+
+    live, results = run_to_end(IterableSource(kit.frames(3)), kit.Recognizer())
+    d = results[-1].to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert d["faces"][0]["name"] == "alice"
+    assert json.loads(json.dumps(live.stats().to_dict()))["frames_captured"] == 3
+
+
+def test_warm_up_runs_once_before_the_threads_and_its_errors_raise_from_start(kit):
+    rec = kit.Recognizer()
+    with LiveRecognizer(IterableSource(kit.frames(3)), rec) as live:
+        assert live.wait(timeout=30)
+    # Synthetic faces (one, then two) embedded before the frames; the frames' come on top.
+    assert rec.embedded == 3 + live.stats().embeddings
+    before = set(threading.enumerate())
+    failing = LiveRecognizer(IterableSource(kit.frames(3)), kit.Recognizer(fail_on_frame=0))
+    with pytest.raises(RuntimeError, match="detector failed"):
+        failing.start()
+    assert set(threading.enumerate()) == before and not failing.running
+    assert failing.source.reason == CLOSED

@@ -1,0 +1,170 @@
+"""``workbench live SOURCE --gallery FILE [--detector NAME] [--seconds N] [--json]``.
+
+Runs the threaded live loop headless on a camera index, a video file or a stream URL,
+prints each recognition once it has settled (the same label for a track over
+:data:`SETTLE_RESULTS` results in a row), and ends with the loop's stats. With ``--json``
+it prints one JSON object at the end instead: the settled recognitions and the stats.
+Ctrl-C ends the run like the end of the source does, stats included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import time
+from typing import Any
+
+#: Results in a row a track must keep its label before the command reports it.
+SETTLE_RESULTS = 3
+#: Frames after which a track not seen any more is forgotten by the printer.
+FORGET_AFTER_FRAMES = 300
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "live",
+        help="recognize faces live in a camera, video file or stream",
+        description=(
+            "Recognize faces in a camera (an index such as 0), a video file or a stream "
+            "URL on background threads; print recognitions as they settle, then stats."
+        ),
+    )
+    p.add_argument("source", metavar="SOURCE", help="camera index, video file, or URL")
+    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file to search")
+    p.add_argument("--detector", default="mediapipe", help="mediapipe (default) or mtcnn")
+    p.add_argument("--seconds", type=float, default=None, metavar="N", help="stop after N seconds")
+    p.add_argument(
+        "--realtime",
+        action="store_true",
+        help="play a video file at its own frame rate (default: as fast as it decodes)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object at the end")
+    p.set_defaults(func=run)
+
+
+def open_source(spec: str, *, realtime: bool = False):
+    """A camera for an integer, else a video file or URL.
+
+    Raises:
+        SourceError: the source cannot be opened.
+    """
+    from workbench.live.sources import CameraSource, VideoFileSource
+
+    if spec.strip().isdigit():
+        return CameraSource(int(spec))
+    return VideoFileSource(spec, realtime=realtime)
+
+
+def open_recognizer(args: argparse.Namespace):
+    """The real recognizer as a context manager (tests replace this function)."""
+    from workbench.recognize import open_recognizer as _open
+
+    return _open(detector=args.detector, gallery=args.gallery)
+
+
+class _Settler:
+    """Turns per-frame results into "track T is NAME" events once a label holds.
+
+    Runs on the worker thread and only queues events; the main thread prints them.
+    """
+
+    def __init__(self, t0: float) -> None:
+        self.events: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self.t0 = t0
+        self._runs: dict[int, tuple[str, int]] = {}
+        self._reported: dict[int, str] = {}
+        self._last_seen: dict[int, int] = {}
+
+    def __call__(self, result) -> None:
+        for i, name in enumerate(result.names):
+            tid = int(result.track_ids[i])
+            if tid < 0:  # no tracking: a face has no identity across frames
+                continue
+            self._last_seen[tid] = result.frame_id
+            prev, run = self._runs.get(tid, (None, 0))
+            run = run + 1 if prev == name else 1
+            self._runs[tid] = (name, run)
+            if run >= SETTLE_RESULTS and self._reported.get(tid) != name:
+                self._reported[tid] = name
+                distance = float(result.distances[i])
+                self.events.put(
+                    {
+                        "time_s": round(time.monotonic() - self.t0, 3),
+                        "frame_id": result.frame_id,
+                        "track_id": tid,
+                        "name": name,
+                        "distance": None if distance != distance else round(distance, 4),
+                        "box": [round(float(v), 1) for v in result.boxes[i]],
+                    }
+                )
+        # Forget tracks long gone (the tracker never reuses an id) so memory stays flat.
+        horizon = result.frame_id - FORGET_AFTER_FRAMES
+        for tid in [t for t, seen in self._last_seen.items() if seen < horizon]:
+            del self._last_seen[tid]
+            self._runs.pop(tid, None)
+            self._reported.pop(tid, None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.cli import print_json_line
+    from workbench.errors import InvalidArgumentError
+    from workbench.live import LiveRecognizer
+
+    if args.seconds is not None and not args.seconds > 0:
+        raise InvalidArgumentError(f"--seconds must be > 0, but got {args.seconds}")
+    # Open the source first: a wrong path fails before any model loads.
+    source = open_source(args.source, realtime=args.realtime)
+    events: list[dict[str, Any]] = []
+    try:
+        with open_recognizer(args) as recognizer:
+            settler = _Settler(time.monotonic())
+            live = LiveRecognizer(source, recognizer, on_result=settler)
+            deadline = None if args.seconds is None else time.monotonic() + args.seconds
+            with live:
+                # Times in the printout count from here, after the models have loaded.
+                settler.t0 = time.monotonic()
+                try:
+                    while not live.wait(timeout=0.1):
+                        _drain(settler, events, args.json)
+                        if deadline is not None and time.monotonic() >= deadline:
+                            break
+                except KeyboardInterrupt:
+                    pass
+            # stop() has joined the worker: every event is queued by now.
+            _drain(settler, events, args.json)
+            stats = live.stats()
+    finally:
+        source.close()
+    if args.json:
+        print_json_line({"source": args.source, "recognitions": events, "stats": stats.to_dict()})
+        return 0
+    print(
+        f"{stats.frames_processed} of {stats.frames_captured} frames recognized "
+        f"({stats.frames_dropped} dropped) in {stats.elapsed_s:.1f} s; ended: {stats.end_reason}"
+    )
+    print(
+        f"capture {stats.capture_fps:.1f} fps, processed {stats.processed_fps:.1f} fps; "
+        f"latency p50 {stats.latency_p50_ms:.1f} ms, p95 {stats.latency_p95_ms:.1f} ms"
+    )
+    print(
+        f"per frame: detect {stats.detect_ms:.1f} ms, embed {stats.embed_ms:.1f} ms, "
+        f"search {stats.search_ms:.2f} ms; {stats.embeddings} embeddings for "
+        f"{stats.faces} faces"
+    )
+    return 0
+
+
+def _drain(settler: _Settler, events: list[dict[str, Any]], quiet: bool) -> None:
+    while True:
+        try:
+            event = settler.events.get_nowait()
+        except queue.Empty:
+            return
+        events.append(event)
+        if not quiet:
+            distance = "" if event["distance"] is None else f"  {event['distance']:.3f}"
+            print(
+                f"{event['time_s']:7.2f}s  frame {event['frame_id']:>6}  "
+                f"track {event['track_id']:>4}  {event['name']}{distance}",
+                flush=True,
+            )

@@ -1,0 +1,480 @@
+"""Frame sources for the live loop: any iterable, a video file or URL, a local camera, and
+the browser's camera through ipywebrtc.
+
+Every source is an iterator of :class:`Frame` with ``close()`` and a context manager. A
+source that cannot be opened raises :class:`~workbench.errors.SourceError`; a source that
+stops delivering (file ends, camera unplugged, browser silent) ends its iteration normally
+and says why in ``reason``. ``close()`` may be called from any thread and never blocks: it
+never frees a backend under a read in progress (OpenCV is not safe for that); when a read
+is in flight, the reading thread releases the backend as soon as that read returns.
+
+Example:
+    >>> import numpy as np
+    >>> frames = [np.zeros((4, 4, 3), np.uint8)] * 2
+    >>> with IterableSource(frames) as source:
+    ...     [f.index for f in source], source.reason
+    ([0, 1], 'end of stream')
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from workbench.errors import InvalidArgumentError, InvalidImageError, SourceError
+
+#: ``reason`` of a source whose frames ran out (file end, finite iterable).
+END_OF_STREAM = "end of stream"
+#: ``reason`` of a source ended by ``close()``.
+CLOSED = "closed"
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One captured frame.
+
+    Attributes:
+        image: ``(H, W, 3)`` uint8 RGB.
+        timestamp: ``time.monotonic()`` seconds when the frame was captured; the live loop
+            measures end-to-end latency from it.
+        index: position of the frame in its source, from 0, without gaps for frames the
+            source delivered (frames the loop drops still use up their index).
+    """
+
+    image: np.ndarray
+    timestamp: float
+    index: int
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    """What the live loop reads from.
+
+    Iterating yields :class:`Frame` until the source ends; ``reason`` is ``None`` while it
+    runs and a short text once it has ended (:data:`END_OF_STREAM`, :data:`CLOSED`, or
+    what went wrong). ``close()`` is idempotent and safe from any thread.
+    """
+
+    reason: str | None
+
+    def __iter__(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> FrameSource: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class _SourceBase:
+    """Shared lifecycle: ``_read()`` returns an RGB image or ``None`` (end, with reason).
+
+    ``_lock`` is held for each read and for the release. ``close()`` only takes it when it
+    is free; otherwise the thread holding it (reading) releases once its read returns and
+    it sees the closed flag, or when its iterator is closed.
+    """
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._released = False
+        self._next_index = 0
+
+    def __iter__(self) -> Iterator[Frame]:
+        try:
+            while not self._closed.is_set():
+                with self._lock:
+                    if self._closed.is_set():
+                        break
+                    image = self._read()
+                if image is None:
+                    # _read may have set a more precise reason; the first one set wins.
+                    self._end(CLOSED if self._closed.is_set() else END_OF_STREAM)
+                    return
+                frame = Frame(image, time.monotonic(), self._next_index)
+                self._next_index += 1
+                yield frame
+        finally:
+            # Also runs when the consumer abandons the iterator (a ``break``), which is
+            # how a close() that found a read in flight gets its release done.
+            self._end(CLOSED)
+
+    def _end(self, reason: str) -> None:
+        """Record why the source ended (the first reason wins) and release it."""
+        if self.reason is None:
+            self.reason = reason
+        self._closed.set()
+        self._release_once()
+
+    def _release_once(self, *, blocking: bool = True) -> None:
+        if not self._lock.acquire(blocking=blocking):
+            return
+        try:
+            if not self._released:
+                self._released = True
+                self._release()
+        finally:
+            self._lock.release()
+
+    def _read(self) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """Free backend resources; called once, under the read lock."""
+
+    def _wake(self) -> None:
+        """Unblock a read waiting for data (sources that wait on events override this)."""
+
+    def close(self) -> None:
+        """Stop the source and free what it holds. Idempotent, safe from any thread,
+        never blocks (a read in flight elsewhere releases when it returns)."""
+        if self.reason is None:
+            self.reason = CLOSED
+        self._closed.set()
+        self._wake()
+        self._release_once(blocking=False)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # Interpreter shutdown may have torn down the lock's module already.
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class IterableSource(_SourceBase):
+    """Frames from any iterable of ``(H, W, 3)`` uint8 RGB arrays or :class:`Frame` objects.
+
+    Arrays are wrapped with the current monotonic time and a running index; ``Frame``
+    objects pass through unchanged. An exception raised by the iterable propagates to
+    whoever iterates (the live loop surfaces it to its caller).
+
+    Args:
+        frames: the frames; a generator is closed when the source closes.
+
+    Raises:
+        InvalidImageError: (while iterating) an item that is not an RGB uint8 image.
+    """
+
+    def __init__(self, frames: Iterable[np.ndarray | Frame]) -> None:
+        super().__init__()
+        self._iterator = iter(frames)
+
+    def __iter__(self) -> Iterator[Frame]:
+        try:
+            while not self._closed.is_set():
+                with self._lock:
+                    if self._closed.is_set():
+                        break
+                    try:
+                        item = next(self._iterator)
+                    except StopIteration:
+                        item = None
+                if item is None:
+                    self._end(END_OF_STREAM)
+                    return
+                if isinstance(item, Frame):
+                    self._next_index = item.index + 1
+                    yield item
+                    continue
+                frame = Frame(_check_rgb(item), time.monotonic(), self._next_index)
+                self._next_index += 1
+                yield frame
+        finally:
+            self._end(CLOSED)
+
+    def _release(self) -> None:
+        close = getattr(self._iterator, "close", None)
+        if close is not None:
+            try:
+                close()
+            except ValueError:
+                # "generator already executing": it is being read elsewhere; the flag
+                # set by close() stops the next read instead.
+                pass
+
+
+class _CaptureSource(_SourceBase):
+    """A ``cv2.VideoCapture`` read to RGB; subclasses say how to open it."""
+
+    #: Consecutive failed reads tolerated before the source ends: cameras drop a frame now
+    #: and then, and ending the loop on the first miss would be too eager.
+    max_failed_reads = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._capture: Any = None
+        self._fail_reason = END_OF_STREAM
+
+    def _read(self) -> np.ndarray | None:
+        import cv2
+
+        for _ in range(self.max_failed_reads):
+            ok, bgr = self._capture.read()
+            if ok and bgr is not None:
+                if bgr.ndim == 2:
+                    return cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
+                return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        self.reason = self.reason or self._fail_reason
+        return None
+
+    def _release(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+    @property
+    def fps(self) -> float:
+        """Frame rate the backend reports (0.0 when it does not know)."""
+        import cv2
+
+        with self._lock:
+            if self._capture is None:
+                return 0.0
+            return float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
+
+
+class VideoFileSource(_CaptureSource):
+    """A video file or a stream URL (anything FFmpeg opens), decoded with OpenCV.
+
+    Args:
+        path_or_url: a local file path, or a URL such as ``rtsp://`` or ``http://``.
+        realtime: pace frames at the video's own frame rate (as a camera would deliver
+            them) instead of as fast as they decode.
+        open_timeout_s: how long FFmpeg may take to open a URL, and to wait for each
+            frame of it, before the source gives up (so a dead stream never hangs).
+
+    Raises:
+        SourceError: the file does not exist or cannot be decoded, or the URL cannot be
+            opened.
+        InvalidArgumentError: ``open_timeout_s`` is not positive.
+    """
+
+    def __init__(
+        self, path_or_url: str | Path, *, realtime: bool = False, open_timeout_s: float = 10.0
+    ) -> None:
+        import cv2
+
+        super().__init__()
+        if open_timeout_s <= 0:
+            raise InvalidArgumentError(f"open_timeout_s must be > 0, but got {open_timeout_s}")
+        self.name = str(path_or_url)
+        is_url = "://" in self.name
+        if not is_url and not Path(self.name).is_file():
+            raise SourceError(f"video file not found: {self.name}")
+        timeout_ms = int(open_timeout_s * 1000)
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            timeout_ms,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            timeout_ms,
+        ]
+        capture = cv2.VideoCapture(self.name, cv2.CAP_FFMPEG, params)
+        if not capture.isOpened():
+            capture.release()
+            what = "stream" if is_url else "video file"
+            raise SourceError(f"cannot open {what} {self.name}: FFmpeg could not open or decode it")
+        self._capture = capture
+        self._fail_reason = END_OF_STREAM
+        self.realtime = realtime
+        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        # Some containers report 0 or absurd rates; 30 is what a camera would give.
+        self._period = 1.0 / fps if 1.0 <= fps <= 240.0 else 1.0 / 30.0
+        self._t0: float | None = None
+
+    def _read(self) -> np.ndarray | None:
+        image = super()._read()
+        if image is not None and self.realtime:
+            now = time.monotonic()
+            if self._t0 is None:
+                self._t0 = now
+            due = self._t0 + self._next_index * self._period
+            # Sleep in short steps so close() from another thread is honoured quickly.
+            while now < due and not self._closed.is_set():
+                time.sleep(min(due - now, 0.05))
+                now = time.monotonic()
+        return image
+
+    def __repr__(self) -> str:
+        return f"VideoFileSource({self.name!r}, realtime={self.realtime})"
+
+
+class CameraSource(_CaptureSource):
+    """A camera attached to the machine the kernel runs on (``cv2.VideoCapture(index)``).
+
+    Args:
+        index: the camera's index (0 for the first one).
+        width: requested frame width in pixels; the camera may pick the nearest it has.
+        height: requested frame height in pixels.
+
+    Raises:
+        SourceError: no camera at that index, or it is busy or not permitted.
+    """
+
+    max_failed_reads = 5
+
+    def __init__(self, index: int = 0, *, width: int | None = None, height: int | None = None):
+        import cv2
+
+        super().__init__()
+        self.index = int(index)
+        capture = cv2.VideoCapture(self.index)
+        if not capture.isOpened():
+            capture.release()
+            raise SourceError(
+                f"cannot open camera {self.index}: no such device, or it is busy or not "
+                "permitted (the camera must be on the machine the kernel runs on)"
+            )
+        if width:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, int(width))
+        if height:
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, int(height))
+        self._capture = capture
+        self._fail_reason = f"camera {self.index} stopped delivering frames (unplugged?)"
+
+    def __repr__(self) -> str:
+        return f"CameraSource({self.index})"
+
+
+class BrowserCameraSource(_SourceBase):
+    """The browser's webcam through ipywebrtc: a ``CameraStream`` and an ``ImageRecorder``.
+
+    The recorder takes one snapshot each time its ``recording`` trait turns true and turns
+    it back to false when the image has arrived, so this source takes the image and
+    re-arms it on every false for continuous capture. The widget callback runs on the
+    kernel's main thread (so frames only arrive while the kernel is idle: run the loop on
+    its threads, not in a blocking cell) and only stores the encoded bytes; decoding
+    happens in the thread that iterates. Only the newest snapshot is kept.
+
+    Measured in headless Chromium with a fake camera (``benchmarks/live.py
+    --browser-seconds``): about one frame a second reaches the kernel, in bursts with
+    multi-second waits inside ipywebrtc's snapshot; fine for enrolling a face, too slow
+    for smooth live video.
+
+    Args:
+        camera: an ``ipywebrtc.CameraStream`` (shown in the notebook by the caller).
+        recorder: an ``ipywebrtc.ImageRecorder`` bound to ``camera``; made when omitted.
+        frame_timeout_s: the source ends (with a reason) when no frame arrives for this
+            long, e.g. the tab was closed or camera permission was refused; it covers
+            the first frame too, so it leaves time to answer the browser's permission
+            prompt.
+        image_format: ``"jpeg"`` (fast to encode in the browser) or ``"png"``.
+
+    Raises:
+        SourceError: ipywebrtc is not installed.
+        InvalidArgumentError: an unknown ``image_format`` or a non-positive timeout.
+    """
+
+    def __init__(
+        self,
+        camera: Any,
+        recorder: Any = None,
+        *,
+        frame_timeout_s: float = 30.0,
+        image_format: str = "jpeg",
+    ) -> None:
+        super().__init__()
+        if image_format not in ("jpeg", "png"):
+            raise InvalidArgumentError(
+                f"image_format must be 'jpeg' or 'png', but got {image_format!r}"
+            )
+        if frame_timeout_s <= 0:
+            raise InvalidArgumentError(f"frame_timeout_s must be > 0, but got {frame_timeout_s}")
+        if recorder is None:
+            try:
+                import ipywebrtc
+            except ImportError as exc:
+                raise SourceError(
+                    "the browser camera needs ipywebrtc (pip install ipywebrtc==0.6.0)"
+                ) from exc
+            recorder = ipywebrtc.ImageRecorder(stream=camera, format=image_format)
+        else:
+            recorder.format = image_format
+        self.camera = camera
+        self.recorder = recorder
+        self.frame_timeout_s = float(frame_timeout_s)
+        self._cond = threading.Condition()
+        self._pending: bytes | None = None
+        self.received = 0
+        recorder.observe(self._on_recording, names="recording")
+        recorder.recording = True
+
+    # Widget callback: kernel main thread. Keep it tiny.
+    def _on_recording(self, change: dict) -> None:
+        # The browser sets the image, then turns ``recording`` off, in that order on one
+        # channel; so "off" means "a snapshot is in". Reading the image here instead of
+        # observing it also catches a snapshot identical to the previous one, for which
+        # traitlets sends no change (a still scene would otherwise look like a dead
+        # camera).
+        if change.get("new"):
+            return
+        data = self.recorder.image.value
+        if data:
+            with self._cond:
+                self._pending = bytes(data)
+                self.received += 1
+                self._cond.notify_all()
+        if not self._closed.is_set():
+            self.recorder.recording = True
+
+    def _read(self) -> np.ndarray | None:
+        import cv2
+
+        deadline = time.monotonic() + self.frame_timeout_s
+        with self._cond:
+            while self._pending is None and not self._closed.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.reason = self.reason or (
+                        f"no frame from the browser camera for {self.frame_timeout_s:g} s "
+                        "(tab closed, camera permission refused, or the widget not shown?)"
+                    )
+                    return None
+                self._cond.wait(left)
+            data, self._pending = self._pending, None
+        if data is None:
+            return None
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None:
+            self.reason = self.reason or "the browser camera sent an image that cannot be decoded"
+            return None
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def _release(self) -> None:
+        try:
+            self.recorder.unobserve(self._on_recording, names="recording")
+        except ValueError:
+            pass
+        self.recorder.recording = False
+
+
+def _check_rgb(image: Any) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3:
+        got = (
+            f"{image.dtype} array of shape {image.shape}"
+            if isinstance(image, np.ndarray)
+            else type(image).__name__
+        )
+        raise InvalidImageError(f"frames must be (H, W, 3) uint8 RGB arrays, but got {got}")
+    if image.shape[2] != 3:
+        raise InvalidImageError(
+            f"frames must be (H, W, 3) uint8 RGB arrays, but got shape {image.shape}"
+        )
+    return image
