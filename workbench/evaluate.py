@@ -304,7 +304,7 @@ def align_images(
     """
     from tqdm.auto import tqdm
 
-    from workbench.align import align_face
+    from workbench.align import align_face, template_for
     from workbench.images import load_image
 
     start = time.perf_counter()
@@ -322,9 +322,10 @@ def align_images(
     if not found:
         raise WorkbenchError(f"the {detector.name} detector found no face in any image")
     mean_kp = np.mean(found, axis=0)
+    template = template_for(detector)
     chips = np.stack(
         [
-            align_face(im, kp if kp is not None else mean_kp)
+            align_face(im, kp if kp is not None else mean_kp, template=template)
             for im, kp in zip(images, keypoints, strict=True)
         ]
     )

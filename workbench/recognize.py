@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.align import align_faces
+from workbench.align import align_faces, template_for
 from workbench.detect.base import as_rgb
 from workbench.faces import FaceDetections
 from workbench.images import ImageInput
@@ -68,12 +68,18 @@ class Recognizer:
         """Faces in one image."""
         return self.detector.detect(image)
 
+    def chips(self, image: ImageInput, detections: FaceDetections) -> np.ndarray:
+        """``(n, 150, 150, 3)`` uint8 aligned chips of the given faces of ``image``
+        (callers that embed many images batch these themselves)."""
+        # Each detector puts its keypoints at its own places on the face: align with the
+        # template derived for this detector.
+        return align_faces(as_rgb(image), detections, template=template_for(self.detector))
+
     def embed(self, image: ImageInput, detections: FaceDetections) -> np.ndarray:
         """``(n, 128)`` float32 embeddings of the given faces of ``image``."""
         if not len(detections):
             return np.zeros((0, 128), np.float32)
-        chips = align_faces(as_rgb(image), detections)
-        return self.embedder.embed(chips)
+        return self.embedder.embed(self.chips(image, detections))
 
     def identify(self, embeddings: np.ndarray) -> list:
         """The best gallery match of each embedding."""
