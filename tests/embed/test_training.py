@@ -15,6 +15,7 @@ from workbench.embed.training import (
     SiameseTrainer,
     TrainingConfig,
     TripletGenerator,
+    auc_standard_error,
     build_head,
     contrastive_loss,
     load_face_folder,
@@ -170,6 +171,35 @@ def test_faceset_save_load(tmp_path):
     assert back.names == faces.names and back.kind == "embeddings"
 
 
+def test_auc_standard_error():
+    # Hanley and McNeil at AUC 0.5 with n = 100 of each: (0.25 + 99 / 6) / 100**2.
+    assert auc_standard_error(0.5, 100, 100) == pytest.approx(np.sqrt(0.001675), rel=1e-6)
+    assert auc_standard_error(0.99, 1000, 1000) < auc_standard_error(0.99, 100, 100)
+    assert auc_standard_error(0.999, 500, 500) < auc_standard_error(0.9, 500, 500)
+
+
+def test_base_model_is_kept_unless_beaten_beyond_min_delta():
+    # The head trains on embeddings, so no real embedder is needed for this.
+    faces = synthetic(people=12)
+    result = SiameseTrainer(object(), epochs=3, steps_per_epoch=3, min_delta=1.0).fit(faces)
+    assert result.best_epoch == 0 and result.last is not None
+    np.testing.assert_allclose(
+        result.embedder.embed_features(faces.samples), faces.samples, rtol=0, atol=1e-6
+    )
+    assert result.embedder.provenance["metrics"]["best_epoch"] == 0
+
+
+def test_triplet_training_runs_on_embeddings():
+    faces = synthetic(people=12)
+    trainer = SiameseTrainer(
+        object(), loss="triplet", epochs=2, steps_per_epoch=3, batch_size=16, restore_best=False
+    )
+    result = trainer.fit(faces)
+    assert [r["epoch"] for r in result.history] == [0, 1, 2]
+    assert all(np.isfinite(r["loss"]) for r in result.history[1:])
+    assert trainer.twin_model().output.shape == (None, 2)  # d(a, p), d(a, n)
+
+
 # -- bad input --------------------------------------------------------------------------------
 
 
@@ -185,6 +215,8 @@ def test_faceset_save_load(tmp_path):
         lambda: TrainingConfig(epochs=0),
         lambda: TrainingConfig(margin=-1.0),
         lambda: TrainingConfig(val_fraction=1.0),
+        lambda: TrainingConfig(monitor="loss"),
+        lambda: TrainingConfig(min_delta=-0.1),
         lambda: split_by_person(synthetic(people=3)),
         lambda: split_by_person(synthetic(), val_fraction=0.0),
         lambda: PairGenerator(synthetic(), hard_negatives=True),

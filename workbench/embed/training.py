@@ -17,10 +17,11 @@ Data flows as plain arrays in a :class:`FaceSet` (samples + integer labels + nam
 :func:`split_by_person` makes a validation split with no person on both sides;
 :class:`PairGenerator` and :class:`TripletGenerator` draw balanced batches (optionally
 with hard negatives mined under the current model); :class:`SiameseTrainer` fits, stops
-early on a validation figure (ROC AUC by default), keeps the best epoch (epoch 0, the base
-model, included) and returns a :class:`FineTunedEmbedder`, which has the embedder's
-``embed()`` signature, its own ``model_id``, and saves to ``.weights.h5`` + ``.json`` with
-its provenance (no pickle).
+early on a validation figure (verification accuracy by default) and replaces the base
+model (epoch 0) only with an epoch that beats it by twice the validation set's standard
+error. It returns a :class:`FineTunedEmbedder`, which has the embedder's ``embed()``
+signature, its own ``model_id``, and saves to ``.weights.h5`` + ``.json`` with its
+provenance (no pickle).
 
 Example:
     >>> faces = load_face_folder("reference_images", detector=det)  # doctest: +SKIP
@@ -340,9 +341,14 @@ def load_face_folder(
     if not files:
         raise TrainingError(f"{folder}: no person with {min_photos} or more photos")
 
+    import workbench.align
+
+    # The key covers the photos, the detector and the aligner's code, so a cache made
+    # before either changed is rebuilt rather than trusted.
     key = hashlib.sha256(
         "\n".join(
             [getattr(detector, "name", type(detector).__name__)]
+            + [hashlib.sha256(Path(workbench.align.__file__).read_bytes()).hexdigest()]
             + [f"{p.relative_to(folder)}:{p.stat().st_size}" for _, p in files]
         ).encode()
     ).hexdigest()
@@ -769,10 +775,17 @@ class TrainingConfig:
         val_pairs: validation pairs (half genuine).
         hard_negatives: mine impostors under the current model each epoch.
         monitor: what early stopping and ``restore_best`` watch on the validation pairs:
-            ``"val_auc"`` (area under the ROC, the default: smooth and threshold-free),
-            ``"val_accuracy"`` (at the best threshold) or ``"val_loss"``.
-        restore_best: keep the epoch with the best ``monitor`` (epoch 0, the base model,
-            included); ``False`` keeps the last epoch run.
+            ``"val_accuracy"`` (at the best threshold; the default, as verification is
+            judged by accuracy), ``"val_auc"`` (area under the ROC: smoother, but on LFW
+            it rose while accuracy on held-out people fell) or ``"val_loss"``.
+        min_delta: how much the best epoch must beat the base model (epoch 0) on
+            ``monitor`` to replace it. ``None``: twice the standard error of the base
+            model's validation figure (binomial for the accuracy, Hanley and McNeil's for
+            the AUC; 0 for the loss), so the base model is only replaced by one that is
+            better beyond the noise of the validation set (on LFW, one standard error
+            still let through an epoch that was worse on held-out people).
+        restore_best: keep the best epoch by ``monitor`` if it beats the base model by
+            ``min_delta``, else the base model; ``False`` keeps the last epoch run.
         seed: seeds the split, the batches and the initial weights.
 
     Raises:
@@ -789,9 +802,10 @@ class TrainingConfig:
     epochs: int = 30
     patience: int = 6
     val_fraction: float = 0.2
-    val_pairs: int = 2000
+    val_pairs: int = 10000
     hard_negatives: bool = True
-    monitor: str = "val_auc"
+    monitor: str = "val_accuracy"
+    min_delta: float | None = None
     restore_best: bool = True
     seed: int = 0
 
@@ -813,6 +827,12 @@ class TrainingConfig:
         for name, (value, low) in checks.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise TrainingError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.min_delta is not None and (
+            isinstance(self.min_delta, bool)
+            or not isinstance(self.min_delta, int | float)
+            or self.min_delta < 0
+        ):
+            raise TrainingError(f"min_delta must be >= 0 or None, got {self.min_delta!r}")
         for name in ("margin", "learning_rate"):
             value = getattr(self, name)
             if value is not None and (
@@ -1211,13 +1231,13 @@ class SiameseTrainer:
             callbacks=[monitor],
         )
         last_epoch = len(monitor.history) - 1
-        kept = monitor.best_epoch if cfg.restore_best else last_epoch
+        kept, kept_weights = monitor.kept if cfg.restore_best else (last_epoch, None)
         last = None
         if kept != last_epoch:
             # Keep the last epoch's model too, to show what early stopping protected from.
             last = self.new_model()
             last.tower.set_weights(model.tower.get_weights())
-            model.tower.set_weights(monitor.best_weights)
+            model.tower.set_weights(kept_weights)
         seconds = time.perf_counter() - start
         model.provenance = {
             "config": asdict(cfg),
@@ -1244,9 +1264,12 @@ class _Monitor(keras.callbacks.Callback):
         self.cfg = cfg
         self.progress = progress
         self.history: list[dict] = []
-        self.best_score = -float("inf")
+        self.best_score = -float("inf")  # the best epoch so far, by the raw figure
         self.best_epoch = 0
         self.best_weights = None
+        self.base_score = 0.0
+        self.base_weights = None
+        self.min_delta = 0.0
         self.wait = 0
         self.start = 0.0
 
@@ -1272,9 +1295,13 @@ class _Monitor(keras.callbacks.Callback):
             "seconds": round(time.perf_counter() - self.start, 3),
         }
         self.history.append(rec)
-        # Strictly better only: ties keep the earlier (simpler) model, epoch 0 included.
         score = -rec["val_loss"] if self.cfg.monitor == "val_loss" else rec[self.cfg.monitor]
-        if score > self.best_score + 1e-6:
+        if epoch == 0:
+            self.base_score = score
+            self.base_weights = [w.copy() for w in self.ft.tower.get_weights()]
+            self.min_delta = self._min_delta(rec, d)
+        # Patience counts epochs without any gain; ties keep the earlier model.
+        if score > self.best_score:
             self.best_score = score
             self.best_epoch = epoch
             self.best_weights = [w.copy() for w in self.ft.tower.get_weights()]
@@ -1284,10 +1311,48 @@ class _Monitor(keras.callbacks.Callback):
         if self.progress is not None:
             self.progress(dict(rec))
 
+    @property
+    def kept(self) -> tuple[int, list]:
+        """The epoch to keep and its weights: the best epoch if it beats the base model
+        (epoch 0) by more than ``min_delta``, else the base model."""
+        if self.best_epoch and self.best_score > self.base_score + self.min_delta:
+            return self.best_epoch, self.best_weights
+        return 0, self.base_weights
+
+    def _min_delta(self, rec: dict, d: np.ndarray) -> float:
+        """The configured ``min_delta``, or twice the standard error of the base model's
+        validation figure: Hanley and McNeil's for the AUC, the binomial one for the
+        accuracy, 0 for the loss."""
+        if self.cfg.min_delta is not None:
+            return float(self.cfg.min_delta)
+        n_pos, n_neg = int(self.vsame.sum()), int((~self.vsame).sum())
+        if self.cfg.monitor == "val_auc":
+            return 2 * auc_standard_error(rec["val_auc"], n_pos, n_neg)
+        if self.cfg.monitor == "val_accuracy":
+            p = rec["val_accuracy"]
+            return 2 * math.sqrt(max(p * (1 - p), 1e-12) / len(d))
+        return 0.0
+
     def on_epoch_end(self, epoch, logs=None):
         self.record(epoch + 1, float((logs or {}).get("loss", float("nan"))))
         if self.wait >= self.cfg.patience:
             self.model.stop_training = True
+
+
+def auc_standard_error(auc: float, n_positive: int, n_negative: int) -> float:
+    """Standard error of an ROC AUC estimate (Hanley and McNeil, 1982).
+
+    Args:
+        auc: the estimated area.
+        n_positive: genuine pairs.
+        n_negative: impostor pairs.
+    """
+    a = min(max(float(auc), 1e-9), 1 - 1e-9)
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    var = (a * (1 - a) + (n_positive - 1) * (q1 - a * a) + (n_negative - 1) * (q2 - a * a)) / (
+        n_positive * n_negative
+    )
+    return math.sqrt(max(var, 0.0))
 
 
 def _np_contrastive(same: np.ndarray, d: np.ndarray, margin: float) -> float:
@@ -1390,6 +1455,7 @@ __all__ = [
     "TrainingResult",
     "TripletGenerator",
     "build_head",
+    "auc_standard_error",
     "build_last_stage",
     "contrastive_loss",
     "load_face_folder",
