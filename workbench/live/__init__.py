@@ -17,8 +17,19 @@ from workbench.live.sources import (
     FrameSource,
     IterableSource,
     VideoFileSource,
+    WebcamSource,
 )
 from workbench.live.tracking import Track, Tracker, TrackerOptions
+
+
+def __getattr__(name: str):
+    # The widget imports anywidget (and ipywidgets); only load it when asked for.
+    if name == "WebcamWidget":
+        from workbench.live.webcam import WebcamWidget
+
+        return WebcamWidget
+    raise AttributeError(f"module 'workbench.live' has no attribute {name!r}")
+
 
 __all__ = [
     "BrowserCameraSource",
@@ -34,4 +45,6 @@ __all__ = [
     "Tracker",
     "TrackerOptions",
     "VideoFileSource",
+    "WebcamSource",
+    "WebcamWidget",
 ]

@@ -1,5 +1,5 @@
 """Frame sources for the live loop: any iterable, a video file or URL, a local camera, and
-the browser's camera through ipywebrtc.
+the browser's camera (the streaming :class:`WebcamSource`, or ipywebrtc's snapshots).
 
 Every source is an iterator of :class:`Frame` with ``close()`` and a context manager. A
 source that cannot be opened raises :class:`~workbench.errors.SourceError`; a source that
@@ -463,6 +463,103 @@ class BrowserCameraSource(_SourceBase):
         except ValueError:
             pass
         self.recorder.recording = False
+
+
+class WebcamSource(_SourceBase):
+    """The browser's webcam through :class:`~workbench.live.webcam.WebcamWidget`, which
+    streams JPEG frames to the kernel (about 30 frames/s where ipywebrtc's
+    ``ImageRecorder`` gives about one; see ``docs/benchmarks/webcam.md``).
+
+    Each read waits for a frame newer than the last one read and decodes it; frames the
+    widget received in between were overwritten (counted in ``skipped``). The frame's
+    timestamp is when the browser captured it, so the live loop's latency includes the
+    trip to the kernel. Iterate on a thread (the live loop does), not in a cell: where the
+    kernel handles widget messages on its main thread, frames only arrive between cells.
+
+    The source ends, with the reason, when the browser reports an error (camera
+    permission refused, no camera, camera unplugged), when the widget is closed, or when
+    no frame arrives for ``frame_timeout_s`` (tab closed, widget never shown). Closing
+    the source leaves the widget and its camera running, for the next source.
+
+    Args:
+        widget: a ``WebcamWidget``, shown in the notebook by the caller.
+        frame_timeout_s: how long to wait for a frame before ending; covers the first
+            frame too, so it leaves time to answer the browser's permission prompt.
+
+    Raises:
+        InvalidArgumentError: ``frame_timeout_s`` is not positive, or ``widget`` is not a
+            ``WebcamWidget``.
+    """
+
+    def __init__(self, widget: Any, *, frame_timeout_s: float = 30.0) -> None:
+        super().__init__()
+        if frame_timeout_s <= 0:
+            raise InvalidArgumentError(f"frame_timeout_s must be > 0, but got {frame_timeout_s}")
+        if not callable(getattr(widget, "wait_frame", None)):
+            raise InvalidArgumentError(
+                "WebcamSource needs a workbench.live.WebcamWidget, but got "
+                f"{type(widget).__name__} (for ipywebrtc use BrowserCameraSource)"
+            )
+        self.widget = widget
+        self.frame_timeout_s = float(frame_timeout_s)
+        self.skipped = 0
+        self._last_seq = 0
+        #: The last frame read, encoded (``seq``, capture and receive times).
+        self.last: Any = None
+
+    def __iter__(self) -> Iterator[Frame]:
+        try:
+            while not self._closed.is_set():
+                with self._lock:
+                    if self._closed.is_set():
+                        break
+                    item = self._read_frame()
+                if item is None:
+                    self._end(CLOSED if self._closed.is_set() else END_OF_STREAM)
+                    return
+                image, timestamp = item
+                frame = Frame(image, timestamp, self._next_index)
+                self._next_index += 1
+                yield frame
+        finally:
+            self._end(CLOSED)
+
+    def _read_frame(self) -> tuple[np.ndarray, float] | None:
+        deadline = time.monotonic() + self.frame_timeout_s
+        while not self._closed.is_set():
+            # Short waits so close() is honoured even if its wake-up is missed.
+            left = deadline - time.monotonic()
+            frame = self.widget.wait_frame(self._last_seq, min(max(left, 0.0), 0.5))
+            if frame is not None:
+                break
+            ended = self.widget.ended
+            if ended is not None:
+                self.reason = self.reason or ended
+                return None
+            if time.monotonic() >= deadline:
+                self.reason = self.reason or (
+                    f"no frame from the browser camera for {self.frame_timeout_s:g} s "
+                    "(tab closed, camera permission not answered, or the widget not shown?)"
+                )
+                return None
+        else:
+            return None
+        if self._last_seq and frame.seq > self._last_seq + 1:
+            self.skipped += frame.seq - self._last_seq - 1
+        self._last_seq = frame.seq
+        self.last = frame
+        try:
+            image = frame.decode()
+        except InvalidImageError as exc:
+            self.reason = self.reason or str(exc)
+            return None
+        return image, frame.captured
+
+    def _wake(self) -> None:
+        self.widget.wake()
+
+    def __repr__(self) -> str:
+        return f"WebcamSource({type(self.widget).__name__}, reason={self.reason!r})"
 
 
 def _check_rgb(image: Any) -> np.ndarray:
