@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 PORT ?= 8888
 
-.PHONY: setup lab test lint format bench clean
+.PHONY: setup e2e-deps lab test lint format bench clean
 
 setup: $(STAMP)
 
@@ -23,7 +23,17 @@ $(STAMP): pyproject.toml Makefile
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(PORT)
 
-test: setup
+# The browser test (tests/e2e) needs Debian's chromium and ffmpeg; installed here only when
+# missing (and only where apt-get runs as root): otherwise that test skips with the reason.
+e2e-deps:
+	@if [ -x /usr/bin/chromium ] && command -v ffmpeg >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ffmpeg \
+		|| echo "e2e-deps: could not install chromium/ffmpeg; the browser test will skip"; \
+	else echo "e2e-deps: chromium or ffmpeg missing (needs root apt-get); the browser test will skip"; fi
+
+# One pytest process: the tests, then every notebook under nbval (see pyproject.toml).
+test: setup e2e-deps
 	$(PY) -m pytest
 
 lint: setup

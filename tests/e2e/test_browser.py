@@ -1,0 +1,319 @@
+"""The workbench in a real browser: JupyterLab, headless Chromium, a fake webcam.
+
+Chromium's fake capture device plays a clip made from LFW stills of one person. Through
+notebook 01's widgets that person is enrolled from the webcam; notebook 03 then runs on
+the browser camera and must name them within 20 seconds. Screenshots go to
+``artifacts/e2e/`` (git-ignored: they show LFW faces, which are for research use and are
+not committed).
+
+Every process started here (JupyterLab, its kernels, Chromium) is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from workbench.data import PROJECT_ROOT
+
+CHROMIUM = Path(os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium"))
+PERSON = "Tony_Blair"  # many frontal LFW photos, one face each
+SHOWN_AS = "Tony Blair"  # the name typed into the enroll panel
+NOTEBOOKS = (
+    "01_enroll_reference_faces.ipynb",
+    "03_live_recognition.ipynb",
+    "02_explore_embeddings.ipynb",
+    "05_benchmark.ipynb",
+)
+#: Face-free screenshots (plots and tables only) also go here when
+#: ``WORKBENCH_SCREENSHOTS_TO_DOCS=1``, for the README.
+DOCS_IMG = PROJECT_ROOT / "docs" / "img"
+ARTIFACTS = PROJECT_ROOT / "artifacts" / "e2e"
+NAME_WITHIN_S = 20.0
+
+
+def _need(path_or_cmd: str, why: str) -> str:
+    found = shutil.which(path_or_cmd) if "/" not in path_or_cmd else path_or_cmd
+    if not found or not Path(found).exists():
+        pytest.skip(f"{path_or_cmd} not found: {why} (make test installs it with apt-get)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory, lfw_dir: Path) -> Path:
+    """A few seconds of 640x480 yuv420p y4m from LFW stills of one person."""
+    ffmpeg = _need("ffmpeg", "it builds the fake webcam clip")
+    stills = sorted((lfw_dir / PERSON).glob("*.jpg"))[:3]
+    if len(stills) < 3:
+        pytest.skip(f"{lfw_dir / PERSON} has fewer than 3 photos")
+    folder = tmp_path_factory.mktemp("clip")
+    for i, still in enumerate(stills):
+        shutil.copyfile(still, folder / f"{i:03d}.jpg")
+    out = folder / "clip.y4m"
+    vf = (
+        "scale=640:480:force_original_aspect_ratio=decrease,"
+        "pad=640:480:(ow-iw)/2:(oh-ih)/2,fps=15,format=yuv420p"
+    )
+    subprocess.run(
+        [ffmpeg, "-loglevel", "error", "-y", "-framerate", "1", "-i", str(folder / "%03d.jpg")]
+        + ["-vf", vf, str(out)],
+        check=True,
+        timeout=60,
+    )
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _api(base: str, token: str, path: str, method: str = "GET"):
+    req = urllib.request.Request(
+        f"{base}{path}", method=method, headers={"Authorization": f"token {token}"}
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        body = resp.read()
+    return json.loads(body) if body else None
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab on a free loopback port with a token, serving a copy of the notebooks
+    (so autosave never touches the committed ones) against a temporary gallery."""
+    root = tmp_path_factory.mktemp("lab")
+    nbdir = root / "notebooks"
+    nbdir.mkdir()
+    for name in NOTEBOOKS:
+        shutil.copyfile(PROJECT_ROOT / "notebooks" / name, nbdir / name)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "WORKBENCH_GALLERY": str(root / "gallery.sqlite"),
+        "WORKBENCH_PHOTOS": str(root / "photos"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
+        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+        "WORKBENCH_BENCH_FOLDS": "2",
+        "WORKBENCH_BENCH_PAIRS": "40",
+    }
+    log = (root / "lab.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1"]
+        + [f"--port={port}", f"--IdentityProvider.token={token}"]
+        + [f"--ServerApp.root_dir={nbdir}", "--ServerApp.port_retries=0"]
+        + ["--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+        + (["--allow-root"] if os.geteuid() == 0 else []),
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"JupyterLab exited: {(root / 'lab.log').read_text()[-2000:]}")
+            try:
+                _api(base, token, "/api/status")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("JupyterLab did not answer within 90 s")
+                time.sleep(0.5)
+        yield base, token
+    finally:
+        try:
+            for kernel in _api(base, token, "/api/kernels") or []:
+                _api(base, token, f"/api/kernels/{kernel['id']}", "DELETE")
+        except OSError:
+            pass
+        # The server and every kernel it started are in its own process group.
+        try:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(10)
+        except ProcessLookupError:
+            pass
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(clip: Path):
+    executable = _need(str(CHROMIUM), "the browser test drives Debian's chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev extra")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=[
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                f"--use-file-for-fake-video-capture={clip}",
+            ],
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _kernel_state(base: str, token: str, notebook: str) -> str | None:
+    for session in _api(base, token, "/api/sessions") or []:
+        if session.get("path", "").endswith(notebook) and session.get("kernel"):
+            return session["kernel"].get("execution_state")
+    return None
+
+
+def _wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout:g} s for {what}")
+        time.sleep(0.5)
+
+
+ALL_RAN = """() => {
+  const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+  return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+}"""
+
+
+def _open_and_run_all(page, base: str, token: str, notebook: str) -> None:
+    """Open ``notebook`` alone (``?reset`` drops the workspace), run every cell, and
+    return once the kernel is idle again, so widget messages flow."""
+    page.goto(f"{base}/lab/tree/{notebook}?reset&token={token}")
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
+    _wait(lambda: _kernel_state(base, token, notebook) == "idle", 90, f"{notebook}'s kernel")
+    no_news = page.get_by_role("button", name="No", exact=True)
+    if no_news.count():  # "notified about official Jupyter news?" toast
+        no_news.first.click()
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page.wait_for_function(ALL_RAN, timeout=240_000)
+    _wait(lambda: _kernel_state(base, token, notebook) == "idle", 60, "the kernel to settle")
+
+
+def _button(page, label: str):
+    """The ipywidgets button whose text is exactly ``label`` (icons aside)."""
+    return page.locator("button.widget-button", has_text=re.compile(rf"^\s*{label}\s*$"))
+
+
+def _shot(page, name: str, *, clip: dict | None = None, face_free: bool = False) -> Path:
+    """Save a screenshot to ``artifacts/e2e/``; a face-free one also to ``docs/img/``
+    when asked (``WORKBENCH_SCREENSHOTS_TO_DOCS=1``)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), clip=clip)
+    if face_free and os.environ.get("WORKBENCH_SCREENSHOTS_TO_DOCS") == "1":
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_IMG / name)
+    return path
+
+
+def _union(locators) -> dict:
+    """The viewport rectangle covering every locator (the caller scrolls them into view
+    and makes the viewport tall enough)."""
+    boxes = [loc.bounding_box() for loc in locators]
+    boxes = [b for b in boxes if b]
+    x0 = min(b["x"] for b in boxes)
+    y0 = min(b["y"] for b in boxes)
+    x1 = max(b["x"] + b["width"] for b in boxes)
+    y1 = max(b["y"] + b["height"] for b in boxes)
+    return {"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0}
+
+
+def test_enroll_from_webcam_then_named_live(lab, browser):
+    base, token = lab
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.grant_permissions(["camera"])
+    page = context.new_page()
+    try:
+        # Notebook 01: capture from the fake webcam, name, enroll.
+        _open_and_run_all(page, base, token, NOTEBOOKS[0])
+        capture = _button(page, "Capture")
+        capture.wait_for(timeout=120_000)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('video')].some(v => v.readyState >= 2)",
+            timeout=60_000,
+        )
+        capture.click()
+        page.get_by_text("webcam: score").wait_for(timeout=60_000)
+        page.get_by_placeholder("name of the person").fill(SHOWN_AS)
+        _button(page, "Enroll").click()
+        page.get_by_text(f"enrolled 1 face(s) of {SHOWN_AS}").wait_for(timeout=60_000)
+        _shot(page, "01_enroll.png")
+
+        # Notebook 03: the browser camera, live.
+        _open_and_run_all(page, base, token, NOTEBOOKS[1])
+        start = _button(page, "Start")
+        start.wait_for(timeout=120_000)
+        t0 = time.monotonic()
+        start.click()
+        named = page.locator(".wb-faces", has_text=SHOWN_AS)
+        named.wait_for(timeout=NAME_WITHIN_S * 1000)
+        took = time.monotonic() - t0
+        page.locator(".wb-faces").first.scroll_into_view_if_needed()
+        _shot(page, "03_live.png")
+        _button(page, "Stop").click()
+        page.get_by_text("ended: stopped").first.wait_for(timeout=30_000)
+        print(f"named {SHOWN_AS!r} {took:.1f} s after Start")
+        assert took <= NAME_WITHIN_S
+    except Exception:
+        _shot(page, "failure.png")
+        raise
+    finally:
+        context.close()
+
+
+def test_face_free_screenshots_of_the_plots(lab, browser):
+    """Notebooks 02 and 05 run in the browser; their plots and tables (no photos) are
+    screenshotted for the README."""
+    base, token = lab
+    context = browser.new_context(viewport={"width": 1280, "height": 1300})
+    page = context.new_page()
+    try:
+        _open_and_run_all(page, base, token, NOTEBOOKS[2])
+        plots = page.locator(".jp-NotebookPanel img.widget-image")
+        plots.nth(3).wait_for(timeout=60_000)  # heatmap, histogram, projection, ROC
+        slider = page.locator(".jp-NotebookPanel .widget-slider").first
+        slider.evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(500)
+        _shot(
+            page,
+            "02_explore.png",
+            clip=_union([slider, *[plots.nth(i) for i in range(4)]]),
+            face_free=True,
+        )
+
+        _open_and_run_all(page, base, token, NOTEBOOKS[3])
+        outputs = page.locator(".jp-NotebookPanel .jp-Cell-outputArea")
+        table, roc = outputs.nth(outputs.count() - 2), outputs.last
+        table.evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(500)
+        _shot(page, "05_benchmark.png", clip=_union([table, roc]), face_free=True)
+    except Exception:
+        _shot(page, "failure_plots.png")
+        raise
+    finally:
+        context.close()

@@ -1,0 +1,119 @@
+"""EmbeddingExplorer: the pure helpers on synthetic vectors, the panel on real faces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workbench.errors import InvalidArgumentError
+from workbench.ui.explore import (
+    EmbeddingExplorer,
+    distance_matrix,
+    flipped_pairs,
+    pair_table,
+    project,
+)
+
+
+def clusters(n_people: int = 3, per: int = 4, seed: int = 0):
+    """Unit-ish vectors around one centre per person."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_people, 128))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    vectors = np.concatenate([c + 0.03 * rng.normal(size=(per, 128)) for c in centres])
+    names = [f"person {k}" for k in range(n_people) for _ in range(per)]
+    return vectors.astype(np.float32), names
+
+
+def test_distance_matrix_matches_brute_force():
+    v, _ = clusters()
+    d = distance_matrix(v)
+    brute = np.linalg.norm(v[:, None, :] - v[None, :, :], axis=2)
+    np.testing.assert_allclose(d, brute, atol=1e-5)
+    assert d.shape == (len(v), len(v))
+    assert np.all(np.diag(d) == 0)
+
+
+def test_pair_table_counts_and_labels():
+    v, names = clusters(n_people=3, per=4)
+    pairs = pair_table(v, names)
+    assert len(pairs.distances) == 12 * 11 // 2
+    assert int(pairs.genuine.sum()) == 3 * (4 * 3 // 2)
+    assert np.all(pairs.i < pairs.j)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [(0.5, 0.5, []), (0.5, 0.7, [1]), (0.7, 0.5, [1]), (0.1, 1.0, [2, 1, 0])],
+)
+def test_flipped_pairs(old, new, expected):
+    from workbench.ui.explore import PairTable
+
+    pairs = PairTable(
+        np.array([0, 0, 1]), np.array([1, 2, 2]), np.array([0.3, 0.6, 0.9]), np.ones(3, bool)
+    )
+    assert flipped_pairs(pairs, old, new).tolist() == expected
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_project_shape(method):
+    v, _ = clusters()
+    assert project(v, method).shape == (len(v), 2)
+
+
+@pytest.mark.parametrize(
+    ("vectors", "method", "match"),
+    [(np.zeros((5, 4)), "umap", "method must be one of"), (np.zeros((2, 4)), "pca", "at least 3")],
+)
+def test_project_refuses(vectors, method, match):
+    with pytest.raises(InvalidArgumentError, match=match):
+        project(vectors, method)
+
+
+def test_explorer_refuses_a_single_person():
+    v, _ = clusters(n_people=1)
+    with pytest.raises(InvalidArgumentError, match="at least two people"):
+        EmbeddingExplorer(v, ["a"] * len(v))
+
+
+def test_slider_redraws_and_lists_flips():
+    v, names = clusters()
+    ex = EmbeddingExplorer(v, names, threshold=0.6)
+    assert bytes(ex.heatmap.value).startswith(b"\x89PNG")
+    assert not ex.flipped()
+    hist, roc = ex.histogram.value, ex.roc.value
+    # Every genuine pair sits near 0.6 (2 * 0.03 * sqrt(128) ~ 0.48 apart); dropping the
+    # threshold to 0.1 rejects them all: they flip to "different".
+    ex.threshold.value = 0.1
+    flips = ex.flipped()
+    assert len(flips) == int(ex.pairs.genuine.sum())
+    assert all(f["genuine"] and f["now"] == "different" for f in flips)
+    assert ex.histogram.value != hist and ex.roc.value != roc
+    assert "pairs flip" in ex.flips.value
+    assert ex.rates(0.1) == (0.0, 0.0)
+    assert ex.errors.last is None
+
+
+def test_compare_without_models_is_shown_in_the_panel():
+    v, names = clusters()
+    ex = EmbeddingExplorer(v, names)
+    ex.compare_button.click()  # nothing uploaded
+    assert "upload one photo" in ex.errors.last
+
+
+def test_explorer_on_real_faces(people, mediapipe_detector, embedder, uploaded):
+    ex = EmbeddingExplorer.from_images(people, detector=mediapipe_detector, embedder=embedder)
+    assert len(ex.names) == 9
+    far, tar = ex.rates(ex.calibrated)
+    assert tar > 0.8 and far < 0.2
+    (a, b, c) = next(iter(people.values()))
+    other = list(people.values())[1][0]
+    assert ex.compare(a, b)["same"] is True
+    assert ex.compare(a, other)["same"] is False
+    assert ex.chip_a.value and "different people" in ex.verdict.value
+    # The upload path, as the browser would fill it.
+    ex.upload_a.value = (uploaded(a),)
+    ex.upload_b.value = (uploaded(c),)
+    ex.compare_button.click()
+    assert ex.errors.last is None
+    assert "same person" in ex.verdict.value

@@ -1,0 +1,120 @@
+"""LivePanel without a browser: a clip of an enrolled person as the video source, and the
+browser camera played by setting the recorder's traits."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from workbench.ui import LivePanel
+from workbench.ui.live import BROWSER, VIDEO
+
+
+def wait_for(predicate, timeout: float = 20.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def enrolled(gallery, recognizer, people):
+    """The gallery with the first person enrolled from two photos; their third is kept
+    back for the clip."""
+    name, photos = next(iter(people.items()))
+    gallery.enroll(name, photos[:2], recognizer=recognizer)
+    return name, photos
+
+
+def test_video_file_names_the_person(gallery, embedder, enrolled, tmp_path):
+    from workbench.ui.demo import make_clip
+
+    name, photos = enrolled
+    clip = make_clip(photos, tmp_path / "clip.mp4", seconds_per_photo=0.5)
+    before = threading.active_count()
+    panel = LivePanel(gallery, embedder, source=VIDEO, video=clip)
+    panel.realtime.value = False
+    panel.start_button.click()
+    assert panel.errors.last is None, panel.errors.last
+    assert panel.wait(30)
+    assert wait_for(lambda: not panel.running and panel.start_button.disabled is False)
+    assert name in panel.faces.value
+    assert bytes(panel.view.value)[:2] == b"\xff\xd8"  # a JPEG
+    assert "end of stream" in panel.stats.value
+    panel.close()
+    assert wait_for(lambda: threading.active_count() <= before, 5)
+
+
+def test_errors_are_shown_in_the_panel(gallery, embedder, tmp_path):
+    panel = LivePanel(gallery, embedder, source=VIDEO)
+    panel.start_button.click()
+    assert "path of a video file" in panel.errors.last
+    panel.video.value = str(tmp_path / "missing.mp4")
+    panel.start_button.click()
+    assert "not found" in panel.errors.last
+    panel.enroll_button.click()
+    assert "no unknown face" in panel.errors.last
+    assert not panel.running
+
+
+def test_browser_camera_and_who_is_this(gallery, embedder, people):
+    """An unknown face from the (simulated) browser camera is enrolled by name, then
+    recognized."""
+    name, photos = list(people.items())[1]
+    jpeg = photos[0].read_bytes()
+    panel = LivePanel(gallery, embedder, source=BROWSER)
+    assert panel.camera_box.children == (panel.camera,)
+    panel.start()
+    recorder = panel.live.source.recorder
+
+    def send_frame():
+        recorder.image.value = jpeg
+        recorder.recording = False  # the browser: snapshot in; the source re-arms it
+
+    try:
+        assert wait_for(lambda: (send_frame() or True) and "unknown" in panel.faces.value)
+        assert panel.unknown.options
+        panel.unknown.value = panel.unknown.options[0][1]
+        panel.new_name.value = name
+        panel.enroll_button.click()
+        assert panel.errors.last is None, panel.errors.last
+        assert name in gallery.people
+        # The track refreshes its embedding every few frames and the vote turns.
+        assert wait_for(lambda: (send_frame() or True) and name in panel.faces.value, 30)
+    finally:
+        panel.close()
+    assert not panel.running
+
+
+def test_stop_is_complete(gallery, embedder):
+    from workbench.live import IterableSource
+
+    panel = LivePanel(gallery, embedder, source=VIDEO, video="unused")
+    frames = (np.zeros((120, 160, 3), np.uint8) for _ in iter(int, 1))  # endless
+    panel._make_source = lambda: IterableSource(frames)
+    panel.start()
+    assert wait_for(lambda: panel.live is not None and panel.live.stats().frames_processed > 3)
+    panel.stop_button.click()
+    assert not panel.running and panel.stop_button.disabled
+    assert "stopped" in panel.stats.value
+
+
+def test_a_failing_source_is_reported_in_the_panel(gallery, embedder):
+    from workbench.errors import SourceError
+    from workbench.live import IterableSource
+
+    def frames():
+        yield np.zeros((120, 160, 3), np.uint8)
+        raise SourceError("camera unplugged")
+
+    panel = LivePanel(gallery, embedder, source=VIDEO, video="unused")
+    panel._make_source = lambda: IterableSource(frames())
+    panel.start()
+    assert wait_for(lambda: panel.errors.last is not None)
+    assert "camera unplugged" in panel.errors.last
+    assert wait_for(lambda: not panel.running and not panel.start_button.disabled)

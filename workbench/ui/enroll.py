@@ -1,0 +1,455 @@
+"""``EnrollPanel``: add people to a gallery from the webcam, uploads or a folder.
+
+Every photo taken or uploaded is saved under ``photos_dir/<name>/`` when enrolled, so the
+enrollment folder stays the record of who was enrolled from what (and a gallery can be
+rebuilt from it with ``Gallery.enroll_folder``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import InvalidArgumentError, WorkbenchError
+from workbench.ui.common import (
+    CAMERA_CSS,
+    ErrorLog,
+    crop_face,
+    encode_image,
+    face_quality,
+    set_image,
+    thumbnail,
+)
+
+
+@dataclass
+class Photo:
+    """One photo waiting to be enrolled.
+
+    Attributes:
+        image: ``(H, W, 3)`` uint8 RGB.
+        data: the encoded bytes as received (saved as is).
+        suffix: file suffix for ``data`` (``.jpg``, ``.png``).
+        origin: ``"webcam"``, or the uploaded file's name.
+        detections: faces found in ``image``.
+        quality: one-line verdict of :func:`workbench.ui.common.face_quality`.
+        usable: exactly one good face.
+    """
+
+    image: np.ndarray
+    data: bytes
+    suffix: str
+    origin: str
+    detections: Any
+    quality: str
+    usable: bool
+
+
+class EnrollPanel:
+    """Widgets to enroll people into a :class:`workbench.gallery.Gallery`.
+
+    Args:
+        gallery: the gallery to write to.
+        recognizer: a :class:`workbench.recognize.Recognizer` (its detector and embedder
+            are used; its gallery is not needed).
+        photos_dir: where each person's photos are saved, ``<photos_dir>/<name>/``.
+        camera: show the browser webcam (ipywebrtc); ``False`` for uploads and folders
+            only (tests, a kernel without a browser).
+
+    Example:
+        >>> panel = EnrollPanel(gallery, recognizer)  # doctest: +SKIP
+        >>> panel  # the widget  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        gallery: Any,
+        recognizer: Any,
+        *,
+        photos_dir: str | Path = "reference_images",
+        camera: bool = True,
+    ) -> None:
+        import ipywidgets as w
+
+        self.gallery = gallery
+        self.recognizer = recognizer
+        self.photos_dir = Path(photos_dir)
+        self.pending: list[Photo] = []
+        self._awaiting_capture = False
+        self._rearmed = 0
+
+        self.output = w.Output()
+        self.errors = ErrorLog(self.output)
+
+        # Webcam ---------------------------------------------------------------------------
+        self.camera = None
+        self.recorder = None
+        self.capture_button = w.Button(description="Capture", icon="camera")
+        self.retake_button = w.Button(description="Retake", icon="undo", disabled=True)
+        self.preview = w.Image(format="jpeg", width=160, height=160)
+        set_image(self.preview, b"")
+        self.quality = w.HTML("<i>no photo yet</i>")
+        if camera:
+            import ipywebrtc
+
+            self.camera = ipywebrtc.CameraStream.facing_user(
+                audio=False, layout=w.Layout(width="320px")
+            )
+            self.camera.add_class("wb-camera")
+            self.recorder = ipywebrtc.ImageRecorder(stream=self.camera, format="jpeg")
+            self.recorder.observe(self.errors.guard(self._on_recording), names="recording")
+            self.recorder.image.observe(self.errors.guard(self._on_image), names="value")
+        else:
+            self.capture_button.disabled = True
+        self.capture_button.on_click(self.errors.guard(self._on_capture))
+        self.retake_button.on_click(self.errors.guard(self._on_retake))
+
+        # Uploads and folder -------------------------------------------------------------
+        self.upload = w.FileUpload(accept="image/*", multiple=True, description="Upload photos")
+        self.upload.observe(self.errors.guard(self._on_upload), names="value")
+        self.folder = w.Text(
+            placeholder="reference_images/ (one sub-folder per person)", description="folder"
+        )
+        self.folder_button = w.Button(description="Enroll folder", icon="folder-open")
+        self.folder_button.on_click(self.errors.guard(self._on_enroll_folder))
+
+        # Name and enroll -----------------------------------------------------------------
+        self.name = w.Text(placeholder="name of the person", description="name")
+        self.name_message = w.HTML()
+        self.name.observe(self.errors.guard(self._on_name), names="value")
+        self.pending_label = w.HTML()
+        self.enroll_button = w.Button(
+            description="Enroll", icon="user-plus", button_style="primary", disabled=True
+        )
+        self.enroll_button.on_click(self.errors.guard(self._on_enroll))
+        self.status = w.HTML()
+
+        # People table --------------------------------------------------------------------
+        self.people_box = w.VBox()
+        self._rows: dict[str, Any] = {}
+
+        left = [self.camera] if self.camera is not None else [w.HTML("<i>webcam off</i>")]
+        capture = w.HBox(
+            [
+                w.VBox([*left, w.HBox([self.capture_button, self.retake_button])]),
+                w.VBox([self.preview, self.quality]),
+            ]
+        )
+        self.widget = w.VBox(
+            [
+                w.HTML(CAMERA_CSS + "<b>1. Take photos with the webcam, or upload some</b>"),
+                capture,
+                self.upload,
+                w.HTML("<b>2. Name the person and enroll</b>"),
+                w.HBox([self.name, self.enroll_button]),
+                self.name_message,
+                self.pending_label,
+                self.status,
+                w.HTML("<b>Or enroll a whole folder</b>"),
+                w.HBox([self.folder, self.folder_button]),
+                w.HTML("<b>Enrolled people</b>"),
+                self.people_box,
+                self.output,
+            ]
+        )
+        self._update_pending()
+        self.refresh()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    # Photos ---------------------------------------------------------------------------
+
+    def add_photo(self, data: bytes | np.ndarray, *, origin: str = "webcam") -> Photo:
+        """Detect the faces of one photo, show its face and quality, queue it.
+
+        Args:
+            data: encoded image bytes (JPEG, PNG, ...) or an ``(H, W, 3)`` uint8 array.
+            origin: where it came from, shown in messages.
+
+        Raises:
+            InvalidImageError: the bytes are not a readable image.
+        """
+        from workbench.images import load_image
+
+        image = load_image(data)
+        if isinstance(data, np.ndarray):
+            data, suffix = encode_image(image), ".jpg"
+        else:
+            data = bytes(data)
+            suffix = ".png" if data[:8] == b"\x89PNG\r\n\x1a\n" else ".jpg"
+        detections = self.recognizer.detect(image)
+        text, usable = face_quality(image, detections)
+        photo = Photo(image, data, suffix, origin, detections, text, usable)
+        self.pending.append(photo)
+        face = crop_face(image, detections.xyxy[0]) if len(detections) == 1 else image
+        set_image(self.preview, encode_image(thumbnail(face, 160)))
+        colour = "green" if usable else "darkorange"
+        self.quality.value = (
+            f"<span style='color:{colour}'>{html.escape(origin)}: {html.escape(text)}</span>"
+        )
+        self.retake_button.disabled = False
+        self._update_pending()
+        return photo
+
+    def _on_capture(self, _button: Any = None) -> None:
+        if self.recorder is None:
+            raise InvalidArgumentError("the webcam is off in this panel")
+        self._awaiting_capture = True
+        self._rearmed = 0
+        self.capture_button.disabled = True
+        self.quality.value = "<i>capturing...</i>"
+        self.recorder.recording = True
+
+    def _on_recording(self, change: dict) -> None:
+        # The browser sets `image`, then turns `recording` off: "off" means the photo is
+        # in. Seen rarely in headless Chromium: "off" with no image yet; then the image
+        # observer below takes it when it comes, and the recorder is re-armed meanwhile.
+        if change.get("new") or not self._awaiting_capture:
+            return
+        data = self.recorder.image.value
+        if data:
+            self._take_capture(bytes(data))
+        elif self._rearmed < 3:
+            self._rearmed += 1
+            self.recorder.recording = True
+        else:
+            self._awaiting_capture = False
+            self.capture_button.disabled = False
+            raise InvalidArgumentError(
+                "the webcam sent no image: allow camera access in the browser and retry"
+            )
+
+    def _on_image(self, change: dict) -> None:
+        if self._awaiting_capture and change.get("new"):
+            self._take_capture(bytes(change["new"]))
+
+    def _take_capture(self, data: bytes) -> None:
+        self._awaiting_capture = False
+        self.capture_button.disabled = False
+        self.add_photo(data, origin="webcam")
+
+    def _on_retake(self, _button: Any = None) -> None:
+        """Drop the last photo taken or uploaded."""
+        if self.pending:
+            dropped = self.pending.pop()
+            self.quality.value = f"<i>dropped the photo from {html.escape(dropped.origin)}</i>"
+        set_image(self.preview, b"")
+        self.retake_button.disabled = not self.pending
+        self._update_pending()
+
+    def _on_upload(self, change: dict) -> None:
+        files = change["new"]
+        if not files:
+            return
+        problems = []
+        for item in files:
+            try:
+                self.add_photo(bytes(item["content"]), origin=item.get("name", "upload"))
+            except WorkbenchError as exc:
+                problems.append(f"{item.get('name', 'upload')}: {exc}")
+        # Clear the widget so the same file can be uploaded again after a retake.
+        self.upload.value = ()
+        if problems:
+            raise InvalidArgumentError("; ".join(problems))
+
+    def _update_pending(self) -> None:
+        good = sum(p.usable for p in self.pending)
+        bad = len(self.pending) - good
+        text = f"{good} photo(s) ready to enroll"
+        if bad:
+            text += f", {bad} without exactly one good face (skipped)"
+        self.pending_label.value = text
+        self._update_enroll_button()
+
+    # Name -----------------------------------------------------------------------------
+
+    def _validated_name(self) -> str | None:
+        from workbench.gallery.names import validate_name
+
+        if not self.name.value.strip():
+            self.name_message.value = ""
+            return None
+        try:
+            name = validate_name(self.name.value)
+        except WorkbenchError as exc:
+            self.name_message.value = f"<span style='color:red'>{html.escape(str(exc))}</span>"
+            return None
+        note = " (already enrolled: photos are added)" if name in self.gallery else ""
+        self.name_message.value = f"<span style='color:green'>ok{html.escape(note)}</span>"
+        return name
+
+    def _on_name(self, _change: dict) -> None:
+        self._validated_name()
+        self._update_enroll_button()
+
+    def _update_enroll_button(self) -> None:
+        valid = bool(self.name.value.strip()) and "red" not in self.name_message.value
+        self.enroll_button.disabled = not (valid and any(p.usable for p in self.pending))
+
+    # Enroll ---------------------------------------------------------------------------
+
+    def enroll_pending(self, name: str) -> list[int]:
+        """Save the usable queued photos under ``photos_dir/<name>/`` and enroll their
+        faces; returns the new face ids.
+
+        Raises:
+            InvalidNameError: a bad name.
+            InvalidArgumentError: no usable photo is queued.
+        """
+        from workbench.gallery.names import validate_name
+
+        name = validate_name(name)
+        usable = [p for p in self.pending if p.usable]
+        if not usable:
+            raise InvalidArgumentError(
+                "no photo with exactly one good face to enroll: capture or upload one"
+            )
+        digests_all = [hashlib.sha256(p.data).hexdigest() for p in usable]
+        known = self.gallery.sha256_known(digests_all)
+        if len(known) == len(usable):
+            raise InvalidArgumentError(
+                "these photos are enrolled already (as "
+                + ", ".join(sorted(set(known.values())))
+                + "): take new ones"
+            )
+        folder = self.photos_dir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        sources, digests, boxes, scores, vectors = [], [], [], [], []
+        for photo, digest in zip(usable, digests_all, strict=True):
+            if digest in known:
+                continue
+            path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{digest[:8]}{photo.suffix}"
+            if not path.exists():
+                tmp = path.with_suffix(path.suffix + ".tmp")
+                tmp.write_bytes(photo.data)
+                tmp.replace(path)
+            vectors.append(self.recognizer.embed(photo.image, photo.detections)[0])
+            sources.append(str(path))
+            digests.append(digest)
+            boxes.append(photo.detections.xyxy[0])
+            scores.append(float(photo.detections.scores[0]))
+        ids = self.gallery.add_embeddings(
+            name,
+            np.stack(vectors),
+            sources=sources,
+            sha256s=digests,
+            boxes=boxes,
+            detector=getattr(self.recognizer.detector, "name", None),
+            scores=scores,
+        )
+        self.pending = [p for p in self.pending if not p.usable]
+        return ids
+
+    def _on_enroll(self, _button: Any = None) -> None:
+        name = self._validated_name()
+        if name is None:
+            raise InvalidArgumentError("type a valid name first")
+        self.enroll_button.disabled = True
+        self.status.value = f"<i>enrolling {html.escape(name)}...</i>"
+        ids = self.enroll_pending(name)
+        self.status.value = f"enrolled {len(ids)} face(s) of <b>{html.escape(name)}</b>"
+        set_image(self.preview, b"")
+        self.retake_button.disabled = not self.pending
+        self._update_pending()
+        self.refresh()
+
+    def _on_enroll_folder(self, _button: Any = None) -> None:
+        folder = Path(self.folder.value.strip() or self.photos_dir).expanduser()
+        if not folder.is_dir():
+            raise InvalidArgumentError(f"expected a folder of <person>/<photos>, got {folder}")
+        self.status.value = f"<i>enrolling {html.escape(str(folder))}...</i>"
+        summary = self.gallery.enroll_folder(folder, recognizer=self.recognizer)
+        self.status.value = f"<pre>{html.escape(str(summary))}</pre>"
+        self.refresh()
+
+    # People table ---------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Rebuild the table of enrolled people from the gallery."""
+        import ipywidgets as w
+
+        rows = []
+        self._rows = {}
+        for info in self.gallery.list_people():
+            thumb = w.Image(format="jpeg", width=48, height=48)
+            data = self._thumbnail(info.name)
+            if data:
+                thumb.value = data
+            new_name = w.Text(placeholder="new name", layout=w.Layout(width="160px"))
+            rename = w.Button(description="Rename", layout=w.Layout(width="90px"))
+            remove = w.Button(
+                description="Remove", button_style="danger", layout=w.Layout(width="90px")
+            )
+            rename.on_click(
+                self.errors.guard(lambda _b, n=info.name, t=new_name: self.rename(n, t.value))
+            )
+            remove.on_click(self.errors.guard(lambda _b, n=info.name: self.remove(n)))
+            label = w.HTML(
+                f"<b>{html.escape(info.name)}</b> &middot; {info.faces} face(s)",
+                layout=w.Layout(width="260px"),
+            )
+            row = w.HBox([thumb, label, new_name, rename, remove])
+            self._rows[info.name] = {
+                "row": row,
+                "thumbnail": thumb,
+                "new_name": new_name,
+                "rename": rename,
+                "remove": remove,
+            }
+            rows.append(row)
+        if not rows:
+            rows = [w.HTML("<i>nobody enrolled yet</i>")]
+        self.people_box.children = rows
+
+    @property
+    def rows(self) -> dict[str, dict[str, Any]]:
+        """The table's widgets by person name (``row``, ``thumbnail``, ``new_name``,
+        ``rename``, ``remove``)."""
+        return self._rows
+
+    def rename(self, old: str, new: str) -> None:
+        """Rename a person in the gallery and in ``photos_dir``, then refresh."""
+        from workbench.gallery.names import validate_name
+
+        new = validate_name(new)
+        self.gallery.rename(old, new)
+        src, dst = self.photos_dir / old, self.photos_dir / new
+        if src.is_dir() and not dst.exists():
+            src.rename(dst)
+        self.status.value = f"renamed {html.escape(old)} to <b>{html.escape(new)}</b>"
+        self.refresh()
+
+    def remove(self, name: str) -> None:
+        """Remove a person from the gallery (their photos stay on disk), then refresh."""
+        n = self.gallery.remove_person(name)
+        self.status.value = f"removed {html.escape(name)} ({n} face(s)); photos kept on disk"
+        self.refresh()
+
+    def _thumbnail(self, name: str) -> bytes | None:
+        """The person's first enrolled face, cropped from its source photo."""
+        from workbench.images import load_image
+
+        for face in self.gallery.faces(name):
+            if not face.source:
+                continue
+            path = Path(face.source)
+            if not path.is_file():  # the folder was renamed along with the person
+                path = self.photos_dir / name / path.name
+            if not path.is_file():
+                continue
+            try:
+                image = load_image(path)
+            except WorkbenchError:
+                continue
+            crop = crop_face(image, np.asarray(face.box)) if face.box else image
+            return encode_image(thumbnail(crop, 48))
+        return None

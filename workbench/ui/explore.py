@@ -1,0 +1,424 @@
+"""``EmbeddingExplorer``: how the embedding separates people, made visible.
+
+The plots are drawn with matplotlib on the Agg canvas into ``ipywidgets.Image`` widgets,
+so they update in place when the threshold slider moves, and a test can read them
+without a browser.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import InvalidArgumentError
+from workbench.ui.common import ErrorLog, encode_image, figure_png, new_figure, set_image
+
+#: Most pairs listed as flipping when the slider moves; the count is always shown.
+MAX_FLIPS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class PairTable:
+    """Every unordered pair of faces and its distance.
+
+    Attributes:
+        i, j: ``(P,)`` int indices into the faces, ``i < j``.
+        distances: ``(P,)`` float64 Euclidean distances.
+        genuine: ``(P,)`` bool, both faces belong to one person.
+    """
+
+    i: np.ndarray
+    j: np.ndarray
+    distances: np.ndarray
+    genuine: np.ndarray
+
+
+def distance_matrix(embeddings: np.ndarray) -> np.ndarray:
+    """``(N, N)`` float64 Euclidean distances between ``(N, D)`` embeddings."""
+    e = np.asarray(embeddings, np.float64)
+    sq = (e * e).sum(1)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * e @ e.T
+    d = np.sqrt(np.maximum(d2, 0.0))
+    np.fill_diagonal(d, 0.0)
+    return d
+
+
+def pair_table(embeddings: np.ndarray, names: Sequence[str]) -> PairTable:
+    """All pairs ``i < j`` with their distances and whether they are genuine."""
+    d = distance_matrix(embeddings)
+    i, j = np.triu_indices(len(names), k=1)
+    labels = np.asarray(names, dtype=object)
+    return PairTable(i, j, d[i, j], labels[i] == labels[j])
+
+
+def flipped_pairs(pairs: PairTable, old: float, new: float) -> np.ndarray:
+    """Indices of pairs whose decision (``distance <= threshold`` means same) differs
+    between the two thresholds, nearest the new threshold first."""
+    lo, hi = min(old, new), max(old, new)
+    idx = np.flatnonzero((pairs.distances > lo) & (pairs.distances <= hi))
+    return idx[np.argsort(np.abs(pairs.distances[idx] - new))]
+
+
+def project(embeddings: np.ndarray, method: str = "pca", *, seed: int = 0) -> np.ndarray:
+    """``(N, 2)`` projection of ``(N, D)`` embeddings by ``"pca"`` or ``"tsne"``.
+
+    Raises:
+        InvalidArgumentError: an unknown method, or fewer than 3 embeddings.
+    """
+    methods = ("pca", "tsne")
+    if method not in methods:
+        raise InvalidArgumentError(f"method must be one of {methods}, but got {method!r}")
+    e = np.asarray(embeddings, np.float64)
+    if len(e) < 3:
+        raise InvalidArgumentError(f"a projection needs at least 3 embeddings, got {len(e)}")
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        return PCA(n_components=2, random_state=seed).fit_transform(e)
+    from sklearn.manifold import TSNE
+
+    perplexity = float(min(30.0, max(2.0, (len(e) - 1) / 3)))
+    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(
+        e
+    )
+
+
+class EmbeddingExplorer:
+    """Heatmap, genuine/impostor histograms, 2-D projection, ROC and a threshold slider
+    over a set of labelled embeddings; plus "compare two photos".
+
+    Args:
+        embeddings: ``(N, 128)`` float32, at least two people and one genuine pair.
+        names: ``N`` person names.
+        threshold: the calibrated threshold (marked on the plots; the slider starts
+            there).
+        detector, embedder: used by "compare two photos" only; without them that part
+            says so when used.
+
+    Raises:
+        InvalidArgumentError: mismatched lengths, fewer than two people or no genuine pair.
+
+    Example:
+        >>> explorer = EmbeddingExplorer(vectors, names, threshold=0.6)  # doctest: +SKIP
+        >>> explorer  # shown as the panel  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        embeddings: np.ndarray,
+        names: Sequence[str],
+        *,
+        threshold: float = 0.6,
+        detector: Any = None,
+        embedder: Any = None,
+    ) -> None:
+        import ipywidgets as w
+
+        embeddings = np.asarray(embeddings, np.float32)
+        names = [str(n) for n in names]
+        if embeddings.ndim != 2 or len(embeddings) != len(names):
+            raise InvalidArgumentError(
+                f"expected (N, D) embeddings and N names, but got {embeddings.shape} "
+                f"and {len(names)} names"
+            )
+        order = np.argsort(np.asarray(names, dtype=object), kind="stable")
+        self.embeddings = embeddings[order]
+        self.names = [names[k] for k in order]
+        self.pairs = pair_table(self.embeddings, self.names)
+        if len(set(self.names)) < 2 or not self.pairs.genuine.any():
+            raise InvalidArgumentError(
+                "the explorer needs at least two people and one person with two faces, "
+                f"but got {len(set(self.names))} people and {len(self.names)} faces"
+            )
+        self.calibrated = float(threshold)
+        self.detector = detector
+        self.embedder = embedder
+        self._projections: dict[str, np.ndarray] = {}
+
+        self.output = w.Output()
+        self.errors = ErrorLog(self.output)
+        d_max = float(self.pairs.distances.max())
+        self.threshold = w.FloatSlider(
+            value=self.calibrated,
+            min=0.0,
+            max=round(max(d_max, self.calibrated) * 1.05, 2),
+            step=0.01,
+            description="threshold",
+            continuous_update=False,
+            readout_format=".2f",
+            style={"description_width": "initial"},
+        )
+        self.method = w.ToggleButtons(options=[("PCA", "pca"), ("t-SNE", "tsne")], value="pca")
+        self.summary = w.HTML()
+        self.flips = w.HTML()
+        self.heatmap = w.Image(format="png")
+        self.histogram = w.Image(format="png")
+        self.projection = w.Image(format="png")
+        self.roc = w.Image(format="png")
+
+        self.upload_a = w.FileUpload(accept="image/*", multiple=False, description="photo A")
+        self.upload_b = w.FileUpload(accept="image/*", multiple=False, description="photo B")
+        self.compare_button = w.Button(description="Compare", icon="balance-scale")
+        self.chip_a = w.Image(format="jpeg", width=150, height=150)
+        self.chip_b = w.Image(format="jpeg", width=150, height=150)
+        self.verdict = w.HTML()
+        set_image(self.chip_a, b"")
+        set_image(self.chip_b, b"")
+
+        self.threshold.observe(self.errors.guard(self._on_threshold), names="value")
+        self.method.observe(self.errors.guard(lambda _: self._draw_projection()), names="value")
+        self.compare_button.on_click(self.errors.guard(self._on_compare))
+
+        self._draw_heatmap()
+        self._draw_projection()
+        self._on_threshold({"old": self.calibrated, "new": self.calibrated})
+
+        compare = w.VBox(
+            [
+                w.HTML("<b>Compare two photos</b>"),
+                w.HBox([self.upload_a, self.upload_b, self.compare_button]),
+                w.HBox([self.chip_a, self.chip_b, self.verdict]),
+            ]
+        )
+        self.widget = w.VBox(
+            [
+                self.summary,
+                self.threshold,
+                w.HBox([self.heatmap, self.histogram]),
+                w.HBox([w.VBox([self.method, self.projection]), self.roc]),
+                w.HTML("<b>Pairs whose verdict changes from the calibrated threshold</b>"),
+                self.flips,
+                compare,
+                self.output,
+            ]
+        )
+
+    # Building ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_images(
+        cls,
+        images: Mapping[str, Sequence[str | Path]],
+        *,
+        detector: Any,
+        embedder: Any,
+        threshold: float = 0.6,
+    ) -> EmbeddingExplorer:
+        """Embed the central face of each photo, ``{person: [paths]}``."""
+        from workbench.evaluate import embed_images
+
+        names = [name for name, paths in images.items() for _ in paths]
+        paths = [p for paths in images.values() for p in paths]
+        run = embed_images(paths, detector=detector, embedder=embedder, progress=False)
+        keep = ~run.no_face
+        return cls(
+            run.embeddings[keep],
+            [n for n, k in zip(names, keep, strict=True) if k],
+            threshold=threshold,
+            detector=detector,
+            embedder=embedder,
+        )
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    # Plots ------------------------------------------------------------------------------
+
+    def _draw_heatmap(self) -> None:
+        d = distance_matrix(self.embeddings)
+        fig = new_figure(5.2, 4.4)
+        ax = fig.add_subplot()
+        im = ax.imshow(d, cmap="viridis_r", vmin=0.0)
+        fig.colorbar(im, ax=ax, label="distance")
+        people, starts, counts = np.unique(self.names, return_index=True, return_counts=True)
+        for s in starts[1:]:
+            ax.axhline(s - 0.5, color="white", lw=0.8)
+            ax.axvline(s - 0.5, color="white", lw=0.8)
+        centres = starts + (counts - 1) / 2
+        ax.set_yticks(centres, [_short(p) for p in people], fontsize=7)
+        ax.set_xticks(centres, [_short(p) for p in people], fontsize=7, rotation=90)
+        ax.set_title("distance matrix, grouped by person")
+        self.heatmap.value = figure_png(fig)
+
+    def _draw_histogram(self, t: float) -> None:
+        p = self.pairs
+        fig = new_figure(5.2, 3.6)
+        ax = fig.add_subplot()
+        bins = np.linspace(0.0, max(float(p.distances.max()), t) * 1.02, 40)
+        ax.hist(p.distances[p.genuine], bins=bins, alpha=0.6, density=True, label="genuine")
+        ax.hist(p.distances[~p.genuine], bins=bins, alpha=0.6, density=True, label="impostor")
+        ax.axvline(self.calibrated, color="k", ls=":", label=f"calibrated {self.calibrated:.2f}")
+        ax.axvline(t, color="red", label=f"threshold {t:.2f}")
+        ax.set_xlabel("distance")
+        ax.legend(fontsize=7)
+        ax.set_title("pair distances")
+        self.histogram.value = figure_png(fig)
+
+    def _draw_projection(self) -> None:
+        method = self.method.value
+        if method not in self._projections:
+            self._projections[method] = project(self.embeddings, method)
+        xy = self._projections[method]
+        fig = new_figure(5.2, 4.2)
+        ax = fig.add_subplot()
+        people = sorted(set(self.names))
+        labels = np.asarray(self.names, dtype=object)
+        cmap = _colours(len(people))
+        for k, person in enumerate(people):
+            sel = labels == person
+            ax.scatter(xy[sel, 0], xy[sel, 1], s=28, color=cmap[k], label=_short(person))
+        if len(people) <= 15:
+            ax.legend(fontsize=6, loc="best")
+        ax.set_title(f"2-D projection ({'PCA' if method == 'pca' else 't-SNE'})")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        self.projection.value = figure_png(fig)
+
+    def _draw_roc(self, t: float) -> None:
+        from workbench.evaluate import roc_curve
+
+        p = self.pairs
+        roc = roc_curve(p.distances, p.genuine)
+        fig = new_figure(5.2, 4.2)
+        ax = fig.add_subplot()
+        ax.plot(roc.far, roc.tar, lw=1.5, label=f"ROC (AUC {roc.auc:.3f})")
+        for value, style, label in ((self.calibrated, "ko", "calibrated"), (t, "r^", "slider")):
+            far, tar = self.rates(value)
+            ax.plot([far], [tar], style, label=f"{label} {value:.2f}: FAR {far:.3f}, TAR {tar:.3f}")
+        ax.set_xlabel("false accept rate")
+        ax.set_ylabel("true accept rate")
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=7, loc="lower right")
+        ax.set_title("ROC over all pairs")
+        self.roc.value = figure_png(fig)
+
+    def rates(self, threshold: float) -> tuple[float, float]:
+        """``(false accept rate, true accept rate)`` of the pairs at ``threshold``."""
+        p = self.pairs
+        accept = p.distances <= threshold
+        far = float(accept[~p.genuine].mean()) if (~p.genuine).any() else 0.0
+        tar = float(accept[p.genuine].mean()) if p.genuine.any() else 0.0
+        return far, tar
+
+    def _on_threshold(self, change: dict) -> None:
+        t = float(change["new"])
+        self._draw_histogram(t)
+        self._draw_roc(t)
+        far, tar = self.rates(t)
+        self.summary.value = (
+            f"{len(self.names)} faces of {len(set(self.names))} people, "
+            f"{int(self.pairs.genuine.sum())} genuine and {int((~self.pairs.genuine).sum())} "
+            f"impostor pairs. At threshold <b>{t:.2f}</b>: false accepts {far:.1%}, "
+            f"true accepts {tar:.1%}."
+        )
+        self.flips.value = self._flips_html(t)
+
+    def flipped(self, threshold: float | None = None) -> list[dict[str, Any]]:
+        """The pairs whose verdict at ``threshold`` (the slider's by default) differs from
+        the calibrated one, as dicts (a, b, distance, genuine, now)."""
+        t = float(self.threshold.value if threshold is None else threshold)
+        out = []
+        for k in flipped_pairs(self.pairs, self.calibrated, t):
+            d = float(self.pairs.distances[k])
+            out.append(
+                {
+                    "a": self.names[self.pairs.i[k]],
+                    "b": self.names[self.pairs.j[k]],
+                    "distance": d,
+                    "genuine": bool(self.pairs.genuine[k]),
+                    "now": "same" if d <= t else "different",
+                }
+            )
+        return out
+
+    def _flips_html(self, t: float) -> str:
+        rows = self.flipped(t)
+        if not rows:
+            return "<i>none: move the slider away from the calibrated threshold</i>"
+        cells = "".join(
+            "<tr><td>{}</td><td>{}</td><td>{:.3f}</td><td>{}</td><td>{}</td></tr>".format(
+                html.escape(r["a"]),
+                html.escape(r["b"]),
+                r["distance"],
+                "genuine" if r["genuine"] else "impostor",
+                f"now {r['now']}"
+                + (" (right)" if (r["now"] == "same") == r["genuine"] else " (wrong)"),
+            )
+            for r in rows[:MAX_FLIPS_SHOWN]
+        )
+        more = (
+            f"<p>and {len(rows) - MAX_FLIPS_SHOWN} more</p>" if len(rows) > MAX_FLIPS_SHOWN else ""
+        )
+        return (
+            f"<p>{len(rows)} pairs flip</p><table><tr><th>a</th><th>b</th><th>distance</th>"
+            f"<th>pair</th><th>verdict</th></tr>{cells}</table>{more}"
+        )
+
+    # Compare two photos -----------------------------------------------------------------
+
+    def compare(self, image_a: Any, image_b: Any) -> dict[str, Any]:
+        """Align the most prominent face of each image, embed both, and judge.
+
+        Args:
+            image_a, image_b: anything :func:`workbench.images.load_image` reads.
+
+        Returns:
+            ``{"distance", "same", "threshold"}``; the chips and the verdict are shown.
+
+        Raises:
+            InvalidArgumentError: no detector/embedder was given, or an image has no face.
+        """
+        from workbench.images import load_image
+        from workbench.recognize import Recognizer
+
+        if self.detector is None or self.embedder is None:
+            raise InvalidArgumentError(
+                "compare needs a detector and an embedder: EmbeddingExplorer(..., "
+                "detector=..., embedder=...)"
+            )
+        recognizer = Recognizer(self.detector, self.embedder)
+        chips = []
+        for label, source in (("photo A", image_a), ("photo B", image_b)):
+            image = load_image(source)
+            faces = self.detector.detect(image)
+            if not len(faces):
+                raise InvalidArgumentError(f"{label}: expected a face, but none was found")
+            biggest = int(np.argmax(faces.widths * faces.heights))
+            chips.append(recognizer.chips(image, faces[[biggest]])[0])
+        vectors = self.embedder.embed(np.stack(chips))
+        distance = float(np.linalg.norm(vectors[0] - vectors[1]))
+        t = float(self.threshold.value)
+        same = distance <= t
+        set_image(self.chip_a, encode_image(chips[0]))
+        set_image(self.chip_b, encode_image(chips[1]))
+        self.verdict.value = (
+            f"<p>distance <b>{distance:.3f}</b> (threshold {t:.2f})</p>"
+            f"<p style='font-size:1.3em'>{'same person' if same else 'different people'}</p>"
+        )
+        return {"distance": distance, "same": same, "threshold": t}
+
+    def _on_compare(self, _button: Any = None) -> None:
+        a, b = self.upload_a.value, self.upload_b.value
+        if not a or not b:
+            raise InvalidArgumentError("upload one photo as A and one as B, then compare")
+        self.compare(bytes(a[0]["content"]), bytes(b[0]["content"]))
+
+
+def _short(name: str, n: int = 18) -> str:
+    name = name.replace("_", " ")
+    return name if len(name) <= n else name[: n - 1] + "…"
+
+
+def _colours(n: int) -> list:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab20" if n > 10 else "tab10"]
+    return [cmap(k % cmap.N) for k in range(n)]

@@ -1,0 +1,307 @@
+"""``LivePanel``: live recognition on the browser webcam, a local camera or a video file.
+
+The loop runs on :class:`workbench.live.LiveRecognizer`'s two threads; the panel only
+draws each published result into an ``ipywidgets.Image`` from the worker's callback
+(throttled), so the kernel stays free to run other cells and to receive webcam frames.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import InvalidArgumentError
+from workbench.ui.common import CAMERA_CSS, ErrorLog, encode_image, set_image
+
+BROWSER, LOCAL, VIDEO = "browser camera", "local camera", "video file"
+#: Most view updates per second sent to the browser; the loop itself may run faster.
+MAX_VIEW_FPS = 12.0
+
+
+class LivePanel:
+    """Start/stop live recognition and watch it, with "who is this?" enrollment.
+
+    Args:
+        gallery: the :class:`workbench.gallery.Gallery` to recognize against (and to enroll
+            unknown faces into).
+        embedder: the embedder (``default_embedder()``).
+        detector: the detector name to start with (``"mediapipe"`` or ``"mtcnn"``).
+        source: the source to start with: ``"browser camera"``, ``"local camera"`` or
+            ``"video file"``.
+        video: path of the video file for the ``"video file"`` source.
+
+    Example:
+        >>> panel = LivePanel(gallery, default_embedder(), source="video file",
+        ...                   video="clip.mp4")  # doctest: +SKIP
+        >>> panel.start(); panel.wait(5); panel.stop()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        gallery: Any,
+        embedder: Any,
+        *,
+        detector: str = "mediapipe",
+        source: str = BROWSER,
+        video: str | Path = "",
+    ) -> None:
+        import ipywidgets as w
+
+        from workbench.detect import DETECTORS
+
+        self.gallery = gallery
+        self.embedder = embedder
+        self.live = None
+        self._detectors: dict[str, Any] = {}
+        self._last_view = 0.0
+        self._lock = threading.Lock()
+        self._camera = None
+
+        self.output = w.Output()
+        self.errors = ErrorLog(self.output)
+        self.source = w.Dropdown(
+            options=[BROWSER, LOCAL, VIDEO], value=source, description="source"
+        )
+        self.camera_index = w.BoundedIntText(value=0, min=0, max=16, description="camera #")
+        self.video = w.Text(value=str(video), placeholder="path or URL", description="video")
+        self.realtime = w.Checkbox(value=True, description="video at its own speed")
+        self.detector = w.Dropdown(
+            options=sorted(DETECTORS), value=detector, description="detector"
+        )
+        self.start_button = w.Button(description="Start", icon="play", button_style="success")
+        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True)
+        self.view = w.Image(format="jpeg", width=640)
+        set_image(self.view, b"")
+        self.faces = w.HTML("<i>not running</i>")
+        self.stats = w.HTML()
+        self.unknown = w.Dropdown(options=[], description="unknown")
+        self.new_name = w.Text(placeholder="their name", description="who is this?")
+        self.enroll_button = w.Button(description="Enroll face", icon="user-plus")
+        self.camera_box = w.Box()
+
+        self.start_button.on_click(self.errors.guard(lambda _b: self.start()))
+        self.stop_button.on_click(self.errors.guard(lambda _b: self.stop()))
+        self.enroll_button.on_click(self.errors.guard(self._on_enroll_unknown))
+        self.source.observe(self.errors.guard(self._on_source), names="value")
+        self.detector.observe(self.errors.guard(self._on_detector), names="value")
+        self._on_source({"new": source})
+
+        self.widget = w.VBox(
+            [
+                w.HTML(CAMERA_CSS),
+                w.HBox([self.source, self.detector]),
+                w.HBox([self.camera_index, self.video, self.realtime]),
+                w.HBox([self.start_button, self.stop_button]),
+                self.camera_box,
+                self.view,
+                self.stats,
+                self.faces,
+                w.HBox([self.unknown, self.new_name, self.enroll_button]),
+                self.output,
+            ]
+        )
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    # Sources ----------------------------------------------------------------------------
+
+    @property
+    def camera(self) -> Any:
+        """The ``ipywebrtc.CameraStream`` of the browser source (made on first use)."""
+        if self._camera is None:
+            import ipywebrtc
+            import ipywidgets as w
+
+            self._camera = ipywebrtc.CameraStream.facing_user(
+                audio=False, layout=w.Layout(width="200px")
+            )
+            self._camera.add_class("wb-camera")
+        return self._camera
+
+    def _on_source(self, change: dict) -> None:
+        kind = change["new"]
+        self.camera_index.layout.display = "" if kind == LOCAL else "none"
+        self.video.layout.display = "" if kind == VIDEO else "none"
+        self.realtime.layout.display = "" if kind == VIDEO else "none"
+        # The webcam must be on the page for the browser to deliver its frames.
+        self.camera_box.children = [self.camera] if kind == BROWSER else []
+
+    def _on_detector(self, _change: dict) -> None:
+        # A running loop switches at once (a restart: the source is opened again).
+        if self.running:
+            self.start()
+
+    def _make_source(self) -> Any:
+        from workbench.live import BrowserCameraSource, CameraSource, VideoFileSource
+
+        kind = self.source.value
+        if kind == BROWSER:
+            return BrowserCameraSource(self.camera)
+        if kind == LOCAL:
+            return CameraSource(int(self.camera_index.value))
+        if not self.video.value.strip():
+            raise InvalidArgumentError("type the path of a video file (or a stream URL)")
+        return VideoFileSource(self.video.value.strip(), realtime=bool(self.realtime.value))
+
+    def _get_detector(self) -> Any:
+        from workbench.detect import create_detector
+
+        name = self.detector.value
+        if name not in self._detectors:
+            self._detectors[name] = create_detector(name)
+        return self._detectors[name]
+
+    # Lifecycle --------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self.live is not None and self.live.running
+
+    def start(self) -> None:
+        """Start the loop on the chosen source and detector (stops a running one first)."""
+        from workbench.live import LiveRecognizer
+        from workbench.recognize import Recognizer
+
+        self.stop()
+        recognizer = Recognizer(self._get_detector(), self.embedder, self.gallery)
+        source = self._make_source()
+        self.live = LiveRecognizer(source, recognizer, on_result=self._on_result)
+        self.live.start()
+        self.start_button.disabled = True
+        self.stop_button.disabled = False
+        self.faces.value = f"<i>starting on the {html.escape(self.source.value)}...</i>"
+        threading.Thread(target=self._watch, args=(self.live,), daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop the loop and join its threads; a thread's exception is shown."""
+        live, self.live = self.live, None
+        try:
+            if live is not None:
+                try:
+                    live.stop()
+                finally:
+                    ended = html.escape(str(live.end_reason))
+                    self.stats.value = self._stats_text(live) + f" &middot; ended: {ended}"
+        finally:
+            self.start_button.disabled = False
+            self.stop_button.disabled = True
+
+    def wait(self, timeout: float) -> bool:
+        """Block until the loop ends or ``timeout`` seconds pass (for scripts and tests);
+        True when it ended."""
+        live = self.live
+        return True if live is None else live.wait(timeout)
+
+    def close(self) -> None:
+        """Stop and close the detectors this panel made."""
+        self.stop()
+        for detector in self._detectors.values():
+            detector.close()
+        self._detectors.clear()
+
+    def _watch(self, live: Any) -> None:
+        """Show how a loop ended on its own (source over, error) without a Stop click."""
+        live.wait()
+        if self.live is live:
+            try:
+                self.stop()
+            except Exception as exc:  # noqa: BLE001 - shown in the panel
+                self.errors.show(exc)
+
+    # Worker-thread callback -------------------------------------------------------------
+
+    def _on_result(self, result: Any) -> None:
+        now = time.monotonic()
+        if now - self._last_view < 1.0 / MAX_VIEW_FPS:
+            return
+        self._last_view = now
+        from workbench.live.draw import draw_result
+
+        live = self.live
+        stats = live.stats() if live is not None else None
+        set_image(self.view, encode_image(draw_result(result, stats=stats), quality=80))
+        if live is not None:
+            self.stats.value = self._stats_text(live)
+        self.faces.value = _faces_html(result)
+        unknown = [
+            (f"track {int(t)}", int(t))
+            for t, n in zip(result.track_ids, result.names, strict=True)
+            if n == "unknown" and t >= 0
+        ]
+        if unknown != [tuple(o) for o in self.unknown.options]:
+            self.unknown.options = unknown
+
+    @staticmethod
+    def _stats_text(live: Any) -> str:
+        s = live.stats()
+        return (
+            f"captured {s.frames_captured} ({s.capture_fps:.1f}/s) &middot; processed "
+            f"{s.frames_processed} ({s.processed_fps:.1f}/s) &middot; dropped "
+            f"{s.frames_dropped} &middot; detect {s.detect_ms:.0f} ms &middot; embed "
+            f"{s.embed_ms:.0f} ms &middot; latency p50 {s.latency_p50_ms:.0f} / p95 "
+            f"{s.latency_p95_ms:.0f} ms"
+        )
+
+    # "Who is this?" ---------------------------------------------------------------------
+
+    def enroll_track(self, track_id: int, name: str) -> int:
+        """Enroll the face of a track in the latest frame under ``name``; returns the new
+        face id. The tracker picks the name up at the track's next refresh.
+
+        Raises:
+            InvalidNameError: a bad name.
+            InvalidArgumentError: nothing running or the track is not in the latest frame.
+        """
+        from workbench.gallery.names import validate_name
+        from workbench.live.tracking import box_iou
+        from workbench.recognize import Recognizer
+
+        name = validate_name(name)
+        result = self.live.latest() if self.live is not None else None
+        if result is None:
+            raise InvalidArgumentError("start the live view first: there is no frame yet")
+        hits = np.flatnonzero(result.track_ids == track_id)
+        if not len(hits):
+            raise InvalidArgumentError(f"track {track_id} is not in the latest frame any more")
+        box = result.boxes[hits[0]]
+        detector = self._get_detector()
+        detections = detector.detect(result.image)
+        if not len(detections):
+            raise InvalidArgumentError("no face found in the latest frame; try again")
+        best = int(np.argmax(box_iou(box[None], detections.xyxy)[0]))
+        face = detections[[best]]
+        vector = Recognizer(detector, self.embedder).embed(result.image, face)
+        (face_id,) = self.gallery.add_embeddings(
+            name,
+            vector,
+            boxes=[face.xyxy[0]],
+            detector=getattr(detector, "name", None),
+            scores=[float(face.scores[0])],
+        )
+        return face_id
+
+    def _on_enroll_unknown(self, _button: Any = None) -> None:
+        if self.unknown.value is None:
+            raise InvalidArgumentError("no unknown face is in view to enroll")
+        name = self.new_name.value
+        self.enroll_track(int(self.unknown.value), name)
+        self.faces.value += f"<p>enrolled {html.escape(name.strip())}</p>"
+        self.new_name.value = ""
+
+
+def _faces_html(result: Any) -> str:
+    if not len(result):
+        return "<span class='wb-faces'>no face in view</span>"
+    items = []
+    for name, d in zip(result.names, result.distances, strict=True):
+        dist = "" if np.isnan(d) else f" ({float(d):.2f})"
+        items.append(f"<b>{html.escape(name)}</b>{dist}")
+    return "<span class='wb-faces'>in view: " + ", ".join(items) + "</span>"
