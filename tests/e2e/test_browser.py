@@ -2,7 +2,8 @@
 
 Chromium's fake capture device plays a clip made from LFW stills of one person. Through
 notebook 01's widgets that person is enrolled from the webcam; notebook 03 then runs on
-the browser camera and must name them within 20 seconds. Screenshots go to
+the streaming browser camera (``WebcamWidget``) and must name them within 20 seconds, with
+the box and name drawn by the browser over the live preview. Screenshots go to
 ``artifacts/e2e/`` (git-ignored: they show LFW faces, which are for research use and are
 not committed).
 
@@ -193,6 +194,15 @@ def _wait(predicate, timeout: float, what: str) -> None:
         time.sleep(0.5)
 
 
+#: True once the webcam widget's overlay canvas has something drawn on it (boxes and
+#: names the kernel sent in ``overlays``); the canvas only ever holds what we drew.
+OVERLAY_DRAWN = """() => [...document.querySelectorAll('.wb-webcam canvas')].some(c => {
+  if (!c.width || !c.height) return false;
+  const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  for (let i = 3; i < px.length; i += 4) if (px[i]) return true;
+  return false;
+})"""
+
 ALL_RAN = """() => {
   const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
   return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
@@ -268,15 +278,20 @@ def test_enroll_from_webcam_then_named_live(lab, browser):
         _open_and_run_all(page, base, token, NOTEBOOKS[1])
         start = _button(page, "Start")
         start.wait_for(timeout=120_000)
+        page.locator(".wb-webcam video").first.wait_for(timeout=60_000)
         t0 = time.monotonic()
         start.click()
+        # The panel's line lists the same labels the overlay draws.
         named = page.locator(".wb-faces", has_text=SHOWN_AS)
         named.wait_for(timeout=NAME_WITHIN_S * 1000)
         took = time.monotonic() - t0
-        page.locator(".wb-faces").first.scroll_into_view_if_needed()
+        page.wait_for_function(OVERLAY_DRAWN, timeout=10_000)
+        page.locator(".wb-webcam").first.scroll_into_view_if_needed()
         _shot(page, "03_live.png")
         _button(page, "Stop").click()
         page.get_by_text("ended: stopped").first.wait_for(timeout=30_000)
+        # Stopping clears the boxes over the preview.
+        page.wait_for_function(f"() => !({OVERLAY_DRAWN})()", timeout=10_000)
         print(f"named {SHOWN_AS!r} {took:.1f} s after Start")
         assert took <= NAME_WITHIN_S
     except Exception:

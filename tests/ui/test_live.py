@@ -1,5 +1,6 @@
 """LivePanel without a browser: a clip of an enrolled person as the video source, and the
-browser camera played by setting the recorder's traits."""
+streaming browser camera played by calling its widget's message handler with real LFW
+JPEGs, as the browser's ``model.send`` delivers frames."""
 
 from __future__ import annotations
 
@@ -62,22 +63,46 @@ def test_errors_are_shown_in_the_panel(gallery, embedder, tmp_path):
     assert not panel.running
 
 
+def send_jpeg(camera, jpeg: bytes, seq: int) -> None:
+    """Play the browser: one frame message with its JPEG buffer, as ``model.send`` delivers
+    it (ipykernel hands buffers over as memoryviews)."""
+    content = {"type": "frame", "seq": seq, "t": time.time() * 1000, "in_flight": 1}
+    camera._handle_custom_msg(content, [memoryview(jpeg)])
+
+
 def test_browser_camera_and_who_is_this(gallery, embedder, people):
-    """An unknown face from the (simulated) browser camera is enrolled by name, then
-    recognized."""
+    """An unknown face from the (simulated) streaming browser camera is enrolled by name,
+    then recognized; boxes and names go to the webcam widget's overlays, not the image."""
+    from workbench.live import WebcamSource, WebcamWidget
+
     name, photos = list(people.items())[1]
-    jpeg = photos[0].read_bytes()
+    jpeg = photos[0].read_bytes()  # a real LFW JPEG, as the browser would encode a frame
     panel = LivePanel(gallery, embedder, source=BROWSER)
-    assert panel.camera_box.children == (panel.camera,)
+    camera = panel.camera
+    assert isinstance(camera, WebcamWidget)
+    assert panel.camera_box.children == (camera,)
+    assert panel.view.layout.display == "none"
+    acks = []
+    camera.send = lambda content, buffers=None: acks.append(content["seq"])
+    seq = iter(range(1, 1_000_000))
     panel.start()
-    recorder = panel.live.source.recorder
+    assert isinstance(panel.live.source, WebcamSource)
 
     def send_frame():
-        recorder.image.value = jpeg
-        recorder.recording = False  # the browser: snapshot in; the source re-arms it
+        send_jpeg(camera, jpeg, next(seq))
+        return True
+
+    def labels():
+        return [o["label"] for o in camera.overlays]
 
     try:
-        assert wait_for(lambda: (send_frame() or True) and "unknown" in panel.faces.value)
+        assert wait_for(lambda: send_frame() and "unknown" in panel.faces.value)
+        assert wait_for(lambda: any(lab.startswith("unknown") for lab in labels()))
+        (overlay,) = camera.overlays
+        x1, y1, x2, y2 = overlay["box"]
+        assert 0 <= x1 < x2 <= 250 and 0 <= y1 < y2 <= 250  # LFW photos are 250x250
+        assert overlay["color"].startswith("#")
+        assert acks and acks == sorted(acks)  # every frame acknowledged, in order
         assert panel.unknown.options
         panel.unknown.value = panel.unknown.options[0][1]
         panel.new_name.value = name
@@ -85,10 +110,30 @@ def test_browser_camera_and_who_is_this(gallery, embedder, people):
         assert panel.errors.last is None, panel.errors.last
         assert name in gallery.people
         # The track refreshes its embedding every few frames and the vote turns.
-        assert wait_for(lambda: (send_frame() or True) and name in panel.faces.value, 30)
+        assert wait_for(lambda: send_frame() and name in panel.faces.value, 30)
+        assert wait_for(lambda: send_frame() and any(name in lab for lab in labels()), 10)
+        # The annotated image view is not used for the browser camera.
+        assert bytes(panel.view.value) == b""
+        assert panel.view.layout.display == "none"
     finally:
-        panel.close()
+        panel.stop()
     assert not panel.running
+    assert camera.overlays == []  # no stale boxes over the preview once stopped
+    assert "ended: stopped" in panel.stats.value
+    panel.close()
+    assert panel.camera_box.children == ()
+    assert camera.ended == "the camera widget was closed"
+
+
+def test_source_switch_shows_the_right_view(gallery, embedder):
+    panel = LivePanel(gallery, embedder, source=VIDEO)
+    assert panel.camera_box.children == ()
+    assert panel._camera is None  # no browser camera asked for
+    panel.source.value = BROWSER
+    assert panel.camera_box.children == (panel.camera,)
+    panel.source.value = VIDEO
+    assert panel.camera_box.children == ()
+    panel.close()
 
 
 def test_stop_is_complete(gallery, embedder):

@@ -1,8 +1,12 @@
 """``LivePanel``: live recognition on the browser webcam, a local camera or a video file.
 
 The loop runs on :class:`workbench.live.LiveRecognizer`'s two threads; the panel only
-draws each published result into an ``ipywidgets.Image`` from the worker's callback
-(throttled), so the kernel stays free to run other cells and to receive webcam frames.
+shows each published result from the worker's callback, so the kernel stays free to run
+other cells and to receive webcam frames. The browser camera is a
+:class:`~workbench.live.WebcamWidget` streaming JPEG frames to a
+:class:`~workbench.live.WebcamSource`; its boxes and names are drawn by the browser over
+the live preview (the widget's ``overlays`` trait), so no annotated image goes back. The
+local camera and video file sources are drawn into an ``ipywidgets.Image`` (throttled).
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import InvalidArgumentError
-from workbench.ui.common import CAMERA_CSS, ErrorLog, encode_image, set_image
+from workbench.ui.common import ErrorLog, encode_image, set_image
 
 BROWSER, LOCAL, VIDEO = "browser camera", "local camera", "video file"
 #: Most view updates per second sent to the browser; the loop itself may run faster.
 MAX_VIEW_FPS = 12.0
+#: Browser camera request: frame size and rate (the camera picks the nearest it has).
+WEBCAM_SIZE, WEBCAM_FPS = (640, 480), 30.0
 
 
 class LivePanel:
@@ -61,6 +67,7 @@ class LivePanel:
         self._last_view = 0.0
         self._lock = threading.Lock()
         self._camera = None
+        self._overlay_camera: Any = None  # the webcam whose overlays the loop updates
 
         self.output = w.Output()
         self.errors = ErrorLog(self.output)
@@ -93,7 +100,6 @@ class LivePanel:
 
         self.widget = w.VBox(
             [
-                w.HTML(CAMERA_CSS),
                 w.HBox([self.source, self.detector]),
                 w.HBox([self.camera_index, self.video, self.realtime]),
                 w.HBox([self.start_button, self.stop_button]),
@@ -115,14 +121,13 @@ class LivePanel:
 
     @property
     def camera(self) -> Any:
-        """The ``ipywebrtc.CameraStream`` of the browser source (made on first use)."""
+        """The :class:`~workbench.live.WebcamWidget` of the browser source (made on first
+        use): the live preview, with the names drawn over it."""
         if self._camera is None:
-            import ipywebrtc
-            import ipywidgets as w
+            from workbench.live import WebcamWidget
 
-            self._camera = ipywebrtc.CameraStream.facing_user(
-                audio=False, layout=w.Layout(width="200px")
-            )
+            width, height = WEBCAM_SIZE
+            self._camera = WebcamWidget(width=width, height=height, fps=WEBCAM_FPS)
             self._camera.add_class("wb-camera")
         return self._camera
 
@@ -131,8 +136,11 @@ class LivePanel:
         self.camera_index.layout.display = "" if kind == LOCAL else "none"
         self.video.layout.display = "" if kind == VIDEO else "none"
         self.realtime.layout.display = "" if kind == VIDEO else "none"
-        # The webcam must be on the page for the browser to deliver its frames.
+        # The webcam must be on the page for the browser to deliver its frames; it is
+        # also the annotated view, so the image view is only for the other sources.
         self.camera_box.children = [self.camera] if kind == BROWSER else []
+        if kind == BROWSER:
+            set_image(self.view, b"")
 
     def _on_detector(self, _change: dict) -> None:
         # A running loop switches at once (a restart: the source is opened again).
@@ -140,11 +148,11 @@ class LivePanel:
             self.start()
 
     def _make_source(self) -> Any:
-        from workbench.live import BrowserCameraSource, CameraSource, VideoFileSource
+        from workbench.live import CameraSource, VideoFileSource, WebcamSource
 
         kind = self.source.value
         if kind == BROWSER:
-            return BrowserCameraSource(self.camera)
+            return WebcamSource(self.camera)
         if kind == LOCAL:
             return CameraSource(int(self.camera_index.value))
         if not self.video.value.strip():
@@ -173,6 +181,7 @@ class LivePanel:
         self.stop()
         recognizer = Recognizer(self._get_detector(), self.embedder, self.gallery)
         source = self._make_source()
+        self._overlay_camera = self.camera if self.source.value == BROWSER else None
         self.live = LiveRecognizer(source, recognizer, on_result=self._on_result)
         self.live.start()
         self.start_button.disabled = True
@@ -188,6 +197,8 @@ class LivePanel:
                 try:
                     live.stop()
                 finally:
+                    # The threads are joined: no result can draw stale boxes after this.
+                    self._clear_overlays()
                     ended = html.escape(str(live.end_reason))
                     self.stats.value = self._stats_text(live) + f" &middot; ended: {ended}"
         finally:
@@ -201,11 +212,15 @@ class LivePanel:
         return True if live is None else live.wait(timeout)
 
     def close(self) -> None:
-        """Stop and close the detectors this panel made."""
+        """Stop, close the detectors this panel made and its browser camera widget."""
         self.stop()
         for detector in self._detectors.values():
             detector.close()
         self._detectors.clear()
+        camera, self._camera = self._camera, None
+        if camera is not None:
+            self.camera_box.children = []
+            camera.close()
 
     def _watch(self, live: Any) -> None:
         """Show how a loop ended on its own (source over, error) without a Stop click."""
@@ -219,15 +234,20 @@ class LivePanel:
     # Worker-thread callback -------------------------------------------------------------
 
     def _on_result(self, result: Any) -> None:
+        camera = self._overlay_camera
+        if camera is not None:
+            # A small JSON list per result; the browser draws it over the live preview.
+            camera.overlays = overlays_for(result)
         now = time.monotonic()
         if now - self._last_view < 1.0 / MAX_VIEW_FPS:
             return
         self._last_view = now
-        from workbench.live.draw import draw_result
-
         live = self.live
-        stats = live.stats() if live is not None else None
-        set_image(self.view, encode_image(draw_result(result, stats=stats), quality=80))
+        if camera is None:
+            from workbench.live.draw import draw_result
+
+            stats = live.stats() if live is not None else None
+            set_image(self.view, encode_image(draw_result(result, stats=stats), quality=80))
         if live is not None:
             self.stats.value = self._stats_text(live)
         self.faces.value = _faces_html(result)
@@ -238,6 +258,11 @@ class LivePanel:
         ]
         if unknown != [tuple(o) for o in self.unknown.options]:
             self.unknown.options = unknown
+
+    def _clear_overlays(self) -> None:
+        camera, self._overlay_camera = self._overlay_camera, None
+        if camera is not None and camera.overlays:
+            camera.overlays = []
 
     @staticmethod
     def _stats_text(live: Any) -> str:
@@ -295,6 +320,25 @@ class LivePanel:
         self.enroll_track(int(self.unknown.value), name)
         self.faces.value += f"<p>enrolled {html.escape(name.strip())}</p>"
         self.new_name.value = ""
+
+
+def overlays_for(result: Any) -> list[dict[str, Any]]:
+    """A result's faces as :attr:`WebcamWidget.overlays <workbench.live.WebcamWidget>`
+    items: box in frame pixels, ``name distance`` label, green for a name, orange for
+    ``unknown`` (the colours of :func:`workbench.live.draw.draw_faces`)."""
+    from workbench.live.draw import KNOWN_COLOR, UNKNOWN_COLOR
+
+    items = []
+    for box, name, d in zip(result.boxes, result.names, result.distances, strict=True):
+        rgb = UNKNOWN_COLOR if name == "unknown" else KNOWN_COLOR
+        items.append(
+            {
+                "box": [round(float(v), 1) for v in box],
+                "label": name if np.isnan(d) else f"{name} {float(d):.2f}",
+                "color": "#{:02x}{:02x}{:02x}".format(*rgb),
+            }
+        )
+    return items
 
 
 def _faces_html(result: Any) -> str:
