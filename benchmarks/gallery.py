@@ -15,7 +15,9 @@ Sub-commands:
     HNSW-Flat and usearch HNSW (f32), build time, memory, latency, recall@1 (near).
 ``lfw-enroll``
     ``Gallery.enroll_folder`` over LFW through the real pipeline (MediaPipe + Keras
-    ResNet), images/s; the gallery it writes feeds ``lfw-openset``.
+    ResNet), images/s; the gallery it writes feeds ``lfw-openset``. ``--compare`` runs
+    photo-by-photo embedding (the baseline) and batched embedding alternately in one
+    process on the same folder (``--limit-people`` for a subset).
 ``lfw-openset``
     Open-set identification on LFW from the enrolled embeddings: one photo of each
     person with >= 2 photos enrolled, their other photos probe as known, photos of
@@ -28,6 +30,7 @@ Run:
     .venv/bin/python benchmarks/gallery.py search [--sizes 10000 100000 1000000]
     .venv/bin/python benchmarks/gallery.py libraries [--size 100000]
     .venv/bin/python benchmarks/gallery.py lfw-enroll --out /tmp/lfw_gallery.sqlite
+    .venv/bin/python benchmarks/gallery.py lfw-enroll --compare --limit-people 600
     .venv/bin/python benchmarks/gallery.py lfw-openset --gallery /tmp/lfw_gallery.sqlite
 """
 
@@ -101,7 +104,7 @@ def fill(path: Path, vectors: np.ndarray, per_person: int = 4) -> float:
 def bench_search(args) -> None:
     print(f"machine: {machine()}")
     print(
-        "| faces | method | build s | index MB | p50 ms | p95 ms | batch ms/query "
+        "| faces | method | build s | RSS +MB | p50 ms | p95 ms | batch ms/query "
         "| recall@1 near | recall@1 random | decision agrees (random) |"
     )
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -135,8 +138,10 @@ def bench_search(args) -> None:
                 f"| {n:,} | exact (baseline) | - | - | {p50:.3f} | {p95:.3f} | "
                 f"{batch_exact:.3f} | 1 | 1 | 1 |"
             )
-            for nprobe in args.nprobe:
-                g.index_options = IndexOptions(threshold=0, nprobe=nprobe)
+            for kind, nprobe in [(kind, p) for kind in args.index for p in args.nprobe]:
+                g.index_options = IndexOptions(threshold=0, nprobe=nprobe, quantize=kind == "sq8")
+                if nprobe == args.nprobe[0]:
+                    g._ann[Decision.NEAREST_FACE].index = None  # build this kind afresh
                 m0 = rss_mb()
                 t = time.perf_counter()
                 g.build_index()
@@ -153,8 +158,9 @@ def bench_search(args) -> None:
                 rec_rand = np.mean(ann_rand.names[:, 0] == exact_rand.names[:, 0])
                 agree = np.mean(ann_rand.accepted[:, 0] == exact_rand.accepted[:, 0])
                 built = f"{build:.1f} | {mem:.0f}" if build > 0.05 else "(same) | (same)"
+                name = "IVF-SQ8 + exact re-rank" if kind == "sq8" else "IVF-Flat"
                 print(
-                    f"| {n:,} | faiss IVF-Flat, {index.nlist} lists, nprobe {nprobe} | "
+                    f"| {n:,} | faiss {name}, {index.nlist} lists, nprobe {nprobe} | "
                     f"{built} | {p50:.3f} | {p95:.3f} | {batch_ann:.3f} | "
                     f"{rec_near:.4f} | {rec_rand:.3f} | {agree:.3f} |",
                     flush=True,
@@ -246,23 +252,49 @@ def bench_lfw_enroll(args) -> None:
         for person in sorted(lfw.iterdir())[: args.limit_people]:
             (folder / person.name).symlink_to(person)
     out = Path(args.out)
-    if out.exists():
-        out.unlink()
     with open_recognizer(detector=args.detector) as rec:
-        mode = "per photo" if args.per_photo else f"batched ({args.batch_size} faces)"
-        with Gallery(out, model_id=rec.embedder.model_id) as g:
-            # Warm-up (model build, first-call compilation) outside the timing.
-            warm = sorted(next(lfw.iterdir()).iterdir())[:1]
-            g.enroll("__warmup__", warm, recognizer=rec)
-            if not args.per_photo:
-                rec.embedder.embed(np.zeros((args.batch_size, 150, 150, 3), np.uint8))
-            g.remove_person("__warmup__")
-            summary = g.enroll_folder(
-                folder, recognizer=rec, progress=not args.quiet, batch_size=args.batch_size
-            )
-    print(f"machine: {machine()}; detector {args.detector}; embedding {mode}")
-    print(summary)
-    print(f"images/s: {summary.photos_seen / summary.seconds:.2f}")
+        per_photo = _without_chips(rec)
+        # Warm-up outside the timing: model build, and one trace per batch shape.
+        warm = _load(sorted(next(lfw.iterdir()).iterdir())[0])
+        rec.embed(warm, rec.detect(warm))
+        for b in (2, 4, 8, 16, 32, 64):
+            if b <= args.batch_size:
+                rec.embedder.embed(np.zeros((b, 150, 150, 3), np.uint8))
+        if args.compare:
+            modes = ["per photo", "batched"] * args.repeat
+        else:
+            modes = ["per photo"] if args.per_photo else ["batched"]
+        for i, mode in enumerate(modes):
+            path = out if len(modes) == 1 else out.with_name(f"{out.stem}_{i}{out.suffix}")
+            if path.exists():
+                path.unlink()
+            with Gallery(path, model_id=rec.embedder.model_id) as g:
+                summary = g.enroll_folder(
+                    folder,
+                    recognizer=per_photo if mode == "per photo" else rec,
+                    progress=not args.quiet,
+                    batch_size=args.batch_size,
+                )
+            print(f"machine: {machine()}; detector {args.detector}; embedding {mode}")
+            print(summary)
+            print(f"images/s ({mode}): {summary.photos_seen / summary.seconds:.2f}", flush=True)
+
+
+def _load(path):
+    from workbench.images import load_image
+
+    return load_image(path)
+
+
+def _without_chips(rec):
+    """The recognizer without ``chips``, so enroll_folder embeds photo by photo."""
+
+    class _PerPhoto:
+        def __init__(self, inner) -> None:
+            self.detector, self.embedder = inner.detector, inner.embedder
+            self.detect, self.embed = inner.detect, inner.embed
+
+    return _PerPhoto(rec)
 
 
 def _open_set(vectors, persons, enrolled, probes, known, decision, calibration) -> dict:
@@ -359,6 +391,7 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     p.add_argument("--queries", type=int, default=1000)
     p.add_argument("--nprobe", type=int, nargs="+", default=[64])
+    p.add_argument("--index", nargs="+", default=["sq8"], choices=["sq8", "flat"])
     p.set_defaults(func=bench_search)
     p = sub.add_parser("libraries")
     p.add_argument("--size", type=int, default=100_000)
@@ -370,6 +403,10 @@ def main() -> None:
     p.add_argument("--detector", default="mediapipe")
     p.add_argument("--limit-people", type=int, default=None)
     p.add_argument("--per-photo", action="store_true", help="embed photo by photo (baseline)")
+    p.add_argument(
+        "--compare", action="store_true", help="per photo and batched, alternating, one process"
+    )
+    p.add_argument("--repeat", type=int, default=2, help="with --compare: rounds of each")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=bench_lfw_enroll)

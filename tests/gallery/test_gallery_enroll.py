@@ -160,3 +160,11 @@ def test_enroll_folder_batches_across_people(gallery, tmp_path) -> None:
     np.testing.assert_allclose(vectors[4], face_vector(1, 1))
     assert owners[4] == "person 1"
     assert gallery.search(face_vector(5, 1)).best()[0].label == "person 5"
+
+
+def test_enroll_batches_one_person(gallery) -> None:
+    rec = BatchingFakeRecognizer()
+    photos = [photo_array(3, v) for v in range(5)] + [photo_array(3, 9, faces=0)]
+    summary = gallery.enroll("Ada", photos, recognizer=rec)
+    assert rec.embedder.batches == [5] and len(summary.enrolled) == 5 and summary.no_face
+    np.testing.assert_allclose(gallery.embeddings()[0], [face_vector(3, v) for v in range(5)])

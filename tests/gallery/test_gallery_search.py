@@ -12,31 +12,42 @@ from workbench.errors import InvalidArgumentError
 from workbench.gallery import Decision, Gallery, IndexOptions, Match, SearchResult
 
 
-def _brute(queries, vectors, owners, names):
-    d = np.linalg.norm(queries[:, None, :] - vectors[None, :, :], axis=-1)
-    best = {}
-    for i in range(len(queries)):
+def _brute(queries, vectors, owners, centroid):
+    people = np.unique(owners)
+    out = []
+    for q in queries:
         per = {}
-        for j, o in enumerate(owners):
-            per[o] = min(per.get(o, math.inf), d[i, j])
-        best[i] = sorted(per.items(), key=lambda kv: kv[1])
-    return best
+        for o in people:
+            v = vectors[owners == o]
+            per[o] = (
+                np.linalg.norm(q - v.mean(0)) if centroid else np.linalg.norm(q - v, axis=1).min()
+            )
+        out.append(sorted(per.items(), key=lambda kv: kv[1]))
+    return out
 
 
-def test_exact_matches_brute_force(gallery) -> None:
+@pytest.mark.parametrize("decision", list(Decision))
+def test_exact_matches_brute_force(gallery_path, decision) -> None:
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((60, 128)).astype(np.float32) * 0.1
     owners = np.repeat(np.arange(12), 5)
-    for p in range(12):
-        gallery.add_embeddings(f"p{p}", vectors[owners == p])
-    queries = rng.standard_normal((7, 128)).astype(np.float32) * 0.1
-    result = gallery.search(queries, k=3)
-    expected = _brute(queries, vectors, owners, None)
-    assert result.names.shape == (7, 3) and result.distances.dtype == np.float32
-    for i in range(7):
-        assert list(result.names[i]) == [f"p{o}" for o, _ in expected[i][:3]]
-        np.testing.assert_allclose(result.distances[i], [d for _, d in expected[i][:3]], atol=1e-4)
-    np.testing.assert_array_equal(result.accepted, result.distances <= gallery.threshold)
+    with Gallery(gallery_path, model_id=MODEL, decision=decision) as gallery:
+        for p in range(12):
+            gallery.add_embeddings(f"p{p}", vectors[owners == p])
+        queries = rng.standard_normal((7, 128)).astype(np.float32) * 0.1
+        result = gallery.search(queries, k=3)
+        expected = _brute(queries, vectors, owners, decision is Decision.CENTROID)
+        assert result.names.shape == (7, 3) and result.distances.dtype == np.float32
+        for i in range(7):
+            assert list(result.names[i]) == [f"p{o}" for o, _ in expected[i][:3]]
+            np.testing.assert_allclose(
+                result.distances[i], [d for _, d in expected[i][:3]], atol=1e-5
+            )
+        np.testing.assert_array_equal(result.accepted, result.distances <= gallery.threshold)
+
+
+def test_default_decision_is_centroid(gallery) -> None:
+    assert gallery.decision is Decision.CENTROID
 
 
 def test_k_larger_than_people_pads(gallery) -> None:
@@ -93,7 +104,7 @@ def test_centroid_decision(gallery_path) -> None:
     b[0, 1] = 0.6
     q = np.zeros((1, 128), np.float32)
     q[0, 0] = 0.9  # near a's second face, 1.08 from b, 0.9 from a's centroid
-    with Gallery(gallery_path, model_id=MODEL) as g:
+    with Gallery(gallery_path, model_id=MODEL, decision="nearest_face") as g:
         g.add_embeddings("a", a)
         g.add_embeddings("b", b)
         assert g.search(q).best()[0].name == "a"
@@ -144,7 +155,7 @@ def test_ann_agrees_with_exact_and_follows_edits(tmp_path, decision) -> None:
 def test_index_is_rebuilt_when_gallery_grows(tmp_path) -> None:
     rng = np.random.default_rng(2)
     opts = IndexOptions(threshold=200, rebuild_growth=2.0)
-    with Gallery(tmp_path / "g.sqlite", model_id=MODEL, index=opts) as g:
+    with Gallery(tmp_path / "g.sqlite", model_id=MODEL, index=opts, decision="nearest_face") as g:
         g.add_embeddings("first", _unit(rng, 300))
         g.build_index()
         first = g._ann[Decision.NEAREST_FACE].index
@@ -153,3 +164,18 @@ def test_index_is_rebuilt_when_gallery_grows(tmp_path) -> None:
         g.add_embeddings("second", x)
         assert g.search(x[:5]).best()[0].name == "second"
         assert g._ann[Decision.NEAREST_FACE].index is not first
+
+
+@pytest.mark.parametrize("quantize", [True, False])
+def test_index_codes_and_float_copies_give_exact_distances(tmp_path, quantize) -> None:
+    rng = np.random.default_rng(3)
+    x = _unit(rng, 1500)
+    opts = IndexOptions(threshold=100, quantize=quantize)
+    with Gallery(tmp_path / "g.sqlite", model_id=MODEL, index=opts, decision="nearest_face") as g:
+        g._add_many([(f"p{i}", x[i : i + 1], None, None, None, None, None) for i in range(1500)])
+        q = x[:50] + 0.02 * rng.standard_normal((50, 128)).astype(np.float32)
+        result = g.search(q)
+        assert list(result.names[:, 0]) == [f"p{i}" for i in range(50)]
+        np.testing.assert_allclose(
+            result.distances[:, 0], np.linalg.norm(q - x[:50], axis=1), rtol=1e-5
+        )

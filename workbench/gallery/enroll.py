@@ -292,6 +292,11 @@ def _commit(
         summary.enrolled.extend((name, label) for label in f.labels)
 
 
+def _batches(recognizer: Any) -> bool:
+    """Whether faces can be aligned now and embedded later, many in one pass."""
+    return callable(getattr(recognizer, "chips", None)) and hasattr(recognizer, "embedder")
+
+
 def _progress_bar(total: int, enabled: bool, desc: str):
     if not enabled:
         return None
@@ -341,7 +346,7 @@ def enroll(
     known = _Known(gallery)
     bar = _progress_bar(len(items), progress, name)
     try:
-        faces = _process(items, recognizer, policy, summary, known, 0, bar)
+        faces = _process(items, recognizer, policy, summary, known, 0, bar, _batches(recognizer))
     finally:
         if bar is not None:
             bar.close()
@@ -431,7 +436,7 @@ def enroll_folder(
     # With a recognizer that can hand out aligned chips, faces of several people are
     # embedded together and those people written in one transaction; otherwise each
     # person is embedded photo by photo and written alone.
-    batch = callable(getattr(recognizer, "chips", None)) and hasattr(recognizer, "embedder")
+    batch = _batches(recognizer)
     waiting: list[tuple[str, _Faces]] = []
     offset = 0
     try:

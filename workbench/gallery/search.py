@@ -1,12 +1,14 @@
 """Nearest-identity search: result types, exact search and the approximate index.
 
 Exact search is one matrix product ``|q|² - 2 q·Vᵀ + |v|²`` over every enrolled vector.
-Past :data:`ANN_THRESHOLD` vectors an inverted-file index (faiss ``IndexIVFFlat``) looks
-only at the vectors in the ``nprobe`` cells nearest the query; the distances it returns
-are still exact for the vectors it looked at, so an approximate search can only ever
-return a *larger* distance than exact search, never a smaller one. A stranger that exact
-search rejects is therefore rejected by the index too; the index can only miss a match.
-Why IVF and not HNSW (usearch or faiss): see ``docs/benchmarks/gallery.md``.
+Past :data:`ANN_THRESHOLD` vectors an inverted-file index (faiss, 8-bit scalar-quantised
+codes by default) looks only at the vectors in the ``nprobe`` cells nearest the query and
+proposes a few candidates, which are re-ranked by their exact float32 distances. Every
+distance reported is therefore the true distance to a real enrolled vector, so an
+approximate search can only ever report a *larger* best distance than exact search,
+never a smaller one: a stranger that exact search rejects is rejected by the index too;
+the index can only miss a match. Why IVF and not HNSW (usearch or faiss), and the
+figures: ``docs/benchmarks/gallery.md``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Below this many vectors exact search is used. Measured on 2 cores (one query, p50):
-#: exact 0.26 ms at 10k and 9.4 ms at 100k faces (it reads every vector: memory bound),
-#: the index 0.1-0.5 ms at both; at 20k exact is still about 1-2 ms and never misses.
+#: exact 0.2 ms at 10k and 9-11 ms at 100k faces (it reads every vector: memory bound),
+#: the index 0.1-0.3 ms at both; at 20k exact is still about 1-2 ms and never misses.
 ANN_THRESHOLD = 20_000
 
 #: The label of a face whose best distance is above the threshold.
@@ -249,6 +251,10 @@ class IndexOptions:
         rebuild_growth: retrain the cells once the index holds this many times the
             vectors it was trained on (cells trained on few vectors get crowded).
         train_per_list: training sample per cell (faiss wants at least 39).
+        quantize: store 8-bit codes (``IndexIVFScalarQuantizer``, 128 bytes a vector)
+            instead of float32 copies (512 bytes): the gallery already holds every
+            vector in float32 and re-ranks the index's candidates exactly with them.
+        rerank: candidates per query the index returns for that exact re-ranking.
     """
 
     threshold: int = ANN_THRESHOLD
@@ -256,10 +262,12 @@ class IndexOptions:
     nprobe: int = 64
     rebuild_growth: float = 4.0
     train_per_list: int = 48
+    quantize: bool = True
+    rerank: int = 8
 
 
 class AnnIndex:
-    """An IVF-Flat index of ``(n, D)`` float32 vectors keyed by int64 ids.
+    """An IVF index (8-bit codes or float32, see :class:`IndexOptions`) keyed by int64 ids.
 
     faiss indexes are safe for concurrent searches but not for a search during an add,
     so one lock guards both; a query holds it for well under a millisecond.
@@ -276,7 +284,12 @@ class AnnIndex:
         nlist = min(nlist, max(1, n // options.train_per_list))
         self.trained_on = n
         self._quantizer = faiss.IndexFlatL2(dim)  # kept: the IVF index does not own it
-        index = faiss.IndexIVFFlat(self._quantizer, dim, nlist, faiss.METRIC_L2)
+        if options.quantize:
+            index = faiss.IndexIVFScalarQuantizer(
+                self._quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_L2
+            )
+        else:
+            index = faiss.IndexIVFFlat(self._quantizer, dim, nlist, faiss.METRIC_L2)
         rng = np.random.default_rng(0)
         n_train = min(n, nlist * options.train_per_list)
         sample = vectors if n_train == n else vectors[np.sort(rng.choice(n, n_train, False))]
@@ -323,7 +336,10 @@ class AnnIndex:
                 self._index.remove_ids(sel)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(ids, squared distances)``, each ``(Q, k)``; id ``-1`` where none was found."""
+        """``(ids, squared distances)``, each ``(Q, k)``; id ``-1`` where none was found.
+
+        With 8-bit codes the distances are approximate: re-rank with the float vectors.
+        """
         with self._lock:
             d2, ids = self._index.search(np.ascontiguousarray(queries, np.float32), k)
         return ids, d2
