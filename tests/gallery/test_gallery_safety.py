@@ -40,7 +40,7 @@ _WRITER = textwrap.dedent(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-@pytest.mark.parametrize("delay", [0.0, 0.013, 0.037])
+@pytest.mark.parametrize("delay", [0.0, 0.005, 0.013, 0.021, 0.029, 0.037, 0.051, 0.077])
 def test_sigkill_mid_enrollment_leaves_a_whole_state(gallery_path, delay) -> None:
     Gallery(gallery_path, model_id=MODEL).close()
     proc = subprocess.Popen(

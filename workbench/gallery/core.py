@@ -263,10 +263,18 @@ class Gallery:
             if model_id is None:
                 raise GalleryError(f"{path}: creating a gallery needs a model_id, got None")
             store.create(path, model_id=model_id, dim=dim, threshold=default_threshold())
-        store.check_header(path)
+        # A process killed mid-transaction leaves a hot journal, and the file may then be
+        # shorter than its (new) header says until SQLite rolls the journal back on the
+        # first read: check the header after that read, not before.
+        journal = path.with_name(path.name + "-journal")
+        hot_journal = journal.exists() and journal.stat().st_size > 0
+        if not hot_journal:
+            store.check_header(path)
         conn = store.connect(path)
         try:
             meta = store.read_meta(conn, path)
+            if hot_journal:
+                store.check_header(path)
             if model_id is not None and meta["model_id"] != model_id:
                 raise GalleryError(
                     f"{path}: this gallery holds embeddings of model {meta['model_id']!r}, "
