@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _machine import machine  # noqa: E402 - the script's folder is on sys.path
 
 from workbench.data import PROJECT_ROOT, lfw_images
 
@@ -57,18 +58,6 @@ def timed(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()}-core {cpu} ({platform.machine()}), {platform.system()}"
 
 
 def main() -> None:

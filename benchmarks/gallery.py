@@ -38,25 +38,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _machine import machine  # noqa: E402 - the script's folder is on sys.path
 
 from workbench.gallery import Decision, Gallery, IndexOptions
 
 EXACT = IndexOptions(threshold=2**62)
-
-
-def machine() -> str:
-    import faiss
-
-    return (
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"numpy {np.__version__}, faiss-cpu {faiss.__version__}"
-    )
 
 
 def rss_mb() -> float:

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from _machine import machine  # noqa: E402 - the script's folder is on sys.path
 
 from workbench.data import PROJECT_ROOT, shared_data_dir
 from workbench.live import (
@@ -73,18 +74,6 @@ NOTES = [
     "- The embedder compiles once per padded batch size on first use (0.5-1 s each on two "
     "cores); the loop's warm-up covers one and two faces before its threads start.",
 ]
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()}-core {cpu} ({platform.machine()}), {platform.system()}"
 
 
 def make_clip(stills: list[Path], path: Path) -> int:

@@ -30,6 +30,8 @@ import time
 from functools import partial
 from pathlib import Path
 
+from _machine import machine  # noqa: E402 - the script's folder is on sys.path
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
@@ -44,18 +46,6 @@ DEFAULT_CONFIGS = "head-contrastive-random,head-contrastive,head-triplet,last_st
 def first_half(name: str) -> bool:
     """Names starting A to M are the training half; N to Z are held out."""
     return name[:1].upper() <= "M"
-
-
-def machine() -> str:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()}-core {cpu}, {platform.system()}, Python {platform.python_version()}"
 
 
 def pair_chips(lfw: Path, images: list[str], detector, cache: Path) -> tuple[np.ndarray, int]:
@@ -311,7 +301,8 @@ def main() -> None:
         f"Command: `.venv/bin/python benchmarks/siamese.py --configs {args.configs} "
         f"--detector {args.detector} --max-photos {args.max_photos} --epochs {args.epochs} "
         f"--steps {args.steps} --write`",
-        f"Machine: {machine()}; TensorFlow {tf.__version__}, Keras {keras.__version__} "
+        f"Machine: {machine()}, Python {platform.python_version()}; "
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__} "
         f"({keras.backend.backend()} backend). Load average {load_before:.1f} before, "
         f"{load_after:.1f} after (other work shares these 2 cores).",
         f"Training people: LFW names A-M with >= {args.min_photos} photos, at most "
