@@ -252,14 +252,11 @@ def browser_camera(stills: list[Path], tmp: Path, seconds: float) -> list[str]:
     """Frames/s that ipywebrtc's ImageRecorder delivers to BrowserCameraSource in a real
     JupyterLab in headless Chromium fed by a fake camera (JPEG and PNG snapshots)."""
     import json
-    import secrets
-    import signal
-    import socket
-    import subprocess
-    import urllib.request
 
     import nbformat
     from playwright.sync_api import sync_playwright
+
+    from workbench.testing.lab import CHROMIUM, chromium_flags, jupyter_lab
 
     clip = tmp / "camera.y4m"
     write_y4m(stills[:3], clip)
@@ -278,52 +275,16 @@ def browser_camera(stills: list[Path], tmp: Path, seconds: float) -> list[str]:
         "language": "python",
     }
     nbformat.write(nb, root / "camera.ipynb")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    token = secrets.token_hex(16)
-    base = f"http://127.0.0.1:{port}"
-    log = (tmp / "lab.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1"]
-        + [f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
-        + ["--LabApp.news_url=", "--ServerApp.port_retries=0"]
-        + (["--allow-root"] if os.geteuid() == 0 else []),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp / "runtime")},
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("JupyterLab did not start") from None
-                time.sleep(0.5)
+    with jupyter_lab(root, workdir=tmp) as server:
         with sync_playwright() as p:
             browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                headless=True,
-                args=[
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--use-fake-device-for-media-stream",
-                    "--use-fake-ui-for-media-stream",
-                    f"--use-file-for-fake-video-capture={clip}",
-                ],
+                executable_path=str(CHROMIUM), headless=True, args=chromium_flags(clip)
             )
             try:
                 context = browser.new_context(viewport={"width": 1280, "height": 900})
                 context.grant_permissions(["camera"])
                 page = context.new_page()
-                page.goto(f"{base}/lab/tree/camera.ipynb?reset&token={token}")
+                page.goto(server.url("/lab/tree/camera.ipynb?reset"))
                 page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=90_000)
                 time.sleep(5)  # let the kernel start
                 for _ in range(3):  # toasts and dialogs (news, kernel choice) in the way
@@ -339,13 +300,6 @@ def browser_camera(stills: list[Path], tmp: Path, seconds: float) -> list[str]:
                     time.sleep(0.5)
             finally:
                 browser.close()
-    finally:
-        try:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
     if not result.exists():
         return ["", "Browser camera: no result (see the lab log); not measured."]
     runs = json.loads(result.read_text())

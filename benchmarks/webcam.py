@@ -32,14 +32,10 @@ import argparse
 import json
 import os
 import platform
-import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,16 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from live import machine, write_y4m  # noqa: E402  (benchmarks/live.py, beside this file)
 
 from workbench.data import PROJECT_ROOT, shared_data_dir  # noqa: E402
-
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-]
+from workbench.testing.lab import CHROMIUM, chromium_flags, jupyter_lab  # noqa: E402
 
 #: Reading notes and the decision, written under the figures (they hold for any run).
 NOTES = [
@@ -316,41 +303,13 @@ def run_lab(
         "language": "python",
     }
     nbformat.write(nb, root / "webcam.ipynb")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    token = secrets.token_hex(16)
-    base = f"http://127.0.0.1:{port}"
-    log = (tmp / "lab.log").open("wb")
     console: list[str] = []
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1"]
-        + [f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
-        + ["--LabApp.news_url=", "--ServerApp.port_retries=0"]
-        + (["--allow-root"] if os.geteuid() == 0 else []),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp / "runtime")},
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("JupyterLab did not start") from None
-                time.sleep(0.5)
+    with jupyter_lab(root, workdir=tmp) as server:
         with sync_playwright() as p:
             browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium",
+                executable_path=str(CHROMIUM),
                 headless=True,
-                args=[
-                    *(f for f in CHROMIUM_FLAGS if allow_camera or "fake-ui" not in f),
-                    f"--use-file-for-fake-video-capture={clip}",
-                ],
+                args=chromium_flags(clip, allow_camera=allow_camera),
             )
             try:
                 context = browser.new_context(viewport={"width": 1280, "height": 1400})
@@ -359,7 +318,7 @@ def run_lab(
                 page = context.new_page()
                 page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
                 page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
-                page.goto(f"{base}/lab/tree/webcam.ipynb?reset&token={token}")
+                page.goto(server.url("/lab/tree/webcam.ipynb?reset"))
                 page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=90_000)
                 time.sleep(5)  # let the kernel start
                 for _ in range(3):  # dialogs (kernel choice) in the way
@@ -378,13 +337,6 @@ def run_lab(
                     page.locator(".wb-webcam").first.screenshot(path=str(shot))
             finally:
                 browser.close()
-    finally:
-        try:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
     return console
 
 

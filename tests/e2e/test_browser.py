@@ -15,12 +15,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -28,8 +24,10 @@ from pathlib import Path
 import pytest
 
 from workbench.data import PROJECT_ROOT
+from workbench.testing.lab import CHROMIUM as DEFAULT_CHROMIUM
+from workbench.testing.lab import LabStartError, chromium_flags, jupyter_lab
 
-CHROMIUM = Path(os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM = Path(os.environ.get("WORKBENCH_CHROMIUM", DEFAULT_CHROMIUM))
 PERSON = "Tony_Blair"  # many frontal LFW photos, one face each
 SHOWN_AS = "Tony Blair"  # the name typed into the enroll panel
 NOTEBOOKS = (
@@ -76,12 +74,6 @@ def clip(tmp_path_factory, lfw_dir: Path) -> Path:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _api(base: str, token: str, path: str, method: str = "GET"):
     req = urllib.request.Request(
         f"{base}{path}", method=method, headers={"Authorization": f"token {token}"}
@@ -100,58 +92,17 @@ def lab(tmp_path_factory):
     nbdir.mkdir()
     for name in NOTEBOOKS:
         shutil.copyfile(PROJECT_ROOT / "notebooks" / name, nbdir / name)
-    port, token = _free_port(), secrets.token_hex(16)
     env = {
-        **os.environ,
         "WORKBENCH_GALLERY": str(root / "gallery.sqlite"),
         "WORKBENCH_PHOTOS": str(root / "photos"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
-        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
         "WORKBENCH_BENCH_FOLDS": "2",
         "WORKBENCH_BENCH_PAIRS": "40",
     }
-    log = (root / "lab.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1"]
-        + [f"--port={port}", f"--IdentityProvider.token={token}"]
-        + [f"--ServerApp.root_dir={nbdir}", "--ServerApp.port_retries=0"]
-        + ["--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-        + (["--allow-root"] if os.geteuid() == 0 else []),
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"JupyterLab exited: {(root / 'lab.log').read_text()[-2000:]}")
-            try:
-                _api(base, token, "/api/status")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("JupyterLab did not answer within 90 s")
-                time.sleep(0.5)
-        yield base, token
-    finally:
-        try:
-            for kernel in _api(base, token, "/api/kernels") or []:
-                _api(base, token, f"/api/kernels/{kernel['id']}", "DELETE")
-        except OSError:
-            pass
-        # The server and every kernel it started are in its own process group.
-        try:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(10)
-        except ProcessLookupError:
-            pass
-        log.close()
+        with jupyter_lab(nbdir, workdir=root, env=env) as server:
+            yield server.base, server.token
+    except LabStartError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -160,18 +111,7 @@ def browser(clip: Path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev extra")
     with sync_api.sync_playwright() as p:
         chromium = p.chromium.launch(
-            executable_path=executable,
-            headless=True,
-            args=[
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
-                f"--use-file-for-fake-video-capture={clip}",
-            ],
+            executable_path=executable, headless=True, args=chromium_flags(clip)
         )
         try:
             yield chromium
