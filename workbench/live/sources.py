@@ -354,10 +354,11 @@ class BrowserCameraSource(_SourceBase):
 
     The recorder takes one snapshot each time its ``recording`` trait turns true and turns
     it back to false when the image has arrived, so this source takes the image and
-    re-arms it on every false for continuous capture. The widget callback runs on the
-    kernel's main thread (so frames only arrive while the kernel is idle: run the loop on
-    its threads, not in a blocking cell) and only stores the encoded bytes; decoding
-    happens in the thread that iterates. Only the newest snapshot is kept.
+    re-arms it on every false for continuous capture. The widget callback runs where the
+    kernel handles comm messages (a subshell thread in JupyterLab 4.6 with ipykernel 7,
+    the main thread with older kernels, where frames arrive only while no cell runs: run
+    the loop on its threads, not in a blocking cell) and only stores the encoded bytes;
+    decoding happens in the thread that iterates. Only the newest snapshot is kept.
 
     Measured in headless Chromium with a fake camera (``benchmarks/live.py
     --browser-seconds``): about one frame a second reaches the kernel, in bursts with
