@@ -61,3 +61,29 @@ def _jpeg(tmp):
     path = tmp / "ok.jpg"
     Image.new("RGB", (32, 32)).save(path)
     return path
+
+
+def test_embed_json_and_aligned(lfw_dir, tmp_path, capsys):
+    path = str(lfw_dir / "AJ_Cook" / "AJ_Cook_0001.jpg")
+    assert main(["embed", "--json", path]) == 0
+    record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert record["source"] == path and len(record["faces"]) == 1
+    vector = record["faces"][0]["embedding"]
+    assert len(vector) == 128 and len(record["faces"][0]["box"]) == 4
+    # --aligned refuses anything but a 150x150 chip, naming what arrived.
+    assert main(["embed", "--aligned", path]) == 2
+    assert "150x150 chip, but got 250x250" in capsys.readouterr().err
+
+
+def test_eval_lfw_on_a_short_pairs_file(lfw_dir, lfw_pairs_file, tmp_path, capsys):
+    lines = lfw_pairs_file.read_text().splitlines()
+    pairs = tmp_path / "pairs.txt"
+    # Header "1 10": one fold of 10 same-person and 10 different-person pairs.
+    pairs.write_text("\n".join(["1\t10", *lines[1:11], *lines[301:311]]) + "\n")
+    args = ["eval", "lfw", "--images", str(lfw_dir), "--pairs", str(pairs)]
+    assert main([*args, "--detector", "mediapipe", "--flip", "--json", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["pairs"] == 20 and summary["folds"] == 1 and summary["flip"] is True
+    assert summary["accuracy_mean"] >= 0.9
+    assert main(["eval", "lfw", "--images", str(tmp_path / "none"), "--pairs", str(pairs)]) == 2
+    assert "not a folder of LFW images" in capsys.readouterr().err
