@@ -93,12 +93,13 @@ class _SourceBase:
                 with self._lock:
                     if self._closed.is_set():
                         break
-                    image = self._read()
-                if image is None:
+                    item = self._read_frame()
+                if item is None:
                     # _read may have set a more precise reason; the first one set wins.
                     self._end(CLOSED if self._closed.is_set() else END_OF_STREAM)
                     return
-                frame = Frame(image, time.monotonic(), self._next_index)
+                image, timestamp = item
+                frame = Frame(image, timestamp, self._next_index)
                 self._next_index += 1
                 yield frame
         finally:
@@ -122,6 +123,12 @@ class _SourceBase:
                 self._release()
         finally:
             self._lock.release()
+
+    def _read_frame(self) -> tuple[np.ndarray, float] | None:
+        """The next image and its timestamp, or None at the end. Sources whose frames
+        carry their own capture time override this; the rest implement ``_read``."""
+        image = self._read()
+        return None if image is None else (image, time.monotonic())
 
     def _read(self) -> np.ndarray | None:
         raise NotImplementedError
@@ -507,23 +514,6 @@ class WebcamSource(_SourceBase):
         self._last_seq = 0
         #: The last frame read, encoded (``seq``, capture and receive times).
         self.last: Any = None
-
-    def __iter__(self) -> Iterator[Frame]:
-        try:
-            while not self._closed.is_set():
-                with self._lock:
-                    if self._closed.is_set():
-                        break
-                    item = self._read_frame()
-                if item is None:
-                    self._end(CLOSED if self._closed.is_set() else END_OF_STREAM)
-                    return
-                image, timestamp = item
-                frame = Frame(image, timestamp, self._next_index)
-                self._next_index += 1
-                yield frame
-        finally:
-            self._end(CLOSED)
 
     def _read_frame(self) -> tuple[np.ndarray, float] | None:
         deadline = time.monotonic() + self.frame_timeout_s
