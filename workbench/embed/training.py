@@ -490,7 +490,41 @@ class _Sampler:
         return out
 
 
-class PairGenerator(keras.utils.PyDataset):
+class _SampledDataset(keras.utils.PyDataset):
+    """What the pair and triplet generators share: a :class:`_Sampler`, a fixed number
+    of steps, and a new epoch (fresh mining) at each epoch's end."""
+
+    def __init__(
+        self,
+        faces: FaceSet,
+        *,
+        batch_size: int = 64,
+        steps: int = 50,
+        hard_negatives: bool = False,
+        embed: Callable[[np.ndarray], np.ndarray] | None = None,
+        pool: int = 32,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.sampler = _Sampler(
+            faces,
+            batch_size=batch_size,
+            steps=steps,
+            hard_negatives=hard_negatives,
+            embed=embed,
+            pool=pool,
+            seed=seed,
+        )
+
+    def __len__(self) -> int:
+        return self.sampler.steps
+
+    def on_epoch_end(self) -> None:
+        self.sampler.epoch += 1
+        self.sampler.refresh()
+
+
+class PairGenerator(_SampledDataset):
     """Balanced pairs for the contrastive loss, as a ``keras.utils.PyDataset``.
 
     Each batch is half genuine pairs (a person drawn uniformly, then two of their photos)
@@ -511,31 +545,6 @@ class PairGenerator(keras.utils.PyDataset):
         (1 genuine, 0 impostor).
     """
 
-    def __init__(
-        self,
-        faces: FaceSet,
-        *,
-        batch_size: int = 64,
-        steps: int = 50,
-        hard_negatives: bool = False,
-        embed: Callable[[np.ndarray], np.ndarray] | None = None,
-        pool: int = 32,
-        seed: int = 0,
-    ) -> None:
-        super().__init__()
-        self.sampler = _Sampler(
-            faces,
-            batch_size=batch_size,
-            steps=steps,
-            hard_negatives=hard_negatives,
-            embed=embed,
-            pool=pool,
-            seed=seed,
-        )
-
-    def __len__(self) -> int:
-        return self.sampler.steps
-
     def indices(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sample indices ``a, b`` and ``same`` of batch ``index`` (no arrays copied)."""
         s = self.sampler
@@ -552,12 +561,8 @@ class PairGenerator(keras.utils.PyDataset):
         x = self.sampler.faces.samples
         return (x[a], x[b]), same
 
-    def on_epoch_end(self) -> None:
-        self.sampler.epoch += 1
-        self.sampler.refresh()
 
-
-class TripletGenerator(keras.utils.PyDataset):
+class TripletGenerator(_SampledDataset):
     """Triplets (anchor, positive, negative) for the triplet loss, as a ``PyDataset``.
 
     Anchor and positive are two photos of a person drawn uniformly; the negative is a
@@ -569,31 +574,6 @@ class TripletGenerator(keras.utils.PyDataset):
         and a dummy ``(batch,)`` target.
     """
 
-    def __init__(
-        self,
-        faces: FaceSet,
-        *,
-        batch_size: int = 64,
-        steps: int = 50,
-        hard_negatives: bool = False,
-        embed: Callable[[np.ndarray], np.ndarray] | None = None,
-        pool: int = 32,
-        seed: int = 0,
-    ) -> None:
-        super().__init__()
-        self.sampler = _Sampler(
-            faces,
-            batch_size=batch_size,
-            steps=steps,
-            hard_negatives=hard_negatives,
-            embed=embed,
-            pool=pool,
-            seed=seed,
-        )
-
-    def __len__(self) -> int:
-        return self.sampler.steps
-
     def indices(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         s = self.sampler
         rng = s.rng(index)
@@ -604,10 +584,6 @@ class TripletGenerator(keras.utils.PyDataset):
         a, p, n = self.indices(index)
         x = self.sampler.faces.samples
         return (x[a], x[p], x[n]), np.zeros(len(a), np.float32)
-
-    def on_epoch_end(self) -> None:
-        self.sampler.epoch += 1
-        self.sampler.refresh()
 
 
 # -- losses ---------------------------------------------------------------------------------
