@@ -1,11 +1,15 @@
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from workbench.errors import InvalidImageError
-from workbench.images import load_image
+from workbench.images import load_image, read_image_file
 
 
 def _encode(img: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -157,3 +161,126 @@ def test_too_many_pixels_refused_from_header_before_decoding(tmp_path):
 def test_real_lfw_image(lfw_dir):
     out = load_image(lfw_dir / "AJ_Cook" / "AJ_Cook_0001.jpg")
     assert out.shape == (250, 250, 3) and out.dtype == np.uint8
+
+
+# --- hostile files (issue 16): every decoder failure is an InvalidImageError naming the
+# file and the reason, and a path that is not a regular file says what it is instead.
+
+
+def _lfw_bytes(lfw_dir, fmt: str, **kwargs) -> bytes:
+    return _encode(Image.open(lfw_dir / "AJ_Cook" / "AJ_Cook_0001.jpg"), fmt, **kwargs)
+
+
+def _bmp_with_depth(data: bytes, depth: int) -> bytes:
+    out = bytearray(data)
+    out[28:30] = depth.to_bytes(2, "little")  # biBitCount in BITMAPINFOHEADER
+    return bytes(out)
+
+
+def _webp_without_decoder(data: bytes) -> bytes:
+    # A VP8 chunk whose frame tag is garbage: the RIFF header is fine, so Pillow picks
+    # its WebP plugin, and libwebp refuses to make a decoder.
+    out = bytearray(data)
+    out[20:30] = b"\xff" * 10
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        # The probe's 78-byte JPEG: the header stops inside a marker segment.
+        (lambda d: _lfw_bytes(d, "JPEG")[:78], "corrupt or unsupported image header"),
+        (lambda d: _webp_without_decoder(_lfw_bytes(d, "WEBP")), "could not create decoder"),
+        (lambda d: _bmp_with_depth(_lfw_bytes(d, "BMP"), 6), "Unsupported BMP pixel depth"),
+        (lambda d: _lfw_bytes(d, "PNG")[:20], "Truncated File Read"),
+        (lambda d: _lfw_bytes(d, "TIFF")[:-5000], "truncated or corrupt TIFF"),
+    ],
+)
+def test_decoder_failures_name_the_file_and_the_reason(lfw_dir, tmp_path, make, match):
+    data = make(lfw_dir)
+    path = _write(tmp_path / "hostile.img", data)
+    with pytest.raises(InvalidImageError, match=match) as info:
+        load_image(path)
+    assert str(info.value).startswith(f"{path}: ")
+    with pytest.raises(InvalidImageError, match=match):
+        load_image(data, label="upload.jpg")
+
+
+def test_bytes_are_named_by_their_label():
+    with pytest.raises(InvalidImageError, match=r"^photo\.jpg: not an image"):
+        load_image(b"not an image", label="photo.jpg")
+
+
+def test_symlink_loop_is_named_as_such(tmp_path):
+    loop = tmp_path / "loop.jpg"
+    loop.symlink_to(loop)
+    with pytest.raises(InvalidImageError, match="symbolic link loop"):
+        load_image(loop)
+
+
+def test_broken_symlink_names_its_target(tmp_path):
+    link = tmp_path / "link.jpg"
+    link.symlink_to(tmp_path / "gone.jpg")
+    with pytest.raises(InvalidImageError, match="broken symbolic link.*gone.jpg"):
+        load_image(link)
+
+
+def test_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    # Opening a FIFO for reading would block until a writer comes: must not get there.
+    with pytest.raises(InvalidImageError, match="FIFO"):
+        load_image(fifo)
+    with pytest.raises(InvalidImageError, match="FIFO"):
+        read_image_file(fifo)
+
+
+def test_device_is_refused():
+    with pytest.raises(InvalidImageError, match="character device"):
+        load_image("/dev/null")
+
+
+def _without_root_file_access() -> None:
+    """In the child before exec: drop the capabilities that let root read any file
+    (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH) from the bounding set, so the program runs as
+    root but meets permissions as anyone would."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop = 24
+    for cap in (1, 2):
+        if libc.prctl(pr_capbset_drop, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_file_inside_an_unreadable_folder(tmp_path, lfw_dir):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    photo = locked / "a.jpg"
+    photo.write_bytes(_lfw_bytes(lfw_dir, "JPEG"))
+    locked.chmod(0o000)
+    code = (
+        "from workbench.images import load_image\n"
+        "from workbench.errors import InvalidImageError\n"
+        "try:\n"
+        f"    load_image({str(photo)!r})\n"
+        "except InvalidImageError as exc:\n"
+        "    print(exc)\n"
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+            preexec_fn=_without_root_file_access if os.geteuid() == 0 else None,
+        )
+    except subprocess.SubprocessError as exc:
+        pytest.skip(f"cannot drop root's file access here: {exc}")
+    finally:
+        locked.chmod(0o755)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == (
+        f"{photo}: permission denied (the file, or a folder on its path, is not readable)"
+    )

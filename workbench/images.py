@@ -8,8 +8,11 @@ decoded, so a decompression bomb costs nothing.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import stat
+import struct
 import warnings
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,9 @@ MAX_PIXELS = 50_000_000
 ImageInput = str | os.PathLike | bytes | bytearray | np.ndarray | Image.Image
 
 
-def load_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_image(
+    source: ImageInput, *, max_pixels: int = MAX_PIXELS, label: str | None = None
+) -> np.ndarray:
     """Read an image into a contiguous RGB uint8 array.
 
     EXIF orientation is applied; grayscale, RGBA (alpha dropped onto black), palette,
@@ -36,49 +41,105 @@ def load_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS) -> np.ndarra
             ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)`` of dtype uint8 (or a float array
             in ``[0, 1]``), or a ``PIL.Image.Image``.
         max_pixels: refuse images with more pixels than this, read from the header.
+        label: what error messages call the input (default: the path, or ``<n bytes>``),
+            e.g. the file name of bytes read from a file.
 
     Returns:
         ``(H, W, 3)`` uint8 RGB array.
 
     Raises:
-        InvalidImageError: missing, empty, unreadable, truncated or too large input, or
-            an array of the wrong shape or dtype.
+        InvalidImageError: missing, empty, unreadable, truncated, corrupt or too large
+            input (every failure of the decoder, with its reason), a path that is not a
+            regular file, or an array of the wrong shape or dtype.
 
     Example:
         >>> load_image(np.zeros((4, 6), np.uint8)).shape
         (4, 6, 3)
     """
     if isinstance(source, np.ndarray):
-        return _from_array(source, max_pixels=max_pixels)
+        return _from_array(source, max_pixels=max_pixels, label=label or "array")
     if isinstance(source, Image.Image):
-        _check_size(source.size, "PIL image", max_pixels)
-        return _to_rgb_array(source, "PIL image")
+        _check_size(source.size, label or "PIL image", max_pixels)
+        return _to_rgb_array(source, label or "PIL image")
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
-        label = f"<{len(data)} bytes>"
+        name = label or f"<{len(data)} bytes>"
         if not data:
-            raise InvalidImageError("expected encoded image bytes, but got 0 bytes")
-        return _decode(io.BytesIO(data), label, max_pixels)
+            raise InvalidImageError(f"{name}: expected encoded image bytes, but got 0 bytes")
+        return _decode(io.BytesIO(data), name, max_pixels)
     if isinstance(source, str | os.PathLike):
         path = Path(source)
-        if not path.exists():
-            raise InvalidImageError(f"{path}: no such file")
-        if path.is_dir():
-            raise InvalidImageError(f"{path}: expected an image file, but got a directory")
+        _check_file(path)
         try:
-            size = path.stat().st_size
+            fh = path.open("rb")
         except OSError as exc:
-            raise InvalidImageError(f"{path}: cannot read ({exc.strerror})") from None
-        if size == 0:
-            raise InvalidImageError(f"{path}: the file is empty (0 bytes)")
-        try:
-            with path.open("rb") as fh:
-                return _decode(fh, str(path), max_pixels)
-        except PermissionError:
-            raise InvalidImageError(f"{path}: permission denied") from None
+            raise InvalidImageError(f"{path}: {_os_reason(exc)}") from None
+        with fh:
+            return _decode(fh, label or str(path), max_pixels)
     raise InvalidImageError(
         f"expected a path, bytes, a numpy array or a PIL image, but got {type(source).__name__}"
     )
+
+
+def read_image_file(path: str | os.PathLike) -> bytes:
+    """The bytes of an image file, with the checks :func:`load_image` makes on a path.
+
+    For callers that need the bytes too (to hash them, say) and then decode them with
+    ``load_image(data, label=str(path))``.
+
+    Raises:
+        InvalidImageError: the path is missing, a broken or looping link, a folder, a
+            FIFO or device, empty, or not readable.
+    """
+    path = Path(path)
+    _check_file(path)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidImageError(f"{path}: {_os_reason(exc)}") from None
+
+
+#: What ``stat`` calls the kinds of file that are not regular files.
+_FILE_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied (the file, or a folder on its path, is not readable)"
+    if exc.errno == errno.ELOOP:
+        return "a symbolic link loop (too many levels of links)"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the file name is too long"
+    if isinstance(exc, FileNotFoundError | NotADirectoryError):
+        return "no such file"
+    if isinstance(exc, IsADirectoryError):
+        return "expected an image file, but got a directory"
+    return f"cannot read ({exc.strerror or exc})"
+
+
+def _check_file(path: Path) -> None:
+    """Refuse anything but a non-empty regular file, before it is opened (opening a FIFO
+    would block for ever); the reason names the real problem, not just "no such file"."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and path.is_symlink():
+            raise InvalidImageError(
+                f"{path}: a broken symbolic link (to {os.readlink(path)}, which does not exist)"
+            ) from None
+        raise InvalidImageError(f"{path}: {_os_reason(exc)}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InvalidImageError(f"{path}: expected an image file, but got a directory")
+    for is_kind, kind in _FILE_KINDS:
+        if is_kind(st.st_mode):
+            raise InvalidImageError(f"{path}: expected an image file, but got {kind}")
+    if st.st_size == 0:
+        raise InvalidImageError(f"{path}: the file is empty (0 bytes)")
 
 
 def _check_size(size: tuple[int, int], label: str, max_pixels: int) -> None:
@@ -90,6 +151,31 @@ def _check_size(size: tuple[int, int], label: str, max_pixels: int) -> None:
             f"{label}: {width}x{height} is {width * height / 1e6:.1f} megapixels, "
             f"more than the limit of {max_pixels / 1e6:.1f}"
         )
+
+
+#: What Pillow's decoders raise on bad bytes: ``OSError`` from most plugins ("Truncated
+#: File Read", "could not create decoder object", "Unsupported BMP pixel depth"),
+#: ``SyntaxError`` from some headers, and plain ``struct``/index/value errors from parsers
+#: that read fields without checking them. Only the calls into Pillow are guarded.
+_DECODER_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    IndexError,
+    KeyError,
+    TypeError,
+    ZeroDivisionError,
+    OverflowError,
+    MemoryError,
+    RecursionError,
+)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, OSError) or not text else text
 
 
 def _decode(fh: Any, label: str, max_pixels: int) -> np.ndarray:
@@ -106,11 +192,18 @@ def _decode(fh: Any, label: str, max_pixels: int) -> np.ndarray:
                 raise InvalidImageError(
                     f"{label}: not an image (expected JPEG, PNG, BMP, GIF, TIFF or WebP)"
                 ) from None
+            except _DECODER_ERRORS as exc:
+                raise InvalidImageError(
+                    f"{label}: corrupt or unsupported image header ({_reason(exc)})"
+                ) from None
             _check_size(img.size, label, max_pixels)
             try:
                 img.load()
-            except (OSError, SyntaxError, ValueError) as exc:
-                raise InvalidImageError(f"{label}: truncated or corrupt image ({exc})") from None
+            except _DECODER_ERRORS as exc:
+                fmt = img.format or "image"
+                raise InvalidImageError(
+                    f"{label}: truncated or corrupt {fmt} ({_reason(exc)})"
+                ) from None
         finally:
             Image.MAX_IMAGE_PIXELS = previous
     try:
@@ -139,13 +232,14 @@ def _to_rgb_array(img: Image.Image, label: str) -> np.ndarray:
         img = Image.alpha_composite(background, img)
     try:
         rgb = img.convert("RGB")
-    except (OSError, ValueError) as exc:
-        raise InvalidImageError(f"{label}: cannot convert mode {mode!r} to RGB ({exc})") from None
+    except _DECODER_ERRORS as exc:
+        raise InvalidImageError(
+            f"{label}: cannot convert mode {mode!r} to RGB ({_reason(exc)})"
+        ) from None
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
 
-def _from_array(arr: np.ndarray, *, max_pixels: int) -> np.ndarray:
-    label = "array"
+def _from_array(arr: np.ndarray, *, max_pixels: int, label: str) -> np.ndarray:
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):

@@ -135,12 +135,10 @@ def _policy(value: MultipleFaces | str) -> MultipleFaces:
 def _read(item: Any, i: int) -> tuple[str | None, str, Any]:
     """``(source label or None, sha256, input for load_image)``; file read once."""
     if isinstance(item, str | os.PathLike):
-        path = Path(item)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InvalidImageError(f"cannot read {path}: {exc.strerror or exc}") from None
-        return str(path), hashlib.sha256(data).hexdigest(), data
+        from workbench.images import read_image_file
+
+        data = read_image_file(item)  # FIFOs, links and folders refused before reading
+        return str(item), hashlib.sha256(data).hexdigest(), data
     if isinstance(item, bytes | bytearray | memoryview):
         data = bytes(item)
         return None, hashlib.sha256(data).hexdigest(), data
@@ -227,14 +225,11 @@ def _process(
             if holder is not None:
                 summary.duplicates.append((label, holder))
                 continue
-            image = load_image(payload)
+            # The bytes were read once (to hash them); the message names the file.
+            image = load_image(payload, label=None if source is None else Path(source).name)
             dets = recognizer.detect(image)
         except InvalidImageError as exc:
-            reason = str(exc)
-            if isinstance(payload, bytes) and source is not None:
-                # load_image saw bytes and calls them "<n bytes>"; name the file instead.
-                reason = reason.replace(f"<{len(payload)} bytes>", Path(source).name)
-            summary.unreadable.append((label, reason))
+            summary.unreadable.append((label, str(exc)))
             continue
         finally:
             if progress is not None:
