@@ -404,7 +404,7 @@ def main() -> None:
                 )
                 clip_rows.append(row(f"lockstep, {label}", stats, f" {right:.1%} |"))
             stats, right = run_loop(VideoFileSource(clip), rec, tracking=True, person=args.person)
-            clip_rows.append(row("free-running, tracking", stats, f" {right:.1%} |"))
+            clip_rows.append(row("file (default, lossless), tracking", stats, f" {right:.1%} |"))
             for label, tracking in (("tracking", True), ("every face (baseline)", False)):
                 stats, right = run_loop(
                     VideoFileSource(clip, realtime=True),
@@ -469,8 +469,9 @@ def main() -> None:
         f"{args.enroll} photos of {args.person} and 3 each of {len(DISTRACTORS)} others. "
         "Detector MediaPipe short range unless said; tracking: IoU 0.3, re-embed every "
         "10 frames, vote over 5. Lockstep: the next frame is handed over when the last "
-        "result is out (every frame processed, latency excludes decoding); free-running: "
-        "frames as fast as they decode, the loop drops what it cannot take; realtime: "
+        "result is out (every frame processed, latency excludes decoding); file: "
+        "a VideoFileSource as `workbench live FILE` opens it, the reader waits for the "
+        "worker so every frame is processed, decoding overlapping recognition; realtime: "
         "paced at 30 fps as a camera. Latency is capture to published result.",
         "",
         *header,

@@ -64,6 +64,50 @@ def test_live_json_prints_one_object_with_settled_names_and_stats(run_cli, clip,
         assert names == [(1, "Zoë"), (2, "unknown")]
 
 
+def test_a_file_through_live_is_processed_whole_and_summarised_per_track(
+    run_cli, clip, monkeypatch, kit, capsys
+):
+    # A detector slower than decoding: before, the reader outran it and dropped frames.
+    def slow_open(args):
+        rec = kit.Recognizer(
+            boxes=[(10, 10, 60, 60), (80, 10, 130, 60)], names=["Zoë", None], delay_s=0.01
+        )
+        return contextlib.nullcontext(rec)
+
+    monkeypatch.setattr(live_cli, "open_recognizer", slow_open)
+    assert run_cli(["live", str(clip), "--gallery", "g.sqlite", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    stats = report["stats"]
+    assert stats["frames_captured"] == stats["frames_processed"] == 30
+    assert stats["frames_dropped"] == 0
+    # Times are positions in the 25 fps clip: frame 29 is at 1.16 s.
+    assert report["tracks"] == [
+        {"track_id": 1, "name": "Zoë", "first_s": 0.0, "last_s": 1.16, "first_frame": 0,
+         "last_frame": 29, "frames": 30},
+        {"track_id": 2, "name": "unknown", "first_s": 0.0, "last_s": 1.16, "first_frame": 0,
+         "last_frame": 29, "frames": 30},
+    ]  # fmt: skip
+    assert run_cli(["live", str(clip), "--gallery", "g.sqlite"]) == 0
+    out = capsys.readouterr().out
+    assert "30 of 30 frames recognized (0 dropped)" in out
+    assert "2 tracks (times in the video):" in out
+    assert "track    1  Zoë  seen 0.00-1.16 s  30 frames" in out
+
+
+def test_live_realtime_file_may_drop_and_counts_what_it_drops(
+    run_cli, clip, monkeypatch, kit, capsys
+):
+    def slow_open(args):
+        return contextlib.nullcontext(kit.Recognizer(delay_s=0.1))
+
+    monkeypatch.setattr(live_cli, "open_recognizer", slow_open)
+    assert run_cli(["live", str(clip), "--gallery", "g.sqlite", "--realtime", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)["stats"]
+    # 30 frames at 25 fps take 1.2 s; a 100 ms detector keeps up with about 12.
+    assert stats["frames_captured"] == 30 and stats["frames_dropped"] > 0
+    assert stats["frames_processed"] + stats["frames_dropped"] == 30
+
+
 def test_live_text_output(run_cli, clip, capsys):
     assert run_cli(["live", str(clip), "--gallery", "g.sqlite", "--realtime"]) == 0
     out = capsys.readouterr().out

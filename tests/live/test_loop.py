@@ -85,6 +85,37 @@ def test_slow_worker_drops_frames_and_counts_them(kit):
     assert results[-1].frame_id == 59
 
 
+def test_lossless_source_has_every_frame_processed_by_a_slow_worker(kit):
+    source = IterableSource(kit.frames(40), lossless=True)
+    live, results = run_to_end(source, kit.Recognizer(delay_s=0.005), tracking=None)
+    assert live.lossless
+    stats = live.stats()
+    assert stats.frames_captured == stats.frames_processed == 40
+    assert stats.frames_dropped == 0
+    assert [r.frame_id for r in results] == list(range(40))
+    assert [kit.marker(r.image) for r in results] == list(range(40))
+
+
+def test_lossless_loop_stopped_midway_joins_and_counts_the_waiting_frame(kit):
+    def endless():
+        while True:
+            yield np.zeros((32, 32, 3), np.uint8)
+
+    before = set(threading.enumerate())
+    rec = kit.Recognizer(delay_s=0.02)
+    with LiveRecognizer(IterableSource(endless()), rec, lossless=True) as live:
+        deadline = time.monotonic() + 10
+        while live.stats().frames_processed < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert set(threading.enumerate()) == before
+    stats = live.stats()
+    assert stats.end_reason == STOPPED
+    # The reader waited for the worker: at most the frame in the slot and the one
+    # waiting to go in are left over, not a backlog.
+    assert stats.frames_captured - stats.frames_processed <= 2
+    assert stats.frames_processed + stats.frames_dropped == stats.frames_captured
+
+
 def test_no_frame_processed_twice_and_ids_match_pixels(kit):
     live, results = run_to_end(IterableSource(kit.frames(300)), kit.Recognizer())
     ids = [r.frame_id for r in results]

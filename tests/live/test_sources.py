@@ -97,6 +97,14 @@ def test_video_file_source_reads_every_frame_in_order(tmp_path, fourcc, suffix):
     assert source.reason == END_OF_STREAM
 
 
+def test_a_file_is_lossless_unless_played_in_realtime(tmp_path):
+    path = write_clip(tmp_path / "clip.avi", n=3, fps=20.0)
+    with VideoFileSource(path) as whole, VideoFileSource(path, realtime=True) as played:
+        assert whole.lossless and not played.lossless
+        assert whole.frame_period_s == pytest.approx(0.05)
+    assert not IterableSource([]).lossless and IterableSource([], lossless=True).lossless
+
+
 def test_video_file_source_realtime_paces_at_its_fps(tmp_path):
     path = write_clip(tmp_path / "clip.avi", n=6, fps=50.0)
     t0 = time.monotonic()

@@ -2,9 +2,14 @@
 
 Runs the threaded live loop headless on a camera index, a video file or a stream URL,
 prints each recognition once it has settled (the same label for a track over
-:data:`SETTLE_RESULTS` results in a row), and ends with the loop's stats. With ``--json``
-it prints one JSON object at the end instead: the settled recognitions and the stats.
-Ctrl-C ends the run like the end of the source does, stats included.
+:data:`SETTLE_RESULTS` results in a row), and ends with one summary line per track and
+the loop's stats. With ``--json`` it prints one JSON object at the end instead: the
+settled recognitions, the tracks and the stats. Ctrl-C ends the run like the end of the
+source does, stats included.
+
+A video file is processed whole by default (every frame, none dropped; the reader waits
+for the recognizer); ``--realtime`` plays it at its own rate as a camera would, keeping
+only the newest frame when the recognizer falls behind. Cameras and URLs are live.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import argparse
 import queue
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 #: Results in a row a track must keep its label before the command reports it.
@@ -36,7 +43,10 @@ def register(subparsers) -> None:
     p.add_argument(
         "--realtime",
         action="store_true",
-        help="play a video file at its own frame rate (default: as fast as it decodes)",
+        help=(
+            "play a video file at its own frame rate as a camera would, dropping frames "
+            "the recognizer cannot keep up with (default: every frame, as fast as it goes)"
+        ),
     )
     p.add_argument("--json", action="store_true", help="one JSON object at the end")
     p.set_defaults(func=run)
@@ -62,24 +72,77 @@ def open_recognizer(args: argparse.Namespace):
     return _open(detector=args.detector, gallery=args.gallery)
 
 
+@dataclass
+class _TrackSummary:
+    """What the run saw of one track, for the closing summary line."""
+
+    track_id: int
+    first_s: float
+    last_s: float
+    first_frame: int
+    last_frame: int
+    frames: int = 0
+    labels: Counter = field(default_factory=Counter)
+
+    @property
+    def name(self) -> str:
+        """The label the track held on most of its frames (the earlier one on a tie)."""
+        return self.labels.most_common(1)[0][0] if self.labels else "unknown"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "track_id": self.track_id,
+            "name": self.name,
+            "first_s": round(self.first_s, 3),
+            "last_s": round(self.last_s, 3),
+            "first_frame": self.first_frame,
+            "last_frame": self.last_frame,
+            "frames": self.frames,
+        }
+
+
 class _Settler:
-    """Turns per-frame results into "track T is NAME" events once a label holds.
+    """Turns per-frame results into "track T is NAME" events once a label holds, and
+    keeps a summary per track.
 
     Runs on the worker thread and only queues events; the main thread prints them.
+
+    Args:
+        t0: ``time.monotonic()`` the event times count from.
+        frame_period_s: for a video file, seconds per frame: track times are then the
+            position in the video (meaningful however fast the file was processed);
+            ``None`` for a camera or a URL, where they count from ``t0``.
     """
 
-    def __init__(self, t0: float) -> None:
+    def __init__(self, t0: float, *, frame_period_s: float | None = None) -> None:
         self.events: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self.t0 = t0
+        self.frame_period_s = frame_period_s
         self._runs: dict[int, tuple[str, int]] = {}
         self._reported: dict[int, str] = {}
         self._last_seen: dict[int, int] = {}
+        # Never forgotten: a few numbers per track, read once the worker has stopped.
+        self.tracks: dict[int, _TrackSummary] = {}
+
+    def _time_of(self, result) -> float:
+        if self.frame_period_s is not None:
+            return result.frame_id * self.frame_period_s
+        return result.timestamp - self.t0
 
     def __call__(self, result) -> None:
+        seen_s = self._time_of(result) if len(result.names) else 0.0
         for i, name in enumerate(result.names):
             tid = int(result.track_ids[i])
             if tid < 0:  # no tracking: a face has no identity across frames
                 continue
+            summary = self.tracks.get(tid)
+            if summary is None:
+                summary = self.tracks[tid] = _TrackSummary(
+                    tid, seen_s, seen_s, result.frame_id, result.frame_id
+                )
+            summary.last_s, summary.last_frame = seen_s, result.frame_id
+            summary.frames += 1
+            summary.labels[name] += 1
             self._last_seen[tid] = result.frame_id
             prev, run = self._runs.get(tid, (None, 0))
             run = run + 1 if prev == name else 1
@@ -108,7 +171,7 @@ class _Settler:
 def run(args: argparse.Namespace) -> int:
     from workbench.cli import print_json_line
     from workbench.errors import InvalidArgumentError
-    from workbench.live import LiveRecognizer
+    from workbench.live import LiveRecognizer, VideoFileSource
 
     if args.seconds is not None and not args.seconds > 0:
         raise InvalidArgumentError(f"--seconds must be > 0, but got {args.seconds}")
@@ -117,7 +180,11 @@ def run(args: argparse.Namespace) -> int:
     events: list[dict[str, Any]] = []
     try:
         with open_recognizer(args) as recognizer:
-            settler = _Settler(time.monotonic())
+            is_file = isinstance(source, VideoFileSource) and not source.is_url
+            settler = _Settler(
+                time.monotonic(),
+                frame_period_s=source.frame_period_s if is_file else None,
+            )
             live = LiveRecognizer(source, recognizer, on_result=settler)
             deadline = None if args.seconds is None else time.monotonic() + args.seconds
             with live:
@@ -135,9 +202,24 @@ def run(args: argparse.Namespace) -> int:
             stats = live.stats()
     finally:
         source.close()
+    tracks = [settler.tracks[t] for t in sorted(settler.tracks)]
     if args.json:
-        print_json_line({"source": args.source, "recognitions": events, "stats": stats.to_dict()})
+        print_json_line(
+            {
+                "source": args.source,
+                "recognitions": events,
+                "tracks": [t.to_dict() for t in tracks],
+                "stats": stats.to_dict(),
+            }
+        )
         return 0
+    clock = "in the video" if settler.frame_period_s is not None else "since start"
+    print(f"{len(tracks)} track{'s' if len(tracks) != 1 else ''} (times {clock}):")
+    for t in tracks:
+        print(
+            f"  track {t.track_id:>4}  {t.name}  seen {t.first_s:.2f}-{t.last_s:.2f} s  "
+            f"{t.frames} frame{'s' if t.frames != 1 else ''}"
+        )
     print(
         f"{stats.frames_processed} of {stats.frames_captured} frames recognized "
         f"({stats.frames_dropped} dropped) in {stats.elapsed_s:.1f} s; ended: {stats.end_reason}"

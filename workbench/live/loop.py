@@ -3,7 +3,8 @@
 Two threads, so the video never waits for the neural network::
 
     capture thread:  source -> one-slot "latest frame" buffer (an unread frame is
-                     replaced by the newer one and counted as dropped)
+                     replaced by the newer one and counted as dropped; for a lossless
+                     source such as a video file, the capture thread waits instead)
     worker thread:   latest frame -> detect -> track (IoU) -> embed only new or stale
                      tracks -> identify -> LiveResult -> callbacks + latest() slot
 
@@ -117,7 +118,8 @@ class LiveStats:
         frames_captured: frames the source delivered.
         frames_processed: frames the worker recognized.
         frames_dropped: frames replaced in the buffer before the worker took them (and
-            one left there at stop): captured = processed + dropped once stopped.
+            one left there at stop): captured = processed + dropped once stopped. Zero
+            for a lossless loop that ran to the end of its source.
         faces: faces detected over all processed frames.
         embeddings: faces embedded; ``faces - embeddings`` is what tracking saved.
         capture_fps: frames captured per second since start.
@@ -155,23 +157,31 @@ class LiveStats:
 
 
 class _LatestSlot:
-    """A one-slot buffer: ``put`` replaces an unread item (counted), ``get`` blocks."""
+    """A one-slot buffer: ``put`` replaces an unread item (counted), ``get`` blocks.
 
-    def __init__(self) -> None:
+    With ``lossless``, ``put`` waits until the slot is empty instead, so nothing is
+    replaced; ``close()`` wakes a waiting ``put`` (its item then counts as dropped).
+    """
+
+    def __init__(self, *, lossless: bool = False) -> None:
         self._cond = threading.Condition()
         self._item: Frame | None = None
         self._closed = False
+        self.lossless = lossless
         self.dropped = 0
 
     def put(self, item: Frame) -> None:
         with self._cond:
+            while self.lossless and self._item is not None and not self._closed:
+                self._cond.wait()
             if self._closed:
                 self.dropped += 1
                 return
             if self._item is not None:
                 self.dropped += 1
             self._item = item
-            self._cond.notify()
+            # Both sides wait on this condition: wake the getter (and nobody else waits).
+            self._cond.notify_all()
 
     def get(self) -> Frame | None:
         """The newest item; ``None`` once closed and empty."""
@@ -179,6 +189,8 @@ class _LatestSlot:
             while self._item is None and not self._closed:
                 self._cond.wait()
             item, self._item = self._item, None
+            # A lossless put may be waiting for the slot to empty.
+            self._cond.notify_all()
             return item
 
     def close(self, *, discard: bool = False) -> None:
@@ -211,6 +223,11 @@ class LiveRecognizer:
             missing model) are raised by ``start()`` directly.
         join_timeout_s: how long ``stop()`` waits for each thread before giving up with
             a :class:`~workbench.errors.SourceError` (a source stuck in a read).
+        lossless: process every frame: the capture thread waits for the worker instead
+            of replacing an unread frame, so ``frames_processed == frames_captured`` at
+            the end. ``None`` (default) asks the source (its ``lossless`` attribute:
+            true for a video file decoded as fast as it goes, false for cameras, URLs
+            and ``realtime`` playback, where dropping keeps the result current).
 
     Raises:
         InvalidArgumentError: ``join_timeout_s`` is not positive.
@@ -226,6 +243,7 @@ class LiveRecognizer:
         close_source: bool = True,
         warm_up: bool = True,
         join_timeout_s: float = 15.0,
+        lossless: bool | None = None,
     ) -> None:
         if join_timeout_s <= 0:
             raise InvalidArgumentError(f"join_timeout_s must be > 0, but got {join_timeout_s}")
@@ -238,7 +256,10 @@ class LiveRecognizer:
         self._callbacks: list[Callable[[LiveResult], None]] = []
         if on_result is not None:
             self._callbacks.append(on_result)
-        self._slot = _LatestSlot()
+        if lossless is None:
+            lossless = bool(getattr(source, "lossless", False))
+        self.lossless = lossless
+        self._slot = _LatestSlot(lossless=lossless)
         self._stop = threading.Event()
         self._lock = threading.Lock()  # guards the counters, the latest slot and errors
         self._latest: LiveResult | None = None

@@ -62,6 +62,10 @@ class FrameSource(Protocol):
     """
 
     reason: str | None
+    #: True when every frame should be processed: the source's frames do not happen on
+    #: their own clock (a file decoded as fast as it goes), so the loop's reader waits
+    #: for the worker instead of dropping frames. Sources without it count as live.
+    lossless: bool
 
     def __iter__(self) -> Iterator[Frame]: ...
 
@@ -79,6 +83,9 @@ class _SourceBase:
     is free; otherwise the thread holding it (reading) releases once its read returns and
     it sees the closed flag, or when its iterator is closed.
     """
+
+    #: Live by default: a camera's frames keep coming whether or not anyone reads them.
+    lossless = False
 
     def __init__(self) -> None:
         self.reason: str | None = None
@@ -171,14 +178,18 @@ class IterableSource(_SourceBase):
 
     Args:
         frames: the frames; a generator is closed when the source closes.
+        lossless: the live loop processes every frame (its reader waits for the worker)
+            instead of keeping only the newest; off by default, since an iterable may be
+            a live feed.
 
     Raises:
         InvalidImageError: (while iterating) an item that is not an RGB uint8 image.
     """
 
-    def __init__(self, frames: Iterable[np.ndarray | Frame]) -> None:
+    def __init__(self, frames: Iterable[np.ndarray | Frame], *, lossless: bool = False) -> None:
         super().__init__()
         self._iterator = iter(frames)
+        self.lossless = bool(lossless)
 
     def __iter__(self) -> Iterator[Frame]:
         try:
@@ -257,6 +268,10 @@ class _CaptureSource(_SourceBase):
 class VideoFileSource(_CaptureSource):
     """A video file or a stream URL (anything FFmpeg opens), decoded with OpenCV.
 
+    A file read as fast as it decodes is :attr:`lossless`: the live loop processes every
+    frame of it. A file played with ``realtime`` and a URL are live: the loop keeps the
+    newest frame and counts the others as dropped, as with a camera.
+
     Args:
         path_or_url: a local file path, or a URL such as ``rtsp://`` or ``http://``.
         realtime: pace frames at the video's own frame rate (as a camera would deliver
@@ -297,6 +312,8 @@ class VideoFileSource(_CaptureSource):
         self._capture = capture
         self._fail_reason = END_OF_STREAM
         self.realtime = realtime
+        self.is_url = is_url
+        self.lossless = not realtime and not is_url
         fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         # Some containers report 0 or absurd rates; 30 is what a camera would give.
         self._period = 1.0 / fps if 1.0 <= fps <= 240.0 else 1.0 / 30.0
@@ -314,6 +331,12 @@ class VideoFileSource(_CaptureSource):
                 time.sleep(min(due - now, 0.05))
                 now = time.monotonic()
         return image
+
+    @property
+    def frame_period_s(self) -> float:
+        """Seconds between frames in the video (1/30 when the container's rate is absurd);
+        frame ``i`` is at ``i * frame_period_s`` in the video."""
+        return self._period
 
     def __repr__(self) -> str:
         return f"VideoFileSource({self.name!r}, realtime={self.realtime})"
