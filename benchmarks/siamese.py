@@ -146,7 +146,7 @@ def main() -> None:
 
     from workbench.detect import create_detector
     from workbench.embed import Embedder
-    from workbench.embed.training import (
+    from workbench.embed.finetune import (
         SiameseTrainer,
         TrainingConfig,
         load_face_folder,

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.errors import ModelAssetError
+from workbench.files import atomic_write_bytes, sha256_file
 
 #: The PyPI wheel that carries the same BlazeFace models as the official download.
 MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
@@ -118,15 +119,6 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "workbench"
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def get_asset(name: str) -> Asset:
     """The :class:`Asset` called ``name``.
 
@@ -185,7 +177,7 @@ def asset_path(name: str, *, path: str | os.PathLike | None = None, download: bo
             if problem:
                 tried.append(f"{label}: {problem}")
                 continue
-            _write_atomic(cached, data)
+            atomic_write_bytes(cached, data, suffix=".part", fsync=True)
             return cached
         hint = f"Put the file at {cached} or point ${asset.env_var} at it (sha256 {asset.sha256})"
         if asset.wheel_member:
@@ -240,20 +232,6 @@ def _verify_bytes(asset: Asset, data: bytes) -> str | None:
     if digest != asset.sha256:
         return f"got sha256 {digest}, expected {asset.sha256}"
     return None
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _read_package_file(spec: tuple[str, str]) -> bytes:

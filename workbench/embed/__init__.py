@@ -1,7 +1,9 @@
 """Face embeddings: dlib's metric-learned ResNet rebuilt in Keras, and its Siamese use.
 
 Importing this package loads no model and does not import Keras; the network is built on
-the first :meth:`Embedder.embed`.
+the first :meth:`Embedder.embed`. The fine-tuning API (:mod:`workbench.embed.finetune`:
+``SiameseTrainer``, ``FineTunedEmbedder``, ...) is exported here too, imported on first use.
+The dlib file parser lives in :mod:`workbench.embed.dlib_format` (used to build the weights).
 
 Example:
     >>> from workbench.embed import default_embedder, DEFAULT_THRESHOLD
@@ -11,12 +13,6 @@ Example:
 
 from __future__ import annotations
 
-from workbench.embed.dlib_format import (
-    DlibNetwork,
-    LayerSpec,
-    read_dlib_network,
-    resnet_v1_architecture,
-)
 from workbench.embed.embedder import (
     CHIP_SHAPE,
     DEFAULT_THRESHOLD,
@@ -27,17 +23,34 @@ from workbench.embed.embedder import (
 )
 from workbench.embed.siamese import SiameseNetwork, Verification
 
+#: Exported from :mod:`workbench.embed.finetune` on first use (it imports Keras).
+_FINETUNE = (
+    "FaceSet",
+    "FineTunedEmbedder",
+    "SiameseTrainer",
+    "TrainingConfig",
+    "TrainingResult",
+    "load_face_folder",
+    "load_finetuned",
+    "split_by_person",
+)
+
 __all__ = [
     "CHIP_SHAPE",
     "DEFAULT_THRESHOLD",
     "EMBEDDING_DIM",
-    "DlibNetwork",
     "Embedder",
-    "LayerSpec",
     "SiameseNetwork",
     "Verification",
     "check_chips",
     "default_embedder",
-    "read_dlib_network",
-    "resnet_v1_architecture",
+    *_FINETUNE,
 ]
+
+
+def __getattr__(name: str):
+    if name in _FINETUNE:
+        from workbench.embed import finetune
+
+        return getattr(finetune, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

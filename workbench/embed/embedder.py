@@ -79,7 +79,7 @@ class Embedder:
 
                 self._sha256 = ASSETS["dlib_resnet_v1"].sha256
             else:
-                from workbench.assets import sha256_file
+                from workbench.files import sha256_file
 
                 try:
                     self._sha256 = sha256_file(self._weights)

@@ -28,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -320,7 +319,7 @@ def load_resnet(
         sha256 = sha256 or ASSETS[ASSET_NAME].sha256
     dat_path = Path(dat_path)
     if sha256 is None:
-        from workbench.assets import sha256_file
+        from workbench.files import sha256_file
 
         try:
             sha256 = sha256_file(dat_path)
@@ -349,24 +348,13 @@ def _save_weights_atomic(model: keras.Model, target: Path) -> None:
 
     A failure to write (read-only cache, full disk) is not fatal: the model is in memory.
     """
+    from workbench.files import atomic_path
+
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            dir=target.parent,
-            prefix=f".{target.name[: -len('.weights.h5')]}.",
-            suffix=".weights.h5",
-        )
-        os.close(fd)
-    except OSError:
-        return
-    try:
-        with warnings.catch_warnings():
+        with atomic_path(target, suffix=".weights.h5") as tmp, warnings.catch_warnings():
             # Keras's TensorFlow backend converts variables with np.array(x), which numpy 2
             # flags for TF's __array__; harmless, and not ours to fix.
             warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
             model.save_weights(tmp, overwrite=True)
-        os.replace(tmp, target)
     except OSError:
         pass
-    finally:
-        Path(tmp).unlink(missing_ok=True)

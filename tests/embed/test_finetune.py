@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from workbench.embed.training import (
+from workbench.embed.finetune import (
     FaceSet,
     FineTunedEmbedder,
     PairGenerator,
@@ -376,3 +376,30 @@ def test_load_refuses_damaged_or_foreign(embedder, tmp_path):
         load_finetuned(tmp_path / "m", embedder)
     with pytest.raises(ModelAssetError):
         load_finetuned(tmp_path / "absent", embedder)
+
+
+def test_package_exports_lazily_without_keras():
+    """``workbench.embed`` and the Keras-free parts of finetune import without Keras; the
+    rest arrives on first use, and an unknown name is an AttributeError."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, workbench.embed as e\n"
+        "from workbench.embed.finetune import FaceSet, TrainingConfig, split_by_person\n"
+        "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, 'Keras imported'\n"
+        "assert 'DlibNetwork' not in e.__all__ and 'LayerSpec' not in e.__all__\n"
+        "assert 'SiameseTrainer' in e.__all__\n"
+        "try:\n"
+        "    e.NoSuchThing\n"
+        "except AttributeError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise SystemExit('no AttributeError')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    import workbench.embed
+    from workbench.embed.finetune.trainer import SiameseTrainer as defined
+
+    assert workbench.embed.SiameseTrainer is defined
