@@ -44,3 +44,14 @@ def test_to_dicts_names_keypoints():
 def test_checked_when_built(xyxy, scores, keypoints, match):
     with pytest.raises(InvalidArgumentError, match=match):
         FaceDetections(xyxy, scores, keypoints)
+
+
+def test_mapped_scales_and_shifts_boxes_and_keypoints():
+    kp = np.arange(10, dtype=np.float32).reshape(1, 5, 2)
+    dets = FaceDetections(np.array([[1, 2, 3, 4]], np.float32), np.array([0.9]), kp)
+    moved = dets.mapped(scale=(2.0, 3.0), offset=(10.0, 20.0))
+    np.testing.assert_allclose(moved.xyxy, [[12, 26, 16, 32]])
+    np.testing.assert_allclose(moved.keypoints[0, 1], [2 * 2 + 10, 3 * 3 + 20])
+    np.testing.assert_allclose(moved.scores, dets.scores)
+    assert dets.mapped() is dets
+    assert FaceDetections.empty().mapped(scale=(2, 2)).xyxy.shape == (0, 4)

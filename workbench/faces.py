@@ -116,6 +116,19 @@ class FaceDetections:
         """``(n,)`` box areas in square pixels."""
         return self.widths * self.heights
 
+    def mapped(
+        self, *, scale: tuple[float, float] = (1.0, 1.0), offset: tuple[float, float] = (0.0, 0.0)
+    ) -> FaceDetections:
+        """Boxes and keypoints moved into another image's pixels: ``x * sx + dx``,
+        ``y * sy + dy`` (a scaled-down copy or a crop back to the original)."""
+        (sx, sy), (dx, dy) = scale, offset
+        if not len(self) or (sx, sy, dx, dy) == (1.0, 1.0, 0.0, 0.0):
+            return self
+        factor = np.array([sx, sy], np.float32)
+        shift = np.array([dx, dy], np.float32)
+        xyxy = (self.xyxy.reshape(-1, 2, 2) * factor + shift).reshape(-1, 4)
+        return FaceDetections(xyxy, self.scores, self.keypoints * factor + shift)
+
     def largest(self) -> FaceDetections:
         """The single largest face (empty if there is none)."""
         if not len(self):

@@ -7,8 +7,10 @@ import pytest
 
 from workbench.data import lfw_images
 from workbench.detect import DETECTORS, Detector, create_detector
+from workbench.detect.base import fit_image
 from workbench.errors import InvalidArgumentError, InvalidImageError
 from workbench.faces import FaceDetections
+from workbench.images import load_image
 
 DETECTOR_FIXTURES = ["mediapipe_detector", "mtcnn_detector"]
 
@@ -150,3 +152,78 @@ def test_bad_image_input(mediapipe_detector):
         mediapipe_detector.detect(np.zeros((10, 10, 2), np.uint8))
     with pytest.raises(InvalidImageError, match="no such file"):
         mediapipe_detector.detect_batch(["/nonexistent/face.jpg"])
+
+
+# --- input limits: nothing reaches a backend that it cannot take ---------------------
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(10, 32767), (32767, 10), (40, 40000), (40000, 40), (3, 100000), (1, 1)],
+    ids=lambda s: f"{s[0]}x{s[1]}",
+)
+def test_huge_or_thin_images_give_no_faces_and_no_crash(detector, shape):
+    """MediaPipe's OpenCV aborts the process (SIGABRT) on a side of 32,767 px or more;
+    these arrays are small in bytes (at most 1.2 MB) but past that limit."""
+    image = np.full((*shape, 3), 128, np.uint8)
+    assert len(detector.detect(image)) == 0
+    assert [len(f) for f in detector.detect_batch([image, image])] == [0, 0]
+
+
+@pytest.mark.parametrize("name", ["mediapipe", "mtcnn"])
+def test_scaled_down_image_maps_faces_back(name, lfw_dir):
+    """With a max_side below the photo's size the detector sees a smaller copy; boxes and
+    keypoints come back in the original's pixels, close to a full-size detection."""
+    image = load_image(lfw_dir / "AJ_Cook" / "AJ_Cook_0001.jpg")
+    tall = np.concatenate([image, np.zeros((350, 250, 3), np.uint8)])  # 600x250
+    with create_detector(name) as det:
+        full = det.detect(tall).largest()
+    with create_detector(name, max_side=300, min_face_size=0) as det:
+        half = det.detect(tall).largest()
+    assert len(full) == 1 and len(half) == 1
+    assert iou(full.xyxy[0], half.xyxy[0]) > 0.75
+    eye_distance = np.linalg.norm(full.keypoints[0, 1] - full.keypoints[0, 0])
+    assert np.abs(full.keypoints - half.keypoints).max() < 0.25 * eye_distance
+    assert half.xyxy[0, 3] <= 250, "the face stays in the photo's part of the frame"
+
+
+def test_mtcnn_sees_at_most_max_side(monkeypatch):
+    """MTCNN on a 7000x7000 photo took 97 s and 5.1 GB: its input is bounded."""
+    det = create_detector("mtcnn")
+    seen: list[tuple[int, ...]] = []
+    run = det._run
+
+    def spy(images, **kwargs):
+        seen.extend(im.shape for im in images)
+        return run(images, **kwargs)
+
+    monkeypatch.setattr(det, "_run", spy)
+    with det:
+        det.detect(np.full((120, 6000, 3), 90, np.uint8))
+        det.detect_batch([np.full((3000, 3000, 3), 90, np.uint8)] * 2)
+    assert seen == [(41, 2048, 3), (2048, 2048, 3), (2048, 2048, 3)]
+
+
+def test_fit_image_keeps_small_images_and_scales_large_ones():
+    small = np.zeros((480, 640, 3), np.uint8)
+    same, scale = fit_image(small, max_side=640)
+    assert same is small and scale == (1.0, 1.0)
+    fitted, (sx, sy) = fit_image(np.zeros((10, 40000, 3), np.uint8), max_side=4096)
+    assert fitted.shape == (1, 4096, 3)
+    assert sx == pytest.approx(40000 / 4096) and sy == 10.0
+
+
+@pytest.mark.parametrize(
+    "name, max_side",
+    [("mediapipe", 32767), ("mediapipe", 16), ("mtcnn", 10000)],
+)
+def test_max_side_outside_the_detector_limits(name, max_side):
+    with pytest.raises(InvalidArgumentError, match="max_side"):
+        create_detector(name, max_side=max_side)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)

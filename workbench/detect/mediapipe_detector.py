@@ -43,7 +43,12 @@ class MediaPipeOptions(DetectorOptions):
         running_mode: :class:`RunningMode` or its value (``"image"`` / ``"video"``).
         suppression_threshold: IoU above which overlapping boxes are merged.
         model_path: use this model file (still checked against the pinned sha256).
+        max_side: larger images are scaled down to this for detection (faces mapped
+            back). BlazeFace sees 128 or 192 px, so this costs nothing it could find;
+            the ceiling is below OpenCV's 32,767 px, where MediaPipe aborts the process.
     """
+
+    MAX_SIDE_LIMIT = 32766
 
     range: Range | str = Range.SHORT
     running_mode: RunningMode | str = RunningMode.IMAGE
@@ -129,7 +134,7 @@ class MediaPipeDetector(DetectorBase):
                 omitted, the previous timestamp plus one is used.
         """
         self._check_open()
-        return self._detect(as_rgb(image), timestamp_ms=timestamp_ms)
+        return self._detect_within_limits(as_rgb(image), timestamp_ms=timestamp_ms)
 
     def _detect(self, image: np.ndarray, *, timestamp_ms: int | None = None) -> FaceDetections:
         import mediapipe as mp
@@ -155,7 +160,7 @@ class MediaPipeDetector(DetectorBase):
                 raise
             except Exception as exc:  # noqa: BLE001
                 raise DetectorError(f"MediaPipe detection failed: {exc}") from exc
-        return self.options.filter(from_mediapipe(result, width=width, height=height))
+        return from_mediapipe(result, width=width, height=height)
 
     def close(self) -> None:
         with self._lock:
