@@ -29,7 +29,7 @@ from workbench.evaluate import (
     align_images,
     embed_chips,
     kfold_accuracy,
-    pair_distances,
+    named_pair_distances,
     read_pairs,
     roc_curve,
 )
@@ -97,7 +97,7 @@ def main() -> None:
             start = time.perf_counter()
             emb = embed_chips(aligned.chips, embedder=embedder, flip=flip)
             embed_s = time.perf_counter() - start
-            d = pair_distances(emb, index, pairs.pairs)
+            d = named_pair_distances(emb, index, pairs.pairs)
             folds = kfold_accuracy(d, pairs.same, pairs.folds)
             rows.append(
                 {
@@ -113,7 +113,7 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     if args.dlib_baseline:
         emb, missing, seconds = dlib_pipeline(paths)
-        d = pair_distances(emb, index, pairs.pairs)
+        d = named_pair_distances(emb, index, pairs.pairs)
         folds = kfold_accuracy(d, pairs.same, pairs.folds)
         rows.append(
             {

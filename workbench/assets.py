@@ -193,11 +193,6 @@ def asset_path(name: str, *, path: str | os.PathLike | None = None, download: bo
         )
 
 
-def fetch_all(*, download: bool = True) -> dict[str, Path]:
-    """Resolve every known asset (``workbench models fetch``)."""
-    return {name: asset_path(name, download=download) for name in ASSETS}
-
-
 def _sources(asset: Asset, *, download: bool) -> list[tuple[str, Callable[[], bytes]]]:
     sources: list[tuple[str, Callable[[], bytes]]] = []
     if asset.package_file:

@@ -233,7 +233,7 @@ def threshold_at_far(impostor_distances: np.ndarray, target_far: float) -> float
     return float(np.nextafter(d[allowed], -np.inf)) if allowed < len(d) else float(d[-1])
 
 
-def pair_distances(embeddings: np.ndarray, index: dict[str, int], pairs: Sequence[Pair]):
+def named_pair_distances(embeddings: np.ndarray, index: dict[str, int], pairs: Sequence[Pair]):
     """Euclidean distance of each pair's two embeddings."""
     a = embeddings[[index[p.a] for p in pairs]]
     b = embeddings[[index[p.b] for p in pairs]]
@@ -419,7 +419,7 @@ def evaluate_lfw(
         progress=progress,
     )
     index = {n: i for i, n in enumerate(names)}
-    distances = pair_distances(run.embeddings, index, pairs.pairs)
+    distances = named_pair_distances(run.embeddings, index, pairs.pairs)
     same = pairs.same
     return LfwReport(
         kfold_accuracy(distances, same, pairs.folds),

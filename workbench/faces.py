@@ -9,6 +9,10 @@ import numpy as np
 
 from workbench.errors import InvalidArgumentError
 
+#: The label of a face nobody is named for: no gallery match under the threshold, or (in
+#: the live loop) no recognition yet. ``Match.label`` and the tracker use this one value.
+UNKNOWN = "unknown"
+
 #: Keypoint order shared by both detectors and by :mod:`workbench.align`. "Left" is the
 #: side on the image's left, which is the subject's right for a photo facing the camera.
 KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")

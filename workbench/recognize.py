@@ -7,7 +7,7 @@ everything else calls :meth:`Recognizer.recognize`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +15,11 @@ from workbench.align import align_faces, template_for
 from workbench.detect.base import as_rgb
 from workbench.faces import FaceDetections
 from workbench.images import ImageInput
+
+if TYPE_CHECKING:
+    from workbench.detect.base import Detector
+    from workbench.embed.embedder import FaceEmbedder
+    from workbench.gallery import Gallery, Match
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,7 @@ class Recognition:
     """
 
     detections: FaceDetections
-    matches: list
+    matches: list[Match]
     embeddings: np.ndarray
 
     def to_dicts(self) -> list[dict[str, Any]]:
@@ -59,7 +64,9 @@ class Recognizer:
     :func:`open_recognizer`).
     """
 
-    def __init__(self, detector, embedder, gallery=None) -> None:
+    def __init__(
+        self, detector: Detector, embedder: FaceEmbedder, gallery: Gallery | None = None
+    ) -> None:
         self.detector = detector
         self.embedder = embedder
         self.gallery = gallery
@@ -81,7 +88,7 @@ class Recognizer:
             return np.zeros((0, 128), np.float32)
         return self.embedder.embed(self.chips(image, detections))
 
-    def identify(self, embeddings: np.ndarray) -> list:
+    def identify(self, embeddings: np.ndarray) -> list[Match]:
         """The best gallery match of each embedding."""
         if self.gallery is None:
             raise ValueError("this recognizer has no gallery to identify against")

@@ -18,6 +18,7 @@ from workbench.embed.embedder import (
     DEFAULT_THRESHOLD,
     EMBEDDING_DIM,
     Embedder,
+    FaceEmbedder,
     check_chips,
     default_embedder,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "EMBEDDING_DIM",
     "Embedder",
+    "FaceEmbedder",
     "SiameseNetwork",
     "Verification",
     "check_chips",

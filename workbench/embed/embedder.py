@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -28,6 +29,23 @@ from workbench.errors import InvalidArgumentError, InvalidImageError, ModelAsset
 CHIP_SHAPE = (150, 150, 3)
 #: Width of one embedding.
 EMBEDDING_DIM = 128
+
+
+@runtime_checkable
+class FaceEmbedder(Protocol):
+    """What the pipeline, the gallery and the panels need of an embedder: :class:`Embedder`
+    and :class:`workbench.embed.finetune.FineTunedEmbedder` both are one."""
+
+    @property
+    def model_id(self) -> str:
+        """Names the weights; a gallery only holds one model's embeddings."""
+        ...
+
+    def embed(self, chips: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
+        """``(N, 150, 150, 3)`` uint8 aligned chips -> ``(N, 128)`` float32."""
+        ...
+
+
 #: Euclidean distance below which two embeddings are taken as the same person. dlib's
 #: value for this network (the ``dist_thresh`` of its metric loss, and face_recognition's
 #: ``tolerance``); the LFW evaluation (``workbench eval lfw``) calibrates its own.

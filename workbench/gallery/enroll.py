@@ -87,20 +87,6 @@ class EnrollSummary:
             + len(self.unreadable)
         )
 
-    def merge(self, other: EnrollSummary) -> None:
-        """Add ``other``'s entries to this summary (times add up)."""
-        for name in (
-            "enrolled",
-            "no_face",
-            "several_faces",
-            "duplicates",
-            "unreadable",
-            "invalid_names",
-            "ignored",
-        ):
-            getattr(self, name).extend(getattr(other, name))
-        self.seconds += other.seconds
-
     def __str__(self) -> str:
         rate = self.photos_seen / self.seconds if self.seconds > 0 else 0.0
         lines = [

@@ -20,13 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workbench.faces import UNKNOWN
+
 #: Below this many vectors exact search is used. Measured on 2 cores (one query, p50):
 #: exact 0.2 ms at 10k and 9-11 ms at 100k faces (it reads every vector: memory bound),
 #: the index 0.1-0.3 ms at both; at 20k exact is still about 1-2 ms and never misses.
 ANN_THRESHOLD = 20_000
-
-#: The label of a face whose best distance is above the threshold.
-UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.errors import InvalidArgumentError, SourceError
 from workbench.live.sources import END_OF_STREAM, Frame, FrameSource
 from workbench.live.tracking import Tracker, TrackerOptions
+
+if TYPE_CHECKING:
+    from workbench.recognize import Recognizer
 
 #: ``end_reason`` after ``stop()`` ended a loop whose source was still delivering.
 STOPPED = "stopped"
@@ -236,7 +239,7 @@ class LiveRecognizer:
     def __init__(
         self,
         source: FrameSource,
-        recognizer: Any,
+        recognizer: Recognizer,
         *,
         tracking: TrackerOptions | None = TrackerOptions(),  # noqa: B008 (frozen, immutable)
         on_result: Callable[[LiveResult], None] | None = None,
@@ -395,11 +398,6 @@ class LiveRecognizer:
         """The most recent result (``None`` before the first). Safe from any thread."""
         with self._lock:
             return self._latest
-
-    def add_callback(self, callback: Callable[[LiveResult], None]) -> None:
-        """Also call ``callback(result)`` for every result, on the worker thread."""
-        with self._lock:
-            self._callbacks = [*self._callbacks, callback]
 
     def stats(self) -> LiveStats:
         """A consistent snapshot of the counters and rates. Safe from any thread."""

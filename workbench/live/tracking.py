@@ -36,9 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from workbench.errors import InvalidArgumentError
-
-#: Label of a face no recognition has named (yet), same as ``Match.label``'s.
-UNKNOWN = "unknown"
+from workbench.faces import UNKNOWN
 
 
 @dataclass(frozen=True)

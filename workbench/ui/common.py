@@ -11,11 +11,14 @@ import io
 import threading
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.faces import FaceDetections
 
 
 class ErrorLog:
@@ -135,7 +138,7 @@ def sharpness(image: np.ndarray) -> float:
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
-def face_quality(image: np.ndarray, detections: Any) -> tuple[str, bool]:
+def face_quality(image: np.ndarray, detections: FaceDetections) -> tuple[str, bool]:
     """A one-line verdict on a capture for enrollment, and whether it is usable.
 
     Usable means exactly one face, detector score at least 0.7, face at least 80 px wide.

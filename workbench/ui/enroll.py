@@ -12,7 +12,7 @@ import html
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,11 @@ from workbench.ui.common import (
     set_image,
     thumbnail,
 )
+
+if TYPE_CHECKING:
+    from workbench.faces import FaceDetections
+    from workbench.gallery import Gallery
+    from workbench.recognize import Recognizer
 
 
 @dataclass
@@ -46,7 +51,7 @@ class Photo:
     data: bytes
     suffix: str
     origin: str
-    detections: Any
+    detections: FaceDetections
     quality: str
     usable: bool
 
@@ -69,8 +74,8 @@ class EnrollPanel:
 
     def __init__(
         self,
-        gallery: Any,
-        recognizer: Any,
+        gallery: Gallery,
+        recognizer: Recognizer,
         *,
         photos_dir: str | Path = "reference_images",
         camera: bool = True,

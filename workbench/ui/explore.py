@@ -11,12 +11,16 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.errors import InvalidArgumentError
 from workbench.ui.common import ErrorLog, encode_image, figure_png, new_figure, set_image
+
+if TYPE_CHECKING:
+    from workbench.detect.base import Detector
+    from workbench.embed.embedder import FaceEmbedder
 
 #: Most pairs listed as flipping when the slider moves; the count is always shown.
 MAX_FLIPS_SHOWN = 20
@@ -114,8 +118,8 @@ class EmbeddingExplorer:
         names: Sequence[str],
         *,
         threshold: float = 0.6,
-        detector: Any = None,
-        embedder: Any = None,
+        detector: Detector | None = None,
+        embedder: FaceEmbedder | None = None,
     ) -> None:
         import ipywidgets as w
 
@@ -205,8 +209,8 @@ class EmbeddingExplorer:
         cls,
         images: Mapping[str, Sequence[str | Path]],
         *,
-        detector: Any,
-        embedder: Any,
+        detector: Detector,
+        embedder: FaceEmbedder,
         threshold: float = 0.6,
     ) -> EmbeddingExplorer:
         """Embed the central face of each photo, ``{person: [paths]}``."""

@@ -15,12 +15,18 @@ import html
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.errors import InvalidArgumentError
 from workbench.ui.common import ErrorLog, encode_image, set_image
+
+if TYPE_CHECKING:
+    from workbench.detect.base import Detector
+    from workbench.embed.embedder import FaceEmbedder
+    from workbench.gallery import Gallery
+    from workbench.live.loop import LiveRecognizer, LiveResult
 
 BROWSER, LOCAL, VIDEO = "browser camera", "local camera", "video file"
 #: Most view updates per second sent to the browser; the loop itself may run faster.
@@ -49,8 +55,8 @@ class LivePanel:
 
     def __init__(
         self,
-        gallery: Any,
-        embedder: Any,
+        gallery: Gallery,
+        embedder: FaceEmbedder,
         *,
         detector: str = "mediapipe",
         source: str = BROWSER,
@@ -63,7 +69,7 @@ class LivePanel:
         self.gallery = gallery
         self.embedder = embedder
         self.live = None
-        self._detectors: dict[str, Any] = {}
+        self._detectors: dict[str, Detector] = {}
         self._last_view = 0.0
         self._lock = threading.Lock()
         self._camera = None
@@ -159,7 +165,7 @@ class LivePanel:
             raise InvalidArgumentError("type the path of a video file (or a stream URL)")
         return VideoFileSource(self.video.value.strip(), realtime=bool(self.realtime.value))
 
-    def _get_detector(self) -> Any:
+    def _get_detector(self) -> Detector:
         from workbench.detect import create_detector
 
         name = self.detector.value
@@ -222,7 +228,7 @@ class LivePanel:
             self.camera_box.children = []
             camera.close()
 
-    def _watch(self, live: Any) -> None:
+    def _watch(self, live: LiveRecognizer) -> None:
         """Show how a loop ended on its own (source over, error) without a Stop click."""
         live.wait()
         if self.live is live:
@@ -233,7 +239,7 @@ class LivePanel:
 
     # Worker-thread callback -------------------------------------------------------------
 
-    def _on_result(self, result: Any) -> None:
+    def _on_result(self, result: LiveResult) -> None:
         camera = self._overlay_camera
         if camera is not None:
             # A small JSON list per result; the browser draws it over the live preview.
@@ -265,7 +271,7 @@ class LivePanel:
             camera.overlays = []
 
     @staticmethod
-    def _stats_text(live: Any) -> str:
+    def _stats_text(live: LiveRecognizer) -> str:
         s = live.stats()
         return (
             f"captured {s.frames_captured} ({s.capture_fps:.1f}/s) &middot; processed "
@@ -322,7 +328,7 @@ class LivePanel:
         self.new_name.value = ""
 
 
-def overlays_for(result: Any) -> list[dict[str, Any]]:
+def overlays_for(result: LiveResult) -> list[dict[str, Any]]:
     """A result's faces as :attr:`WebcamWidget.overlays <workbench.live.WebcamWidget>`
     items: box in frame pixels, ``name distance`` label, green for a name, orange for
     ``unknown`` (the colours of :func:`workbench.live.draw.draw_faces`)."""
@@ -341,7 +347,7 @@ def overlays_for(result: Any) -> list[dict[str, Any]]:
     return items
 
 
-def _faces_html(result: Any) -> str:
+def _faces_html(result: LiveResult) -> str:
     if not len(result):
         return "<span class='wb-faces'>no face in view</span>"
     items = []
