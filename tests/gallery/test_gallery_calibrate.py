@@ -59,7 +59,8 @@ def test_calibrate_stores_the_threshold(gallery_path, per) -> None:
         else:
             assert cal.genuine == 120 and cal.impostor == 120
         assert cal.far <= 0.01 and cal.frr == 0.0
-        assert f"calibrated per {per}" in g.threshold_source
+        assert g.threshold_source == "calibrated on 40 people / 120 faces"
+        assert g.threshold_info.per == per and g.threshold_info.target_far == 0.01
     with Gallery(gallery_path, model_id=MODEL) as g:
         assert g.threshold == pytest.approx(cal.threshold)
 

@@ -12,6 +12,7 @@ from gallery_fakes import MODEL, face_vector
 
 from workbench.errors import GalleryError
 from workbench.gallery import Gallery
+from workbench.gallery.calibrate import prior_threshold
 
 
 def _fill(g: Gallery) -> None:
@@ -50,7 +51,10 @@ def test_round_trip(tmp_path) -> None:
                 fb.detector,
                 fb.score,
             )
-        assert b.threshold == pytest.approx(0.6)  # the importing gallery keeps its own
+        # The importing gallery derives its own threshold: the export's hand-set 0.5
+        # does not travel, and the import counts as an enrollment.
+        assert b.threshold_source == "prior for 4 people"
+        assert b.threshold == pytest.approx(prior_threshold(4))
         # Importing again adds only the face without a sha256.
         again = b.import_file(out)
         assert (again.people_added, again.faces_added, again.duplicates) == (0, 1, 6)

@@ -11,6 +11,7 @@ from gallery_fakes import MODEL, face_vector
 
 from workbench.errors import GalleryError, InvalidArgumentError
 from workbench.gallery import SCHEMA_VERSION, Gallery, PersonInfo
+from workbench.gallery.calibrate import prior_threshold
 
 
 def _filled(path: Path, people: int = 3, faces: int = 2) -> None:
@@ -39,7 +40,9 @@ def test_create_reopen_keeps_everything(gallery_path) -> None:
         vectors, owners = g.embeddings()
         np.testing.assert_array_equal(vectors[5], face_vector(2, 1))
         assert owners[5] == "person 2"
-        assert g.threshold == pytest.approx(0.6) and g.threshold_source == "default"
+        # Enrollment re-derived the threshold: too few faces to calibrate, so the prior.
+        assert g.threshold == pytest.approx(prior_threshold(3))
+        assert g.threshold_source == "prior for 3 people"
 
 
 def test_default_threshold_comes_from_embed() -> None:
@@ -179,7 +182,8 @@ def test_set_threshold_is_stored(gallery_path) -> None:
         with pytest.raises(InvalidArgumentError):
             g.set_threshold(-1)
     with Gallery(gallery_path, model_id=MODEL) as g:
-        assert g.threshold == 0.45 and g.threshold_source == "set"
+        assert g.threshold == 0.45 and g.threshold_source == "set by you"
+        assert not g.threshold_info.auto
 
 
 def test_file_has_no_pickle(gallery_path) -> None:

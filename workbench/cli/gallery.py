@@ -1,9 +1,11 @@
-"""``workbench enroll DIR --gallery FILE`` and ``workbench recognize INPUT... --gallery FILE``.
+"""``workbench enroll DIR --gallery FILE``, ``workbench recognize INPUT... --gallery FILE``
+and ``workbench calibrate --gallery FILE [--far F | --set T]``.
 
 ``recognize`` output, one block (or with ``--json`` one JSON object per line) per image::
 
     {"source": "a.jpg", "faces": [{"box": [x1, y1, x2, y2], "name": "Ada",
-                                   "distance": 0.41, "accepted": true}]}
+                                   "distance": 0.41, "accepted": true}],
+     "threshold": 0.508, "threshold_source": "calibrated on 30 people / 60 faces"}
 
 For a video, one line per processed frame with ``"frame"`` (its index) added. ``name`` is
 ``"unknown"`` when the distance is above the gallery's threshold; ``distance`` is ``null``
@@ -59,6 +61,34 @@ def register(subparsers) -> None:
     )
     p.set_defaults(func=run_recognize)
 
+    p = subparsers.add_parser(
+        "calibrate",
+        help="derive a gallery's threshold from its own faces (or set it by hand)",
+        description="Calibrate the gallery's threshold so that at most F of strangers are "
+        "named as somebody, measured on its own faces; a gallery too small for that takes "
+        "the prior for its number of people. Enrollment does this by itself; run it to "
+        "change the target, or to hand a threshold set with --set back to enrollment. "
+        "Prints threshold, source and the FAR and FRR measured on the gallery's faces.",
+    )
+    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument(
+        "--far",
+        type=float,
+        default=None,
+        metavar="F",
+        help="false-accept rate per stranger to aim at (default: the gallery's, else 0.02)",
+    )
+    how.add_argument(
+        "--set",
+        type=float,
+        default=None,
+        metavar="T",
+        help="set the threshold by hand; enrollment keeps it until calibrate runs again",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run_calibrate)
+
 
 def _embedder_and_gallery(path: str, *, create: bool):
     from workbench.embed import default_embedder
@@ -89,15 +119,43 @@ def run_enroll(args: argparse.Namespace) -> int:
             multiple_faces=args.multiple_faces,
             progress=not args.quiet and not args.json,
         )
+        info = gallery.threshold_info
         if args.json:
             out = dataclasses.asdict(summary)
             out["gallery"] = str(gallery.path)
             out["people_in_gallery"] = len(gallery.people)
             out["faces_in_gallery"] = len(gallery)
+            out["threshold"] = info.threshold
+            out["threshold_source"] = info.source
             print_json_line(out)
         else:
             print(summary)
             print(f"gallery {gallery.path}: {len(gallery.people)} people, {len(gallery)} faces")
+            print(info)
+    return 0
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from workbench.cli import print_json_line
+    from workbench.errors import InvalidArgumentError
+    from workbench.gallery import Gallery
+
+    if args.far is not None and not 0.0 < args.far < 1.0:
+        raise InvalidArgumentError(f"--far must be in (0, 1), but got {args.far}")
+    # No embedder needed: calibration reads the stored embeddings only.
+    with Gallery(args.gallery, model_id=None, create=False) as gallery:
+        if args.set is not None:
+            gallery.set_threshold(args.set)
+            info = gallery.threshold_info
+        else:
+            info = gallery.refresh_threshold(target_far=args.far, force=True)
+        if args.json:
+            out = {"gallery": str(gallery.path), **info.to_dict()}
+            out["people"], out["faces"] = len(gallery.people), len(gallery)
+            print_json_line(out)
+        else:
+            print(f"gallery {gallery.path}: {len(gallery.people)} people, {len(gallery)} faces")
+            print(info)
     return 0
 
 
@@ -114,7 +172,7 @@ def _faces(recognition) -> list[dict]:
     return faces
 
 
-def _print(source: str, faces: list[dict], *, as_json: bool, frame: int | None) -> None:
+def _print(source: str, faces: list[dict], *, as_json: bool, frame: int | None, threshold) -> None:
     from workbench.cli import print_json_line
 
     if as_json:
@@ -122,6 +180,7 @@ def _print(source: str, faces: list[dict], *, as_json: bool, frame: int | None) 
         if frame is not None:
             obj["frame"] = frame
         obj["faces"] = faces
+        obj["threshold"], obj["threshold_source"] = threshold.threshold, threshold.source
         print_json_line(obj)
         return
     where = source if frame is None else f"{source} frame {frame}"
@@ -152,6 +211,9 @@ def run_recognize(args: argparse.Namespace) -> int:
     embedder, gallery = _embedder_and_gallery(args.gallery, create=False)
     with gallery, create_detector(args.detector) as detector:
         recognizer = Recognizer(detector, embedder, gallery)
+        threshold = gallery.threshold_info
+        if not args.json:
+            print(f"gallery {gallery.path}: {threshold}")
         if videos:
             from workbench.live.sources import VideoFileSource
 
@@ -161,12 +223,14 @@ def run_recognize(args: argparse.Namespace) -> int:
                     if frame.index % args.every:
                         continue
                     faces = _faces(recognizer.recognize(frame.image))
-                    _print(videos[0], faces, as_json=args.json, frame=frame.index)
+                    _print(
+                        videos[0], faces, as_json=args.json, frame=frame.index, threshold=threshold
+                    )
                     done += 1
                     if args.max_frames is not None and done >= args.max_frames:
                         break
             return 0
         for source in args.inputs:
             faces = _faces(recognizer.recognize(load_image(source)))
-            _print(source, faces, as_json=args.json, frame=None)
+            _print(source, faces, as_json=args.json, frame=None, threshold=threshold)
     return 0

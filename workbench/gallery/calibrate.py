@@ -14,6 +14,13 @@ with one face per person (then there is no genuine sample and the FRR is unknown
 ``per="pair"`` is the verification rate: a genuine pair is two faces of one person, an
 impostor pair two faces of different people; the threshold keeps that fraction of
 impostor pairs below it.
+
+On the default path the threshold follows the gallery (:func:`refresh`, run after every
+enrollment and import): calibrated per stranger at :data:`DEFAULT_TARGET_FAR` when the
+gallery has enough people and faces for that, otherwise taken from :data:`PRIOR`, the
+threshold measured on LFW as a function of the number of people enrolled. A threshold set
+by hand (:meth:`Gallery.set_threshold`) is left alone until calibration is asked for
+again (:meth:`Gallery.calibrate`, ``workbench calibrate``).
 """
 
 from __future__ import annotations
@@ -205,25 +212,269 @@ def stranger_distances(
     return gen, imp[np.isfinite(imp)]
 
 
+#: The per-stranger false-accept rate the threshold aims at unless told otherwise: the
+#: share of strangers a gallery names as somebody. Chosen on LFW galleries of 30 people
+#: (2 photos each) against 0.01 and 0.05: see ``docs/benchmarks/gallery.md``.
+DEFAULT_TARGET_FAR = 0.02
+
+#: A gallery is calibrated from its own faces only when its stranger probes (one per
+#: face) allow at least this many false accepts at the target (``faces * target_far``);
+#: below that the measured threshold is one nearest impostor, noisier than the prior.
+MIN_ACCEPTS = 1.0
+
+#: Stranger probes of the calibration that runs after each enrollment (a random sample,
+#: fixed seed): each probe costs a pass over the gallery's people, and 2,000 resolve a
+#: FAR of 0.02 to about +-0.003.
+AUTO_MAX_PROBES = 2_000
+
+#: The prior: thresholds for a gallery too small to calibrate, by number of people
+#: enrolled (rows) and per-stranger target FAR (columns), measured on LFW by
+#: ``scripts/derive_threshold_prior.py`` (LFW people A to M: 1,165 with 2 photos
+#: enrolled as centroids, the 2,825 single-photo people as strangers; the benchmark
+#: scores it on N to Z). At 1 person and FAR 0.01 it lands on dlib's pairwise 0.6.
+PRIOR_FARS = (0.01, 0.02, 0.05, 0.1)
+PRIOR_PEOPLE = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 500, 1000)
+PRIOR_THRESHOLDS = (
+    (0.5858, 0.6091, 0.6439, 0.6752),  # 1 person
+    (0.5662, 0.5873, 0.6183, 0.6458),  # 2
+    (0.5511, 0.5729, 0.6036, 0.6302),  # 3
+    (0.5362, 0.5581, 0.5874, 0.6122),  # 5
+    (0.5189, 0.5391, 0.5671, 0.5897),  # 10
+    (0.4967, 0.5175, 0.5457, 0.5676),  # 20
+    (0.4888, 0.5083, 0.5352, 0.5569),  # 30
+    (0.4759, 0.4948, 0.5222, 0.5433),  # 50
+    (0.4595, 0.4783, 0.5054, 0.5262),  # 100
+    (0.4330, 0.4568, 0.4849, 0.5072),  # 200
+    (0.4158, 0.4381, 0.4699, 0.4902),  # 500
+    (0.3977, 0.4198, 0.4550, 0.4773),  # 1000
+)
+
+#: What the source of a hand-set threshold reads.
+SET_BY_YOU = "set by you"
+
+
+def prior_threshold(people: int, target_far: float = DEFAULT_TARGET_FAR) -> float:
+    """The prior's threshold for ``people`` enrolled people at ``target_far`` per stranger.
+
+    Interpolated linearly in log(people) and log(target_far) between the rows and columns
+    of :data:`PRIOR_THRESHOLDS`, and held at the table's edges beyond them.
+
+    Raises:
+        InvalidArgumentError: ``target_far`` outside ``(0, 1)``.
+    """
+    if not 0.0 < target_far < 1.0:
+        raise InvalidArgumentError(f"target_far must be in (0, 1), but got {target_far}")
+    table = np.asarray(PRIOR_THRESHOLDS, np.float64)
+    x = np.log(np.asarray(PRIOR_PEOPLE, np.float64))
+    y = np.log(np.asarray(PRIOR_FARS, np.float64))
+    by_far = [np.interp(np.log(max(people, 1)), x, table[:, j]) for j in range(len(y))]
+    return float(np.interp(np.log(target_far), y, by_far))
+
+
+@dataclass(frozen=True)
+class ThresholdInfo:
+    """A gallery's threshold and where it came from.
+
+    Attributes:
+        threshold: the distance threshold in use.
+        source: ``"calibrated on N people / M faces"``, ``"prior for N people"``,
+            ``"set by you"`` (or ``"default"`` in a gallery never enrolled into since it
+            was created).
+        auto: whether enrollment re-derives it (``False`` once set by hand).
+        target_far: the per-stranger (or per-pair) false-accept rate it aims at.
+        per: ``"stranger"`` or ``"pair"``.
+        far: false-accept rate measured on the gallery's own faces at ``threshold``
+            (NaN when it cannot be measured: one person).
+        frr: false-reject rate measured the same way (NaN without genuine samples).
+    """
+
+    threshold: float
+    source: str
+    auto: bool
+    target_far: float
+    per: str = "stranger"
+    far: float = float("nan")
+    frr: float = float("nan")
+
+    def to_dict(self) -> dict:
+        """JSON-ready (NaN becomes ``None``)."""
+        out = {}
+        for key, value in self.__dict__.items():
+            out[key] = None if isinstance(value, float) and not np.isfinite(value) else value
+        return out
+
+    def __str__(self) -> str:
+        rates = ""
+        if np.isfinite(self.far) or np.isfinite(self.frr):
+            rates = f", measured FAR {self.far:.3g}, FRR {self.frr:.3g}"
+        target = f" (target FAR {self.target_far:g} per {self.per}{rates})" if self.auto else ""
+        return f"threshold {self.threshold:.3f}, {self.source}{target}"
+
+
+def _float(meta: dict, key: str, default: float) -> float:
+    try:
+        return float(meta[key])
+    except (KeyError, TypeError, ValueError):
+        return default
+
+
+def threshold_info(gallery: Gallery) -> ThresholdInfo:
+    """The gallery's threshold and its source, as stored in its ``meta`` table."""
+    meta = gallery._meta  # noqa: SLF001 - same package
+    source = meta.get("threshold_source", "default")
+    mode = meta.get("threshold_mode")
+    if mode is None:  # a gallery written before modes: only "set" was by hand
+        mode = "manual" if source == "set" else "auto"
+    if source == "set":
+        source = SET_BY_YOU
+    return ThresholdInfo(
+        threshold=float(meta["threshold"]),
+        source=source,
+        auto=mode == "auto",
+        target_far=_float(meta, "threshold_target_far", DEFAULT_TARGET_FAR),
+        per=meta.get("threshold_per", "stranger"),
+        far=_float(meta, "threshold_far", float("nan")),
+        frr=_float(meta, "threshold_frr", float("nan")),
+    )
+
+
+def _store(gallery: Gallery, info: ThresholdInfo) -> None:
+    gallery._write_meta(  # noqa: SLF001 - same package
+        {
+            "threshold": repr(float(info.threshold)),
+            "threshold_source": info.source,
+            "threshold_mode": "auto" if info.auto else "manual",
+            "threshold_target_far": repr(float(info.target_far)),
+            "threshold_per": info.per,
+            "threshold_far": repr(float(info.far)),
+            "threshold_frr": repr(float(info.frr)),
+        }
+    )
+
+
+def _owners(gallery: Gallery) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    vectors, names = gallery.embeddings()
+    owners = np.unique(np.array(names, dtype=object), return_inverse=True)[1]
+    counts = np.bincount(owners) if owners.size else np.zeros(0, int)
+    return vectors, owners.reshape(-1), counts
+
+
+def _people(n: int) -> str:
+    return f"{n} {'person' if n == 1 else 'people'}"
+
+
+def refresh(
+    gallery: Gallery,
+    *,
+    target_far: float | None = None,
+    per: str | None = None,
+    force: bool = False,
+) -> ThresholdInfo:
+    """Re-derive the threshold after the gallery changed, and store it.
+
+    Runs after every enrollment and import. A hand-set threshold stays unless ``force``
+    (the user asked for calibration). Otherwise: calibrated on the gallery's own faces
+    when it has at least 2 people and enough faces (see :data:`MIN_ACCEPTS`), else the
+    :func:`prior_threshold` for its number of people.
+
+    Args:
+        gallery: the gallery.
+        target_far: the false-accept rate to aim at; ``None`` keeps the gallery's (the
+            default :data:`DEFAULT_TARGET_FAR` for a new one).
+        per: ``"stranger"`` or ``"pair"``; ``None`` keeps the gallery's.
+        force: also replace a threshold set by hand.
+
+    Returns:
+        The :class:`ThresholdInfo` now in force.
+
+    Raises:
+        InvalidArgumentError: ``target_far`` outside ``(0, 1)`` or a bad ``per``.
+    """
+    with gallery._lock:  # noqa: SLF001 - one writer: the snapshot and the meta agree
+        current = threshold_info(gallery)
+        if not current.auto and not force:
+            return current
+        target = current.target_far if target_far is None else float(target_far)
+        per = current.per if per is None else per
+        if per not in ("stranger", "pair"):
+            raise InvalidArgumentError(f"per must be 'stranger' or 'pair', but got {per!r}")
+        vectors, owners, counts = _owners(gallery)
+        people, faces = int(counts.size), int(owners.size)
+        can = people >= 2 and faces * target >= MIN_ACCEPTS
+        if per == "pair":
+            can = people >= 2 and bool((counts >= 2).any())
+        if can:
+            cal = calibrate(gallery, target, per=per, store=False, max_probes=AUTO_MAX_PROBES)
+            info = ThresholdInfo(
+                cal.threshold,
+                f"calibrated on {_people(people)} / {faces} faces",
+                True,
+                target,
+                per,
+                cal.far,
+                cal.frr,
+            )
+        else:
+            if not 0.0 < target < 1.0:
+                raise InvalidArgumentError(f"target_far must be in (0, 1), but got {target}")
+            t = prior_threshold(max(people, 1), target)
+            far = frr = float("nan")
+            if people >= 2:  # the gallery's own faces still say how the prior fares
+                genuine, impostor = _distances(gallery, vectors, owners, per)
+                far = float(np.mean(impostor <= t)) if impostor.size else far
+                frr = float(np.mean(genuine > t)) if genuine.size else frr
+            info = ThresholdInfo(t, f"prior for {_people(people)}", True, target, per, far, frr)
+        _store(gallery, info)
+        return info
+
+
+def _distances(gallery: Gallery, vectors, owners, per: str, max_probes: int = AUTO_MAX_PROBES):
+    from workbench.gallery.core import Decision
+
+    if per == "pair":
+        return pair_distances(vectors, owners)
+    return stranger_distances(
+        vectors,
+        owners,
+        centroid=gallery.decision is Decision.CENTROID,
+        max_probes=max_probes,
+    )
+
+
+def set_by_hand(gallery: Gallery, threshold: float) -> ThresholdInfo:
+    """Store a hand-set threshold, which enrollment then leaves alone."""
+    current = threshold_info(gallery)
+    info = ThresholdInfo(float(threshold), SET_BY_YOU, False, current.target_far, current.per)
+    _store(gallery, info)
+    return info
+
+
 def calibrate(
     gallery: Gallery,
-    target_far: float = 1e-2,
+    target_far: float | None = None,
     *,
     per: str = "stranger",
     min_faces: int = 2,
     store: bool = True,
+    max_probes: int = 20_000,
 ) -> Calibration:
     """Derive the threshold from the gallery's own faces and (by default) store it.
+
+    Storing it also hands the threshold back to enrollment: later enrollments
+    re-calibrate at the same ``target_far`` and ``per`` (see :func:`refresh`), even if it
+    had been set by hand before.
 
     Args:
         gallery: the gallery.
         target_far: the false-accept rate to aim for: per stranger searched against the
-            whole gallery (``per="stranger"``) or per impostor pair (``per="pair"``).
+            whole gallery (``per="stranger"``) or per impostor pair (``per="pair"``);
+            ``None``: :data:`DEFAULT_TARGET_FAR`.
         per: ``"stranger"`` (open set, the default) or ``"pair"`` (verification); see
             the module docstring.
         min_faces: ``per="pair"``: people with fewer faces give no genuine pairs (they
             still serve as impostors); raise to require more evidence per person.
         store: write the threshold into the gallery (``meta`` table).
+        max_probes: ``per="stranger"``: probe at most this many faces (a random sample).
 
     Returns:
         A :class:`Calibration` with the threshold, measured FAR and FRR.
@@ -233,22 +484,18 @@ def calibrate(
         GalleryError: fewer than 2 people with faces, or (``per="pair"``) no person with
             ``min_faces`` faces.
     """
+    if target_far is None:
+        target_far = DEFAULT_TARGET_FAR
     if per not in ("stranger", "pair"):
         raise InvalidArgumentError(f"per must be 'stranger' or 'pair', but got {per!r}")
-    vectors, names = gallery.embeddings()
-    owners = np.unique(np.array(names, dtype=object), return_inverse=True)[1]
-    counts = np.bincount(owners) if owners.size else np.zeros(0, int)
+    vectors, owners, counts = _owners(gallery)
     if counts.size < 2:
         raise GalleryError(
             f"{gallery.path}: calibration needs faces of at least 2 people, "
             f"but the gallery has {counts.size}"
         )
     if per == "stranger":
-        from workbench.gallery.core import Decision
-
-        genuine, impostor = stranger_distances(
-            vectors, owners, centroid=gallery.decision is Decision.CENTROID
-        )
+        genuine, impostor = _distances(gallery, vectors, owners, per, max_probes)
     else:
         eligible = np.flatnonzero(counts >= max(2, min_faces))
         if not eligible.size:
@@ -263,5 +510,9 @@ def calibrate(
             genuine, _ = pair_distances(vectors[keep], owners[keep], max_impostor=0)
     result = choose_threshold(genuine, impostor, target_far, per=per)
     if store:
-        gallery.set_threshold(result.threshold, source=result.describe())
+        source = f"calibrated on {_people(int(counts.size))} / {int(owners.size)} faces"
+        _store(
+            gallery,
+            ThresholdInfo(result.threshold, source, True, target_far, per, result.far, result.frr),
+        )
     return result

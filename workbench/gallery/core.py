@@ -25,7 +25,7 @@ from workbench.gallery import calibrate as _calibrate
 from workbench.gallery import enroll as _enroll
 from workbench.gallery import portable as _portable
 from workbench.gallery import store
-from workbench.gallery.calibrate import Calibration
+from workbench.gallery.calibrate import Calibration, ThresholdInfo
 from workbench.gallery.enroll import EnrollSummary, MultipleFaces
 from workbench.gallery.names import validate_name
 from workbench.gallery.portable import ImportSummary
@@ -360,8 +360,14 @@ class Gallery:
 
     @property
     def threshold_source(self) -> str:
-        """``"default"``, ``"set"`` or a description of the calibration that set it."""
-        return self._meta.get("threshold_source", "default")
+        """Where the threshold came from: ``"calibrated on N people / M faces"``,
+        ``"prior for N people"``, ``"set by you"`` (``"default"`` before any enrollment)."""
+        return self.threshold_info.source
+
+    @property
+    def threshold_info(self) -> ThresholdInfo:
+        """The threshold, its source, target and measured rates; see :func:`.calibrate.refresh`."""
+        return _calibrate.threshold_info(self)
 
     def list_people(self) -> list[PersonInfo]:
         """Every person with the number of faces, in enrollment order."""
@@ -602,8 +608,12 @@ class Gallery:
         """
         return self._add_many([(name, embeddings, sources, sha256s, boxes, detector, scores)])[0]
 
-    def _add_many(self, batches: list[tuple]) -> list[list[int]]:
-        """Several people's faces in one transaction (used by import)."""
+    def _add_many(self, batches: list[tuple], *, refresh: bool = True) -> list[list[int]]:
+        """Several people's faces in one transaction (used by import).
+
+        ``refresh``: re-derive the threshold afterwards (:func:`.calibrate.refresh`);
+        ``enroll_folder`` does it once at the end instead of after each batch.
+        """
         prepared = []
         for name, embeddings, sources, sha256s, boxes, detector, scores in batches:
             name = validate_name(name)
@@ -674,6 +684,8 @@ class Gallery:
             self._publish(tuple(names))
             with self._ann_lock:
                 self._centroid_dirty.update(int(pid) for pid, _, _ in appended)
+            if refresh and appended:
+                _calibrate.refresh(self)
         return new_ids
 
     def rename(self, old: str, new: str) -> None:
@@ -716,6 +728,7 @@ class Gallery:
                 conn.execute("DELETE FROM people WHERE id = ?", (int(s.person_ids[idx]),))
             gone = s.owners == idx
             self._rebuild_after_removal(~gone, drop_person=idx)
+            _calibrate.refresh(self)
             return int(gone.sum())
 
     def remove_face(self, face_id: int) -> None:
@@ -735,6 +748,7 @@ class Gallery:
             keep = np.ones(s.n, bool)
             keep[row] = False
             self._rebuild_after_removal(keep, drop_person=None)
+            _calibrate.refresh(self)
 
     def _rebuild_after_removal(self, keep: np.ndarray, drop_person: int | None) -> None:
         s = self._state
@@ -752,8 +766,8 @@ class Gallery:
             self._ann[Decision.NEAREST_FACE].removed.append(removed.copy())
             self._centroid_dirty.update(int(p) for p in changed)
 
-    def set_threshold(self, threshold: float, *, source: str = "set") -> None:
-        """Store a new acceptance threshold in the gallery file.
+    def set_threshold(self, threshold: float) -> None:
+        """Store a threshold set by hand: enrollment keeps it until :meth:`calibrate`.
 
         Raises:
             InvalidArgumentError: not a positive finite number.
@@ -761,14 +775,17 @@ class Gallery:
         t = float(threshold)
         if not math.isfinite(t) or t <= 0:
             raise InvalidArgumentError(f"threshold must be a positive number, but got {threshold}")
+        _calibrate.set_by_hand(self, t)
+
+    def _write_meta(self, items: dict[str, str]) -> None:
+        """Store ``meta`` keys in one transaction and mirror them in memory."""
         with self._lock:
             conn = self._conn_or_raise()
             with store.transaction(conn, self.path):
                 conn.executemany(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-                    [("threshold", repr(t)), ("threshold_source", source)],
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(items.items())
                 )
-            self._meta = {**self._meta, "threshold": repr(t), "threshold_source": source}
+            self._meta = {**self._meta, **items}
 
     def sha256_known(self, digests: Iterable[str]) -> dict[str, str]:
         """Which of ``digests`` are enrolled already, mapped to the person holding each."""
@@ -831,15 +848,27 @@ class Gallery:
         )
 
     def calibrate(
-        self, target_far: float = 1e-2, *, per: str = "stranger", min_faces: int = 2
+        self, target_far: float | None = None, *, per: str = "stranger", min_faces: int = 2
     ) -> Calibration:
         """Set and store the threshold from this gallery's own faces.
 
         ``per="stranger"`` (default): at most ``target_far`` of strangers are named as
-        somebody; ``per="pair"``: at most ``target_far`` of impostor pairs match. See
-        :func:`workbench.gallery.calibrate.calibrate`.
+        somebody; ``per="pair"``: at most ``target_far`` of impostor pairs match;
+        ``None``: the default target. Later enrollments re-calibrate at that target, also
+        after a threshold set by hand. See :func:`workbench.gallery.calibrate.calibrate`.
         """
         return _calibrate.calibrate(self, target_far, per=per, min_faces=min_faces)
+
+    def refresh_threshold(
+        self, *, target_far: float | None = None, force: bool = False
+    ) -> ThresholdInfo:
+        """Re-derive the threshold as enrollment does (it runs after every enrollment).
+
+        Calibrated on the gallery's own faces when it has enough of them, else the
+        prior; a threshold set by hand stays unless ``force``; ``target_far`` ``None``
+        keeps the gallery's target. See :func:`workbench.gallery.calibrate.refresh`.
+        """
+        return _calibrate.refresh(self, target_far=target_far, force=force)
 
     def export(self, path: str | os.PathLike) -> Path:
         """Write a portable ``.npz`` copy; see :func:`workbench.gallery.portable.export`."""

@@ -249,8 +249,13 @@ def _commit(
     recognizer: Any,
     detector: str | None,
     summary: EnrollSummary,
+    *,
+    refresh: bool = True,
 ) -> None:
-    """Embed any chips still waiting, then write these people in one transaction."""
+    """Embed any chips still waiting, then write these people in one transaction.
+
+    ``refresh``: re-derive the gallery's threshold afterwards (see ``Gallery._add_many``).
+    """
     people = [(name, f) for name, f in people if f.embeddings or f.chips]
     if not people:
         return
@@ -267,7 +272,8 @@ def _commit(
         [
             (name, np.stack(f.embeddings), f.sources, f.sha256s, f.boxes, detector, f.scores)
             for name, f in people
-        ]
+        ],
+        refresh=refresh,
     )
     for name, f in people:
         summary.enrolled.extend((name, label) for label in f.labels)
@@ -420,6 +426,8 @@ def enroll_folder(
     batch = _batches(recognizer)
     waiting: list[tuple[str, _Faces]] = []
     offset = 0
+    # The threshold is re-derived once at the end (also after an interruption), not
+    # after every batch: each calibration passes over the whole gallery.
     try:
         for name, photos in people:
             if bar is not None:
@@ -428,11 +436,13 @@ def enroll_folder(
             offset += len(photos)
             waiting.append((name, faces))
             if not batch or sum(len(f.chips) for _, f in waiting) >= batch_size:
-                _commit(gallery, waiting, recognizer, detector, summary)
+                _commit(gallery, waiting, recognizer, detector, summary, refresh=False)
                 waiting = []
-        _commit(gallery, waiting, recognizer, detector, summary)
+        _commit(gallery, waiting, recognizer, detector, summary, refresh=False)
     finally:
         if bar is not None:
             bar.close()
+        if summary.enrolled:
+            gallery.refresh_threshold()
     summary.seconds = time.perf_counter() - t0
     return summary
