@@ -3,6 +3,9 @@ folder, never your ``reference_images/``.
 
 The notebooks read ``WORKBENCH_GALLERY`` and ``WORKBENCH_PHOTOS``; kernels inherit this
 process's environment, so setting them here (before any kernel starts) is enough.
+
+Each cell's output is also checked for the C++ libraries' log lines (see
+``pytest_runtest_makereport``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+
+import pytest
 
 
 def pytest_configure(config) -> None:
@@ -20,3 +25,38 @@ def pytest_configure(config) -> None:
     # full protocol).
     os.environ.setdefault("WORKBENCH_BENCH_FOLDS", "2")
     os.environ.setdefault("WORKBENCH_BENCH_PAIRS", "40")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    """Start nbval's kernel without ``PYTEST_CURRENT_TEST`` in its environment.
+
+    ipykernel forwards fd 2 (where C++ libraries log) to the cell's output, as users see
+    it in JupyterLab, except when that variable is set (``ipykernel/iostream.py``): the
+    kernel nbval starts during a cell's setup would send those lines to the terminal
+    instead, and the check below could never see them.
+    """
+    os.environ.pop("PYTEST_CURRENT_TEST", None)
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Fail a notebook cell whose output holds a C++ log line (MediaPipe, LiteRT,
+    TensorFlow): users saw them as red blocks; ``workbench.native_logs`` holds them back."""
+    outcome = yield
+    report = outcome.get_result()
+    if call.when != "call" or not report.passed:
+        return
+    from workbench.native_logs import NATIVE_LOG_LINE
+
+    lines = [
+        line
+        for out in getattr(item, "test_outputs", None) or []
+        if out.get("output_type") == "stream"
+        for line in out.get("text", "").splitlines()
+        if NATIVE_LOG_LINE.match(line)
+    ]
+    if lines:
+        report.outcome = "failed"
+        report.longrepr = "C++ log lines in the cell's output:\n" + "\n".join(lines)

@@ -27,20 +27,46 @@ def build_parser() -> argparse.ArgumentParser:
         prog="workbench",
         description="Face recognition workbench: detect, embed, enroll, recognize, evaluate.",
     )
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(f"workbench.cli.{name}").register(subparsers)
+    _add_verbose(subparsers)
     return parser
+
+
+VERBOSE_HELP = "also show the log lines of MediaPipe, LiteRT and TensorFlow (hidden by default)"
+
+
+def _add_verbose(subparsers: argparse._SubParsersAction) -> None:
+    """``--verbose`` on every command, so it may follow the command as well as precede it."""
+    for sub in subparsers.choices.values():
+        nested = [a for a in sub._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested:
+            for action in nested:
+                _add_verbose(action)
+            continue
+        # SUPPRESS: absent here, the top-level value (given before the command) stays.
+        sub.add_argument(
+            "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 bad input, 1 other failure)."""
-    # Quiet TensorFlow's and MediaPipe's start-up chatter on the terminal.
+    # Quiet TensorFlow's and MediaPipe's start-up chatter on the terminal. The variables
+    # cover what still honours them; workbench.native_logs filters the rest at fd 2.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("GLOG_minloglevel", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "verbose", False):
+        from workbench.native_logs import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        os.environ["GLOG_minloglevel"] = "0"
     try:
         return int(args.func(args) or EXIT_OK)
     except WorkbenchError as exc:

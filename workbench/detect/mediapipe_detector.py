@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import enum
+import sys
 import threading
+import types
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,11 +16,39 @@ from workbench.detect.base import DetectorBase, DetectorOptions, as_rgb
 from workbench.errors import DetectorError, InvalidArgumentError
 from workbench.faces import FaceDetections
 from workbench.images import ImageInput
+from workbench.native_logs import quiet_native_logs
 
 #: Half the mouth width as a fraction of the eye distance. BlazeFace gives only the mouth
 #: centre; MTCNN's mouth corners on LFW put them this far either side of it (measured by
 #: scripts/measure_mouth_ratio.py).
 MOUTH_HALF_WIDTH = 0.44
+
+
+#: The MediaPipe module that imports TensorFlow when TensorFlow is installed.
+_OPTIONAL_DEPENDENCIES = "mediapipe.tasks.python.core.optional_dependencies"
+
+
+def import_mediapipe():
+    """``import mediapipe`` without importing TensorFlow; returns the module.
+
+    ``mediapipe.tasks.python.core.optional_dependencies`` does ``from
+    tensorflow.tools.docs import doc_controls`` for MediaPipe's API-doc generator only,
+    and installs a no-op ``doc_controls`` when TensorFlow is absent. With TensorFlow
+    installed (the embedder's Keras runs on it), that one import made ``import
+    mediapipe`` cost 5-10 s of TensorFlow start-up (7.2 s of 7.5 s under ``python -X
+    importtime``; 0.7 s without it). We register the same no-op module MediaPipe would
+    use without TensorFlow, under that module's name, before MediaPipe imports it; the
+    detector itself never touches TensorFlow. Skipped when MediaPipe or TensorFlow is
+    already imported (then there is nothing left to save).
+    """
+    if "mediapipe" not in sys.modules and "tensorflow" not in sys.modules:
+        stub = types.ModuleType(_OPTIONAL_DEPENDENCIES)
+        stub.__doc__ = "workbench: MediaPipe's no-TensorFlow doc_controls (see import_mediapipe)"
+        stub.doc_controls = types.SimpleNamespace(do_not_generate_docs=lambda obj: obj)
+        sys.modules.setdefault(_OPTIONAL_DEPENDENCIES, stub)
+    import mediapipe
+
+    return mediapipe
 
 
 class Range(enum.Enum):
@@ -94,6 +125,8 @@ class MediaPipeDetector(DetectorBase):
         self._task = None
         self._lock = threading.Lock()
         self._last_timestamp_ms = -1
+        # LiteRT warns once, on the first inference, from its own thread (see _detect).
+        self._first_run_done = False
 
     def _load(self):
         if self._task is not None:
@@ -105,6 +138,7 @@ class MediaPipeDetector(DetectorBase):
         )
         path = assets.asset_path(asset, path=self.options.model_path)
         try:
+            import_mediapipe()
             from mediapipe.tasks.python import BaseOptions, vision
 
             mode = (
@@ -120,7 +154,10 @@ class MediaPipeDetector(DetectorBase):
                 min_detection_confidence=min(self.options.min_score, 0.5),
                 min_suppression_threshold=self.options.suppression_threshold,
             )
-            self._task = vision.FaceDetector.create_from_options(task_options)
+            # Creating the task logs LiteRT's and XNNPACK's INFO lines to fd 2.
+            with quiet_native_logs():
+                self._task = vision.FaceDetector.create_from_options(task_options)
+            self._first_run_done = False
         except Exception as exc:  # noqa: BLE001 - MediaPipe raises RuntimeError/ValueError
             raise DetectorError(f"MediaPipe could not load {path.name}: {exc}") from exc
         return self._task
@@ -137,11 +174,14 @@ class MediaPipeDetector(DetectorBase):
         return self._detect_within_limits(as_rgb(image), timestamp_ms=timestamp_ms)
 
     def _detect(self, image: np.ndarray, *, timestamp_ms: int | None = None) -> FaceDetections:
-        import mediapipe as mp
+        mp = import_mediapipe()
 
         height, width = image.shape[:2]
         with self._lock:
             task = self._load()
+            # The first inference logs "Input tensor memory is not aligned" once; later
+            # ones log nothing, so they skip the redirection.
+            quiet = quiet_native_logs() if not self._first_run_done else nullcontext()
             mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
             try:
                 if self.options.running_mode is RunningMode.VIDEO:
@@ -153,9 +193,12 @@ class MediaPipeDetector(DetectorBase):
                             f"{timestamp_ms} ms after {self._last_timestamp_ms} ms"
                         )
                     self._last_timestamp_ms = timestamp_ms
-                    result = task.detect_for_video(mp_image, timestamp_ms)
+                    with quiet:
+                        result = task.detect_for_video(mp_image, timestamp_ms)
                 else:
-                    result = task.detect(mp_image)
+                    with quiet:
+                        result = task.detect(mp_image)
+                self._first_run_done = True
             except InvalidArgumentError:
                 raise
             except Exception as exc:  # noqa: BLE001
@@ -165,7 +208,9 @@ class MediaPipeDetector(DetectorBase):
     def close(self) -> None:
         with self._lock:
             if self._task is not None:
-                self._task.close()
+                # Closing logs LiteRT's "DestroyAccelerator" INFO line.
+                with quiet_native_logs():
+                    self._task.close()
                 self._task = None
         super().close()
 

@@ -31,9 +31,7 @@ import os
 import warnings
 from pathlib import Path
 
-import keras
 import numpy as np
-from keras import layers, ops
 
 from workbench.embed.dlib_format import (
     DlibNetwork,
@@ -42,6 +40,12 @@ from workbench.embed.dlib_format import (
     resnet_v1_architecture,
 )
 from workbench.errors import ModelAssetError
+from workbench.native_logs import quiet_native_logs
+
+# TensorFlow, under Keras, logs oneDNN and CPU-feature lines to fd 2 as it imports.
+with quiet_native_logs():
+    import keras
+    from keras import layers, ops
 
 #: Chip side length the network was trained on.
 CHIP_SIZE = 150

@@ -79,7 +79,11 @@ def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    from workbench.native_logs import quiet_native_logs
+
+    # The Keras submodules import TensorFlow, which logs to fd 2 as it starts.
+    with quiet_native_logs():
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value  # later look-ups skip this function
     return value
 

@@ -1,0 +1,65 @@
+"""``workbench`` as the user runs it, in its own process: what it imports and what reaches
+stderr (in-process tests cannot see either: pytest has imported everything already and
+captures fd 2 itself)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Runs the CLI, then reports on stdout whether TensorFlow was imported.
+PROBE = (
+    "import sys\n"
+    "from workbench.cli import main\n"
+    "rc = main(sys.argv[1:])\n"
+    "print('tensorflow imported:', 'tensorflow' in sys.modules)\n"
+    "sys.exit(rc)\n"
+)
+
+
+def run_cli(*argv: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    env.pop("WORKBENCH_VERBOSE", None)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE, *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def photo(lfw_dir) -> str:
+    return str(lfw_dir / "AJ_Cook" / "AJ_Cook_0001.jpg")
+
+
+def test_detect_needs_no_tensorflow_and_leaves_stderr_empty(photo):
+    done = run_cli("detect", photo)
+    assert done.returncode == 0, done.stderr
+    assert "1 face" in done.stdout
+    assert "tensorflow imported: False" in done.stdout
+    # No MediaPipe/LiteRT line ("INFO: Created TensorFlow Lite XNNPACK delegate", "W0000
+    # ... inference_runner_litert.cc] Input tensor memory is not aligned", ...).
+    assert done.stderr == ""
+
+
+def test_verbose_shows_the_native_lines(photo):
+    done = run_cli("detect", photo, "--verbose")
+    assert done.returncode == 0
+    assert "XNNPACK" in done.stderr
+
+
+def test_bad_input_still_gets_its_one_line(tmp_path):
+    done = run_cli("detect", str(tmp_path / "missing.jpg"))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "workbench detect: error:" in done.stderr
