@@ -8,10 +8,8 @@ decoded, so a decompression bomb costs nothing.
 
 from __future__ import annotations
 
-import errno
 import io
 import os
-import stat
 import struct
 import warnings
 from pathlib import Path
@@ -20,7 +18,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from workbench import _image_integrity as _integrity
+from workbench import _libtiff
 from workbench.errors import InvalidImageError
+from workbench.input_files import file_problem, os_error_reason
 
 #: Default refusal limit: a 50-megapixel photo is already larger than any phone makes.
 MAX_PIXELS = 50_000_000
@@ -69,11 +70,11 @@ def load_image(
         return _decode(io.BytesIO(data), name, max_pixels)
     if isinstance(source, str | os.PathLike):
         path = Path(source)
-        _check_file(path)
+        check_image_file(path)
         try:
             fh = path.open("rb")
         except OSError as exc:
-            raise InvalidImageError(f"{path}: {_os_reason(exc)}") from None
+            raise InvalidImageError(f"{path}: {os_error_reason(exc)}") from None
         with fh:
             return _decode(fh, label or str(path), max_pixels)
     raise InvalidImageError(
@@ -92,54 +93,23 @@ def read_image_file(path: str | os.PathLike) -> bytes:
             FIFO or device, empty, or not readable.
     """
     path = Path(path)
-    _check_file(path)
+    check_image_file(path)
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise InvalidImageError(f"{path}: {_os_reason(exc)}") from None
+        raise InvalidImageError(f"{path}: {os_error_reason(exc)}") from None
 
 
-#: What ``stat`` calls the kinds of file that are not regular files.
-_FILE_KINDS = (
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-)
+def check_image_file(path: str | os.PathLike) -> None:
+    """Refuse anything but a non-empty regular file, before it is opened.
 
-
-def _os_reason(exc: OSError) -> str:
-    if isinstance(exc, PermissionError):
-        return "permission denied (the file, or a folder on its path, is not readable)"
-    if exc.errno == errno.ELOOP:
-        return "a symbolic link loop (too many levels of links)"
-    if exc.errno == errno.ENAMETOOLONG:
-        return "the file name is too long"
-    if isinstance(exc, FileNotFoundError | NotADirectoryError):
-        return "no such file"
-    if isinstance(exc, IsADirectoryError):
-        return "expected an image file, but got a directory"
-    return f"cannot read ({exc.strerror or exc})"
-
-
-def _check_file(path: Path) -> None:
-    """Refuse anything but a non-empty regular file, before it is opened (opening a FIFO
-    would block for ever); the reason names the real problem, not just "no such file"."""
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        if isinstance(exc, FileNotFoundError) and path.is_symlink():
-            raise InvalidImageError(
-                f"{path}: a broken symbolic link (to {os.readlink(path)}, which does not exist)"
-            ) from None
-        raise InvalidImageError(f"{path}: {_os_reason(exc)}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise InvalidImageError(f"{path}: expected an image file, but got a directory")
-    for is_kind, kind in _FILE_KINDS:
-        if is_kind(st.st_mode):
-            raise InvalidImageError(f"{path}: expected an image file, but got {kind}")
-    if st.st_size == 0:
-        raise InvalidImageError(f"{path}: the file is empty (0 bytes)")
+    Raises:
+        InvalidImageError: naming the path and what it is instead (see
+            :func:`workbench.input_files.file_problem`).
+    """
+    problem = file_problem(path, kind="image file")
+    if problem is not None:
+        raise InvalidImageError(f"{path}: {problem}")
 
 
 def _check_size(size: tuple[int, int], label: str, max_pixels: int) -> None:
@@ -180,36 +150,45 @@ def _reason(exc: BaseException) -> str:
 
 def _decode(fh: Any, label: str, max_pixels: int) -> np.ndarray:
     # Pillow's own bomb check warns or raises at its own limit; ours is the one that
-    # counts, so silence Pillow's and check the header size ourselves.
+    # counts, so silence Pillow's and check the header size ourselves. Its other warnings
+    # ("Corrupt EXIF data", "Tag data larger than file") are about fields we do not use
+    # and would only print lines above the CLI's own.
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore")
         previous = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
         try:
-            try:
-                img = Image.open(fh)
-            except UnidentifiedImageError:
-                raise InvalidImageError(
-                    f"{label}: not an image (expected JPEG, PNG, BMP, GIF, TIFF or WebP)"
-                ) from None
-            except _DECODER_ERRORS as exc:
-                raise InvalidImageError(
-                    f"{label}: corrupt or unsupported image header ({_reason(exc)})"
-                ) from None
-            _check_size(img.size, label, max_pixels)
-            try:
-                img.load()
-            except _DECODER_ERRORS as exc:
-                fmt = img.format or "image"
-                raise InvalidImageError(
-                    f"{label}: truncated or corrupt {fmt} ({_reason(exc)})"
-                ) from None
+            with _libtiff.capture() as tiff_errors:
+                try:
+                    img = Image.open(fh)
+                except UnidentifiedImageError:
+                    raise InvalidImageError(
+                        f"{label}: not an image (expected JPEG, PNG, BMP, GIF, TIFF or WebP)"
+                    ) from None
+                except _DECODER_ERRORS as exc:
+                    raise InvalidImageError(
+                        f"{label}: corrupt or unsupported image header ({_reason(exc)})"
+                    ) from None
+                _check_size(img.size, label, max_pixels)
+                _integrity.check_before_load(img, fh, label)
+                try:
+                    img.load()
+                except _DECODER_ERRORS as exc:
+                    fmt = img.format or "image"
+                    why = "; ".join([*tiff_errors, _reason(exc)])
+                    raise InvalidImageError(
+                        f"{label}: truncated or corrupt {fmt} ({why})"
+                    ) from None
+            if tiff_errors:
+                # libtiff reported damage but handed back pixels: they are partly made up.
+                raise InvalidImageError(f"{label}: corrupt TIFF ({'; '.join(tiff_errors)})")
+            _integrity.check_after_load(img, fh, label)
         finally:
             Image.MAX_IMAGE_PIXELS = previous
-    try:
-        img = ImageOps.exif_transpose(img)
-    except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the pixels
-        pass
+        try:
+            img = ImageOps.exif_transpose(img)
+        except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the pixels
+            pass
     return _to_rgb_array(img, label)
 
 

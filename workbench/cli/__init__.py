@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 
@@ -59,6 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     # cover what still honours them; workbench.native_logs filters the rest at fd 2.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("GLOG_minloglevel", "2")
+    # OpenCV's "[ WARN:0@0.03] global cap.cpp:212 open VIDEOIO(FFMPEG)..." and FFmpeg's
+    # "[mov,mp4 @ 0x...] moov atom not found" (2-11 lines) came before our own error
+    # line for a bad video; the SourceError says it in one. Read when cv2 loads.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    # Pillow logs some refusals ("More samples per pixel than can be decoded") before
+    # raising; load_image turns the exception into our error, so the line is noise.
+    logging.getLogger("PIL").setLevel(logging.CRITICAL)
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "verbose", False):

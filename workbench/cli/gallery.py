@@ -193,8 +193,9 @@ def _print(source: str, faces: list[dict], *, as_json: bool, frame: int | None, 
 
 def run_recognize(args: argparse.Namespace) -> int:
     from workbench.detect import create_detector
-    from workbench.errors import InvalidArgumentError, InvalidImageError
-    from workbench.images import load_image
+    from workbench.errors import InvalidArgumentError, SourceError
+    from workbench.images import check_image_file, load_image
+    from workbench.input_files import file_problem
     from workbench.recognize import Recognizer
 
     videos = [s for s in args.inputs if _is_video(s)]
@@ -205,9 +206,12 @@ def run_recognize(args: argparse.Namespace) -> int:
         )
     if args.every < 1:
         raise InvalidArgumentError(f"--every must be >= 1, but got {args.every}")
+    # Checked before any model loads; a link loop, FIFO or folder is named as such.
     for source in args.inputs:
-        if "://" not in source and not Path(source).is_file():
-            raise InvalidImageError(f"{source}: no such file")
+        if not videos:
+            check_image_file(source)
+        elif "://" not in source and (problem := file_problem(source, kind="video file")):
+            raise SourceError(f"{source}: {problem}")
     embedder, gallery = _embedder_and_gallery(args.gallery, create=False)
     with gallery, create_detector(args.detector) as detector:
         recognizer = Recognizer(detector, embedder, gallery)
