@@ -51,31 +51,21 @@ def first_half(name: str) -> bool:
 def pair_chips(lfw: Path, images: list[str], detector, cache: Path) -> tuple[np.ndarray, int]:
     """Aligned chips of LFW images (central face; mean keypoints where none is found)."""
     import workbench.align
-    from workbench.align import TEMPLATES, align_face
-    from workbench.evaluate import pick_central_face
-    from workbench.images import load_image
+    import workbench.pipeline
+    from workbench.evaluate import align_images
 
-    aligner = hashlib.sha256(Path(workbench.align.__file__).read_bytes()).hexdigest()
+    aligner = "".join(
+        hashlib.sha256(Path(m.__file__).read_bytes()).hexdigest()
+        for m in (workbench.align, workbench.pipeline)
+    )
     key = "\n".join([detector.name, aligner, *images])
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as data:
             if str(data["key"]) == key:
                 return data["chips"], int(data["no_face"])
-    template = detector.name if detector.name in TEMPLATES else "mtcnn"
-    rgb, keypoints = [], []
-    for name in images:
-        image = load_image(lfw / name)
-        rgb.append(image)
-        keypoints.append(pick_central_face(detector.detect(image), image.shape[1], image.shape[0]))
-    found = [k for k in keypoints if k is not None]
-    mean_kp = np.mean(found, axis=0)
-    chips = np.stack(
-        [
-            align_face(im, k if k is not None else mean_kp, template=template)
-            for im, k in zip(rgb, keypoints, strict=True)
-        ]
-    )
-    no_face = len(keypoints) - len(found)
+    # The evaluation's own path: the central face, mean keypoints where none is found.
+    aligned = align_images([lfw / name for name in images], detector=detector, progress=False)
+    chips, no_face = aligned.chips, int(aligned.no_face.sum())
     with open(cache, "wb") as f:
         np.savez(f, key=np.array(key), chips=chips, no_face=np.array(no_face))
     return chips, no_face

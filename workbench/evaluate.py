@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.errors import InvalidArgumentError, WorkbenchError
+from workbench.pipeline import embed_chips  # evaluate's step 2 (re-exported for its callers)
 
 
 @dataclass(frozen=True)
@@ -262,17 +263,6 @@ class EmbeddingRun:
         return len(self.embeddings) / self.seconds if self.seconds else float("nan")
 
 
-def pick_central_face(faces, width: int, height: int):
-    """The face whose box centre is nearest the image centre (LFW centres the named
-    person; other faces in the background are bystanders). Returns its keypoints or
-    ``None``."""
-    if not len(faces):
-        return None
-    centres = (faces.xyxy[:, :2] + faces.xyxy[:, 2:]) / 2
-    dist = np.linalg.norm(centres - np.array([width / 2, height / 2]), axis=1)
-    return faces.keypoints[int(np.argmin(dist))]
-
-
 @dataclass
 class AlignedImages:
     """One aligned chip per image.
@@ -297,7 +287,8 @@ def align_images(
     batch_size: int = 64,
     progress: bool = True,
 ) -> AlignedImages:
-    """Detect and align one face (the central one) per image.
+    """Detect and align one face (the central one) per image, through
+    :func:`workbench.pipeline.face_chips` with ``pick="central"``.
 
     Images without a detection are aligned with the mean keypoints of the detected faces
     (LFW images are roughly centred), and flagged in ``no_face``.
@@ -306,40 +297,29 @@ def align_images(
 
     from workbench.align import align_face, template_for
     from workbench.images import load_image
+    from workbench.pipeline import face_chips
 
     start = time.perf_counter()
-    keypoints: list[np.ndarray | None] = []
-    images: list[np.ndarray] = []
     bar = tqdm(total=len(paths), desc=f"detect ({detector.name})", disable=not progress)
-    for i in range(0, len(paths), batch_size):
-        chunk = [load_image(p) for p in paths[i : i + batch_size]]
-        for image, faces in zip(chunk, detector.detect_batch(chunk), strict=True):
-            keypoints.append(pick_central_face(faces, image.shape[1], image.shape[0]))
-            images.append(image)
-        bar.update(len(chunk))
-    bar.close()
-    found = [k for k in keypoints if k is not None]
-    if not found:
+    try:
+        picked = face_chips(
+            paths, detector=detector, pick="central", batch_size=batch_size, progress=bar.update
+        )
+    finally:
+        bar.close()
+    found = picked.found
+    if not found.any():
         raise WorkbenchError(f"the {detector.name} detector found no face in any image")
-    mean_kp = np.mean(found, axis=0)
-    template = template_for(detector)
-    chips = np.stack(
-        [
-            align_face(im, kp if kp is not None else mean_kp, template=template)
-            for im, kp in zip(images, keypoints, strict=True)
-        ]
-    )
-    no_face = np.array([k is None for k in keypoints])
-    return AlignedImages(chips, no_face, time.perf_counter() - start, detector.name)
-
-
-def embed_chips(chips: np.ndarray, *, embedder, flip: bool = False) -> np.ndarray:
-    """``(n, 128)`` embeddings; with ``flip``, the mean of the face's and its mirror's."""
-    embeddings = embedder.embed(chips, batch_size=32)
-    if flip:
-        mirrored = embedder.embed(np.ascontiguousarray(chips[:, :, ::-1]), batch_size=32)
-        embeddings = (embeddings + mirrored) / 2
-    return embeddings.astype(np.float32)
+    chips = np.empty((len(paths), *picked.chips.shape[1:]), np.uint8)
+    chips[picked.index] = picked.chips
+    if not found.all():
+        # The few images without a face are read again (rather than all images kept in
+        # memory for them) and aligned at the mean keypoints of the faces found.
+        mean_kp = np.mean([f.keypoints[0] for f in picked.faces if len(f)], axis=0)
+        template = template_for(detector)
+        for i in np.flatnonzero(~found):
+            chips[i] = align_face(load_image(paths[i]), mean_kp, template=template)
+    return AlignedImages(chips, ~found, time.perf_counter() - start, detector.name)
 
 
 def embed_images(

@@ -154,6 +154,29 @@ class FaceDetections:
         ]
 
 
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise intersection over union.
+
+    Args:
+        a: ``(n, 4)`` boxes ``x1, y1, x2, y2``.
+        b: ``(m, 4)`` boxes.
+
+    Returns:
+        ``(n, m)`` float32 IoU in ``[0, 1]`` (0 for empty boxes).
+    """
+    a = np.asarray(a, np.float32)[:, None, :]
+    b = np.asarray(b, np.float32)[None, :, :]
+    w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = w * h
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    union = area_a + area_b - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, inter / union, 0.0)
+    return iou.astype(np.float32)
+
+
 def _as_float_array(value: Any, name: str) -> np.ndarray:
     arr = np.asarray(value, dtype=np.float32)
     if arr.size and not np.isfinite(arr).all():

@@ -1,7 +1,9 @@
 """``Recognizer``: detector + aligner + embedder + gallery, one image at a time.
 
-The live loop uses the parts separately (detect every frame, embed only new tracks);
-everything else calls :meth:`Recognizer.recognize`.
+The steps themselves (pick a face, align, embed; many images in batches) are
+:mod:`workbench.pipeline`, re-exported here. The live loop uses the parts separately
+(detect every frame, embed only new tracks); everything else calls
+:meth:`Recognizer.recognize`.
 """
 
 from __future__ import annotations
@@ -11,10 +13,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.align import align_faces, template_for
 from workbench.detect.base import as_rgb
 from workbench.faces import FaceDetections
 from workbench.images import ImageInput
+from workbench.pipeline import (
+    PICKS,
+    FaceChips,
+    Pick,
+    align,
+    embed_chips,
+    embed_faces,
+    face_chips,
+    pick_face,
+    picked_faces,
+)
 
 if TYPE_CHECKING:
     from workbench.detect.base import Detector
@@ -76,17 +88,13 @@ class Recognizer:
         return self.detector.detect(image)
 
     def chips(self, image: ImageInput, detections: FaceDetections) -> np.ndarray:
-        """``(n, 150, 150, 3)`` uint8 aligned chips of the given faces of ``image``
-        (callers that embed many images batch these themselves)."""
-        # Each detector puts its keypoints at its own places on the face: align with the
-        # template derived for this detector.
-        return align_faces(as_rgb(image), detections, template=template_for(self.detector))
+        """``(n, 150, 150, 3)`` uint8 aligned chips of the given faces of ``image``, with
+        this detector's template (many images: :func:`workbench.pipeline.face_chips`)."""
+        return align(image, detections, detector=self.detector)
 
     def embed(self, image: ImageInput, detections: FaceDetections) -> np.ndarray:
         """``(n, 128)`` float32 embeddings of the given faces of ``image``."""
-        if not len(detections):
-            return np.zeros((0, 128), np.float32)
-        return self.embedder.embed(self.chips(image, detections))
+        return embed_faces(image, detections, detector=self.detector, embedder=self.embedder)
 
     def identify(self, embeddings: np.ndarray) -> list[Match]:
         """The best gallery match of each embedding."""
@@ -142,3 +150,19 @@ class open_recognizer:  # noqa: N801 - used like a function: `with open_recogniz
     def __exit__(self, *exc_info) -> None:
         while self._owned:
             self._owned.pop().close()
+
+
+__all__ = [
+    "PICKS",
+    "FaceChips",
+    "Pick",
+    "Recognition",
+    "Recognizer",
+    "align",
+    "embed_chips",
+    "embed_faces",
+    "face_chips",
+    "open_recognizer",
+    "pick_face",
+    "picked_faces",
+]

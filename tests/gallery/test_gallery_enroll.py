@@ -168,3 +168,22 @@ def test_enroll_batches_one_person(gallery) -> None:
     summary = gallery.enroll("Ada", photos, recognizer=rec)
     assert rec.embedder.batches == [5] and len(summary.enrolled) == 5 and summary.no_face
     np.testing.assert_allclose(gallery.embeddings()[0], [face_vector(3, v) for v in range(5)])
+
+
+def test_enroll_saves_photos_given_as_bytes(gallery, recognizer, tmp_path) -> None:
+    """The panels' path: bytes are kept under save_photos/<name>/ and become the source;
+    the summary lists the new face ids; the same bytes again are a duplicate."""
+    from workbench.gallery.enroll import enroll
+
+    data = [photo_bytes(1, 0), photo_bytes(1, 1)]
+    summary = enroll(gallery, "Ada", data, recognizer=recognizer, save_photos=tmp_path / "kept")
+    saved = sorted((tmp_path / "kept" / "Ada").iterdir())
+    assert sorted(p.read_bytes() for p in saved) == sorted(data)
+    assert all(p.suffix == ".png" for p in saved)
+    faces = gallery.faces("Ada")
+    assert summary.face_ids == [f.id for f in faces]
+    assert sorted(f.source for f in faces) == [str(p) for p in saved]
+    assert [label for _, label in summary.enrolled] == [f.source for f in faces]
+    again = enroll(gallery, "Ada", data[:1], recognizer=recognizer, save_photos=tmp_path / "kept")
+    assert not again.face_ids and again.duplicates == [("<image 0>", "Ada")]
+    assert len(list((tmp_path / "kept" / "Ada").iterdir())) == 2

@@ -181,18 +181,17 @@ class SiameseNetwork:
                     f"{chip.shape} {chip.dtype}"
                 )
             return chip
-        from workbench.align import align_face, template_for
         from workbench.images import load_image
+        from workbench.pipeline import align, pick_face
 
         rgb = load_image(image)
         detector = self._get_detector()
-        faces = detector.detect(rgb)
-        if len(faces) == 0:
+        face = pick_face(detector.detect(rgb), "largest")
+        if len(face) == 0:
             raise InvalidImageError(
                 f"{label}: no face found in the image ({rgb.shape[1]}x{rgb.shape[0]})"
             )
-        face = faces.largest()
-        return align_face(rgb, face.keypoints[0], template=template_for(detector))
+        return align(rgb, face, detector=detector)[0]
 
     def _get_detector(self):
         with self._lock:

@@ -21,14 +21,11 @@ import numpy as np
 
 from workbench.errors import GalleryError, InvalidArgumentError, InvalidImageError
 from workbench.gallery.names import validate_name
+from workbench.photos import is_photo, photos_in
+from workbench.pipeline import pick_face
 
 if TYPE_CHECKING:
     from workbench.gallery.core import Gallery
-
-#: File endings read as photos; everything else in the folder is listed as ignored.
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".jfif"}
-)
 
 
 class MultipleFaces(enum.Enum):
@@ -58,6 +55,7 @@ class EnrollSummary:
         invalid_names: ``(folder, reason)`` of person folders whose name is refused.
         ignored: files that are not photos (by ending) or not inside a person folder.
         seconds: wall time.
+        face_ids: gallery ids of the faces added, in the order of ``enrolled``.
     """
 
     enrolled: list[tuple[str, str]] = field(default_factory=list)
@@ -69,6 +67,7 @@ class EnrollSummary:
     invalid_names: list[tuple[str, str]] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    face_ids: list[int] = field(default_factory=list)
 
     @property
     def people(self) -> list[str]:
@@ -196,8 +195,10 @@ def _process(
     label_offset: int,
     progress: Any,
     batch: bool = False,
+    save_dir: Path | None = None,
 ) -> _Faces:
-    """Read, dedupe, detect and embed (or with ``batch`` only align) each photo."""
+    """Read, dedupe, detect and embed (or with ``batch`` only align) each photo; with
+    ``save_dir``, keep a copy of each enrolled photo there (it becomes the source)."""
     from workbench.images import load_image
 
     out = _Faces()
@@ -227,13 +228,15 @@ def _process(
             summary.several_faces.append((label, len(dets)))
             if policy is MultipleFaces.SKIP:
                 continue
-            areas = (dets.xyxy[:, 2] - dets.xyxy[:, 0]) * (dets.xyxy[:, 3] - dets.xyxy[:, 1])
-            dets = dets[np.array([int(np.argmax(areas))])]
+            dets = pick_face(dets, "largest")
         if batch:
             out.chips.append(recognizer.chips(image, dets)[0])
         else:
             vec = np.asarray(recognizer.embed(image, dets), np.float32).reshape(1, -1)
             out.embeddings.append(vec[0])
+        if save_dir is not None and isinstance(payload, bytes):
+            source = str(_save_photo(save_dir, payload, digest, source))
+            label = source
         known.seen[digest] = "(this run)"
         out.labels.append(label)
         out.sources.append(source)
@@ -268,15 +271,37 @@ def _commit(
             f.embeddings.extend(vectors[start : start + len(f.chips)])
             start += len(f.chips)
             f.chips.clear()
-    gallery._add_many(  # noqa: SLF001 - same package
+    ids = gallery._add_many(  # noqa: SLF001 - same package
         [
             (name, np.stack(f.embeddings), f.sources, f.sha256s, f.boxes, detector, f.scores)
             for name, f in people
         ],
         refresh=refresh,
     )
-    for name, f in people:
+    for (name, f), person_ids in zip(people, ids, strict=True):
         summary.enrolled.extend((name, label) for label in f.labels)
+        summary.face_ids.extend(int(i) for i in person_ids)
+
+
+#: Leading bytes of the formats a saved photo is named after (anything else: ``.jpg``).
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", ".png"), (b"GIF8", ".gif"), (b"BM", ".bmp"))
+
+
+def _save_photo(folder: Path, data: bytes, digest: str, source: str | None) -> Path:
+    """Write an enrolled photo as ``folder/<time>-<sha256[:8]><suffix>`` (atomically; a
+    file of that name is kept), so the gallery's sources point at a copy it controls."""
+    from workbench.files import atomic_write_bytes
+
+    suffix = Path(source).suffix.lower() if source is not None else ""
+    if not suffix:
+        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            suffix = ".webp"
+        else:
+            suffix = next((s for magic, s in _MAGIC if data.startswith(magic)), ".jpg")
+    path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{digest[:8]}{suffix}"
+    if not path.exists():
+        atomic_write_bytes(path, data)
+    return path
 
 
 def _batches(recognizer: Any) -> bool:
@@ -300,8 +325,12 @@ def enroll(
     recognizer: Any,
     multiple_faces: MultipleFaces | str = MultipleFaces.LARGEST,
     progress: bool = False,
+    save_photos: str | os.PathLike | None = None,
 ) -> EnrollSummary:
     """Enroll photos of one person (one transaction).
+
+    Every front end enrolls through here (the CLI and :meth:`Gallery.enroll`, the enroll
+    panel), so dedupe, photo saving and the summary are the same for all.
 
     Args:
         gallery: the gallery to add to.
@@ -312,9 +341,12 @@ def enroll(
             ``embed(image, detections) -> (n, D)``; a :class:`workbench.recognize.Recognizer`.
         multiple_faces: policy for photos with several faces, see :class:`MultipleFaces`.
         progress: show a progress bar.
+        save_photos: a folder; photos given as bytes are saved under
+            ``save_photos/<name>/`` and recorded with that path as their source (a panel's
+            captures and uploads, which have no file of their own).
 
     Returns:
-        An :class:`EnrollSummary`.
+        An :class:`EnrollSummary` (``face_ids`` lists the new faces).
 
     Raises:
         InvalidNameError: a bad name (before any photo is read).
@@ -333,7 +365,10 @@ def enroll(
     known = _Known(gallery)
     bar = _progress_bar(len(items), progress, name)
     try:
-        faces = _process(items, recognizer, policy, summary, known, 0, bar, _batches(recognizer))
+        save_dir = None if save_photos is None else Path(save_photos) / name
+        faces = _process(
+            items, recognizer, policy, summary, known, 0, bar, _batches(recognizer), save_dir
+        )
     finally:
         if bar is not None:
             bar.close()
@@ -351,7 +386,7 @@ def iter_person_folders(root: Path, summary: EnrollSummary) -> Iterator[tuple[st
         if entry.name.startswith("."):
             continue
         if not entry.is_dir():
-            if entry.suffix.lower() in IMAGE_SUFFIXES:
+            if is_photo(entry):
                 summary.ignored.append(str(entry))
             continue
         try:
@@ -359,17 +394,7 @@ def iter_person_folders(root: Path, summary: EnrollSummary) -> Iterator[tuple[st
         except GalleryError as exc:
             summary.invalid_names.append((str(entry), str(exc)))
             continue
-        photos = []
-        for dirpath, dirnames, filenames in os.walk(entry):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for fn in sorted(filenames):
-                if fn.startswith("."):
-                    continue
-                path = Path(dirpath) / fn
-                if path.suffix.lower() in IMAGE_SUFFIXES:
-                    photos.append(path)
-                else:
-                    summary.ignored.append(str(path))
+        photos = photos_in(entry, ignored=summary.ignored)
         if photos:
             yield name, photos
 

@@ -7,9 +7,7 @@ rebuilt from it with ``Gallery.enroll_folder``).
 
 from __future__ import annotations
 
-import hashlib
 import html
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -310,6 +308,7 @@ class EnrollPanel:
             InvalidNameError: a bad name.
             InvalidArgumentError: no usable photo is queued.
         """
+        from workbench.gallery.enroll import enroll
         from workbench.gallery.names import validate_name
 
         name = validate_name(name)
@@ -318,41 +317,25 @@ class EnrollPanel:
             raise InvalidArgumentError(
                 "no photo with exactly one good face to enroll: capture or upload one"
             )
-        digests_all = [hashlib.sha256(p.data).hexdigest() for p in usable]
-        known = self.gallery.sha256_known(digests_all)
-        if len(known) == len(usable):
-            raise InvalidArgumentError(
-                "these photos are enrolled already (as "
-                + ", ".join(sorted(set(known.values())))
-                + "): take new ones"
-            )
-        folder = self.photos_dir / name
-        folder.mkdir(parents=True, exist_ok=True)
-        sources, digests, boxes, scores, vectors = [], [], [], [], []
-        for photo, digest in zip(usable, digests_all, strict=True):
-            if digest in known:
-                continue
-            path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{digest[:8]}{photo.suffix}"
-            if not path.exists():
-                tmp = path.with_suffix(path.suffix + ".tmp")
-                tmp.write_bytes(photo.data)
-                tmp.replace(path)
-            vectors.append(self.recognizer.embed(photo.image, photo.detections)[0])
-            sources.append(str(path))
-            digests.append(digest)
-            boxes.append(photo.detections.xyxy[0])
-            scores.append(float(photo.detections.scores[0]))
-        ids = self.gallery.add_embeddings(
+        # The gallery's one enrollment path: dedupe by sha256, the photo saved under
+        # photos_dir/<name>/, one transaction, the same summary as the CLI's.
+        summary = enroll(
+            self.gallery,
             name,
-            np.stack(vectors),
-            sources=sources,
-            sha256s=digests,
-            boxes=boxes,
-            detector=getattr(self.recognizer.detector, "name", None),
-            scores=scores,
+            [p.data for p in usable],
+            recognizer=self.recognizer,
+            save_photos=self.photos_dir,
         )
+        if not summary.face_ids:
+            if summary.duplicates:
+                raise InvalidArgumentError(
+                    "these photos are enrolled already (as "
+                    + ", ".join(sorted({holder for _, holder in summary.duplicates}))
+                    + "): take new ones"
+                )
+            raise InvalidArgumentError(f"no face could be enrolled: {summary}")
         self.pending = [p for p in self.pending if not p.usable]
-        return ids
+        return summary.face_ids
 
     def _on_enroll(self, _button: Any = None) -> None:
         name = self._validated_name()

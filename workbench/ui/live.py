@@ -292,8 +292,7 @@ class LivePanel:
             InvalidArgumentError: nothing running or the track is not in the latest frame.
         """
         from workbench.gallery.names import validate_name
-        from workbench.live.tracking import box_iou
-        from workbench.recognize import Recognizer
+        from workbench.pipeline import embed_faces, pick_face
 
         name = validate_name(name)
         result = self.live.latest() if self.live is not None else None
@@ -304,12 +303,12 @@ class LivePanel:
             raise InvalidArgumentError(f"track {track_id} is not in the latest frame any more")
         box = result.boxes[hits[0]]
         detector = self._get_detector()
-        detections = detector.detect(result.image)
-        if not len(detections):
+        # The track's face is the detection that overlaps its box most. One face of a
+        # live frame, not a photo: no photo is saved and there is no file to dedupe.
+        face = pick_face(detector.detect(result.image), box)
+        if not len(face):
             raise InvalidArgumentError("no face found in the latest frame; try again")
-        best = int(np.argmax(box_iou(box[None], detections.xyxy)[0]))
-        face = detections[[best]]
-        vector = Recognizer(detector, self.embedder).embed(result.image, face)
+        vector = embed_faces(result.image, face, detector=detector, embedder=self.embedder)
         (face_id,) = self.gallery.add_embeddings(
             name,
             vector,

@@ -249,7 +249,8 @@ def load_face_folder(
     :data:`workbench.align.TEMPLATES` has one); photos without a face are skipped.
 
     Args:
-        folder: a folder of person folders holding ``.jpg``/``.jpeg``/``.png`` photos.
+        folder: a folder of person folders holding photos (the files
+            :mod:`workbench.photos` accepts, nested folders included, as enrollment).
         detector: a :class:`workbench.detect.Detector` (it stays open).
         min_photos: skip people with fewer photos (counted before detection).
         max_photos: use at most this many photos of a person (the first in name order).
@@ -271,29 +272,32 @@ def load_face_folder(
         raise TrainingError(
             f"need 1 <= min_photos <= max_photos, got {min_photos} and {max_photos}"
         )
+    from workbench.photos import person_folders, photos_in
+
     folders = (
-        [folder / p for p in people]
+        [(folder / p, photos_in(folder / p)) for p in people]
         if people is not None
-        else sorted(p for p in folder.iterdir() if p.is_dir())
+        else person_folders(folder)
     )
     files: list[tuple[str, Path]] = []
-    for person in folders:
-        photos = sorted(
-            p for p in person.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")
-        )
+    for person, photos in folders:
         if len(photos) >= min_photos:
             files += [(person.name, p) for p in photos[:max_photos]]
     if not files:
         raise TrainingError(f"{folder}: no person with {min_photos} or more photos")
 
     import workbench.align
+    import workbench.pipeline
 
-    # The key covers the photos, the detector and the aligner's code, so a cache made
-    # before either changed is rebuilt rather than trusted.
+    # The key covers the photos, the detector and the code that picks and aligns faces,
+    # so a cache made before either changed is rebuilt rather than trusted.
     key = hashlib.sha256(
         "\n".join(
             [getattr(detector, "name", type(detector).__name__)]
-            + [hashlib.sha256(Path(workbench.align.__file__).read_bytes()).hexdigest()]
+            + [
+                hashlib.sha256(Path(m.__file__).read_bytes()).hexdigest()
+                for m in (workbench.align, workbench.pipeline)
+            ]
             + [f"{p.relative_to(folder)}:{p.stat().st_size}" for _, p in files]
         ).encode()
     ).hexdigest()
@@ -312,32 +316,21 @@ def load_face_folder(
 
     from tqdm.auto import tqdm
 
-    from workbench.align import TEMPLATES, align_face
-    from workbench.evaluate import pick_central_face
-    from workbench.images import load_image
+    from workbench.pipeline import face_chips
 
-    detector_name = getattr(detector, "name", "")
-    template = detector_name if detector_name in TEMPLATES else None
-    chips, names, paths = [], [], []
-    for name, path in tqdm(files, desc="detect + align", disable=not progress):
-        image = load_image(path)
-        keypoints = pick_central_face(detector.detect(image), image.shape[1], image.shape[0])
-        if keypoints is None:
-            continue
-        chips.append(
-            align_face(image, keypoints)
-            if template is None
-            else align_face(image, keypoints, template=template)
+    # Each photo's face nearest the centre, as the LFW evaluation picks it.
+    with tqdm(total=len(files), desc="detect + align", disable=not progress) as bar:
+        picked = face_chips(
+            [p for _, p in files], detector=detector, pick="central", progress=bar.update
         )
-        names.append(name)
-        paths.append(str(path.relative_to(folder)))
-    if not chips:
+    chips = picked.chips
+    names = [files[i][0] for i in picked.index]
+    paths = [str(files[i][1].relative_to(folder)) for i in picked.index]
+    if not len(chips):
         raise TrainingError(f"{folder}: the detector found no face in {len(files)} photos")
     people_names = tuple(dict.fromkeys(names))
     index = {n: i for i, n in enumerate(people_names)}
-    faces = FaceSet(
-        np.stack(chips), np.array([index[n] for n in names]), people_names, tuple(paths)
-    )
+    faces = FaceSet(chips, np.array([index[n] for n in names]), people_names, tuple(paths))
     if cache is not None:
         with atomic_path(cache) as tmp:
             _savez(
