@@ -381,22 +381,20 @@ class EmbeddingExplorer:
             InvalidArgumentError: no detector/embedder was given, or an image has no face.
         """
         from workbench.images import load_image
-        from workbench.recognize import Recognizer
+        from workbench.pipeline import align, pick_face
 
         if self.detector is None or self.embedder is None:
             raise InvalidArgumentError(
                 "compare needs a detector and an embedder: EmbeddingExplorer(..., "
                 "detector=..., embedder=...)"
             )
-        recognizer = Recognizer(self.detector, self.embedder)
         chips = []
         for label, source in (("photo A", image_a), ("photo B", image_b)):
             image = load_image(source)
-            faces = self.detector.detect(image)
-            if not len(faces):
+            face = pick_face(self.detector.detect(image), "largest")
+            if not len(face):
                 raise InvalidArgumentError(f"{label}: expected a face, but none was found")
-            biggest = int(np.argmax(faces.widths * faces.heights))
-            chips.append(recognizer.chips(image, faces[[biggest]])[0])
+            chips.append(align(image, face, detector=self.detector)[0])
         vectors = self.embedder.embed(np.stack(chips))
         distance = float(np.linalg.norm(vectors[0] - vectors[1]))
         t = float(self.threshold.value)
