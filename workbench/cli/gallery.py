@@ -15,6 +15,7 @@ when the gallery is empty.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 from pathlib import Path
 
@@ -195,7 +196,6 @@ def run_recognize(args: argparse.Namespace) -> int:
     from workbench.detect import create_detector
     from workbench.errors import InvalidArgumentError, SourceError
     from workbench.images import check_image_file, load_image
-    from workbench.input_files import file_problem
     from workbench.recognize import Recognizer
 
     videos = [s for s in args.inputs if _is_video(s)]
@@ -206,33 +206,39 @@ def run_recognize(args: argparse.Namespace) -> int:
         )
     if args.every < 1:
         raise InvalidArgumentError(f"--every must be >= 1, but got {args.every}")
-    # Checked before any model loads; a link loop, FIFO or folder is named as such.
-    for source in args.inputs:
-        if not videos:
+    # Inputs are checked (and a video opened) before any model loads, so a bad file fails
+    # at once; a link loop, FIFO or folder is named as such.
+    video = None
+    if videos:
+        from workbench.live.sources import CLOSED, END_OF_STREAM, VideoFileSource
+
+        video = VideoFileSource(videos[0])
+    else:
+        for source in args.inputs:
             check_image_file(source)
-        elif "://" not in source and (problem := file_problem(source, kind="video file")):
-            raise SourceError(f"{source}: {problem}")
-    embedder, gallery = _embedder_and_gallery(args.gallery, create=False)
-    with gallery, create_detector(args.detector) as detector:
+    with contextlib.ExitStack() as stack:
+        if video is not None:
+            stack.enter_context(video)
+        embedder, gallery = _embedder_and_gallery(args.gallery, create=False)
+        stack.enter_context(gallery)
+        detector = stack.enter_context(create_detector(args.detector))
         recognizer = Recognizer(detector, embedder, gallery)
         threshold = gallery.threshold_info
         if not args.json:
             print(f"gallery {gallery.path}: {threshold}")
-        if videos:
-            from workbench.live.sources import VideoFileSource
-
-            with VideoFileSource(videos[0]) as frames:
-                done = 0
-                for frame in frames:
-                    if frame.index % args.every:
-                        continue
-                    faces = _faces(recognizer.recognize(frame.image))
-                    _print(
-                        videos[0], faces, as_json=args.json, frame=frame.index, threshold=threshold
-                    )
-                    done += 1
-                    if args.max_frames is not None and done >= args.max_frames:
-                        break
+        if video is not None:
+            done = 0
+            for frame in video:
+                if frame.index % args.every:
+                    continue
+                faces = _faces(recognizer.recognize(frame.image))
+                _print(videos[0], faces, as_json=args.json, frame=frame.index, threshold=threshold)
+                done += 1
+                if args.max_frames is not None and done >= args.max_frames:
+                    break
+            if video.reason not in (None, END_OF_STREAM, CLOSED):
+                # A truncated file: the frames it had are printed, then exit 2 with why.
+                raise SourceError(video.reason)
             return 0
         for source in args.inputs:
             faces = _faces(recognizer.recognize(load_image(source)))

@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
                 "stats": stats.to_dict(),
             }
         )
-        return 0
+        return _exit_code(source.reason)
     clock = "in the video" if settler.frame_period_s is not None else "since start"
     print(f"{len(tracks)} track{'s' if len(tracks) != 1 else ''} (times {clock}):")
     for t in tracks:
@@ -233,7 +233,20 @@ def run(args: argparse.Namespace) -> int:
         f"search {stats.search_ms:.2f} ms; {stats.embeddings} embeddings for "
         f"{stats.faces} faces"
     )
-    return 0
+    return _exit_code(source.reason)
+
+
+def _exit_code(end_reason: str | None) -> int:
+    """0 when the source ended normally (its end, or closed by --seconds or Ctrl-C); a
+    source that failed (a truncated file, a camera gone) exits 2 after the output, with
+    its reason as the one error line. Takes the source's reason, not the loop's: the
+    loop's own errors are raised by ``wait()``."""
+    from workbench.errors import SourceError
+    from workbench.live.sources import CLOSED, END_OF_STREAM
+
+    if end_reason in (None, END_OF_STREAM, CLOSED):
+        return 0
+    raise SourceError(end_reason)
 
 
 def _drain(settler: _Settler, events: list[dict[str, Any]], quiet: bool) -> None:

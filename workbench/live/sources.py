@@ -28,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from workbench.errors import InvalidArgumentError, InvalidImageError, SourceError
+from workbench.input_files import file_problem
 
 #: ``reason`` of a source whose frames ran out (file end, finite iterable).
 END_OF_STREAM = "end of stream"
@@ -246,8 +247,12 @@ class _CaptureSource(_SourceBase):
                 if bgr.ndim == 2:
                     return cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
                 return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        self.reason = self.reason or self._fail_reason
+        self.reason = self.reason or self._failure()
         return None
+
+    def _failure(self) -> str:
+        """The reason to record when a read fails."""
+        return self._fail_reason
 
     def _release(self) -> None:
         if self._capture is not None:
@@ -295,8 +300,11 @@ class VideoFileSource(_CaptureSource):
             raise InvalidArgumentError(f"open_timeout_s must be > 0, but got {open_timeout_s}")
         self.name = str(path_or_url)
         is_url = "://" in self.name
-        if not is_url and not Path(self.name).is_file():
+        problem = None if is_url else file_problem(self.name, kind="video file")
+        if problem == "no such file":
             raise SourceError(f"video file not found: {self.name}")
+        if problem is not None:  # a link loop, FIFO (would block), folder, empty file...
+            raise SourceError(f"video file {self.name}: {problem}")
         timeout_ms = int(open_timeout_s * 1000)
         params = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
@@ -308,7 +316,10 @@ class VideoFileSource(_CaptureSource):
         if not capture.isOpened():
             capture.release()
             what = "stream" if is_url else "video file"
-            raise SourceError(f"cannot open {what} {self.name}: FFmpeg could not open or decode it")
+            why = (None if is_url else _container_problem(self.name)) or (
+                "FFmpeg could not open or decode it"
+            )
+            raise SourceError(f"cannot open {what} {self.name}: {why}")
         self._capture = capture
         self._fail_reason = END_OF_STREAM
         self.realtime = realtime
@@ -318,6 +329,20 @@ class VideoFileSource(_CaptureSource):
         # Some containers report 0 or absurd rates; 30 is what a camera would give.
         self._period = 1.0 / fps if 1.0 <= fps <= 240.0 else 1.0 / 30.0
         self._t0: float | None = None
+        #: Frames the container's index promises (0: unknown, e.g. a stream).
+        self.frame_count = 0 if is_url else max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+
+    def _failure(self) -> str:
+        # A file cut short (a copy that stopped, a download in progress) fails its next
+        # read just as a file at its end does; the index tells them apart. Estimated
+        # counts (containers without an index) can be off by a frame or two, hence 1%.
+        read = self._next_index
+        if self.frame_count and read < self.frame_count * 0.99 - 1:
+            return (
+                f"{self.name}: the video ended after {read} of its {self.frame_count} "
+                "frames (the file is truncated or damaged)"
+            )
+        return END_OF_STREAM
 
     def _read(self) -> np.ndarray | None:
         image = super()._read()
@@ -574,6 +599,45 @@ class WebcamSource(_SourceBase):
 
     def __repr__(self) -> str:
         return f"WebcamSource({type(self.widget).__name__}, reason={self.reason!r})"
+
+
+#: ISO base media files (MP4, MOV, 3GP): FFmpeg needs the ``moov`` box (the index).
+_ISO_MEDIA = frozenset({".mp4", ".m4v", ".mov", ".3gp", ".3g2"})
+
+
+def _container_problem(path: str) -> str | None:
+    """Why FFmpeg could not open an MP4/MOV, where the top-level boxes tell: the
+    ``moov`` index is missing (a recording cut off before it was written, or a copy
+    that stopped). ``None`` when the boxes look fine or the file is of another kind."""
+    if Path(path).suffix.lower() not in _ISO_MEDIA:
+        return None
+    try:
+        size = Path(path).stat().st_size
+        kinds = []
+        with open(path, "rb") as fh:
+            offset = 0
+            while offset + 8 <= size and len(kinds) < 64:
+                fh.seek(offset)
+                head = fh.read(16)
+                length, kind = int.from_bytes(head[:4], "big"), head[4:8]
+                if length == 1 and len(head) == 16:
+                    length = int.from_bytes(head[8:16], "big")  # 64-bit box size
+                elif length == 0:
+                    length = size - offset  # the box runs to the end of the file
+                if length < 8:
+                    return "not an MP4/MOV file (its box structure is broken)"
+                kinds.append(kind)
+                offset += length
+    except OSError:
+        return None
+    if not kinds or kinds[0] not in (b"ftyp", b"wide", b"free", b"skip", b"mdat", b"moov"):
+        return "not an MP4/MOV file (it does not start with an ftyp box)"
+    if b"moov" not in kinds:
+        return (
+            "it has no 'moov' index: the recording or copy was cut short before the end "
+            "(FFmpeg: moov atom not found)"
+        )
+    return None
 
 
 def _check_rgb(image: Any) -> np.ndarray:
