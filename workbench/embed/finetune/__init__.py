@@ -33,7 +33,9 @@ Names are imported on first use, so ``import workbench.embed.finetune`` (and the
 Keras-free :class:`FaceSet`) does not import Keras.
 
 Example:
-    >>> from workbench.embed.finetune import SiameseTrainer, TrainingConfig
+    >>> from workbench.embed.finetune import TrainingConfig  # no Keras imported yet
+    >>> TrainingConfig(loss="triplet").effective_margin
+    0.2
     >>> faces = load_face_folder("reference_images", detector=det)  # doctest: +SKIP
     >>> trainer = SiameseTrainer(default_embedder(), TrainingConfig(epochs=10))  # doctest: +SKIP
     >>> result = trainer.fit(faces, progress=print)  # doctest: +SKIP
