@@ -50,8 +50,10 @@ def test_upload_name_enroll_rename_remove(panel, gallery, people, uploaded, tmp_
 
     # The same photos again are duplicates: refused with a reason in the panel.
     panel.upload.value = tuple(uploaded(p) for p in photos)
+    panel.name.value = "Ada"  # the form was reset by the enrollment
     panel.enroll_button.click()
     assert "enrolled already" in panel.errors.last
+    assert "enrolled already" in panel.status.value  # next to the Enroll button
     panel._on_retake()
     panel._on_retake()
     panel._on_retake()
@@ -101,7 +103,7 @@ def test_enroll_folder(panel, gallery, people, tmp_path):
     panel.folder_button.click()
     assert panel.errors.last is None, panel.errors.last
     assert sorted(gallery.people) == sorted(people)
-    assert "enrolled 9 faces" in panel.status.value
+    assert "enrolled 9 faces" in panel.folder_message.value
     assert set(panel.rows) == set(people)
 
     panel.folder.value = str(tmp_path / "missing")
@@ -146,3 +148,46 @@ def test_webcam_image_arriving_after_recording_off(gallery, recognizer, people, 
         cam_panel.recorder.recording = False
     assert "the webcam sent no image" in cam_panel.errors.last
     assert not cam_panel.capture_button.disabled
+
+
+def test_blank_name_says_a_name_is_needed_and_enroll_resets_the_form(panel, people, uploaded):
+    from workbench.ui.enroll import NAME_NEEDED, NO_PHOTO_YET
+
+    photos = next(iter(people.values()))
+    assert panel.name_message.value == ""  # nothing to enroll yet: nothing to ask
+    panel.upload.value = (uploaded(photos[0]), uploaded(photos[1]))
+    assert panel.enroll_button.disabled and NAME_NEEDED in panel.name_message.value
+    panel.name.value = "   "
+    assert panel.enroll_button.disabled and NAME_NEEDED in panel.name_note
+    panel.retake_button.click()
+    assert "dropped the photo" in panel.quality.value
+    panel.name.value = "Ada"
+    assert panel.name_note == "ok" and not panel.enroll_button.disabled
+    panel.enroll_button.click()
+    assert "enrolled 1 face(s) of <b>Ada</b>" in panel.status.value
+    # What described the enrolled photos and their name is gone.
+    assert panel.name.value == "" and panel.name_message.value == ""
+    assert panel.quality.value == NO_PHOTO_YET and not panel.preview.value
+
+
+def test_errors_show_next_to_their_control_until_it_is_used_again(
+    panel, people, uploaded, tmp_path
+):
+    from workbench.ui.demo import copy_people
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"nope")
+    panel.upload.value = (uploaded(broken),)
+    assert "broken.jpg" in panel.upload_message.value
+    panel.folder.value = str(tmp_path / "missing")
+    panel.folder_button.click()
+    assert "expected a folder" in panel.folder_message.value
+    assert "broken.jpg" in panel.upload_message.value  # each error stays with its control
+    assert panel.output.outputs == ()  # nothing piles up at the bottom of the panel
+
+    panel.upload.value = (uploaded(next(iter(people.values()))[0]),)
+    assert panel.upload_message.value == "" and panel.errors.last is None
+    panel.folder.value = str(copy_people(dict([next(iter(people.items()))]), tmp_path / "r"))
+    panel.folder_button.click()
+    assert "expected a folder" not in panel.folder_message.value
+    assert "enrolled 3 faces" in panel.folder_message.value

@@ -12,6 +12,7 @@ from workbench.ui.explore import (
     flipped_pairs,
     pair_table,
     project,
+    threshold_label,
 )
 
 
@@ -94,6 +95,41 @@ def test_slider_redraws_and_lists_flips():
     assert ex.errors.last is None
 
 
+def test_histogram_bins_and_threshold_field_do_not_depend_on_the_slider():
+    v, names = clusters()
+    ex = EmbeddingExplorer(v, names, threshold=0.6)
+    bins = ex.histogram_bins()
+    for t in (0.1, float(ex.threshold.max)):
+        ex.threshold.value = t
+        np.testing.assert_array_equal(ex.histogram_bins(), bins)
+    ex.threshold_field.value = 0.37  # the number field is precise to 0.01 and drives all
+    assert ex.threshold.value == 0.37 and "<b>0.37</b>" in ex.summary.value
+    ex.threshold.value = 0.52
+    assert ex.threshold_field.value == 0.52
+
+
+@pytest.mark.parametrize(
+    ("source", "label"),
+    [("default", "default"), ("set", "set"), ("calibrated: FAR 1e-3 on 12 people", "calibrated")],
+)
+def test_the_threshold_is_called_what_it_is(source, label):
+    v, names = clusters()
+    ex = EmbeddingExplorer(v, names, threshold=0.6, threshold_source=source)
+    assert ex.threshold_kind == label
+    assert f"from the {label} threshold" in ex.flips.value
+
+
+def test_flipped_pairs_name_their_photos():
+    v, names = clusters(n_people=2, per=3)
+    sources = [f"/photos/{n}/{k}.jpg" for k, n in enumerate(names)]
+    ex = EmbeddingExplorer(v, names, threshold=0.6, sources=sources)
+    flips = ex.flipped(0.1)
+    assert len({(f["photo_a"], f["photo_b"]) for f in flips}) == len(flips) == 6
+    assert flips[0]["photo_a"].endswith(".jpg") and "/" not in flips[0]["photo_a"]
+    ex.threshold.value = 0.1
+    assert flips[0]["photo_a"] in ex.flips.value
+
+
 def test_compare_without_models_is_shown_in_the_panel():
     v, names = clusters()
     ex = EmbeddingExplorer(v, names)
@@ -101,7 +137,7 @@ def test_compare_without_models_is_shown_in_the_panel():
     assert "upload one photo" in ex.errors.last
 
 
-def test_explorer_on_real_faces(people, mediapipe_detector, embedder, uploaded):
+def test_explorer_on_real_faces(people, mediapipe_detector, embedder, uploaded, tmp_path):
     ex = EmbeddingExplorer.from_images(people, detector=mediapipe_detector, embedder=embedder)
     assert len(ex.names) == 9
     far, tar = ex.rates(ex.calibrated)
@@ -117,3 +153,28 @@ def test_explorer_on_real_faces(people, mediapipe_detector, embedder, uploaded):
     ex.compare_button.click()
     assert ex.errors.last is None
     assert "same person" in ex.verdict.value
+    # From code, the verdict is at the gallery's threshold wherever the slider was left.
+    ex.threshold.value = 0.05
+    assert ex.compare(a, b)["same"] is True
+    assert ex.compare(a, b, threshold=0.05)["same"] is False
+    # A bad upload names the file, and the old verdict does not stay on screen.
+    ex.upload_b.value = (uploaded(a),)
+    ex.compare_button.click()
+    assert ex.verdict.value and ex.errors.last is None
+    broken = tmp_path / "not-a-photo.jpg"
+    broken.write_bytes(b"nope")
+    ex.upload_b.value = (uploaded(broken),)
+    ex.compare_button.click()
+    assert "photo B (not-a-photo.jpg)" in ex.errors.last
+    assert "not-a-photo.jpg" in ex.verdict.value and "distance" not in ex.verdict.value
+    assert not ex.chip_a.value
+
+
+def test_explorer_from_a_gallery(people, recognizer, gallery):
+    for name, photos in people.items():
+        gallery.enroll(name, photos, recognizer=recognizer)
+    ex = EmbeddingExplorer.from_gallery(gallery)
+    assert len(ex.names) == len(gallery) == 9
+    assert ex.calibrated == gallery.threshold
+    assert ex.threshold_kind == threshold_label(gallery.threshold_source)
+    assert set(ex.sources) == {p.name for photos in people.values() for p in photos}

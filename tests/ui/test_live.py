@@ -85,8 +85,12 @@ def test_browser_camera_and_who_is_this(gallery, embedder, people):
     acks = []
     camera.send = lambda content, buffers=None: acks.append(content["seq"])
     seq = iter(range(1, 1_000_000))
+    # The preview alone sends nothing (each frame would flip the kernel Busy/Idle).
+    assert camera.streaming is False
+    assert panel.enroll_button.disabled  # no unknown face in view yet
     panel.start()
     assert isinstance(panel.live.source, WebcamSource)
+    assert camera.streaming is True
 
     def send_frame():
         send_jpeg(camera, jpeg, next(seq))
@@ -103,7 +107,7 @@ def test_browser_camera_and_who_is_this(gallery, embedder, people):
         assert 0 <= x1 < x2 <= 250 and 0 <= y1 < y2 <= 250  # LFW photos are 250x250
         assert overlay["color"].startswith("#")
         assert acks and acks == sorted(acks)  # every frame acknowledged, in order
-        assert panel.unknown.options
+        assert panel.unknown.options and not panel.enroll_button.disabled
         panel.unknown.value = panel.unknown.options[0][1]
         panel.new_name.value = name
         panel.enroll_button.click()
@@ -119,7 +123,12 @@ def test_browser_camera_and_who_is_this(gallery, embedder, people):
         panel.stop()
     assert not panel.running
     assert camera.overlays == []  # no stale boxes over the preview once stopped
+    assert camera.streaming is False
     assert "ended: stopped" in panel.stats.value
+    # Nothing is "in view" once stopped; the last names are said as such.
+    assert "in view" not in panel.faces.value.replace("last in view", "")
+    assert panel.faces_text.startswith("not running; last in view: ")
+    assert panel.unknown.options == () and panel.enroll_button.disabled
     panel.close()
     assert panel.camera_box.children == ()
     assert camera.ended == "the camera widget was closed"
@@ -134,6 +143,34 @@ def test_source_switch_shows_the_right_view(gallery, embedder):
     panel.source.value = VIDEO
     assert panel.camera_box.children == ()
     panel.close()
+
+
+def test_detector_switch_says_switching_not_ended(gallery, embedder, mediapipe_detector):
+    from workbench.live import IterableSource
+
+    panel = LivePanel(gallery, embedder, source=VIDEO, video="unused")
+    # An endless source, made afresh for the restart.
+    panel._make_source = lambda: IterableSource(
+        np.zeros((120, 160, 3), np.uint8) for _ in iter(int, 1)
+    )
+    # The switch itself is under test, not MTCNN: it is not loaded here.
+    panel._detectors["mtcnn"] = mediapipe_detector
+    assert panel.detector_note.value == ""
+    seen = []
+    panel.stats.observe(lambda c: seen.append(c["new"]), names="value")
+    panel.start()
+    try:
+        assert wait_for(lambda: panel.live.stats().frames_processed > 2)
+        panel.detector.value = "mtcnn"
+        assert "MTCNN is slow live" in panel.detector_note.value
+        assert panel.running, panel.errors.last
+        assert wait_for(lambda: panel.live.stats().frames_processed > 2)
+        assert any("switching to mtcnn" in v for v in seen)
+        assert not any("ended" in v for v in seen), seen
+    finally:
+        panel._detectors.clear()  # the shared detector is not the panel's to close
+        panel.stop()
+    assert "ended: stopped" in panel.stats.value
 
 
 def test_stop_is_complete(gallery, embedder):

@@ -7,6 +7,7 @@ Nothing here imports a model; the panels receive ready detectors, embedders and 
 from __future__ import annotations
 
 import functools
+import html
 import io
 import threading
 import traceback
@@ -22,14 +23,18 @@ if TYPE_CHECKING:
 
 
 class ErrorLog:
-    """Shows exceptions raised in widget callbacks in an ``ipywidgets.Output``.
+    """Shows exceptions raised in widget callbacks to the user.
 
     Args:
-        output: the panel's ``Output`` widget.
+        output: the panel's ``Output`` widget, for errors that belong to no control.
 
     A :class:`~workbench.errors.WorkbenchError` is shown as its one-line message (it
-    already says what was expected and what arrived); anything else with its traceback,
-    since it is a bug. ``last`` keeps the latest message so tests can read it.
+    already says what was expected and what arrived): next to the control that caused it
+    when the callback was guarded with ``near=`` (an ``HTML`` widget beside it), else in
+    the output. Anything else is a bug and goes to the output with its traceback.
+    ``last`` keeps the latest message so tests can read it; each guarded call starts by
+    clearing it and its own message, so an error stays on screen only until that control
+    is used again.
     """
 
     def __init__(self, output: Any) -> None:
@@ -37,34 +42,59 @@ class ErrorLog:
         self.last: str | None = None
         self._lock = threading.Lock()
 
-    def show(self, exc: BaseException) -> None:
-        """Put ``exc`` in the output (safe from any thread)."""
+    def show(self, exc: BaseException, *, near: Any = None) -> None:
+        """Show ``exc`` next to ``near`` or in the output (safe from any thread)."""
         if isinstance(exc, WorkbenchError):
             text = f"{type(exc).__name__}: {exc}"
         else:
             text = "".join(traceback.format_exception(exc)).rstrip()
+            near = None
         with self._lock:
             self.last = text
-            # append_stderr works from any thread; `with output:` only on the main one.
-            self.output.append_stderr(text + "\n")
+            if near is not None:
+                near.value = error_html(text)
+            else:
+                # append_stderr works from any thread; `with output:` only on the main one.
+                self.output.append_stderr(text + "\n")
 
     def clear(self) -> None:
         with self._lock:
             self.last = None
             self.output.clear_output()
 
-    def guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Wrap a callback so an exception lands in the output instead of the kernel log."""
+    def guard(self, fn: Callable[..., Any], *, near: Any = None) -> Callable[..., Any]:
+        """Wrap a callback so an exception is shown (next to ``near``, an ``HTML``
+        widget, when given) instead of being lost in the kernel log."""
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self.last = None
+            if near is not None and near.value.startswith(_ERROR_MARK):
+                near.value = ""
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - shown to the user, not swallowed
-                self.show(exc)
+                self.show(exc, near=near)
                 return None
 
         return wrapper
+
+
+_ERROR_MARK = "<span class='wb-error'"
+
+
+def error_html(text: str) -> str:
+    """One error message as the panels show it next to a control."""
+    return f"{_ERROR_MARK} style='color:#c62828'>{html.escape(text)}</span>"
+
+
+def message_html(text: str, *, colour: str | None = None, italic: bool = False) -> str:
+    """A short status line (escaped) in ``colour``, for an ``HTML`` widget."""
+    body = html.escape(text)
+    if italic:
+        body = f"<i>{body}</i>"
+    return f"<span style='color:{colour}'>{body}</span>" if colour else body
 
 
 #: ipywebrtc's camera view is a bare ``<video>`` at the camera's size inside the widget's

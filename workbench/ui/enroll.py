@@ -21,6 +21,7 @@ from workbench.ui.common import (
     crop_face,
     encode_image,
     face_quality,
+    message_html,
     set_image,
     thumbnail,
 )
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
     from workbench.faces import FaceDetections
     from workbench.gallery import Gallery
     from workbench.recognize import Recognizer
+
+#: Shown under the name field while photos wait and no name is typed.
+NAME_NEEDED = "a name is needed: type the name of the person in the photos"
+NO_PHOTO_YET = "<i>no photo yet</i>"
 
 
 @dataclass
@@ -97,7 +102,7 @@ class EnrollPanel:
         self.retake_button = w.Button(description="Retake", icon="undo", disabled=True)
         self.preview = w.Image(format="jpeg", width=160, height=160)
         set_image(self.preview, b"")
-        self.quality = w.HTML("<i>no photo yet</i>")
+        self.quality = w.HTML(NO_PHOTO_YET)
         if camera:
             import ipywebrtc
 
@@ -106,35 +111,50 @@ class EnrollPanel:
             )
             self.camera.add_class("wb-camera")
             self.recorder = ipywebrtc.ImageRecorder(stream=self.camera, format="jpeg")
-            self.recorder.observe(self.errors.guard(self._on_recording), names="recording")
-            self.recorder.image.observe(self.errors.guard(self._on_image), names="value")
+            self.recorder.observe(
+                self.errors.guard(self._on_recording, near=self.quality), names="recording"
+            )
+            self.recorder.image.observe(
+                self.errors.guard(self._on_image, near=self.quality), names="value"
+            )
         else:
             self.capture_button.disabled = True
-        self.capture_button.on_click(self.errors.guard(self._on_capture))
-        self.retake_button.on_click(self.errors.guard(self._on_retake))
+        self.capture_button.on_click(self.errors.guard(self._on_capture, near=self.quality))
+        self.retake_button.on_click(self.errors.guard(self._on_retake, near=self.quality))
 
         # Uploads and folder -------------------------------------------------------------
         self.upload = w.FileUpload(accept="image/*", multiple=True, description="Upload photos")
-        self.upload.observe(self.errors.guard(self._on_upload), names="value")
+        # Each control's errors are shown next to it, and cleared when it is used again.
+        self.upload_message = w.HTML()
+        self.upload.observe(
+            self.errors.guard(self._on_upload, near=self.upload_message), names="value"
+        )
         self.folder = w.Text(
             placeholder="reference_images/ (one sub-folder per person)", description="folder"
         )
         self.folder_button = w.Button(description="Enroll folder", icon="folder-open")
-        self.folder_button.on_click(self.errors.guard(self._on_enroll_folder))
+        self.folder_message = w.HTML()
+        self.folder_button.on_click(
+            self.errors.guard(self._on_enroll_folder, near=self.folder_message)
+        )
 
         # Name and enroll -----------------------------------------------------------------
         self.name = w.Text(placeholder="name of the person", description="name")
         self.name_message = w.HTML()
-        self.name.observe(self.errors.guard(self._on_name), names="value")
+        #: The name check as plain text ("" when there is nothing to say).
+        self.name_note = ""
+        self._name_ok = False
+        self.name.observe(self.errors.guard(self._on_name, near=self.name_message), names="value")
         self.pending_label = w.HTML()
         self.enroll_button = w.Button(
             description="Enroll", icon="user-plus", button_style="primary", disabled=True
         )
-        self.enroll_button.on_click(self.errors.guard(self._on_enroll))
         self.status = w.HTML()
+        self.enroll_button.on_click(self.errors.guard(self._on_enroll, near=self.status))
 
         # People table --------------------------------------------------------------------
         self.people_box = w.VBox()
+        self.table_message = w.HTML()
         self._rows: dict[str, Any] = {}
 
         left = [self.camera] if self.camera is not None else [w.HTML("<i>webcam off</i>")]
@@ -148,7 +168,7 @@ class EnrollPanel:
             [
                 w.HTML(CAMERA_CSS + "<b>1. Take photos with the webcam, or upload some</b>"),
                 capture,
-                self.upload,
+                w.HBox([self.upload, self.upload_message]),
                 w.HTML("<b>2. Name the person and enroll</b>"),
                 w.HBox([self.name, self.enroll_button]),
                 self.name_message,
@@ -156,8 +176,10 @@ class EnrollPanel:
                 self.status,
                 w.HTML("<b>Or enroll a whole folder</b>"),
                 w.HBox([self.folder, self.folder_button]),
+                self.folder_message,
                 w.HTML("<b>Enrolled people</b>"),
                 self.people_box,
+                self.table_message,
                 self.output,
             ]
         )
@@ -271,6 +293,7 @@ class EnrollPanel:
         if bad:
             text += f", {bad} without exactly one good face (skipped)"
         self.pending_label.value = text
+        self._validated_name()
         self._update_enroll_button()
 
     # Name -----------------------------------------------------------------------------
@@ -278,16 +301,22 @@ class EnrollPanel:
     def _validated_name(self) -> str | None:
         from workbench.gallery.names import validate_name
 
+        name, colour = None, "red"
         if not self.name.value.strip():
-            self.name_message.value = ""
-            return None
-        try:
-            name = validate_name(self.name.value)
-        except WorkbenchError as exc:
-            self.name_message.value = f"<span style='color:red'>{html.escape(str(exc))}</span>"
-            return None
-        note = " (already enrolled: photos are added)" if name in self.gallery else ""
-        self.name_message.value = f"<span style='color:green'>ok{html.escape(note)}</span>"
+            # Enroll is greyed out without a name: say so once there is something to enroll.
+            note, colour = (NAME_NEEDED if any(p.usable for p in self.pending) else ""), "gray"
+        else:
+            try:
+                name = validate_name(self.name.value)
+            except WorkbenchError as exc:
+                note = str(exc)
+            else:
+                note, colour = "ok", "green"
+                if name in self.gallery:
+                    note += " (already enrolled: photos are added)"
+        self._name_ok = name is not None
+        self.name_note = note
+        self.name_message.value = message_html(note, colour=colour) if note else ""
         return name
 
     def _on_name(self, _change: dict) -> None:
@@ -295,8 +324,7 @@ class EnrollPanel:
         self._update_enroll_button()
 
     def _update_enroll_button(self) -> None:
-        valid = bool(self.name.value.strip()) and "red" not in self.name_message.value
-        self.enroll_button.disabled = not (valid and any(p.usable for p in self.pending))
+        self.enroll_button.disabled = not (self._name_ok and any(p.usable for p in self.pending))
 
     # Enroll ---------------------------------------------------------------------------
 
@@ -343,20 +371,33 @@ class EnrollPanel:
             raise InvalidArgumentError("type a valid name first")
         self.enroll_button.disabled = True
         self.status.value = f"<i>enrolling {html.escape(name)}...</i>"
-        ids = self.enroll_pending(name)
-        self.status.value = f"enrolled {len(ids)} face(s) of <b>{html.escape(name)}</b>"
+        try:
+            ids = self.enroll_pending(name)
+        except Exception:
+            self.status.value = ""
+            self._update_enroll_button()
+            raise
+        # A fresh form for the next person: the photo, its verdict and the name check
+        # belonged to the photos just enrolled.
         set_image(self.preview, b"")
+        self.quality.value = NO_PHOTO_YET
         self.retake_button.disabled = not self.pending
+        self.name.value = ""
         self._update_pending()
+        self.status.value = f"enrolled {len(ids)} face(s) of <b>{html.escape(name)}</b>"
         self.refresh()
 
     def _on_enroll_folder(self, _button: Any = None) -> None:
         folder = Path(self.folder.value.strip() or self.photos_dir).expanduser()
         if not folder.is_dir():
             raise InvalidArgumentError(f"expected a folder of <person>/<photos>, got {folder}")
-        self.status.value = f"<i>enrolling {html.escape(str(folder))}...</i>"
-        summary = self.gallery.enroll_folder(folder, recognizer=self.recognizer)
-        self.status.value = f"<pre>{html.escape(str(summary))}</pre>"
+        self.folder_message.value = f"<i>enrolling {html.escape(str(folder))}...</i>"
+        try:
+            summary = self.gallery.enroll_folder(folder, recognizer=self.recognizer)
+        except Exception:
+            self.folder_message.value = ""
+            raise
+        self.folder_message.value = f"<pre>{html.escape(str(summary))}</pre>"
         self.refresh()
 
     # People table ---------------------------------------------------------------------
@@ -378,9 +419,14 @@ class EnrollPanel:
                 description="Remove", button_style="danger", layout=w.Layout(width="90px")
             )
             rename.on_click(
-                self.errors.guard(lambda _b, n=info.name, t=new_name: self.rename(n, t.value))
+                self.errors.guard(
+                    lambda _b, n=info.name, t=new_name: self.rename(n, t.value),
+                    near=self.table_message,
+                )
             )
-            remove.on_click(self.errors.guard(lambda _b, n=info.name: self.remove(n)))
+            remove.on_click(
+                self.errors.guard(lambda _b, n=info.name: self.remove(n), near=self.table_message)
+            )
             label = w.HTML(
                 f"<b>{html.escape(info.name)}</b> &middot; {info.faces} face(s)",
                 layout=w.Layout(width="260px"),
@@ -413,13 +459,13 @@ class EnrollPanel:
         src, dst = self.photos_dir / old, self.photos_dir / new
         if src.is_dir() and not dst.exists():
             src.rename(dst)
-        self.status.value = f"renamed {html.escape(old)} to <b>{html.escape(new)}</b>"
+        self.table_message.value = f"renamed {html.escape(old)} to <b>{html.escape(new)}</b>"
         self.refresh()
 
     def remove(self, name: str) -> None:
         """Remove a person from the gallery (their photos stay on disk), then refresh."""
         n = self.gallery.remove_person(name)
-        self.status.value = f"removed {html.escape(name)} ({n} face(s)); photos kept on disk"
+        self.table_message.value = f"removed {html.escape(name)} ({n} face(s)); photos kept on disk"
         self.refresh()
 
     def _thumbnail(self, name: str) -> bytes | None:

@@ -24,6 +24,18 @@ if TYPE_CHECKING:
 
 #: Most pairs listed as flipping when the slider moves; the count is always shown.
 MAX_FLIPS_SHOWN = 20
+#: Bins of the genuine/impostor histograms: fixed by the data, never by the threshold, so
+#: the bars keep their shape while the slider moves.
+HISTOGRAM_BINS = 40
+
+
+def threshold_label(source: str) -> str:
+    """What to call a gallery's threshold on the plots, from ``Gallery.threshold_source``:
+    ``"default"`` (nobody chose it), ``"set"`` (typed in), anything else is a calibration
+    and says how it was made."""
+    if source in ("default", "set"):
+        return source
+    return "calibrated"
 
 
 @dataclass(frozen=True)
@@ -99,8 +111,12 @@ class EmbeddingExplorer:
     Args:
         embeddings: ``(N, 128)`` float32, at least two people and one genuine pair.
         names: ``N`` person names.
-        threshold: the calibrated threshold (marked on the plots; the slider starts
+        threshold: the gallery's threshold (marked on the plots; the slider starts
             there).
+        threshold_source: where it came from, ``Gallery.threshold_source``: the plots
+            call it "default", "set" or "calibrated" accordingly.
+        sources: ``N`` labels of the faces' photos (file names), shown in the tables so
+            two pairs of the same two people can be told apart; numbered when absent.
         detector, embedder: used by "compare two photos" only; without them that part
             says so when used.
 
@@ -118,6 +134,8 @@ class EmbeddingExplorer:
         names: Sequence[str],
         *,
         threshold: float = 0.6,
+        threshold_source: str = "default",
+        sources: Sequence[str] | None = None,
         detector: Detector | None = None,
         embedder: FaceEmbedder | None = None,
     ) -> None:
@@ -130,9 +148,17 @@ class EmbeddingExplorer:
                 f"expected (N, D) embeddings and N names, but got {embeddings.shape} "
                 f"and {len(names)} names"
             )
+        if sources is None:
+            sources = [f"face {k + 1}" for k in range(len(names))]
+        sources = [Path(str(x)).name for x in sources]
+        if len(sources) != len(names):
+            raise InvalidArgumentError(
+                f"expected one source per face ({len(names)}), but got {len(sources)}"
+            )
         order = np.argsort(np.asarray(names, dtype=object), kind="stable")
         self.embeddings = embeddings[order]
         self.names = [names[k] for k in order]
+        self.sources = [sources[k] for k in order]
         self.pairs = pair_table(self.embeddings, self.names)
         if len(set(self.names)) < 2 or not self.pairs.genuine.any():
             raise InvalidArgumentError(
@@ -140,6 +166,7 @@ class EmbeddingExplorer:
                 f"but got {len(set(self.names))} people and {len(self.names)} faces"
             )
         self.calibrated = float(threshold)
+        self.threshold_kind = threshold_label(threshold_source)
         self.detector = detector
         self.embedder = embedder
         self._projections: dict[str, np.ndarray] = {}
@@ -154,9 +181,19 @@ class EmbeddingExplorer:
             step=0.01,
             description="threshold",
             continuous_update=False,
-            readout_format=".2f",
+            readout=False,
             style={"description_width": "initial"},
         )
+        # The number field is the precise control (0.01 steps, typed or arrowed); the
+        # slider is the quick one. Linked kernel-side, so code setting either moves both.
+        self.threshold_field = w.BoundedFloatText(
+            value=self.calibrated,
+            min=self.threshold.min,
+            max=self.threshold.max,
+            step=0.01,
+            layout=w.Layout(width="90px"),
+        )
+        w.link((self.threshold, "value"), (self.threshold_field, "value"))
         self.method = w.ToggleButtons(options=[("PCA", "pca"), ("t-SNE", "tsne")], value="pca")
         self.summary = w.HTML()
         self.flips = w.HTML()
@@ -176,7 +213,7 @@ class EmbeddingExplorer:
 
         self.threshold.observe(self.errors.guard(self._on_threshold), names="value")
         self.method.observe(self.errors.guard(lambda _: self._draw_projection()), names="value")
-        self.compare_button.on_click(self.errors.guard(self._on_compare))
+        self.compare_button.on_click(self.errors.guard(self._on_compare, near=self.verdict))
 
         self._draw_heatmap()
         self._draw_projection()
@@ -192,10 +229,12 @@ class EmbeddingExplorer:
         self.widget = w.VBox(
             [
                 self.summary,
-                self.threshold,
+                w.HBox([self.threshold, self.threshold_field]),
                 w.HBox([self.heatmap, self.histogram]),
                 w.HBox([w.VBox([self.method, self.projection]), self.roc]),
-                w.HTML("<b>Pairs whose verdict changes from the calibrated threshold</b>"),
+                w.HTML(
+                    f"<b>Pairs whose verdict changes from the {self.threshold_kind} threshold</b>"
+                ),
                 self.flips,
                 compare,
                 self.output,
@@ -212,6 +251,7 @@ class EmbeddingExplorer:
         detector: Detector,
         embedder: FaceEmbedder,
         threshold: float = 0.6,
+        threshold_source: str = "default",
     ) -> EmbeddingExplorer:
         """Embed the central face of each photo, ``{person: [paths]}``."""
         from workbench.evaluate import embed_images
@@ -224,6 +264,30 @@ class EmbeddingExplorer:
             run.embeddings[keep],
             [n for n, k in zip(names, keep, strict=True) if k],
             threshold=threshold,
+            threshold_source=threshold_source,
+            sources=[str(p) for p, k in zip(paths, keep, strict=True) if k],
+            detector=detector,
+            embedder=embedder,
+        )
+
+    @classmethod
+    def from_gallery(cls, gallery: Any, *, detector: Any = None, embedder: Any = None):
+        """Every face of a :class:`workbench.gallery.Gallery`, with its threshold and the
+        threshold's source, and each face's photo as its label."""
+        vectors, names = gallery.embeddings()
+        records = gallery.faces()
+        # Both are in face-id order; a source is only trusted when the counts agree.
+        sources = None
+        if len(records) == len(names) and all(
+            r.person == n for r, n in zip(records, names, strict=True)
+        ):
+            sources = [r.source or f"face {r.id}" for r in records]
+        return cls(
+            vectors,
+            names,
+            threshold=gallery.threshold,
+            threshold_source=gallery.threshold_source,
+            sources=sources,
             detector=detector,
             embedder=embedder,
         )
@@ -255,15 +319,22 @@ class EmbeddingExplorer:
         p = self.pairs
         fig = new_figure(5.2, 3.6)
         ax = fig.add_subplot()
-        bins = np.linspace(0.0, max(float(p.distances.max()), t) * 1.02, 40)
+        bins = self.histogram_bins()
         ax.hist(p.distances[p.genuine], bins=bins, alpha=0.6, density=True, label="genuine")
         ax.hist(p.distances[~p.genuine], bins=bins, alpha=0.6, density=True, label="impostor")
-        ax.axvline(self.calibrated, color="k", ls=":", label=f"calibrated {self.calibrated:.2f}")
+        kind = self.threshold_kind
+        ax.axvline(self.calibrated, color="k", ls=":", label=f"{kind} {self.calibrated:.2f}")
         ax.axvline(t, color="red", label=f"threshold {t:.2f}")
+        ax.set_xlim(0.0, float(self.threshold.max))
         ax.set_xlabel("distance")
         ax.legend(fontsize=7)
         ax.set_title("pair distances")
         self.histogram.value = figure_png(fig)
+
+    def histogram_bins(self) -> np.ndarray:
+        """The histograms' bin edges: from 0 to the slider's end, the same at every
+        threshold."""
+        return np.linspace(0.0, float(self.threshold.max), HISTOGRAM_BINS + 1)
 
     def _draw_projection(self) -> None:
         method = self.method.value
@@ -292,13 +363,23 @@ class EmbeddingExplorer:
         roc = roc_curve(p.distances, p.genuine)
         fig = new_figure(5.2, 4.2)
         ax = fig.add_subplot()
-        ax.plot(roc.far, roc.tar, lw=1.5, label=f"ROC (AUC {roc.auc:.3f})")
-        for value, style, label in ((self.calibrated, "ko", "calibrated"), (t, "r^", "slider")):
+        # Log false-accept axis: the operating points live at FAR 1e-3..1e-1, which a
+        # linear axis squeezes into its left edge. A FAR of 0 sits at the axis' floor,
+        # half of one impostor pair.
+        floor = 0.5 / max(int((~p.genuine).sum()), 1)
+        ax.semilogx(np.maximum(roc.far, floor), roc.tar, lw=1.5, label=f"ROC (AUC {roc.auc:.3f})")
+        marks = ((self.calibrated, "ko", self.threshold_kind), (t, "r^", "slider"))
+        for value, style, label in marks:
             far, tar = self.rates(value)
-            ax.plot([far], [tar], style, label=f"{label} {value:.2f}: FAR {far:.3f}, TAR {tar:.3f}")
-        ax.set_xlabel("false accept rate")
+            ax.plot(
+                [max(far, floor)],
+                [tar],
+                style,
+                label=f"{label} {value:.2f}: FAR {far:.3f}, TAR {tar:.3f}",
+            )
+        ax.set_xlabel(f"false accept rate (log; {floor:.0e} = none)")
         ax.set_ylabel("true accept rate")
-        ax.set_xlim(-0.02, 1.02)
+        ax.set_xlim(floor * 0.8, 1.05)
         ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=7, loc="lower right")
         ax.set_title("ROC over all pairs")
@@ -327,15 +408,19 @@ class EmbeddingExplorer:
 
     def flipped(self, threshold: float | None = None) -> list[dict[str, Any]]:
         """The pairs whose verdict at ``threshold`` (the slider's by default) differs from
-        the calibrated one, as dicts (a, b, distance, genuine, now)."""
+        the gallery's threshold, as dicts (a, photo_a, b, photo_b, distance, genuine,
+        now)."""
         t = float(self.threshold.value if threshold is None else threshold)
         out = []
         for k in flipped_pairs(self.pairs, self.calibrated, t):
             d = float(self.pairs.distances[k])
+            i, j = int(self.pairs.i[k]), int(self.pairs.j[k])
             out.append(
                 {
-                    "a": self.names[self.pairs.i[k]],
-                    "b": self.names[self.pairs.j[k]],
+                    "a": self.names[i],
+                    "photo_a": self.sources[i],
+                    "b": self.names[j],
+                    "photo_b": self.sources[j],
                     "distance": d,
                     "genuine": bool(self.pairs.genuine[k]),
                     "now": "same" if d <= t else "different",
@@ -346,11 +431,11 @@ class EmbeddingExplorer:
     def _flips_html(self, t: float) -> str:
         rows = self.flipped(t)
         if not rows:
-            return "<i>none: move the slider away from the calibrated threshold</i>"
+            return f"<i>none: move the slider away from the {self.threshold_kind} threshold</i>"
         cells = "".join(
             "<tr><td>{}</td><td>{}</td><td>{:.3f}</td><td>{}</td><td>{}</td></tr>".format(
-                html.escape(r["a"]),
-                html.escape(r["b"]),
+                f"{html.escape(r['a'])} <small>({html.escape(r['photo_a'])})</small>",
+                f"{html.escape(r['b'])} <small>({html.escape(r['photo_b'])})</small>",
                 r["distance"],
                 "genuine" if r["genuine"] else "impostor",
                 f"now {r['now']}"
@@ -368,17 +453,29 @@ class EmbeddingExplorer:
 
     # Compare two photos -----------------------------------------------------------------
 
-    def compare(self, image_a: Any, image_b: Any) -> dict[str, Any]:
+    def compare(
+        self,
+        image_a: Any,
+        image_b: Any,
+        *,
+        threshold: float | None = None,
+        labels: tuple[str, str] = ("photo A", "photo B"),
+    ) -> dict[str, Any]:
         """Align the most prominent face of each image, embed both, and judge.
 
         Args:
             image_a, image_b: anything :func:`workbench.images.load_image` reads.
+            threshold: the distance to judge at; the gallery's threshold by default (not
+                the slider's: a verdict from code must not depend on where the slider
+                was last left). The panel's *Compare* button uses the slider's.
+            labels: how to name the two images in errors (the uploaded file names).
 
         Returns:
             ``{"distance", "same", "threshold"}``; the chips and the verdict are shown.
 
         Raises:
             InvalidArgumentError: no detector/embedder was given, or an image has no face.
+            InvalidImageError: an image cannot be read (named by its label).
         """
         from workbench.images import load_image
         from workbench.pipeline import align, pick_face
@@ -388,16 +485,22 @@ class EmbeddingExplorer:
                 "compare needs a detector and an embedder: EmbeddingExplorer(..., "
                 "detector=..., embedder=...)"
             )
+        # A failed comparison must not leave the previous verdict on screen.
+        set_image(self.chip_a, b"")
+        set_image(self.chip_b, b"")
+        self.verdict.value = ""
         chips = []
-        for label, source in (("photo A", image_a), ("photo B", image_b)):
-            image = load_image(source)
+        for label, source in zip(labels, (image_a, image_b), strict=True):
+            # Bytes are named by their label (the upload's file name); a path by itself.
+            named = isinstance(source, bytes | bytearray | memoryview)
+            image = load_image(source, label=label if named else None)
             face = pick_face(self.detector.detect(image), "largest")
             if not len(face):
                 raise InvalidArgumentError(f"{label}: expected a face, but none was found")
             chips.append(align(image, face, detector=self.detector)[0])
         vectors = self.embedder.embed(np.stack(chips))
         distance = float(np.linalg.norm(vectors[0] - vectors[1]))
-        t = float(self.threshold.value)
+        t = self.calibrated if threshold is None else float(threshold)
         same = distance <= t
         set_image(self.chip_a, encode_image(chips[0]))
         set_image(self.chip_b, encode_image(chips[1]))
@@ -411,7 +514,15 @@ class EmbeddingExplorer:
         a, b = self.upload_a.value, self.upload_b.value
         if not a or not b:
             raise InvalidArgumentError("upload one photo as A and one as B, then compare")
-        self.compare(bytes(a[0]["content"]), bytes(b[0]["content"]))
+        self.compare(
+            bytes(a[0]["content"]),
+            bytes(b[0]["content"]),
+            threshold=float(self.threshold.value),
+            labels=(
+                f"photo A ({a[0].get('name', 'upload')})",
+                f"photo B ({b[0].get('name', 'upload')})",
+            ),
+        )
 
 
 def _short(name: str, n: int = 18) -> str:

@@ -33,6 +33,13 @@ BROWSER, LOCAL, VIDEO = "browser camera", "local camera", "video file"
 MAX_VIEW_FPS = 12.0
 #: Browser camera request: frame size and rate (the camera picks the nearest it has).
 WEBCAM_SIZE, WEBCAM_FPS = (640, 480), 30.0
+#: What a detector costs live, said next to the detector choice. Measured in the browser
+#: test's set-up (2 CPU cores, 640x480 browser camera): MediaPipe 18-19 processed
+#: frames/s; MTCNN about 1.5 frames/s with 0.8-1.5 s latency.
+DETECTOR_NOTES = {
+    "mtcnn": "MTCNN is slow live: about 1.5 frames/s and 0.8-1.5 s behind on 2 CPU cores "
+    "(mediapipe: 18-19 frames/s); better for photos than for a camera",
+}
 
 
 class LivePanel:
@@ -74,6 +81,7 @@ class LivePanel:
         self._lock = threading.Lock()
         self._camera = None
         self._overlay_camera: Any = None  # the webcam whose overlays the loop updates
+        self.faces_text = "not running"  # what `faces` shows, as plain text
 
         self.output = w.Output()
         self.errors = ErrorLog(self.output)
@@ -90,11 +98,13 @@ class LivePanel:
         self.stop_button = w.Button(description="Stop", icon="stop", disabled=True)
         self.view = w.Image(format="jpeg", width=640)
         set_image(self.view, b"")
+        self.detector_note = w.HTML()
         self.faces = w.HTML("<i>not running</i>")
         self.stats = w.HTML()
         self.unknown = w.Dropdown(options=[], description="unknown")
         self.new_name = w.Text(placeholder="their name", description="who is this?")
-        self.enroll_button = w.Button(description="Enroll face", icon="user-plus")
+        # Enabled only while an unknown face is in view (see _set_unknown).
+        self.enroll_button = w.Button(description="Enroll face", icon="user-plus", disabled=True)
         self.camera_box = w.Box()
 
         self.start_button.on_click(self.errors.guard(lambda _b: self.start()))
@@ -103,10 +113,11 @@ class LivePanel:
         self.source.observe(self.errors.guard(self._on_source), names="value")
         self.detector.observe(self.errors.guard(self._on_detector), names="value")
         self._on_source({"new": source})
+        self._show_detector_note()
 
         self.widget = w.VBox(
             [
-                w.HBox([self.source, self.detector]),
+                w.HBox([self.source, self.detector, self.detector_note]),
                 w.HBox([self.camera_index, self.video, self.realtime]),
                 w.HBox([self.start_button, self.stop_button]),
                 self.camera_box,
@@ -133,7 +144,9 @@ class LivePanel:
             from workbench.live import WebcamWidget
 
             width, height = WEBCAM_SIZE
-            self._camera = WebcamWidget(width=width, height=height, fps=WEBCAM_FPS)
+            # Frames flow only while the loop runs (start/stop switch ``streaming``): a
+            # preview that streams keeps the kernel flickering Busy/Idle for nothing.
+            self._camera = WebcamWidget(width=width, height=height, fps=WEBCAM_FPS, streaming=False)
             self._camera.add_class("wb-camera")
         return self._camera
 
@@ -149,9 +162,16 @@ class LivePanel:
             set_image(self.view, b"")
 
     def _on_detector(self, _change: dict) -> None:
+        self._show_detector_note()
         # A running loop switches at once (a restart: the source is opened again).
         if self.running:
             self.start()
+
+    def _show_detector_note(self) -> None:
+        note = DETECTOR_NOTES.get(self.detector.value, "")
+        self.detector_note.value = (
+            f"<span style='color:#8a6d00'>{html.escape(note)}</span>" if note else ""
+        )
 
     def _make_source(self) -> Any:
         from workbench.live import CameraSource, VideoFileSource, WebcamSource
@@ -184,29 +204,53 @@ class LivePanel:
         from workbench.live import LiveRecognizer
         from workbench.recognize import Recognizer
 
-        self.stop()
+        restarting = self.running
+        self._stop(restarting=restarting)
         recognizer = Recognizer(self._get_detector(), self.embedder, self.gallery)
         source = self._make_source()
-        self._overlay_camera = self.camera if self.source.value == BROWSER else None
+        browser = self.source.value == BROWSER
+        self._overlay_camera = self.camera if browser else None
         self.live = LiveRecognizer(source, recognizer, on_result=self._on_result)
+        if browser:
+            self.camera.streaming = True
         self.live.start()
         self.start_button.disabled = True
         self.stop_button.disabled = False
-        self.faces.value = f"<i>starting on the {html.escape(self.source.value)}...</i>"
+        what = f"{self.detector.value} on the {self.source.value}"
+        if restarting:
+            self.stats.value = html.escape(f"switching to {what}...")
+        self.faces.value = f"<i>starting {html.escape(what)}...</i>"
         threading.Thread(target=self._watch, args=(self.live,), daemon=True).start()
 
     def stop(self) -> None:
         """Stop the loop and join its threads; a thread's exception is shown."""
+        self._stop()
+
+    def _stop(self, *, restarting: bool = False) -> None:
         live, self.live = self.live, None
         try:
             if live is not None:
                 try:
                     live.stop()
                 finally:
-                    # The threads are joined: no result can draw stale boxes after this.
+                    # The threads are joined: no result can draw stale boxes or names
+                    # after this.
                     self._clear_overlays()
-                    ended = html.escape(str(live.end_reason))
-                    self.stats.value = self._stats_text(live) + f" &middot; ended: {ended}"
+                    if self._camera is not None and not restarting:
+                        self._camera.streaming = False
+                    self._set_unknown([])
+                    if not restarting:  # a restart says "switching", not "ended"
+                        # Not "in view" any more: what was seen last, said as such.
+                        last = self.faces_text
+                        if last.startswith("in view: "):
+                            last = "not running; last in view: " + last[len("in view: ") :]
+                        else:
+                            last = "not running"
+                        self.faces_text = last
+                        self.faces.value = f"<i>{html.escape(last)}</i>"
+                        self.stats.value = html.escape(
+                            f"{self._stats_text(live)} · ended: {live.end_reason}"
+                        )
         finally:
             self.start_button.disabled = False
             self.stop_button.disabled = True
@@ -254,16 +298,31 @@ class LivePanel:
 
             stats = live.stats() if live is not None else None
             set_image(self.view, encode_image(draw_result(result, stats=stats), quality=80))
-        if live is not None:
-            self.stats.value = self._stats_text(live)
+        if live is None:
+            return  # stopped meanwhile: "not running" stays
+        self.stats.value = html.escape(self._stats_text(live))
+        self.faces_text = faces_text(result)
         self.faces.value = _faces_html(result)
-        unknown = [
-            (f"track {int(t)}", int(t))
-            for t, n in zip(result.track_ids, result.names, strict=True)
-            if n == "unknown" and t >= 0
-        ]
-        if unknown != [tuple(o) for o in self.unknown.options]:
-            self.unknown.options = unknown
+        self._set_unknown(
+            [
+                (f"track {int(t)}", int(t))
+                for t, n in zip(result.track_ids, result.names, strict=True)
+                if n == "unknown" and t >= 0
+            ]
+        )
+
+    def _set_unknown(self, options: list[tuple[str, int]]) -> None:
+        if options != [tuple(o) for o in self.unknown.options]:
+            self.unknown.options = options
+        self.enroll_button.disabled = not options
+
+    def summary(self) -> str:
+        """The faces in view and the frame rates, as plain text (for a script or a cell;
+        the panel shows the same)."""
+        import re
+
+        stats = html.unescape(re.sub(r"<[^>]+>", "", self.stats.value))
+        return f"{self.faces_text}\n{stats}".strip()
 
     def _clear_overlays(self) -> None:
         camera, self._overlay_camera = self._overlay_camera, None
@@ -272,12 +331,13 @@ class LivePanel:
 
     @staticmethod
     def _stats_text(live: LiveRecognizer) -> str:
+        """One plain-text line of the loop's figures."""
         s = live.stats()
         return (
-            f"captured {s.frames_captured} ({s.capture_fps:.1f}/s) &middot; processed "
-            f"{s.frames_processed} ({s.processed_fps:.1f}/s) &middot; dropped "
-            f"{s.frames_dropped} &middot; detect {s.detect_ms:.0f} ms &middot; embed "
-            f"{s.embed_ms:.0f} ms &middot; latency p50 {s.latency_p50_ms:.0f} / p95 "
+            f"captured {s.frames_captured} ({s.capture_fps:.1f}/s) · processed "
+            f"{s.frames_processed} ({s.processed_fps:.1f}/s) · dropped "
+            f"{s.frames_dropped} · detect {s.detect_ms:.0f} ms · embed "
+            f"{s.embed_ms:.0f} ms · latency p50 {s.latency_p50_ms:.0f} / p95 "
             f"{s.latency_p95_ms:.0f} ms"
         )
 
@@ -324,6 +384,7 @@ class LivePanel:
         name = self.new_name.value
         self.enroll_track(int(self.unknown.value), name)
         self.faces.value += f"<p>enrolled {html.escape(name.strip())}</p>"
+        self.faces_text += f"\nenrolled {name.strip()}"
         self.new_name.value = ""
 
 
@@ -344,6 +405,17 @@ def overlays_for(result: LiveResult) -> list[dict[str, Any]]:
             }
         )
     return items
+
+
+def faces_text(result: LiveResult) -> str:
+    """``in view: alice (0.41), unknown`` (or ``no face in view``), plain text."""
+    if not len(result):
+        return "no face in view"
+    items = [
+        name if np.isnan(d) else f"{name} ({float(d):.2f})"
+        for name, d in zip(result.names, result.distances, strict=True)
+    ]
+    return "in view: " + ", ".join(items)
 
 
 def _faces_html(result: LiveResult) -> str:
