@@ -101,7 +101,9 @@ def main() -> None:
     if args.save_reference:
         np.savez_compressed(args.save_reference, chips=np.stack(dchips), dlib=dlib_vectors)
 
-    embedder = Embedder(fold_affine=not args.no_fold)
+    # The Keras runtime: this script measures the Keras model (benchmarks/startup.py
+    # compares it with the default ONNX runtime).
+    embedder = Embedder(runtime="keras", fold_affine=not args.no_fold)
     start = time.perf_counter()
     embedder.load()
     load_s = time.perf_counter() - start
@@ -113,7 +115,7 @@ def main() -> None:
         )
     diff = float(np.abs(embedder.embed(chips[: len(dchips)]) - dlib_vectors).max())
     # The other model variant at the largest batch, for comparison in the same run.
-    other = Embedder(fold_affine=args.no_fold).load()
+    other = Embedder(runtime="keras", fold_affine=args.no_fold).load()
     bs = batch_sizes[-1]
     n = min(len(chips), max(args.chips, bs))
     other_rate = n / timed(lambda: other.embed(chips[:n], batch_size=bs), args.repeats)

@@ -63,3 +63,28 @@ def test_bad_input_still_gets_its_one_line(tmp_path):
     done = run_cli("detect", str(tmp_path / "missing.jpg"))
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "workbench detect: error:" in done.stderr
+
+
+@pytest.fixture(scope="module")
+def enrolled(lfw_dir, tmp_path_factory):
+    """A gallery of two LFW people enrolled through the CLI, and the enrollment's run."""
+    root = tmp_path_factory.mktemp("process")
+    for person in ("Colin_Powell", "Tony_Blair"):
+        (root / "photos" / person).mkdir(parents=True)
+        for photo in sorted((lfw_dir / person).glob("*.jpg"))[:2]:
+            (root / "photos" / person / photo.name).write_bytes(photo.read_bytes())
+    gallery = root / "g.sqlite"
+    done = run_cli("enroll", str(root / "photos"), "--gallery", str(gallery), "--quiet")
+    return gallery, done
+
+
+def test_enroll_and_recognize_need_no_tensorflow_and_leave_stderr_empty(enrolled, lfw_dir):
+    gallery, enroll = enrolled
+    assert enroll.returncode == 0, enroll.stderr
+    assert "tensorflow imported: False" in enroll.stdout and enroll.stderr == ""
+    probe = sorted((lfw_dir / "Colin_Powell").glob("*.jpg"))[5]
+    done = run_cli("recognize", str(probe), "--gallery", str(gallery))
+    assert done.returncode == 0, done.stderr
+    assert "Colin_Powell distance=" in done.stdout
+    assert "tensorflow imported: False" in done.stdout
+    assert done.stderr == ""

@@ -70,3 +70,37 @@ def test_closed_embedder_refuses(dat_path):
 
 def test_default_embedder_is_shared():
     assert default_embedder() is default_embedder()
+
+
+def test_unknown_runtime_lists_the_valid_ones():
+    from workbench.embed import Embedder
+
+    with pytest.raises(ValueError, match=r"unknown embedder runtime 'tf'.*'onnx', 'keras'"):
+        Embedder(runtime="tf")
+
+
+def test_default_runtime_needs_no_tensorflow_until_the_keras_model_is_asked_for():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    code = (
+        "import sys, numpy as np\n"
+        "from workbench.embed import Embedder\n"
+        "e = Embedder()\n"
+        "e.embed(np.zeros((2, 150, 150, 3), np.uint8))\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]

@@ -1,5 +1,6 @@
-"""The Keras network against dlib itself: parity on real aligned LFW chips, the shapes
-dlib's padding rules give, the zero-padded residual add, and the converted-weights cache."""
+"""The Keras network and the ONNX graph against dlib itself: parity on real aligned LFW
+chips, the shapes dlib's padding rules give, the zero-padded residual add, and the
+converted-weights caches."""
 
 from __future__ import annotations
 
@@ -20,12 +21,21 @@ def resnet(dat_path):
     return load_resnet()
 
 
-def test_parity_with_dlib(embedder, resnet, lfw_chips, dlib_descriptors):
+def test_parity_with_dlib(embedder, resnet, lfw_chips, dlib_descriptors, dat_path):
+    from workbench.embed import Embedder
+
     chips, _ = lfw_chips
     assert len(chips) >= 100
+    assert embedder.runtime == "onnx"  # what serves by default
     layer_for_layer = np.asarray(resnet(chips, training=False))
-    served = embedder.embed(chips)  # the folded inference copy
-    for label, ours in (("layer-for-layer", layer_for_layer), ("embedder (folded)", served)):
+    served = embedder.embed(chips)
+    with Embedder(runtime="keras") as keras_embedder:
+        keras_served = keras_embedder.embed(chips)  # the folded Keras inference copy
+    for label, ours in (
+        ("keras layer-for-layer", layer_for_layer),
+        ("embedder, onnx runtime (default)", served),
+        ("embedder, keras runtime (folded)", keras_served),
+    ):
         diff = np.abs(ours.astype(np.float64) - dlib_descriptors)
         print(
             f"\n{label}: {len(chips)} LFW chips, largest |ours - dlib| = {diff.max():.3e}, "
@@ -110,3 +120,50 @@ def test_corrupt_dat_file_raises(tmp_path, dat_bytes):
     with pytest.raises(ModelAssetError, match="truncated"):
         load_resnet(bad, cache=tmp_path)
     assert not list(tmp_path.glob("*.weights.h5"))
+
+
+def test_onnx_graph_is_cached_by_sha256_then_used(tmp_path, dat_path, monkeypatch, lfw_chips):
+    import workbench.embed.onnx_runner as runner
+    from workbench.assets import ASSETS
+    from workbench.embed import Embedder
+
+    chips = lfw_chips[0][:4]
+    sha = ASSETS["dlib_resnet_v1"].sha256
+    with Embedder(dat_path, cache=tmp_path) as first:
+        expected = first.embed(chips)
+    cached = runner.onnx_cache_path(sha, cache=tmp_path)
+    assert cached.is_file() and cached.name == f"dlib_resnet_v1-{sha[:16]}.g1.onnx"
+    assert [p.name for p in tmp_path.iterdir()] == [cached.name]  # no temp file, no .h5
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the graph was rebuilt although the cache was there")
+
+    monkeypatch.setattr(runner, "build_onnx", no_build)
+    with Embedder(dat_path, cache=tmp_path) as second:
+        np.testing.assert_array_equal(second.embed(chips), expected)
+
+
+def test_damaged_onnx_cache_is_rebuilt(tmp_path, dat_path, lfw_chips, dlib_descriptors):
+    from workbench.assets import ASSETS
+    from workbench.embed import Embedder
+    from workbench.embed.onnx_runner import onnx_cache_path
+
+    target = onnx_cache_path(ASSETS["dlib_resnet_v1"].sha256, cache=tmp_path)
+    target.write_bytes(b"not an onnx file")
+    with Embedder(dat_path, cache=tmp_path) as embedder:
+        out = embedder.embed(lfw_chips[0][:2])
+    assert target.stat().st_size > 20_000_000
+    assert np.abs(out - dlib_descriptors[:2]).max() <= PARITY_TOLERANCE
+
+
+def test_onnx_graph_follows_the_architecture(dat_path):
+    from workbench.embed.dlib_format import read_dlib_network, resnet_v1_architecture
+    from workbench.embed.onnx_graph import resnet_onnx
+
+    net = read_dlib_network(dat_path)
+    data = resnet_onnx(net)
+    specs = resnet_v1_architecture()
+    # One Conv per con (affines folded in), one Pad per residual add whose inputs differ.
+    assert data.count(b"\x22\x04Conv") == sum(s.kind == "con" for s in specs)
+    assert data.count(b"\x22\x04Relu") == sum(s.kind == "relu" for s in specs)
+    assert b"\x22\x03Pad" in data and b"GlobalAveragePool" in data

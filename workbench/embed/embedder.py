@@ -1,7 +1,13 @@
 """The embedder: aligned face chips in, 128-D embeddings out.
 
-:class:`Embedder` wraps the Keras ResNet from :mod:`workbench.embed.resnet`. The model
-loads lazily, once, behind a lock; inference goes through one compiled function per
+:class:`Embedder` runs dlib's ResNet. The Keras model from :mod:`workbench.embed.resnet`
+is its definition and its training path; inference runs, by default, the same layers as
+an ONNX graph in ONNX Runtime (:mod:`workbench.embed.onnx_runner`), which needs no
+TensorFlow and so starts in well under a second instead of 5-10 s. ``runtime="keras"``
+runs the Keras model instead (a GPU, long bulk runs). Either loads lazily, once, behind
+a lock.
+
+On the Keras runtime, inference goes through one compiled function per
 backend (``tf.function`` on TensorFlow, ``jax.jit`` on JAX, ``torch.inference_mode`` on
 PyTorch) instead of ``Model.predict``, whose per-call setup costs more than a small batch.
 
@@ -52,17 +58,30 @@ class FaceEmbedder(Protocol):
 DEFAULT_THRESHOLD = 0.6
 
 
+#: Inference runtimes of :class:`Embedder`.
+RUNTIMES = ("onnx", "keras")
+
+
 class Embedder:
-    """Face chips to embeddings with dlib's ResNet rebuilt in Keras.
+    """Face chips to embeddings with dlib's ResNet (defined in Keras).
 
     Args:
         weights: dlib's ``.dat`` file; defaults to the verified ``dlib_resnet_v1`` asset.
-        jit_compile: compile with XLA on TensorFlow. ``None`` picks per backend: off on
-            TensorFlow CPU (oneDNN's convolutions are faster there), on elsewhere.
-        fold_affine: run an inference copy with each affine folded into the convolution
-            before it (see :func:`workbench.embed.resnet.fold_affine_layers`); ``False``
-            runs the layer-for-layer model.
-        cache: folder for the converted ``.weights.h5``; defaults to the assets cache.
+        runtime: ``"onnx"`` (default): ONNX Runtime on a graph written from the weights,
+            no TensorFlow; ``"keras"``: the Keras model on its backend. Both agree with
+            dlib within 1e-6 (``tests/embed/test_resnet.py``). :attr:`model` is the
+            Keras model whatever the runtime.
+        jit_compile: (keras runtime) compile with XLA on TensorFlow. ``None`` picks per
+            backend: off on TensorFlow CPU (oneDNN's convolutions are faster there), on
+            elsewhere.
+        fold_affine: (keras runtime) run an inference copy with each affine folded into
+            the convolution before it (see :func:`workbench.embed.resnet.fold_affine_layers`);
+            ``False`` runs the layer-for-layer model. The ONNX graph is always folded.
+        cache: folder for the converted ``.weights.h5`` / ``.onnx``; defaults to the
+            assets cache.
+
+    Raises:
+        ValueError: an unknown ``runtime``, listing the valid ones.
 
     The object is cheap to create; the model loads on the first :meth:`embed` (or
     :meth:`load`). It is safe to call from several threads; calls run one at a time.
@@ -72,10 +91,14 @@ class Embedder:
         self,
         weights: str | os.PathLike | None = None,
         *,
+        runtime: str = "onnx",
         jit_compile: bool | None = None,
         fold_affine: bool = True,
         cache: str | os.PathLike | None = None,
     ) -> None:
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown embedder runtime {runtime!r}; valid: {list(RUNTIMES)}")
+        self.runtime = runtime
         self._weights = Path(weights) if weights is not None else None
         self._jit_compile = jit_compile
         self._fold_affine = fold_affine
@@ -117,12 +140,20 @@ class Embedder:
 
     @property
     def model(self):
-        """The layer-for-layer ``keras.Model`` (loads it if needed); train this one.
+        """The layer-for-layer ``keras.Model`` (loads it, and Keras, if needed); train
+        this one.
 
-        Inference may run a folded copy (``fold_affine``), built from it at load time.
+        Inference runs the ONNX graph, or on the keras runtime a folded copy
+        (``fold_affine``) built from this model at load time.
         """
-        self.load()
-        return self._model
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this Embedder is closed")
+            if self._model is None:
+                from workbench.embed.resnet import load_resnet
+
+                self._model = load_resnet(self._weights, sha256=self.sha256, cache=self._cache)
+            return self._model
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -136,14 +167,16 @@ class Embedder:
         with self._lock:
             if self._closed:
                 raise RuntimeError("this Embedder is closed")
-            if self._model is None:
-                from workbench.embed.resnet import fold_affine_layers, load_resnet
+            if self._predict is None and self.runtime == "onnx":
+                from workbench.embed.onnx_runner import OnnxResnet
 
-                sha = self.sha256
-                model = load_resnet(self._weights, sha256=sha, cache=self._cache)
+                self._predict = OnnxResnet(self._weights, sha256=self.sha256, cache=self._cache)
+            elif self._predict is None:
+                from workbench.embed.resnet import fold_affine_layers
+
+                model = self.model
                 runner = fold_affine_layers(model) if self._fold_affine else model
                 self._predict = _compile_predict(runner, jit_compile=self._jit_compile)
-                self._model = model
         return self
 
     def close(self) -> None:
@@ -188,13 +221,14 @@ class Embedder:
                 raise RuntimeError("this Embedder is closed")
             for start in range(0, n, batch_size):
                 batch = chips[start : start + batch_size]
-                padded = _pad_batch(batch, batch_size)
+                # Padding bounds the Keras backends' retracing; ONNX Runtime needs none.
+                padded = _pad_batch(batch, batch_size) if self.runtime == "keras" else batch
                 out[start : start + len(batch)] = self._predict(padded)[: len(batch)]
         return out
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else ("loaded" if self._model is not None else "lazy")
-        return f"Embedder({self._weights or 'dlib_resnet_v1'}, {state})"
+        state = "closed" if self._closed else ("loaded" if self._predict is not None else "lazy")
+        return f"Embedder({self._weights or 'dlib_resnet_v1'}, runtime={self.runtime}, {state})"
 
 
 def check_chips(chips) -> np.ndarray:
