@@ -25,6 +25,28 @@ from workbench.gallery import validate_name
         ("evil\u202ename", "control"),  # right-to-left override
         ("del\x7f", "control"),
         ("x" * 201, "at most"),
+        ("\U0001f642" * 64, "fit in a folder name"),  # 64 chars, 256 UTF-8 bytes
+        ("\U0001f642" * 200, "fit in a folder name"),  # the probe: mkdir failed
+        ("\u00e9" * 128, "fit in a folder name"),  # 128 chars, 256 UTF-8 bytes
+        ("unknown", "reserved"),
+        ("Unknown", "reserved"),
+        ("  UNKNOWN ", "reserved"),
+        ("CON", "device name"),
+        ("nul", "device name"),
+        ("NUL.txt", "device name"),
+        ("com1", "device name"),
+        ("LPT9.jpg", "device name"),
+        ("COM\u00b9", "device name"),
+        ("Aux .tar", "device name"),
+        ("a:b", "any of"),
+        ("*", "any of"),
+        ("<>|", "any of"),
+        ('say "hi"', "any of"),
+        ("why?", "any of"),
+        ("trailing.", "end with '.'"),
+        ("Smith Jr.", "end with '.'"),
+        ("bad\ud800half", "surrogate"),
+        ("\udcff", "surrogate"),
         (5, "must be a str"),
         (None, "must be a str"),
     ],
@@ -49,7 +71,14 @@ def test_invalid_name_error_is_a_value_and_gallery_error() -> None:
         ("Jose\u0301", "Jos\u00e9"),  # combining accent -> NFC precomposed
         ("李小龙", "李小龙"),
         ("Ольга", "Ольга"),
-        ("O'Brien-Smith Jr.", "O'Brien-Smith Jr."),
+        ("O'Brien-Smith Jr", "O'Brien-Smith Jr"),
+        ("St. John", "St. John"),
+        ("Conrad", "Conrad"),  # starts like CON, is not a device name
+        ("CON-Man", "CON-Man"),
+        ("COM10", "COM10"),
+        ("unknown soldier", "unknown soldier"),
+        ("\U0001f642" * 63, "\U0001f642" * 63),  # 252 bytes: fits
+        ("a" * 200, "a" * 200),
         ("🙂 emoji", "🙂 emoji"),
     ],
 )
@@ -60,8 +89,8 @@ def test_unicode_names_are_nfc(name, stored) -> None:
 def test_gallery_uses_the_normal_form(gallery) -> None:
     import numpy as np
 
-    gallery.add_embeddings("Jose\u0301", np.ones((1, 128), np.float32))
-    gallery.add_embeddings("Jos\u00e9", np.zeros((1, 128), np.float32))
+    gallery.add_embeddings("Jose\u0301", np.full((1, 128), 0.1, np.float32))
+    gallery.add_embeddings("Jos\u00e9", np.full((1, 128), -0.1, np.float32))
     assert gallery.people == ["José"]
     assert gallery.list_people()[0].faces == 2
     assert "Jose\u0301" in gallery
@@ -71,5 +100,44 @@ def test_gallery_refuses_bad_name_before_writing(gallery) -> None:
     import numpy as np
 
     with pytest.raises(InvalidNameError):
-        gallery.add_embeddings("a/b", np.ones((1, 128), np.float32))
+        gallery.add_embeddings("a/b", np.full((1, 128), 0.1, np.float32))
     assert gallery.people == [] and len(gallery) == 0
+
+
+@pytest.mark.parametrize("name", ["a:b", "CON", "trailing.", "\U0001f642" * 70, "unknown"])
+def test_every_accepted_name_makes_a_folder(tmp_path, name) -> None:
+    """The rule's promise, checked on this machine: accepted names mkdir, refused ones
+    are refused before any folder is made."""
+    with pytest.raises(InvalidNameError):
+        validate_name(name)
+    for ok in ["Zoë", "\U0001f642" * 63, "\u00e9" * 127, "St. John", "a" * 200]:
+        (tmp_path / validate_name(ok)).mkdir()
+
+
+def test_names_stored_by_older_rules_can_still_be_removed(gallery_path) -> None:
+    """A gallery made before the rules grew may hold 'CON' or 'a:b': rename and remove
+    must still reach them."""
+    import sqlite3
+
+    import numpy as np
+    from gallery_fakes import MODEL
+
+    from workbench.gallery import Gallery, store
+
+    with Gallery(gallery_path, model_id=MODEL) as g:
+        g.add_embeddings("placeholder", np.full((1, 128), 0.1, np.float32))
+        g.add_embeddings("other", np.full((1, 128), -0.1, np.float32))
+    con = sqlite3.connect(gallery_path)
+    for pid, old in [(1, "CON"), (2, "a:b")]:
+        created = con.execute("SELECT created FROM people WHERE id = ?", (pid,)).fetchone()[0]
+        con.execute(
+            "UPDATE people SET name = ?, checksum = ? WHERE id = ?",
+            (old, store.person_checksum(pid, old, created), pid),
+        )
+    con.commit()
+    con.close()
+    with Gallery(gallery_path, model_id=MODEL) as g:
+        assert g.people == ["CON", "a:b"]
+        g.rename("CON", "Connie")
+        assert g.remove_person("a:b") == 1
+        assert g.people == ["Connie"]

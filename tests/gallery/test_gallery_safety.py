@@ -29,7 +29,7 @@ _WRITER = textwrap.dedent(
     with Gallery(sys.argv[1], model_id={MODEL!r}) as g:
         i = len(g.people)
         while True:
-            vecs = rng.standard_normal(({BATCH}, 128)).astype(np.float32)
+            vecs = 0.1 * rng.standard_normal(({BATCH}, 128)).astype(np.float32)
             g.add_embeddings(
                 f"person {{i}}", vecs, sources=[f"p{{i}}_{{j}}.jpg" for j in range({BATCH})]
             )
@@ -63,7 +63,7 @@ def test_sigkill_mid_enrollment_leaves_a_whole_state(gallery_path, delay) -> Non
         assert len(g) == n_people * BATCH  # every transaction whole or absent
         assert {p.faces for p in g.list_people()} == {BATCH}
         assert g.people == [f"person {i}" for i in range(n_people)]
-        g.add_embeddings("after the crash", np.zeros((1, 128), np.float32))
+        g.add_embeddings("after the crash", np.full((1, 128), 0.1, np.float32))
     con = sqlite3.connect(gallery_path)
     assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     assert con.execute("SELECT COUNT(*) FROM faces").fetchone() == (n_people * BATCH + 1,)
@@ -75,9 +75,10 @@ def test_sigkill_mid_enrollment_leaves_a_whole_state(gallery_path, delay) -> Non
 def test_readers_while_one_thread_enrolls(gallery_path, ann, decision) -> None:
     rng = np.random.default_rng(0)
     people, per = 60, 10
-    # Each person: a centre plus small noise, so either decision finds the person.
-    centres = rng.standard_normal((people, 1, 128)).astype(np.float32)
-    vectors = centres + 0.01 * rng.standard_normal((people, per, 128)).astype(np.float32)
+    # Each person: a centre (of embedding scale) plus small noise, so either decision
+    # finds the person.
+    centres = 0.1 * rng.standard_normal((people, 1, 128)).astype(np.float32)
+    vectors = centres + 0.001 * rng.standard_normal((people, per, 128)).astype(np.float32)
     # The index kicks in at 5 people (centroids) or 50 faces, early in the run.
     opts = IndexOptions(threshold=5 if decision is Decision.CENTROID else 50) if ann else None
     errors: list[BaseException] = []

@@ -64,9 +64,17 @@ def test_empty_gallery_says_unknown(gallery) -> None:
     assert len(gallery.search(np.zeros((0, 128), np.float32))) == 0
 
 
+def _origin(n: int) -> np.ndarray:
+    """``n`` copies of the point these geometry tests start from: one unit along the last
+    axis (a stored embedding must be of embedding scale, and the zero vector is not)."""
+    out = np.zeros((n, 128), np.float32)
+    out[:, -1] = 1.0
+    return out
+
+
 def test_threshold_decides_acceptance(gallery) -> None:
-    gallery.add_embeddings("a", np.zeros((1, 128), np.float32))
-    q = np.zeros((2, 128), np.float32)
+    gallery.add_embeddings("a", _origin(1))
+    q = _origin(2)
     q[0, 0], q[1, 0] = 0.5, 0.7
     best = gallery.search(q).best()
     assert [m.label for m in best] == ["a", "unknown"]
@@ -98,11 +106,11 @@ def test_search_result_checks_shapes() -> None:
 
 def test_centroid_decision(gallery_path) -> None:
     # Person a: two faces far apart (centroid between them); person b: one face.
-    a = np.zeros((2, 128), np.float32)
+    a = _origin(2)
     a[0, 0], a[1, 0] = -1.0, 1.0
-    b = np.zeros((1, 128), np.float32)
+    b = _origin(1)
     b[0, 1] = 0.6
-    q = np.zeros((1, 128), np.float32)
+    q = _origin(1)
     q[0, 0] = 0.9  # near a's second face, 1.08 from b, 0.9 from a's centroid
     with Gallery(gallery_path, model_id=MODEL, decision="nearest_face") as g:
         g.add_embeddings("a", a)
@@ -112,7 +120,7 @@ def test_centroid_decision(gallery_path) -> None:
     with Gallery(gallery_path, model_id=MODEL, decision="centroid") as g:
         best = g.search(q).best()[0]
         assert best.name == "a" and best.distance == pytest.approx(0.9)
-        q2 = np.zeros((1, 128), np.float32)
+        q2 = _origin(1)
         q2[0, 0], q2[0, 1] = -0.9, 0.35  # 0.36 from a's face, 0.93 from b, 0.97 from a's mean
         assert g.search(q2).best()[0].name == "b"
     with pytest.raises(InvalidArgumentError, match="decision must be one of"):

@@ -9,6 +9,7 @@ sees half a write and never waits for a write's disk I/O.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import math
 import os
@@ -23,11 +24,11 @@ import numpy as np
 from workbench.errors import GalleryError, InvalidArgumentError
 from workbench.gallery import calibrate as _calibrate
 from workbench.gallery import enroll as _enroll
+from workbench.gallery import integrity, store
 from workbench.gallery import portable as _portable
-from workbench.gallery import store
 from workbench.gallery.calibrate import Calibration, ThresholdInfo
 from workbench.gallery.enroll import EnrollSummary, MultipleFaces
-from workbench.gallery.names import validate_name
+from workbench.gallery.names import lookup_name, validate_name
 from workbench.gallery.portable import ImportSummary
 from workbench.gallery.search import (
     AnnIndex,
@@ -44,8 +45,12 @@ DEFAULT_PATH = Path("reference_images") / "gallery.sqlite"
 DEFAULT_DIM = 128
 
 #: Files up to this size get SQLite's full ``quick_check`` at open (it reads every page);
-#: bigger ones are still checked by the header and by reading every embedding.
+#: bigger ones are still checked by the header and by reading every row's checksum.
 QUICK_CHECK_MAX_BYTES = 256 * 2**20
+
+#: Files up to this size get ``integrity_check`` instead, which also checks that the
+#: indexes (by name, by sha256) agree with their tables.
+INTEGRITY_CHECK_MAX_BYTES = 32 * 2**20
 
 
 def default_threshold() -> float:
@@ -243,6 +248,8 @@ class Gallery:
         self._ann = {d: _AnnState() for d in Decision}
         self._centroid_dirty: set[int] = set()  # person ids whose centroid changed
         self._conn = None
+        self._writing = False  # a write of this object is between BEGIN and publish
+        self._verify = True  # rows carry checksums (schema 2)
         self._conn = self._open(model_id, create, dim)
         try:
             self._load()
@@ -256,12 +263,20 @@ class Gallery:
         path = self.path
         if path.is_dir():
             raise GalleryError(f"{path}: expected a gallery file, but this is a folder")
-        fresh = not path.exists() or path.stat().st_size == 0
-        if fresh:
+        try:
+            size = path.stat().st_size if path.exists() else None
+        except OSError as exc:
+            raise GalleryError(f"{path}: cannot read the gallery file: {exc}") from None
+        if not size:
             if not create:
-                raise GalleryError(f"{path}: no gallery here (the file does not exist)")
+                raise GalleryError(
+                    f"{path}: no gallery here (the file does not exist)"
+                    if size is None
+                    else f"{path}: expected a gallery, but the file is empty (0 bytes)"
+                )
             if model_id is None:
                 raise GalleryError(f"{path}: creating a gallery needs a model_id, got None")
+            # False when another process created it first: then we open theirs.
             store.create(path, model_id=model_id, dim=dim, threshold=default_threshold())
         # A process killed mid-transaction leaves a hot journal, and the file may then be
         # shorter than its (new) header says until SQLite rolls the journal back on the
@@ -281,8 +296,17 @@ class Gallery:
                     f"but model {model_id!r} was asked for; re-enroll with that model "
                     "or open the gallery with the model it was made with"
                 )
-            if path.stat().st_size <= QUICK_CHECK_MAX_BYTES:
-                store.quick_check(conn, path)
+            size = path.stat().st_size
+            if size <= QUICK_CHECK_MAX_BYTES:
+                store.quick_check(conn, path, full=size <= INTEGRITY_CHECK_MAX_BYTES)
+            self._verify = meta["schema_version"] != "1"
+            if not self._verify:
+                # Schema 1 has no checksums: check its rows by what any write would have
+                # refused, then add checksums if this process may write the file.
+                store.load(conn, path, int(meta["dim"]), verify=False)
+                if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+                    meta = store.migrate(conn, path, meta)
+                    self._verify = True
         except BaseException:
             conn.close()
             raise
@@ -292,17 +316,58 @@ class Gallery:
         return conn
 
     def _load(self) -> None:
-        people, face_ids, owner_ids, vectors = store.load(self._conn, self.path, self.dim)
+        """Read the whole file into a fresh snapshot (at open, and after another process
+        wrote)."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN")  # one read transaction: people, faces and meta agree
+            try:
+                version = store.data_version(conn, self.path)
+                meta = store.read_meta(conn, self.path)
+                people, face_ids, owner_ids, vectors = store.load(
+                    conn, self.path, self.dim, verify=self._verify
+                )
+            finally:
+                with contextlib.suppress(store.sqlite3.Error):
+                    conn.execute("ROLLBACK")  # a read transaction: nothing to keep
+        except store.sqlite3.Error as exc:
+            raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
+        if meta["model_id"] != self.model_id or int(meta["dim"]) != self.dim:
+            raise GalleryError(
+                f"{self.path}: the gallery's model changed on disk to {meta['model_id']!r} "
+                f"({meta['dim']}-D) while open with {self.model_id!r}; open it again"
+            )
         self._person_ids = np.array([p[0] for p in people], np.int64)
         names = tuple(p[1] for p in people)
         owners = np.searchsorted(self._person_ids, owner_ids)
-        if len(owner_ids) and (
-            owners.max() >= len(people) or (self._person_ids[owners] != owner_ids).any()
-        ):
-            raise GalleryError(f"{self.path}: some faces belong to no person")
         self._buffers = _Buffers(face_ids, owners, vectors)
-        self._version = 0
+        self._meta = meta
+        self._data_version = version
+        with self._ann_lock:
+            # Index keys are ids, but what they map to may have changed: start over.
+            self._ann = {d: _AnnState() for d in Decision}
+            self._centroid_dirty = set()
+        self._version = getattr(self, "_version", 0)
         self._publish(names)
+
+    def _fresh(self) -> _Snapshot:
+        """The snapshot, reloaded first if another connection committed since it was made.
+
+        ``PRAGMA data_version`` tells (about 10 us). While this gallery's own writer is
+        inside a write, the current snapshot is used as is: the write itself reloads if
+        another process wrote before it, so searches never wait for a write's disk I/O.
+        """
+        if self._writing:
+            return self._state
+        with self._lock:
+            conn = self._conn_or_raise()
+            if store.data_version(conn, self.path) != self._data_version:
+                self._load()
+            return self._state
+
+    def _stale(self, conn) -> bool:
+        """Inside a write transaction: has another connection committed since our load?"""
+        return store.data_version(conn, self.path) != self._data_version
 
     def _publish(self, names: tuple[str, ...]) -> None:
         face_ids, owners, vectors, sq = self._buffers.views()
@@ -328,7 +393,7 @@ class Gallery:
         s = self._state
         return (
             f"Gallery({str(self.path)!r}, model_id={self.model_id!r}, people={len(s.people)}, "
-            f"faces={s.n}, threshold={self.threshold:.3f})"
+            f"faces={s.n}, threshold={float(self._meta['threshold']):.3f})"
         )
 
     def _conn_or_raise(self):
@@ -339,29 +404,31 @@ class Gallery:
     # ------------------------------------------------------------------ reading
 
     def __len__(self) -> int:
-        """Number of enrolled faces."""
-        return self._state.n
+        """Number of enrolled faces (in the file now, whoever wrote them)."""
+        return self._fresh().n
 
     def __contains__(self, name: object) -> bool:
         try:
-            return validate_name(name) in self._state.people
+            return lookup_name(name) in self._fresh().people
         except GalleryError:
             return False
 
     @property
     def people(self) -> list[str]:
         """Names of the enrolled people, in enrollment order."""
-        return list(self._state.people)
+        return list(self._fresh().people)
 
     @property
     def threshold(self) -> float:
         """Largest distance accepted as a match (stored in the file)."""
+        self._fresh()
         return float(self._meta["threshold"])
 
     @property
     def threshold_source(self) -> str:
         """Where the threshold came from: ``"calibrated on N people / M faces"``,
         ``"prior for N people"``, ``"set by you"`` (``"default"`` before any enrollment)."""
+        self._fresh()
         return self.threshold_info.source
 
     @property
@@ -407,20 +474,43 @@ class Gallery:
         args: tuple = ()
         if name is not None:
             sql += " WHERE p.name = ?"
-            args = (validate_name(name),)
+            args = (lookup_name(name),)
         with self._lock:
             try:
                 rows = self._conn_or_raise().execute(sql + " ORDER BY f.id", args).fetchall()
             except store.sqlite3.Error as exc:
                 raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
-        return [
-            store.FaceRecord(r[0], r[1], r[2], r[3], store.box_from_text(r[4]), *r[5:])
-            for r in rows
-        ]
+        out = []
+        for r in rows:
+            try:
+                box = store.box_from_text(r[4])
+            except (ValueError, TypeError):
+                raise GalleryError(f"{self.path}: face {r[0]} is damaged: bad box") from None
+            out.append(store.FaceRecord(r[0], r[1], r[2], r[3], box, *r[5:]))
+        return out
+
+    def stored_photos(self, name: str) -> list[Path]:
+        """Photos of ``name`` that the workbench itself saved (the enroll panel's
+        captures and uploads): :meth:`remove_person` deletes these, and only these."""
+        with self._lock:
+            try:
+                rows = (
+                    self._conn_or_raise()
+                    .execute(
+                        "SELECT f.source FROM faces f JOIN people p ON p.id = f.person_id "
+                        "WHERE p.name = ? AND f.stored = 1 AND f.source IS NOT NULL "
+                        "ORDER BY f.id",
+                        (lookup_name(name),),
+                    )
+                    .fetchall()
+                )
+            except store.sqlite3.Error as exc:
+                raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
+        return [Path(r[0]) for r in rows]
 
     def embeddings(self) -> tuple[np.ndarray, list[str]]:
         """``((n, D) float32 copy of every embedding, owner name of each row)``."""
-        s = self._state
+        s = self._fresh()
         return s.vectors.copy(), [s.people[i] for i in s.owners]
 
     # ------------------------------------------------------------------ search
@@ -448,9 +538,8 @@ class Gallery:
         if not isinstance(k, int | np.integer) or k < 1:
             raise InvalidArgumentError(f"k must be an integer >= 1, but got {k!r}")
         queries = check_queries(embeddings, self.dim)
-        self._conn_or_raise()
-        s = self._state
-        threshold = self.threshold
+        s = self._fresh()
+        threshold = float(self._meta["threshold"])
         if not s.searchable or not queries.shape[0]:
             return SearchResult.empty(queries.shape[0], k, threshold)
         if self.decision is Decision.CENTROID:
@@ -608,9 +697,15 @@ class Gallery:
         """
         return self._add_many([(name, embeddings, sources, sha256s, boxes, detector, scores)])[0]
 
-    def _add_many(self, batches: list[tuple], *, refresh: bool = True) -> list[list[int]]:
-        """Several people's faces in one transaction (used by import).
+    def _add_many(
+        self, batches: list[tuple], *, stored: bool = False, refresh: bool = True
+    ) -> list[list[int]]:
+        """Several people's faces in one transaction (used by enroll and import).
 
+        Who a face belongs to is decided inside the transaction from the file (the person
+        row with that name, created if missing), never from this object's snapshot,
+        which another process may have made stale. ``stored``: the workbench saved the
+        photos at ``sources`` itself, so removing the faces removes those files.
         ``refresh``: re-derive the threshold afterwards (:func:`.calibrate.refresh`);
         ``enroll_folder`` does it once at the end instead of after each batch.
         """
@@ -618,75 +713,104 @@ class Gallery:
         for name, embeddings, sources, sha256s, boxes, detector, scores in batches:
             name = validate_name(name)
             vecs = check_queries(embeddings, self.dim)
+            bad = integrity.bad_embedding_rows(vecs)
+            if bad.size:
+                raise InvalidArgumentError(
+                    f"embedding {int(bad[0])} of {name!r} "
+                    f"{integrity.describe_embedding(vecs[bad[0]])}: that is no face embedding "
+                    "(NaN, inf, zeros or far from unit scale)"
+                )
             m = vecs.shape[0]
             dets = (
                 _column(detector, m, "detector") if isinstance(detector, list) else [detector] * m
             )
             cols = [
-                _column(sources, m, "sources"),
-                _column(sha256s, m, "sha256s"),
-                _column(boxes, m, "boxes"),
-                _column(scores, m, "scores"),
-                dets,
+                [_text(v) for v in _column(sources, m, "sources")],
+                [_text(v) for v in _column(sha256s, m, "sha256s")],
+                [store.box_to_text(v) for v in _column(boxes, m, "boxes")],
+                [_score(v) for v in _column(scores, m, "scores")],
+                [_text(v) for v in dets],
             ]
             prepared.append((name, vecs, cols))
-        with self._lock:
-            conn = self._conn_or_raise()
-            names = list(self._state.people)
+        with self._writer() as conn:
             created = store.now()
             new_ids: list[list[int]] = []
             new_people: list[tuple[int, str]] = []
             appended = []
             with store.transaction(conn, self.path):
+                stale = self._stale(conn)
+                next_pid = _next_id(conn, "people")
+                next_fid = _next_id(conn, "faces")
                 for name, vecs, (srcs, shas, bxs, scs, dets) in prepared:
                     if not vecs.shape[0]:
                         new_ids.append([])
                         continue
                     row = conn.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
                     if row is None:
-                        pid = conn.execute(
-                            "INSERT INTO people(name, created) VALUES (?, ?)", (name, created)
-                        ).lastrowid
+                        pid, next_pid = next_pid, next_pid + 1
+                        conn.execute(
+                            "INSERT INTO people(id, name, created, checksum) VALUES (?, ?, ?, ?)",
+                            (pid, name, created, store.person_checksum(pid, name, created)),
+                        )
                         new_people.append((pid, name))
                     else:
-                        pid = row[0]
-                    ids = []
-                    for v, src, sha, box, sc, det in zip(
-                        vecs, srcs, shas, bxs, scs, dets, strict=True
+                        pid = int(row[0])
+                    ids = list(range(next_fid, next_fid + vecs.shape[0]))
+                    next_fid += vecs.shape[0]
+                    rows = []
+                    for fid, v, src, sha, box, sc, det in zip(
+                        ids, vecs, srcs, shas, bxs, scs, dets, strict=True
                     ):
-                        ids.append(
-                            conn.execute(
-                                "INSERT INTO faces(person_id, embedding, source, sha256, box, "
-                                "detector, model_id, score, created) "
-                                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                (
-                                    pid,
-                                    v.tobytes(),
-                                    None if src is None else str(src),
-                                    sha,
-                                    store.box_to_text(box),
-                                    det,
-                                    self.model_id,
-                                    None if sc is None else float(sc),
-                                    created,
-                                ),
-                            ).lastrowid
-                        )
+                        values = (
+                            fid, pid, src, sha, box, det, self.model_id, sc, created, int(stored)
+                        )  # fmt: skip
+                        blob = v.tobytes()
+                        rows.append((*values, blob, store.face_checksum(values, blob)))
+                    conn.executemany(
+                        f"INSERT INTO faces({store.FACE_COLUMNS}, checksum) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        rows,
+                    )
                     new_ids.append(ids)
                     appended.append((pid, np.array(ids, np.int64), vecs))
-            # Committed: now mirror it in memory.
-            for pid, name in new_people:
-                self._person_ids = np.append(self._person_ids, pid)
-                names.append(name)
-            for pid, ids, vecs in appended:
-                owner = int(np.searchsorted(self._person_ids, pid))
-                self._buffers.append(ids, np.full(len(ids), owner, np.int64), vecs)
-            self._publish(tuple(names))
-            with self._ann_lock:
-                self._centroid_dirty.update(int(pid) for pid, _, _ in appended)
+            if stale:
+                self._load()
+            else:
+                self._mirror_added(new_people, appended)
             if refresh and appended:
                 _calibrate.refresh(self)
         return new_ids
+
+    def _mirror_added(self, new_people: list[tuple[int, str]], appended: list[tuple]) -> None:
+        """Committed, and nobody else wrote since our snapshot: mirror it in memory."""
+        names = list(self._state.people)
+        for pid, name in new_people:
+            self._person_ids = np.append(self._person_ids, pid)
+            names.append(name)
+        for pid, ids, vecs in appended:
+            owner = int(np.searchsorted(self._person_ids, pid))
+            self._buffers.append(ids, np.full(len(ids), owner, np.int64), vecs)
+        self._publish(tuple(names))
+        with self._ann_lock:
+            self._centroid_dirty.update(int(pid) for pid, _, _ in appended)
+
+    @contextlib.contextmanager
+    def _writer(self):
+        """The lock and connection of one write; searches meanwhile use the snapshot."""
+        with self._lock:
+            conn = self._conn_or_raise()
+            self._writing = True
+            try:
+                yield conn
+            finally:
+                self._writing = False
+
+    def _person_row(self, conn, name: str, action: str) -> tuple[int, str]:
+        """``(id, created)`` of the person called ``name`` in the file, inside a write."""
+        row = conn.execute("SELECT id, created FROM people WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise GalleryError(f"{self.path}: no person named {name!r} to {action}")
+        return int(row[0]), row[1]
 
     def rename(self, old: str, new: str) -> None:
         """Rename a person.
@@ -695,60 +819,89 @@ class Gallery:
             InvalidNameError: a bad new name.
             GalleryError: no person ``old``, or ``new`` is taken.
         """
-        old, new = validate_name(old), validate_name(new)
-        with self._lock:
-            conn = self._conn_or_raise()
-            names = list(self._state.people)
-            if old not in names:
-                raise GalleryError(f"{self.path}: no person named {old!r} to rename")
-            if new in names and new != old:
-                raise GalleryError(
-                    f"{self.path}: cannot rename {old!r} to {new!r}: that name is taken"
-                )
+        old, new = lookup_name(old), validate_name(new)
+        with self._writer() as conn:
             with store.transaction(conn, self.path):
-                conn.execute("UPDATE people SET name = ? WHERE name = ?", (new, old))
-            names[names.index(old)] = new
+                stale = self._stale(conn)
+                pid, created = self._person_row(conn, old, "rename")
+                if (
+                    new != old
+                    and conn.execute("SELECT 1 FROM people WHERE name = ?", (new,)).fetchone()
+                ):
+                    raise GalleryError(
+                        f"{self.path}: cannot rename {old!r} to {new!r}: that name is taken"
+                    )
+                conn.execute(
+                    "UPDATE people SET name = ?, checksum = ? WHERE id = ?",
+                    (new, store.person_checksum(pid, new, created), pid),
+                )
+            if stale:
+                self._load()
+                return
+            names = list(self._state.people)
+            names[int(np.searchsorted(self._person_ids, pid))] = new
             self._publish(tuple(names))
 
     def remove_person(self, name: str) -> int:
-        """Remove a person and all their faces; returns how many faces went.
+        """Remove a person, all their faces, and the photos the workbench saved for them.
+
+        Photos the workbench saved itself (:meth:`stored_photos`: the enroll panel's
+        captures and uploads) are deleted after the removal commits, each only if the
+        file still has the content that was enrolled; an emptied folder goes too.
+        Photos enrolled from the user's own files are never touched.
+
+        Returns:
+            How many faces went.
 
         Raises:
             GalleryError: no such person.
         """
-        name = validate_name(name)
-        with self._lock:
-            conn = self._conn_or_raise()
-            s = self._state
-            if name not in s.people:
-                raise GalleryError(f"{self.path}: no person named {name!r} to remove")
-            idx = s.people.index(name)
+        name = lookup_name(name)
+        with self._writer() as conn:
             with store.transaction(conn, self.path):
-                conn.execute("DELETE FROM faces WHERE person_id = ?", (int(s.person_ids[idx]),))
-                conn.execute("DELETE FROM people WHERE id = ?", (int(s.person_ids[idx]),))
-            gone = s.owners == idx
-            self._rebuild_after_removal(~gone, drop_person=idx)
+                stale = self._stale(conn)
+                pid, _ = self._person_row(conn, name, "remove")
+                photos = conn.execute(
+                    "SELECT source, sha256 FROM faces WHERE person_id = ? AND stored = 1",
+                    (pid,),
+                ).fetchall()
+                n = conn.execute("DELETE FROM faces WHERE person_id = ?", (pid,)).rowcount
+                conn.execute("DELETE FROM people WHERE id = ?", (pid,))
+            if stale:
+                self._load()
+            else:
+                s = self._state
+                idx = int(np.searchsorted(self._person_ids, pid))
+                self._rebuild_after_removal(s.owners != idx, drop_person=idx)
             _calibrate.refresh(self)
-            return int(gone.sum())
+        _delete_stored_photos(photos)
+        return int(n)
 
     def remove_face(self, face_id: int) -> None:
         """Remove one face by id (see :meth:`faces`); a person left without faces stays.
 
+        A photo the workbench saved for it (see :meth:`stored_photos`) is deleted too.
+
         Raises:
             GalleryError: no such face.
         """
-        with self._lock:
-            conn = self._conn_or_raise()
-            s = self._state
-            row = int(np.searchsorted(s.face_ids, face_id))
-            if row >= s.n or s.face_ids[row] != face_id:
-                raise GalleryError(f"{self.path}: no face with id {face_id} to remove")
+        with self._writer() as conn:
             with store.transaction(conn, self.path):
+                stale = self._stale(conn)
+                photos = conn.execute(
+                    "SELECT source, sha256, stored FROM faces WHERE id = ?", (int(face_id),)
+                ).fetchall()
+                if not photos:
+                    raise GalleryError(f"{self.path}: no face with id {face_id} to remove")
                 conn.execute("DELETE FROM faces WHERE id = ?", (int(face_id),))
-            keep = np.ones(s.n, bool)
-            keep[row] = False
-            self._rebuild_after_removal(keep, drop_person=None)
+            if stale:
+                self._load()
+            else:
+                s = self._state
+                keep = s.face_ids != int(face_id)
+                self._rebuild_after_removal(keep, drop_person=None)
             _calibrate.refresh(self)
+        _delete_stored_photos([(src, sha) for src, sha, st in photos if st == 1])
 
     def _rebuild_after_removal(self, keep: np.ndarray, drop_person: int | None) -> None:
         s = self._state
@@ -766,25 +919,46 @@ class Gallery:
             self._ann[Decision.NEAREST_FACE].removed.append(removed.copy())
             self._centroid_dirty.update(int(p) for p in changed)
 
+    def move_sources(self, moves: dict[str, str]) -> int:
+        """Point faces whose ``source`` is a key of ``moves`` at the value instead (after
+        their photo files were moved, e.g. a person's folder renamed); returns how many.
+        """
+        moves = {str(k): str(v) for k, v in moves.items()}
+        if not moves:
+            return 0
+        with self._writer() as conn:
+            with store.transaction(conn, self.path):
+                marks = ",".join("?" * len(moves))
+                rows = conn.execute(
+                    f"SELECT {store.FACE_COLUMNS} FROM faces WHERE source IN ({marks})",
+                    list(moves),
+                ).fetchall()
+                for r in rows:
+                    values = (r[0], r[1], moves[r[2]], *r[3:-1])
+                    conn.execute(
+                        "UPDATE faces SET source = ?, checksum = ? WHERE id = ?",
+                        (values[2], store.face_checksum(values, r[-1]), r[0]),
+                    )
+            # Sources are not part of the in-memory snapshot: nothing to mirror.
+        return len(rows)
+
     def set_threshold(self, threshold: float) -> None:
         """Store a threshold set by hand: enrollment keeps it until :meth:`calibrate`.
 
         Raises:
             InvalidArgumentError: not a positive finite number.
         """
+        problem = integrity.threshold_problem(threshold)
+        if problem:
+            raise InvalidArgumentError(f"threshold: {problem}")
         t = float(threshold)
-        if not math.isfinite(t) or t <= 0:
-            raise InvalidArgumentError(f"threshold must be a positive number, but got {threshold}")
         _calibrate.set_by_hand(self, t)
 
     def _write_meta(self, items: dict[str, str]) -> None:
-        """Store ``meta`` keys in one transaction and mirror them in memory."""
-        with self._lock:
-            conn = self._conn_or_raise()
+        """Store ``meta`` keys (with their checksums) in one transaction and mirror them."""
+        with self._writer() as conn:
             with store.transaction(conn, self.path):
-                conn.executemany(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(items.items())
-                )
+                store.write_meta(conn, items)
             self._meta = {**self._meta, **items}
 
     def sha256_known(self, digests: Iterable[str]) -> dict[str, str]:
@@ -888,3 +1062,61 @@ def _column(values, m: int, what: str) -> list:
             f"{what} must have {m} entries (one per embedding), got {len(values)}"
         )
     return values
+
+
+def _text(value) -> str | None:
+    """A text column's value exactly as SQLite will hand it back (checksums depend on it).
+
+    Lone surrogates (a Linux file name that is not UTF-8, decoded by ``os.fsdecode``)
+    cannot be stored as text: they become ``\\udcff``-style escapes.
+    """
+    if value is None:
+        return None
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _score(value) -> float | None:
+    """A score as SQLite hands it back: REAL, and NaN stored as NULL."""
+    if value is None:
+        return None
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+def _next_id(conn, table: str) -> int:
+    """The id AUTOINCREMENT would give the next row (ids are never reused)."""
+    row = conn.execute(
+        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), "
+        f"COALESCE((SELECT MAX(id) FROM {table}), 0))",
+        (table,),
+    ).fetchone()
+    return int(row[0]) + 1
+
+
+def _delete_stored_photos(photos: list[tuple[str | None, str | None]]) -> None:
+    """Delete photos the workbench saved, each only if its content is still the enrolled
+    one (sha256); then their folders if left empty. Failures leave the file in place."""
+    import hashlib
+
+    folders = set()
+    for source, digest in photos:
+        if not source:
+            continue
+        path = Path(source)
+        try:
+            if not path.is_file() or path.is_symlink():
+                continue
+            if digest and hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+                continue  # replaced by the user since: not ours to delete
+            path.unlink()
+            folders.add(path.parent)
+        except OSError:
+            continue
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only succeeds when empty

@@ -9,8 +9,10 @@ turned into :class:`GalleryError` naming the file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import sqlite3
 import struct
 import tempfile
@@ -22,21 +24,28 @@ from pathlib import Path
 import numpy as np
 
 from workbench.errors import GalleryError
+from workbench.gallery import integrity
 
-#: Bumped whenever a table changes; a file of another version is refused, not migrated.
-SCHEMA_VERSION = 1
+#: Bumped whenever a table changes. Version 1 (no checksums, no ``stored`` column) is
+#: upgraded in place on the first open that can write the file (see :func:`migrate`);
+#: other versions are refused.
+SCHEMA_VERSION = 2
 
 #: ``PRAGMA application_id`` of a gallery ("WBG1"), so ``file(1)`` and we can tell it apart.
 APPLICATION_ID = 0x57424731
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
+# Every row carries ``checksum``: integrity.checksum() of its other columns, verified on
+# load. faces.stored = 1: the workbench itself saved the photo at ``source`` (the enroll
+# panel's captures and uploads), so removing the face removes that file too.
 _SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, checksum BLOB);
 CREATE TABLE people (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL UNIQUE,
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    checksum BLOB
 );
 CREATE TABLE faces (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -48,11 +57,18 @@ CREATE TABLE faces (
     detector TEXT,
     model_id TEXT NOT NULL,
     score REAL,
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    stored INTEGER NOT NULL DEFAULT 0,
+    checksum BLOB
 );
 CREATE INDEX faces_person ON faces(person_id);
 CREATE INDEX faces_sha256 ON faces(sha256);
 """
+
+#: Columns of a face row in checksum order (``embedding`` is hashed as the blob).
+FACE_COLUMNS = (
+    "id, person_id, source, sha256, box, detector, model_id, score, created, stored, embedding"
+)
 
 
 def now() -> str:
@@ -130,15 +146,43 @@ def connect(path: Path) -> sqlite3.Connection:
         conn = sqlite3.connect(
             str(path), isolation_level=None, check_same_thread=False, timeout=10.0
         )
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = FULL")
+        _configure(conn)
         return conn
     except sqlite3.Error as exc:
         raise _err(path, "open the gallery", exc) from None
 
 
-def create(path: Path, *, model_id: str, dim: int, threshold: float) -> None:
-    """Write a new empty gallery at ``path`` (a temp file renamed into place).
+def _decode_text(data: bytes) -> str:
+    # Damaged bytes in a TEXT column come back as a str with lone surrogates instead of
+    # an exception from deep inside a fetch; the row's checksum and the name checks then
+    # report the row by its id.
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    """Pragmas every connection to a gallery gets, the creating one included."""
+    conn.text_factory = _decode_text
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = FULL")
+    # Removed people must be gone from the file, not left in free pages: SQLite's own
+    # default is off (Debian's build happens to turn it on; others do not).
+    conn.execute("PRAGMA secure_delete = ON")
+    # DELETE (the default) unlinks the rollback journal after each commit; PERSIST or
+    # TRUNCATE would keep a journal file holding old page images (removed names).
+    conn.execute("PRAGMA journal_mode = DELETE")
+
+
+def create(path: Path, *, model_id: str, dim: int, threshold: float) -> bool:
+    """Write a new empty gallery at ``path`` unless one appears there first.
+
+    The file is built under a temp name and then hard-linked into place, which fails if
+    ``path`` exists: two processes creating the same gallery at once both end up using
+    the one that won (``os.replace`` would swap the file under the first one's open
+    connection, whose writes then fail with "readonly database" and are lost). An
+    existing empty (0-byte) file is replaced.
+
+    Returns:
+        ``True`` if this call created the file, ``False`` if another process did.
 
     Raises:
         GalleryError: the folder cannot be created or written.
@@ -152,37 +196,89 @@ def create(path: Path, *, model_id: str, dim: int, threshold: float) -> None:
     try:
         conn = sqlite3.connect(tmp, isolation_level=None)
         try:
+            _configure(conn)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute("BEGIN")
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 conn.execute(statement)
-            conn.executemany(
-                "INSERT INTO meta(key, value) VALUES (?, ?)",
-                [
-                    ("schema_version", str(SCHEMA_VERSION)),
-                    ("model_id", model_id),
-                    ("dim", str(dim)),
-                    ("threshold", repr(float(threshold))),
-                    ("threshold_source", "default"),
-                    ("created", now()),
-                ],
+            write_meta(
+                conn,
+                {
+                    "schema_version": str(SCHEMA_VERSION),
+                    "model_id": model_id,
+                    "dim": str(dim),
+                    "threshold": repr(float(threshold)),
+                    "threshold_source": "default",
+                    "created": now(),
+                },
             )
             conn.execute("COMMIT")
         finally:
             conn.close()
-        os.replace(tmp, path)
+        return _link_into_place(tmp, path)
     except (sqlite3.Error, OSError) as exc:
+        raise _err(path, "create the gallery", exc) from None
+    finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise _err(path, "create the gallery", exc) from None
+
+
+def _link_into_place(tmp: str, path: Path) -> bool:
+    """Put ``tmp`` at ``path`` only if nothing (or an empty file) is there."""
+    for _ in range(3):
+        try:
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            try:
+                if path.stat().st_size:
+                    return False  # another process made it: use theirs
+            except FileNotFoundError:
+                continue
+            # An empty file (``touch``ed, or left by a tool): nothing to lose, replace it.
+            os.replace(tmp, path)
+            return True
+        except OSError as exc:
+            # File systems without hard links (FAT, some network mounts): the best left
+            # is an exclusive create, then copy into it.
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            try:
+                with open(path, "xb") as out, open(tmp, "rb") as src:
+                    shutil.copyfileobj(src, out)
+                    out.flush()
+                    os.fsync(out.fileno())
+                return True
+            except FileExistsError:
+                return False
+    return False
+
+
+def write_meta(conn: sqlite3.Connection, items: dict[str, str]) -> None:
+    """Insert or replace meta rows with their checksums (inside the caller's transaction)."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO meta(key, value, checksum) VALUES (?, ?, ?)",
+        [(k, v, integrity.checksum("meta", (k, v))) for k, v in items.items()],
+    )
+
+
+def person_checksum(pid: int, name: str, created: str) -> bytes:
+    return integrity.checksum("people", (pid, name, created))
+
+
+def face_checksum(values: tuple, embedding: bytes) -> bytes:
+    """``values``: the face row's columns in :data:`FACE_COLUMNS` order, minus the blob."""
+    return integrity.checksum("faces", values, embedding)
 
 
 def read_meta(conn: sqlite3.Connection, path: Path) -> dict[str, str]:
-    """The meta table, after checking this is a gallery of our schema version.
+    """The meta table, after checking this is a gallery of a schema version we read.
+
+    Meta rows of schema 2 are checked against their checksums.
 
     Raises:
-        GalleryError: another application's SQLite file, another schema version, or a
-            corrupt file.
+        GalleryError: another application's SQLite file, another schema version, a meta
+            row that is damaged, or a corrupt file.
     """
     try:
         (app_id,) = conn.execute("PRAGMA application_id").fetchone()
@@ -192,40 +288,141 @@ def read_meta(conn: sqlite3.Connection, path: Path) -> dict[str, str]:
                 f"{path}: expected a workbench gallery, but this SQLite file has "
                 f"application_id {app_id:#x} and tables {sorted(tables)}"
             )
-        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(meta)")]
+        rows = conn.execute(
+            "SELECT key, value, checksum FROM meta"
+            if "checksum" in cols
+            else "SELECT key, value, NULL FROM meta"
+        ).fetchall()
     except sqlite3.Error as exc:
         raise _err(path, "read the gallery", exc) from None
+    meta = {}
+    for key, value, _ in rows:
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise GalleryError(
+                f"{path}: the gallery's meta row {key!r} is damaged: expected text, "
+                f"but got {type(value).__name__}"
+            )
+        meta[key] = value
     version = meta.get("schema_version")
-    if version != str(SCHEMA_VERSION):
+    if version not in ("1", str(SCHEMA_VERSION)):
         raise GalleryError(
-            f"{path}: gallery schema version {version} is not supported; "
-            f"this workbench reads schema version {SCHEMA_VERSION}"
+            f"{path}: gallery schema version {str(version)[:20]} is not supported; "
+            f"this workbench reads schema versions 1 and {SCHEMA_VERSION}"
         )
+    if version != "1":
+        for key, value, digest in rows:
+            if digest != integrity.checksum("meta", (key, value)):
+                raise GalleryError(
+                    f"{path}: the gallery's meta row {key!r} is damaged (its checksum does "
+                    "not match); restore a backup, or re-enroll from the photo folder into "
+                    "a new gallery"
+                )
     for key in ("model_id", "dim", "threshold"):
         if key not in meta:
             raise GalleryError(f"{path}: the gallery's meta table has no {key!r}")
+    check_meta(meta, path)
     return meta
 
 
-def quick_check(conn: sqlite3.Connection, path: Path) -> None:
+#: Largest embedding size a gallery may declare (dlib: 128; anything near this is damage).
+MAX_DIM = 4096
+
+
+def check_meta(meta: dict[str, str], path: Path) -> None:
+    """Refuse meta values no write could have stored (damage or a hand edit).
+
+    Raises:
+        GalleryError: naming the key and its value.
+    """
+    for key, value in meta.items():
+        try:
+            key.encode("utf-8")
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise GalleryError(
+                f"{path}: the gallery's meta row {key.encode('utf-8', 'replace')!r} is "
+                "damaged: not valid UTF-8 text"
+            ) from None
+    dim = meta["dim"]
+    if not (dim.isascii() and dim.isdigit() and 1 <= int(dim) <= MAX_DIM):
+        raise GalleryError(
+            f"{path}: the gallery's meta row 'dim' is damaged: expected an integer in "
+            f"1..{MAX_DIM}, but got {dim[:40]!r}"
+        )
+    problem = integrity.threshold_problem(meta["threshold"])
+    if problem:
+        raise GalleryError(f"{path}: the gallery's meta row 'threshold' is damaged: {problem}")
+
+
+def migrate(conn: sqlite3.Connection, path: Path, meta: dict[str, str]) -> dict[str, str]:
+    """Upgrade a schema-1 gallery to schema 2 in one transaction; returns the new meta.
+
+    Schema 1 had no checksums: they are computed here from what the file holds now, so
+    damage done before the upgrade cannot be detected, only damage after it. Every row
+    is still checked for what any write would have refused (see :func:`load`) first.
+
+    Raises:
+        GalleryError: the upgrade failed (the file is left at schema 1).
+    """
+    with transaction(conn, path):
+        conn.execute("ALTER TABLE meta ADD COLUMN checksum BLOB")
+        conn.execute("ALTER TABLE people ADD COLUMN checksum BLOB")
+        conn.execute("ALTER TABLE faces ADD COLUMN stored INTEGER NOT NULL DEFAULT 0")
+        conn.execute("ALTER TABLE faces ADD COLUMN checksum BLOB")
+        meta = {**meta, "schema_version": str(SCHEMA_VERSION), "migrated": f"1 -> 2 {now()}"}
+        write_meta(conn, meta)
+        conn.executemany(
+            "UPDATE people SET checksum = ? WHERE id = ?",
+            [
+                (person_checksum(i, n, c), i)
+                for i, n, c in conn.execute("SELECT id, name, created FROM people").fetchall()
+            ],
+        )
+        rows = conn.execute(f"SELECT {FACE_COLUMNS} FROM faces").fetchall()
+        conn.executemany(
+            "UPDATE faces SET checksum = ? WHERE id = ?",
+            [(face_checksum(r[:-1], r[-1]), r[0]) for r in rows],
+        )
+    return meta
+
+
+def quick_check(conn: sqlite3.Connection, path: Path, *, full: bool = False) -> None:
     """Run SQLite's structural check (reads every page: done on small files only).
+
+    ``full`` runs ``integrity_check``, which also checks that every index agrees with
+    its table (``quick_check`` does not: a damaged index could hide a row from a lookup
+    by name or sha256 while a table scan still sees it).
 
     Raises:
         GalleryError: the check finds damage.
     """
     try:
-        rows = conn.execute("PRAGMA quick_check").fetchall()
+        pragma = "integrity_check" if full else "quick_check"
+        rows = conn.execute(f"PRAGMA {pragma}").fetchall()
     except sqlite3.Error as exc:
         raise _err(path, "check the gallery", exc) from None
     if rows != [("ok",)]:
-        problems = "; ".join(r[0] for r in rows[:3])
+        problems = "; ".join(str(r[0]) for r in rows[:3])
         raise GalleryError(f"{path}: the gallery file is damaged: {problems}")
 
 
+def _damaged(path: Path, what: str, why: str) -> GalleryError:
+    return GalleryError(
+        f"{path}: {what} is damaged ({why}); restore a backup, or re-enroll from the "
+        "photo folder into a new gallery"
+    )
+
+
 def load(
-    conn: sqlite3.Connection, path: Path, dim: int
+    conn: sqlite3.Connection, path: Path, dim: int, *, verify: bool = True
 ) -> tuple[list[tuple[int, str]], np.ndarray, np.ndarray, np.ndarray]:
-    """Everything search needs: people and every embedding.
+    """Everything search needs: people and every embedding, each row checked.
+
+    Every row's checksum is verified (``verify``; schema 1 files have none: pass
+    ``False`` for those), every
+    embedding must be ``dim`` float32 values that are finite and of embedding scale
+    (:data:`integrity.NORM_RANGE`), every name valid text, every face owned by a person.
 
     Returns:
         ``(people, face_ids, person_ids, embeddings)``: people as ``(id, name)`` sorted by
@@ -233,24 +430,70 @@ def load(
         ``(n, dim)`` float32 embeddings in the same order.
 
     Raises:
-        GalleryError: unreadable rows or an embedding blob of the wrong size.
+        GalleryError: naming the first damaged row (face id, person name) and why.
     """
     try:
-        people = conn.execute("SELECT id, name FROM people ORDER BY id").fetchall()
-        rows = conn.execute("SELECT id, person_id, embedding FROM faces ORDER BY id").fetchall()
+        people = conn.execute(
+            "SELECT id, name, created, " + ("checksum" if verify else "NULL") + " FROM people "
+            "ORDER BY id"
+        ).fetchall()
+        # Schema 1 (``verify=False``) has neither ``stored`` nor ``checksum``.
+        columns = FACE_COLUMNS if verify else FACE_COLUMNS.replace("stored", "0")
+        rows = conn.execute(
+            f"SELECT {columns}, " + ("checksum" if verify else "NULL") + " FROM faces ORDER BY id"
+        ).fetchall()
     except sqlite3.Error as exc:
         raise _err(path, "read the gallery", exc) from None
+    names: dict[int, str] = {}
+    for pid, name, created, digest in people:
+        what = f"person row {pid}"
+        if verify and digest != person_checksum(pid, name, created):
+            raise _damaged(path, what, "its checksum does not match")
+        if not isinstance(name, str) or not isinstance(created, str):
+            raise _damaged(path, what, "its name is not text")
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _damaged(path, what, "its name is not valid UTF-8") from None
+        names[pid] = name
     n = len(rows)
+    size = dim * 4
+    for r in rows:
+        emb = r[-2]
+        if verify and r[-1] != face_checksum(r[:-2], emb if isinstance(emb, bytes) else b""):
+            raise _damaged(path, _face(r, names), "its checksum does not match")
+        if not isinstance(emb, bytes) or len(emb) != size:
+            raise _damaged(
+                path,
+                _face(r, names),
+                f"expected an embedding of {dim} float32 values ({size} bytes), but got "
+                + (f"{len(emb)} bytes" if isinstance(emb, bytes) else type(emb).__name__),
+            )
+        if r[1] not in names:
+            raise _damaged(path, _face(r, names), "it belongs to no person")
     face_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
     owners = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
-    blob = b"".join(r[2] for r in rows)
-    if len(blob) != n * dim * 4 or any(len(r[2]) != dim * 4 for r in rows):
-        raise GalleryError(
-            f"{path}: expected embeddings of {dim} float32 values ({dim * 4} bytes) each, "
-            "but some stored embedding has another size"
-        )
-    embeddings = np.frombuffer(blob, dtype=np.float32).reshape(n, dim).copy()
-    return [(int(i), str(name)) for i, name in people], face_ids, owners, embeddings
+    embeddings = np.frombuffer(b"".join(r[-2] for r in rows), dtype=np.float32)
+    embeddings = embeddings.reshape(n, dim).copy()
+    bad = integrity.bad_embedding_rows(embeddings)
+    if bad.size:
+        r = rows[int(bad[0])]
+        why = "its embedding " + integrity.describe_embedding(embeddings[bad[0]])
+        raise _damaged(path, _face(r, names), why)
+    return sorted(names.items()), face_ids, owners, embeddings
+
+
+def _face(row: tuple, names: dict[int, str]) -> str:
+    owner = names.get(row[1])
+    return f"face {row[0]}" + (f" of {owner!r}" if owner is not None else "")
+
+
+def data_version(conn: sqlite3.Connection, path: Path) -> int:
+    """``PRAGMA data_version``: changes whenever another connection commits (~10 us)."""
+    try:
+        return int(conn.execute("PRAGMA data_version").fetchone()[0])
+    except sqlite3.Error as exc:
+        raise _err(path, "read the gallery", exc) from None
 
 
 @contextlib.contextmanager
@@ -287,5 +530,8 @@ def box_from_text(text: str | None) -> tuple[float, float, float, float] | None:
     """Inverse of :func:`box_to_text`."""
     if text is None:
         return None
-    x1, y1, x2, y2 = json.loads(text)
-    return (float(x1), float(y1), float(x2), float(y2))
+    try:
+        x1, y1, x2, y2 = (float(v) for v in json.loads(text))
+    except (ValueError, TypeError, RecursionError):
+        raise ValueError(f"a box must be JSON [x1, y1, x2, y2], but got {text[:40]!r}") from None
+    return (x1, y1, x2, y2)

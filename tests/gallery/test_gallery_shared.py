@@ -1,0 +1,226 @@
+"""One gallery file, two users: two ``Gallery`` objects, and two processes.
+
+Every ordering of two steps (and the probe's longer ones) of create / add / rename /
+remove by either side is checked against a plain model of what the file must hold: a
+face is always stored under the person the caller named, and each side's searches,
+people and counts always match the file, whoever wrote it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from gallery_fakes import MODEL, person_vector
+
+from workbench.errors import GalleryError
+from workbench.gallery import Gallery
+
+CODES = {"Ann": 1, "Bob": 2, "Carol": 3, "Robert": 2}  # Robert is Bob renamed
+
+OPS = [
+    ("add", "Bob"),
+    ("add", "Carol"),
+    ("rename", "Bob", "Robert"),
+    ("rename", "Robert", "Bob"),
+    ("remove", "Bob"),
+    ("remove", "Carol"),
+]
+STEPS = [(who, op) for who in "AB" for op in OPS]
+
+#: The orderings of the issue's probe: A opened before B created Bob, and so on.
+PROBES = [
+    [("B", ("add", "Bob")), ("A", ("add", "Carol")), ("A", ("add", "Bob"))],
+    [("B", ("add", "Bob")), ("A", ("add", "Bob")), ("B", ("remove", "Bob")), ("A", "search")],
+    [("A", ("add", "Carol")), ("B", ("add", "Bob")), ("B", ("remove", "Carol"))],
+    [("B", ("add", "Bob")), ("B", ("rename", "Bob", "Robert")), ("A", ("add", "Bob"))],
+    [("A", ("add", "Bob")), ("B", ("remove", "Bob")), ("B", ("add", "Carol")), ("A", "search")],
+    [("B", ("add", "Carol")), ("A", ("rename", "Ann", "Bob")), ("B", ("add", "Bob"))],
+]
+
+
+class Model:
+    """What the file must hold: people in creation order, each with their vectors."""
+
+    def __init__(self) -> None:
+        self.people: dict[str, list[np.ndarray]] = {}
+        self.serial = 0
+
+    def vector(self, name: str) -> np.ndarray:
+        # A new face near the person's centre, distinct per add.
+        self.serial += 1
+        rng = np.random.default_rng(self.serial)
+        v = person_vector(CODES[name]) + 0.02 * rng.standard_normal(128).astype(np.float32)
+        return v.astype(np.float32)
+
+    def apply(self, op: tuple) -> bool:
+        """False if the op must fail (no such person, name taken)."""
+        kind, name = op[0], op[1]
+        if kind == "add":
+            return True
+        if kind == "remove":
+            return self.people.pop(name, None) is not None
+        new = op[2]
+        if name not in self.people or new in self.people:
+            return False
+        self.people = {(new if k == name else k): v for k, v in self.people.items()}
+        return True
+
+
+def _check(g, model: Model, label: str) -> None:
+    assert g.people == list(model.people), label
+    assert len(g) == sum(len(v) for v in model.people.values()), label
+    for name, vectors in model.people.items():
+        best = g.search(np.stack(vectors)).best()
+        assert [m.name for m in best] == [name] * len(vectors), (label, name)
+
+
+def _run(steps, do_a, do_b, check_a, check_b) -> None:
+    model = Model()
+    v = model.vector("Ann")
+    model.people["Ann"] = [v]
+    do_a(("add", "Ann", v))
+    for i, (who, op) in enumerate(steps):
+        label = f"step {i} {who} {op} in {steps}"
+        do = do_a if who == "A" else do_b
+        if op == "search":
+            pass
+        elif op[0] == "add":
+            vec = model.vector(op[1])
+            assert do(("add", op[1], vec)) == "ok", label
+            model.people.setdefault(op[1], []).append(vec)
+        else:
+            expect_ok = model.apply(op)
+            assert (do(op) == "ok") == expect_ok, label
+        check_a(model, label)
+        check_b(model, label)
+    return model
+
+
+def _local(g):
+    def do(op):
+        try:
+            if op[0] == "add":
+                g.add_embeddings(op[1], op[2][None])
+            elif op[0] == "rename":
+                g.rename(op[1], op[2])
+            else:
+                g.remove_person(op[1])
+        except GalleryError as exc:
+            return f"error: {exc}"
+        return "ok"
+
+    return do
+
+
+CASES = [[a, b] for a, b in itertools.product(STEPS, repeat=2)] + PROBES
+
+
+@pytest.mark.parametrize("decision", ["centroid", "nearest_face"])
+def test_two_gallery_objects_on_one_file(tmp_path, decision) -> None:
+    for n, steps in enumerate(CASES):
+        path = tmp_path / f"g{n}.sqlite"
+        with (
+            Gallery(path, model_id=MODEL, decision=decision) as a,
+            Gallery(path, model_id=MODEL, decision=decision) as b,
+        ):
+            model = _run(
+                steps,
+                _local(a),
+                _local(b),
+                lambda m, label, a=a: _check(a, m, "A " + label),
+                lambda m, label, b=b: _check(b, m, "B " + label),
+            )
+        with Gallery(path, model_id=MODEL, decision=decision) as fresh:  # the file agrees
+            _check(fresh, model, f"reopened after {steps}")
+
+
+_WORKER = textwrap.dedent(
+    f"""
+    import json, sys
+    import numpy as np
+    from workbench.errors import GalleryError
+    from workbench.gallery import Gallery
+
+    g = None
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        try:
+            if cmd[0] == "open":
+                if g is not None:
+                    g.close()
+                g = Gallery(cmd[1], model_id={MODEL!r})
+                out = "ok"
+            elif cmd[0] == "add":
+                g.add_embeddings(cmd[1], np.array([cmd[2]], np.float32))
+                out = "ok"
+            elif cmd[0] == "rename":
+                g.rename(cmd[1], cmd[2])
+                out = "ok"
+            elif cmd[0] == "remove":
+                g.remove_person(cmd[1])
+                out = "ok"
+            elif cmd[0] == "state":
+                people = g.people
+                names = [m.name for m in g.search(np.array(cmd[1], np.float32)).best()]
+                out = json.dumps([people, len(g), names])
+        except GalleryError as exc:
+            out = "error: " + str(exc).replace(chr(10), " ")
+        print(out, flush=True)
+    """
+)
+
+
+def test_two_processes_on_one_file(tmp_path) -> None:
+    """B is another process (another kernel, the CLI): the same orderings, in all of
+    which each side sees what the file holds."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WORKER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+    def ask(cmd) -> str:
+        proc.stdin.write(json.dumps(cmd) + "\n")
+        proc.stdin.flush()
+        line = proc.stdout.readline()
+        assert line, "the worker process died"
+        return line.strip()
+
+    def do_b(op):
+        if op[0] == "add":
+            return ask(["add", op[1], op[2].tolist()])
+        return ask(list(op))
+
+    def check_b(model, label):
+        vectors = [v for vs in model.people.values() for v in vs]
+        expect = [n for n, vs in model.people.items() for _ in vs]
+        queries = np.stack(vectors).tolist() if vectors else []
+        if not queries:
+            return
+        people, n, names = json.loads(ask(["state", queries]))
+        assert people == list(model.people), "B " + label
+        assert n == len(vectors) and names == expect, "B " + label
+
+    try:
+        for n, steps in enumerate(CASES[::3] + PROBES):
+            path = tmp_path / f"g{n}.sqlite"
+            with Gallery(path, model_id=MODEL) as a:
+                assert ask(["open", str(path)]) == "ok"
+                _run(
+                    steps,
+                    _local(a),
+                    do_b,
+                    lambda m, label, a=a: _check(a, m, "A " + label),
+                    check_b,
+                )
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+        proc.stdout.close()
