@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+from workbench._lazy import lazy_exports
 from workbench.embed.embedder import (
     CHIP_SHAPE,
     DEFAULT_THRESHOLD,
@@ -49,10 +50,6 @@ __all__ = [
     *_FINETUNE,
 ]
 
-
-def __getattr__(name: str):
-    if name in _FINETUNE:
-        from workbench.embed import finetune
-
-        return getattr(finetune, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(
+    __name__, dict.fromkeys(_FINETUNE, "workbench.embed.finetune"), globals()
+)

@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from workbench._lazy import lazy_exports
 
 __all__ = ["EmbeddingExplorer", "EnrollPanel", "LivePanel"]
 
@@ -20,10 +20,4 @@ _WHERE = {
     "LivePanel": "workbench.ui.live",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'workbench.ui' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())

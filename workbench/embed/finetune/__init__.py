@@ -47,48 +47,34 @@ Example:
 
 from __future__ import annotations
 
-import importlib
+from workbench._lazy import lazy_exports
 
 #: Public name -> the submodule that defines it.
 _EXPORTS = {
-    "DEFAULT_MARGINS": "config",
-    "LOSSES": "config",
-    "MONITORS": "config",
-    "TRAINABLE": "config",
-    "TrainingConfig": "config",
-    "TrainingResult": "config",
-    "FaceSet": "data",
-    "load_face_folder": "data",
-    "split_by_person": "data",
-    "verification_pairs": "data",
-    "FineTunedEmbedder": "embedder",
-    "load_finetuned": "embedder",
-    "contrastive_loss": "losses",
-    "triplet_loss": "losses",
-    "build_head": "models",
-    "build_last_stage": "models",
-    "twin_model": "models",
-    "PairGenerator": "sampling",
-    "TripletGenerator": "sampling",
-    "SiameseTrainer": "trainer",
-    "auc_standard_error": "trainer",
+    "DEFAULT_MARGINS": ".config",
+    "LOSSES": ".config",
+    "MONITORS": ".config",
+    "TRAINABLE": ".config",
+    "TrainingConfig": ".config",
+    "TrainingResult": ".trainer",
+    "FaceSet": ".data",
+    "load_face_folder": ".data",
+    "split_by_person": ".data",
+    "verification_pairs": ".data",
+    "FineTunedEmbedder": ".embedder",
+    "load_finetuned": ".embedder",
+    "contrastive_loss": ".losses",
+    "triplet_loss": ".losses",
+    "build_head": ".models",
+    "build_last_stage": ".models",
+    "twin_model": ".models",
+    "PairGenerator": ".sampling",
+    "TripletGenerator": ".sampling",
+    "SiameseTrainer": ".trainer",
+    "auc_standard_error": ".trainer",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from workbench.native_logs import quiet_native_logs
-
-    # The Keras submodules import TensorFlow, which logs to fd 2 as it starts.
-    with quiet_native_logs():
-        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -1,14 +1,10 @@
-"""The trainer's hyper-parameters and what a training run returns (no Keras)."""
+"""The trainer's hyper-parameters and the names they choose from (no Keras)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from workbench.errors import TrainingError
-
-if TYPE_CHECKING:
-    from workbench.embed.finetune.embedder import FineTunedEmbedder
 
 #: Parts of the network that can be fine-tuned.
 TRAINABLE = ("head", "last_stage")
@@ -119,36 +115,3 @@ class TrainingConfig:
         if self.learning_rate is not None:
             return float(self.learning_rate)
         return 1e-4 if self.trainable == "head" else 1e-5
-
-
-@dataclass
-class TrainingResult:
-    """What :meth:`SiameseTrainer.fit` returns.
-
-    Attributes:
-        embedder: the fine-tuned model at its best epoch.
-        history: one record per epoch (epoch 0 is the base model): ``epoch``, ``loss``
-            (training, ``nan`` at epoch 0), ``val_loss``, ``val_accuracy``, ``val_auc``,
-            ``val_threshold``, ``seconds``.
-        best_epoch: the epoch kept (0 means training did not beat the base model on the
-            validation people; with ``restore_best=False``, the last epoch).
-        seconds: wall time of the training (feature extraction excluded).
-        feature_seconds: wall time spent running the frozen part over the faces.
-        last: the model at the last epoch run, when that is not the one kept (for
-            comparison: what training reached before early stopping stepped in).
-    """
-
-    embedder: FineTunedEmbedder
-    history: list[dict]
-    best_epoch: int
-    seconds: float
-    feature_seconds: float = 0.0
-    last: FineTunedEmbedder | None = None
-
-    @property
-    def before(self) -> dict:
-        return self.history[0]
-
-    @property
-    def best(self) -> dict:
-        return self.history[self.best_epoch]

@@ -129,11 +129,13 @@ class FaceSet:
             "people_sha256": hashlib.sha256("\n".join(people).encode()).hexdigest(),
         }
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write to a ``.npz`` (plain arrays, no pickle), atomically."""
+    def save(self, path: str | os.PathLike, *, key: str = "") -> None:
+        """Write to a ``.npz`` (plain arrays, no pickle), atomically; ``key`` is stored
+        beside them (what a cache was made from)."""
         with atomic_path(path) as tmp:
             _savez(
                 tmp,
+                key=np.array(key),
                 samples=self.samples,
                 labels=self.labels,
                 names=np.array(self.names, dtype=str),
@@ -272,47 +274,10 @@ def load_face_folder(
         raise TrainingError(
             f"need 1 <= min_photos <= max_photos, got {min_photos} and {max_photos}"
         )
-    from workbench.photos import person_folders, photos_in
-
-    folders = (
-        [(folder / p, photos_in(folder / p)) for p in people]
-        if people is not None
-        else person_folders(folder)
-    )
-    files: list[tuple[str, Path]] = []
-    for person, photos in folders:
-        if len(photos) >= min_photos:
-            files += [(person.name, p) for p in photos[:max_photos]]
-    if not files:
-        raise TrainingError(f"{folder}: no person with {min_photos} or more photos")
-
-    import workbench.align
-    import workbench.pipeline
-
-    # The key covers the photos, the detector and the code that picks and aligns faces,
-    # so a cache made before either changed is rebuilt rather than trusted.
-    key = hashlib.sha256(
-        "\n".join(
-            [getattr(detector, "name", type(detector).__name__)]
-            + [
-                hashlib.sha256(Path(m.__file__).read_bytes()).hexdigest()
-                for m in (workbench.align, workbench.pipeline)
-            ]
-            + [f"{p.relative_to(folder)}:{p.stat().st_size}" for _, p in files]
-        ).encode()
-    ).hexdigest()
-    if cache is not None and Path(cache).is_file():
-        try:
-            with np.load(cache, allow_pickle=False) as data:
-                if str(data["key"]) == key:
-                    return FaceSet(
-                        data["samples"],
-                        data["labels"],
-                        tuple(data["names"].tolist()),
-                        tuple(data["paths"].tolist()),
-                    )
-        except (OSError, KeyError, ValueError):
-            pass  # a damaged or foreign cache is rebuilt
+    files = _photo_files(folder, people, min_photos, max_photos)
+    key = _cache_key(folder, files, detector)
+    if cache is not None and (cached := _read_cache(cache, key)) is not None:
+        return cached
 
     from tqdm.auto import tqdm
 
@@ -332,16 +297,61 @@ def load_face_folder(
     index = {n: i for i, n in enumerate(people_names)}
     faces = FaceSet(chips, np.array([index[n] for n in names]), people_names, tuple(paths))
     if cache is not None:
-        with atomic_path(cache) as tmp:
-            _savez(
-                tmp,
-                key=np.array(key),
-                samples=faces.samples,
-                labels=faces.labels,
-                names=np.array(faces.names, dtype=str),
-                paths=np.array(faces.paths, dtype=str),
-            )
+        faces.save(cache, key=key)
     return faces
+
+
+def _photo_files(
+    folder: Path, people: Sequence[str] | None, min_photos: int, max_photos: int | None
+) -> list[tuple[str, Path]]:
+    """``(person, photo)`` of the people with ``min_photos`` or more, at most
+    ``max_photos`` each."""
+    from workbench.photos import person_folders, photos_in
+
+    folders = (
+        [(folder / p, photos_in(folder / p)) for p in people]
+        if people is not None
+        else person_folders(folder)
+    )
+    files: list[tuple[str, Path]] = []
+    for person, photos in folders:
+        if len(photos) >= min_photos:
+            files += [(person.name, p) for p in photos[:max_photos]]
+    if not files:
+        raise TrainingError(f"{folder}: no person with {min_photos} or more photos")
+    return files
+
+
+def _cache_key(folder: Path, files: list[tuple[str, Path]], detector) -> str:
+    """Covers the photos, the detector and the code that picks and aligns faces, so a
+    cache made before either changed is rebuilt rather than trusted."""
+    import workbench.align
+    import workbench.pipeline
+
+    return hashlib.sha256(
+        "\n".join(
+            [getattr(detector, "name", type(detector).__name__)]
+            + [
+                hashlib.sha256(Path(m.__file__).read_bytes()).hexdigest()
+                for m in (workbench.align, workbench.pipeline)
+            ]
+            + [f"{p.relative_to(folder)}:{p.stat().st_size}" for _, p in files]
+        ).encode()
+    ).hexdigest()
+
+
+def _read_cache(cache: str | os.PathLike, key: str) -> FaceSet | None:
+    """The cached faces if ``cache`` was written under ``key``; a damaged or foreign
+    cache is ``None`` (rebuilt)."""
+    if not Path(cache).is_file():
+        return None
+    try:
+        with np.load(cache, allow_pickle=False) as data:
+            if str(data["key"]) != key:
+                return None
+        return FaceSet.load(cache)
+    except (OSError, KeyError, ValueError, TrainingError):
+        return None
 
 
 def _savez(path: str, **arrays) -> None:

@@ -7,19 +7,52 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 
 import keras
 import numpy as np
 
 from workbench.embed.embedder import Embedder
-from workbench.embed.finetune.config import TrainingConfig, TrainingResult
+from workbench.embed.finetune.config import TrainingConfig
 from workbench.embed.finetune.data import FaceSet, split_by_person, verification_pairs
 from workbench.embed.finetune.embedder import FineTunedEmbedder
 from workbench.embed.finetune.losses import keras_loss, np_contrastive, np_triplet_from_pairs
 from workbench.embed.finetune.models import build_head, build_last_stage, twin_model
 from workbench.embed.finetune.sampling import PairGenerator, TripletGenerator
 from workbench.errors import TrainingError
+
+
+@dataclass
+class TrainingResult:
+    """What :meth:`SiameseTrainer.fit` returns.
+
+    Attributes:
+        embedder: the fine-tuned model at its best epoch.
+        history: one record per epoch (epoch 0 is the base model): ``epoch``, ``loss``
+            (training, ``nan`` at epoch 0), ``val_loss``, ``val_accuracy``, ``val_auc``,
+            ``val_threshold``, ``seconds``.
+        best_epoch: the epoch kept (0 means training did not beat the base model on the
+            validation people; with ``restore_best=False``, the last epoch).
+        seconds: wall time of the training (feature extraction excluded).
+        feature_seconds: wall time spent running the frozen part over the faces.
+        last: the model at the last epoch run, when that is not the one kept (for
+            comparison: what training reached before early stopping stepped in).
+    """
+
+    embedder: FineTunedEmbedder
+    history: list[dict]
+    best_epoch: int
+    seconds: float
+    feature_seconds: float = 0.0
+    last: FineTunedEmbedder | None = None
+
+    @property
+    def before(self) -> dict:
+        return self.history[0]
+
+    @property
+    def best(self) -> dict:
+        return self.history[self.best_epoch]
 
 
 class SiameseTrainer:
@@ -116,18 +149,7 @@ class SiameseTrainer:
         cfg = self.config
         if not isinstance(faces, FaceSet):
             raise TrainingError(f"expected a FaceSet, got {type(faces).__name__}")
-        if validation is None:
-            train, val = split_by_person(faces, val_fraction=cfg.val_fraction, seed=cfg.seed)
-        else:
-            train, val = faces, validation
-            both = set(np.asarray(train.names)[np.unique(train.labels)]) & set(
-                np.asarray(val.names)[np.unique(val.labels)]
-            )
-            if both:
-                raise TrainingError(
-                    f"{len(both)} people are in both training and validation, e.g. "
-                    f"{sorted(both)[0]!r}"
-                )
+        train, val = _split(faces, validation, cfg)
         t0 = time.perf_counter()
         train_f, val_f = self.features(train), self.features(val)
         feature_seconds = time.perf_counter() - t0
@@ -179,6 +201,23 @@ class SiameseTrainer:
             },
         }
         return TrainingResult(model, monitor.history, kept, seconds, feature_seconds, last)
+
+
+def _split(
+    faces: FaceSet, validation: FaceSet | None, cfg: TrainingConfig
+) -> tuple[FaceSet, FaceSet]:
+    """Training and validation sets: split by person, or the given ones checked to share
+    no person."""
+    if validation is None:
+        return split_by_person(faces, val_fraction=cfg.val_fraction, seed=cfg.seed)
+    both = set(np.asarray(faces.names)[np.unique(faces.labels)]) & set(
+        np.asarray(validation.names)[np.unique(validation.labels)]
+    )
+    if both:
+        raise TrainingError(
+            f"{len(both)} people are in both training and validation, e.g. {sorted(both)[0]!r}"
+        )
+    return faces, validation
 
 
 class _Monitor(keras.callbacks.Callback):
