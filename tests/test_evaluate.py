@@ -122,3 +122,78 @@ def test_lfw_one_fold_slice_through_the_whole_pipeline(lfw_dir, lfw_pairs_file, 
     assert summary["accuracy_mean"] >= 0.97
     assert 0.4 < summary["threshold"] < 0.8
     assert summary["images_without_face"] < 30
+
+
+def _brute_scores(labels, truth):
+    """Pairwise and BCubed by their definitions, face by face (noise = own cluster)."""
+    labels = [lab if lab >= 0 else f"alone{i}" for i, lab in enumerate(labels)]
+    n = len(labels)
+    together = same = both = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            t, s = labels[i] == labels[j], truth[i] == truth[j]
+            together += t
+            same += s
+            both += t and s
+    bp = np.mean(
+        [
+            sum(labels[j] == labels[i] and truth[j] == truth[i] for j in range(n))
+            / sum(labels[j] == labels[i] for j in range(n))
+            for i in range(n)
+        ]
+    )
+    br = np.mean(
+        [
+            sum(labels[j] == labels[i] and truth[j] == truth[i] for j in range(n))
+            / sum(truth[j] == truth[i] for j in range(n))
+            for i in range(n)
+        ]
+    )
+    return both / together, both / same, bp, br
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_score_clustering_matches_definitions(seed):
+    from workbench.evaluate import score_clustering
+
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 6, size=40)
+    labels = np.where(rng.random(40) < 0.2, -1, (truth + (rng.random(40) < 0.3)) % 5)
+    s = score_clustering(labels, truth)
+    pp, pr, bp, br = _brute_scores(labels.tolist(), truth.tolist())
+    assert (s.pairwise_precision, s.pairwise_recall) == pytest.approx((pp, pr))
+    assert (s.bcubed_precision, s.bcubed_recall) == pytest.approx((bp, br))
+    assert s.bcubed_f == pytest.approx(2 * bp * br / (bp + br))
+    assert s.people == len(set(truth.tolist()))
+    sizes = {}
+    for i, lab in enumerate(labels.tolist()):
+        key = lab if lab >= 0 else f"alone{i}"
+        sizes[key] = sizes.get(key, 0) + 1
+    assert s.singletons == sum(v == 1 for v in sizes.values())
+    assert s.clusters == sum(v >= 2 for v in sizes.values())
+
+
+def test_score_clustering_pairwise_matches_scikit_learn():
+    from sklearn.metrics.cluster import pair_confusion_matrix
+
+    from workbench.evaluate import score_clustering
+
+    rng = np.random.default_rng(7)
+    truth = rng.integers(0, 8, size=200)
+    labels = (truth + (rng.random(200) < 0.25)) % 7
+    (_, fp), (fn, tp) = pair_confusion_matrix(truth, labels) // 2
+    s = score_clustering(labels, truth)
+    assert s.pairwise_precision == pytest.approx(tp / (tp + fp))
+    assert s.pairwise_recall == pytest.approx(tp / (tp + fn))
+
+
+def test_score_clustering_perfect_and_errors():
+    from workbench.evaluate import score_clustering
+
+    s = score_clustering([0, 0, 1, -1], ["a", "a", "b", "c"])
+    assert s.bcubed_f == 1.0 and s.pairwise_f == 1.0
+    assert (s.clusters, s.singletons, s.people) == (1, 2, 3)
+    with pytest.raises(InvalidArgumentError):
+        score_clustering([0, 1], ["a"])
+    with pytest.raises(InvalidArgumentError):
+        score_clustering([], [])

@@ -410,3 +410,86 @@ def evaluate_lfw(
         distances,
         same,
     )
+
+
+@dataclass(frozen=True)
+class ClusterScores:
+    """How well predicted groups of faces match the true people.
+
+    Pairwise: over all pairs of faces, precision = pairs put together that are the same
+    person / pairs put together; recall = same-person pairs put together / same-person
+    pairs. BCubed (Bagga and Baldwin): per face, precision = share of its cluster that
+    is its person, recall = share of its person that is in its cluster; averaged over
+    faces, so a big person weighs by its photos, not by its pairs. A face in no cluster
+    (label ``-1``) counts as a cluster of its own.
+    """
+
+    pairwise_precision: float
+    pairwise_recall: float
+    pairwise_f: float
+    bcubed_precision: float
+    bcubed_recall: float
+    bcubed_f: float
+    clusters: int
+    people: int
+    singletons: int
+
+    def as_dict(self) -> dict:
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in vars(self).items()}
+
+
+def _f(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def score_clustering(labels, truth) -> ClusterScores:
+    """Pairwise and BCubed scores of predicted ``labels`` (``(n,)``, ``-1`` = in no
+    cluster) against ``truth`` (``(n,)`` person of each face).
+
+    ``clusters`` counts predicted groups of two or more faces, ``singletons`` the faces
+    left alone (noise or groups of one).
+
+    Raises:
+        InvalidArgumentError: arrays of different lengths, or empty.
+    """
+    labels = np.asarray(labels).ravel()
+    truth = np.asarray(truth).ravel()
+    if labels.shape != truth.shape or not labels.size:
+        raise InvalidArgumentError(
+            f"labels and truth must be non-empty and of one length, but got "
+            f"{labels.size} and {truth.size}"
+        )
+    labels = labels.astype(np.int64).copy()
+    alone = labels < 0
+    # Each face in no cluster becomes a cluster of its own.
+    labels[alone] = labels.max(initial=-1) + 1 + np.arange(int(alone.sum()))
+    _, pred = np.unique(labels, return_inverse=True)
+    _, true = np.unique(truth, return_inverse=True)
+    pred, true = pred.ravel(), true.ravel()
+    # Contingency counts of (cluster, person) cells that occur.
+    cell, cell_of = np.unique(pred * (true.max() + 1) + true, return_inverse=True)
+    n_cell = np.bincount(cell_of.ravel())
+    n_pred = np.bincount(pred)
+    n_true = np.bincount(true)
+
+    def pairs(c):
+        c = c.astype(np.float64)
+        return float((c * (c - 1) / 2).sum())
+
+    together, same, both = pairs(n_pred), pairs(n_true), pairs(n_cell)
+    pp = both / together if together else 1.0
+    pr = both / same if same else 1.0
+    per_face = n_cell[cell_of.ravel()].astype(np.float64)
+    bp = float(np.mean(per_face / n_pred[pred]))
+    br = float(np.mean(per_face / n_true[true]))
+    return ClusterScores(
+        pp,
+        pr,
+        _f(pp, pr),
+        bp,
+        br,
+        _f(bp, br),
+        int((n_pred >= 2).sum()),
+        len(n_true),
+        int((n_pred == 1).sum()),
+    )

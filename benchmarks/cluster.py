@@ -1,0 +1,231 @@
+"""Clustering faces nobody has named: our algorithm against the peers' on LFW.
+
+LFW is treated as an unlabelled photo archive: every photo of the 1,680 people with two
+or more (9,164 photos), one face each (the central one), embedded once through the
+package's pipeline (MediaPipe, align, dlib ResNet; cached in ``.cache/``, git-ignored)
+and then clustered by each method on the same embeddings; the labels only score them.
+Also a 200-people subset (seeded), and our method on two disjoint halves of the people
+(names A-L, on which its threshold was chosen, and M-Z, on which it was not).
+
+Methods (the baselines in the same run):
+- ours: :func:`workbench.gallery.cluster.cluster_embeddings` with its defaults;
+- HDBSCAN (scikit-learn), ``min_cluster_size=2`` (the smallest person here), on the
+  normalised embeddings and on the raw ones;
+- agglomerative clustering (average and single linkage) on the raw embeddings, cut at
+  the calibrated threshold: :func:`workbench.gallery.calibrate.choose_threshold` at a
+  pair FAR of 1e-3 on the A-L people's pairs, what ``calibrate(per="pair")`` would set;
+- Chinese whispers at 0.5 on the raw embeddings, as face_recognition's clustering
+  example does (``dlib.chinese_whispers_clustering(descriptors, 0.5)``): our numpy
+  implementation of dlib's algorithm, and dlib's own when dlib-bin is installed;
+- DBSCAN at Immich's defaults (max distance 0.5, at least 3 faces), translated:
+  literally (cosine distance 0.5 on our embeddings), and at the unit-vector distances
+  where our pair false-accept rate is 1e-3, 1e-4, 1e-5 (Immich's 0.5 sits somewhere
+  below its own model's boundary; see ``docs/benchmarks/cluster.md``).
+
+Timing: the clustering alone (embedding time is reported apart, from the cache's
+making); ``--scale`` also times ours on 10,000 faces (the 9,164 plus jittered copies).
+
+Run: .venv/bin/python benchmarks/cluster.py [--skip-slow] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _lfw_cache import lfw_embeddings  # noqa: E402
+from _machine import machine  # noqa: E402
+
+from workbench.data import shared_data_dir  # noqa: E402
+from workbench.evaluate import score_clustering  # noqa: E402
+from workbench.gallery.cluster import cluster_embeddings, normalize  # noqa: E402
+
+#: Immich's published defaults for its facial recognition job (docs, "Machine Learning
+#: settings": max recognition distance 0.5, min recognized faces 3).
+IMMICH_MAX_DISTANCE = 0.5
+IMMICH_MIN_FACES = 3
+
+
+def chinese_whispers(x: np.ndarray, threshold: float, *, iterations: int = 100, seed: int = 0):
+    """dlib's ``chinese_whispers_clustering``: an edge (weight 1) between faces closer than
+    ``threshold`` (each face also links to itself), every face starts in its own group,
+    then ``iterations * n`` times a random face takes the label most common among its
+    neighbours."""
+    n = len(x)
+    neighbours: list[np.ndarray] = []
+    sq = (x * x).sum(1)
+    for i in range(0, n, 1024):
+        d2 = sq[i : i + 1024, None] + sq[None, :] - 2 * x[i : i + 1024] @ x.T
+        for row in d2:
+            neighbours.append(np.flatnonzero(row < threshold**2))
+    nb = [a.tolist() for a in neighbours]
+    labels = list(range(n))
+    rng = np.random.default_rng(seed)
+    for idx in rng.integers(0, n, size=iterations * n).tolist():
+        counts: dict[int, int] = defaultdict(int)
+        for j in nb[idx]:
+            counts[labels[j]] += 1
+        labels[idx] = max(counts, key=counts.__getitem__)
+    return np.array(labels)
+
+
+def dlib_chinese_whispers(x: np.ndarray, threshold: float):
+    import dlib
+
+    return np.array(
+        dlib.chinese_whispers_clustering([dlib.vector(v.tolist()) for v in x], threshold)
+    )
+
+
+def calibrated_threshold(x: np.ndarray, people: np.ndarray, far: float = 1e-3) -> float:
+    from workbench.gallery.calibrate import choose_threshold, pair_distances
+
+    owners = np.unique(people, return_inverse=True)[1].ravel()
+    genuine, impostor = pair_distances(x.astype(np.float32), owners)
+    return choose_threshold(genuine, impostor, far, per="pair").threshold
+
+
+def methods(calibrated: float, unit_eps: dict[float, float], *, skip_slow: bool):
+    """``[(name, function(x) -> labels)]``; ``x`` is the raw ``(n, 128)`` array."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import pdist
+    from sklearn.cluster import DBSCAN, HDBSCAN
+
+    def agglo(method):
+        return lambda x: fcluster(linkage(pdist(x), method), calibrated, criterion="distance")
+
+    out = [
+        ("ours (average linkage, unit vectors, 0.38)", lambda x: cluster_embeddings(x).labels),
+        (
+            "HDBSCAN min_cluster_size=2, unit vectors",
+            lambda x: HDBSCAN(min_cluster_size=2, copy=True).fit_predict(normalize(x)),
+        ),
+        (
+            "HDBSCAN min_cluster_size=2, raw",
+            lambda x: HDBSCAN(min_cluster_size=2, copy=True).fit_predict(x),
+        ),
+        (f"agglomerative average, raw, cut at calibrated {calibrated:.3f}", agglo("average")),
+        (f"agglomerative single, raw, cut at calibrated {calibrated:.3f}", agglo("single")),
+        (
+            "DBSCAN Immich literal (cosine 0.5, min 3)",
+            lambda x: DBSCAN(
+                eps=IMMICH_MAX_DISTANCE, min_samples=IMMICH_MIN_FACES, metric="cosine"
+            ).fit_predict(x),
+        ),
+    ]
+    for far, eps in unit_eps.items():
+        out.append(
+            (
+                f"DBSCAN Immich translated (unit {eps:.3f} = pair FAR {far:g}, min 3)",
+                lambda x, eps=eps: DBSCAN(eps=eps, min_samples=IMMICH_MIN_FACES).fit_predict(
+                    normalize(x)
+                ),
+            )
+        )
+    if not skip_slow:
+        out.append(("Chinese whispers 0.5 (ours, numpy)", lambda x: chinese_whispers(x, 0.5)))
+        try:
+            import dlib  # noqa: F401
+
+            out.append(("Chinese whispers 0.5 (dlib)", lambda x: dlib_chinese_whispers(x, 0.5)))
+        except ImportError:
+            print("dlib not installed: no dlib Chinese whispers row", file=sys.stderr)
+    return out
+
+
+def run(label: str, x: np.ndarray, people: np.ndarray, todo) -> list[dict]:
+    rows = []
+    for name, fn in todo:
+        start = time.perf_counter()
+        labels = fn(x)
+        seconds = time.perf_counter() - start
+        row = {"set": label, "method": name, "faces": len(x), "seconds": round(seconds, 2)}
+        row |= score_clustering(labels, people).as_dict()
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    head = (
+        "| set | method | pairwise P | pairwise R | pairwise F | BCubed P | BCubed R "
+        "| BCubed F | clusters / people | singletons | seconds |\n"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    )
+    return head + "\n".join(
+        f"| {r['set']} | {r['method']} | {r['pairwise_precision']:.4f} "
+        f"| {r['pairwise_recall']:.4f} | {r['pairwise_f']:.4f} | {r['bcubed_precision']:.4f} "
+        f"| {r['bcubed_recall']:.4f} | **{r['bcubed_f']:.4f}** | {r['clusters']} / "
+        f"{r['people']} | {r['singletons']} | {r['seconds']:.1f} |"
+        for r in rows
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--detector", default="mediapipe")
+    parser.add_argument("--subset", type=int, default=200, help="people in the small set")
+    parser.add_argument("--skip-slow", action="store_true", help="no Chinese whispers rows")
+    parser.add_argument("--scale", action="store_true", help="also time ours on 10,000 faces")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    root = shared_data_dir()
+    if root is None or not (root / "lfw").is_dir():
+        raise SystemExit("LFW not found: set WORKBENCH_DATA or put ../shared/data beside it")
+    x, people, no_face, embed_s = lfw_embeddings(root / "lfw", detector=args.detector)
+    x = x.astype(np.float64)
+    names = np.unique(people)
+    first = np.array([p[0].upper() for p in people])
+    tune = first < "M"
+    calibrated = calibrated_threshold(x[tune], people[tune])
+    # Immich's 0.5 is a cosine distance for its own model: its place relative to that
+    # model's same/different boundary cannot be measured here, so DBSCAN runs at our
+    # unit-vector distances whose pair false-accept rate is 1e-3, 1e-4 and 1e-5.
+    unit_eps = {
+        far: calibrated_threshold(normalize(x[tune]), people[tune], far)
+        for far in (1e-3, 1e-4, 1e-5)
+    }
+    print(f"machine: {machine()}; load average {os.getloadavg()}")
+    print(
+        f"{len(x)} faces of {len(names)} people ({int(no_face.sum())} without a detection); "
+        f"embedding took {embed_s:.1f} s when cached ({len(x) / embed_s:.0f} faces/s); "
+        f"calibrated pair threshold (FAR 1e-3, A-L people): raw {calibrated:.4f}; "
+        f"unit-vector distances at FAR 1e-3/1e-4/1e-5: "
+        f"{', '.join(f'{v:.4f}' for v in unit_eps.values())}",
+        flush=True,
+    )
+    todo = methods(calibrated, unit_eps, skip_slow=args.skip_slow)
+    rng = np.random.default_rng(0)
+    subset = np.isin(people, rng.choice(names, size=args.subset, replace=False))
+    rows = run(f"{args.subset} people", x[subset], people[subset], todo)
+    rows += run(f"{len(names)} people", x, people, todo)
+    ours = todo[:1]
+    rows += run("A-L people (tuned on)", x[tune], people[tune], ours)
+    rows += run("M-Z people (held out)", x[~tune], people[~tune], ours)
+    if args.scale:
+        extra = 10_000 - len(x)
+        pick = rng.choice(len(x), size=extra, replace=False)
+        jitter = x[pick] + rng.normal(0, 0.01, size=(extra, x.shape[1]))
+        rows += run(
+            "10,000 faces (9,164 + jittered copies)",
+            np.r_[x, jitter],
+            np.r_[people, people[pick]],
+            ours,
+        )
+    print(f"\nmachine: {machine()}; load average after {os.getloadavg()}\n")
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
