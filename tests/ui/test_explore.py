@@ -130,6 +130,33 @@ def test_flipped_pairs_name_their_photos():
     assert flips[0]["photo_a"] in ex.flips.value
 
 
+def test_two_clicked_faces_show_distance_and_verdict_at_the_slider():
+    v, names = clusters(n_people=2, per=3)
+    ex = EmbeddingExplorer(v, names, threshold=0.6)
+    assert len(ex.projection) == 6
+    assert "click two faces" in ex.pick_verdict.value
+    ex.projection.selected = [0]
+    assert "click a second face" in ex.pick_verdict.value
+    ex.projection.selected = [0, 1]  # two faces of person 0
+    pick = ex.picked()
+    assert pick["a"] == pick["b"] == "person 0" and pick["same"]
+    np.testing.assert_allclose(pick["distance"], np.linalg.norm(v[0] - v[1]), rtol=1e-5)
+    assert f"{pick['distance']:.3f}" in ex.pick_verdict.value
+    assert "same person" in ex.pick_verdict.value
+    ex.threshold.value = 0.1  # the verdict follows the slider
+    assert "different people" in ex.pick_verdict.value and "(wrong)" in ex.pick_verdict.value
+
+
+def test_a_group_not_from_a_gallery_cannot_be_removed():
+    v, names = clusters()
+    ex = EmbeddingExplorer(v, names)
+    ex.projection.group = [0, 1, 5]
+    assert "3 face(s)" in ex.group_label.value and ex.remove_group_button.disabled
+    ex.remove_group_button.click()
+    assert "not from a gallery" in ex.errors.last
+    assert "not from a gallery" in ex.group_message.value
+
+
 def test_compare_without_models_is_shown_in_the_panel():
     v, names = clusters()
     ex = EmbeddingExplorer(v, names)
@@ -140,6 +167,7 @@ def test_compare_without_models_is_shown_in_the_panel():
 def test_explorer_on_real_faces(people, mediapipe_detector, embedder, uploaded, tmp_path):
     ex = EmbeddingExplorer.from_images(people, detector=mediapipe_detector, embedder=embedder)
     assert len(ex.names) == 9
+    assert ex.images.thumbnail(3).shape == (64, 64, 3)  # from the aligned chips
     far, tar = ex.rates(ex.calibrated)
     assert tar > 0.8 and far < 0.2
     (a, b, c) = next(iter(people.values()))
@@ -173,8 +201,27 @@ def test_explorer_on_real_faces(people, mediapipe_detector, embedder, uploaded, 
 def test_explorer_from_a_gallery(people, recognizer, gallery):
     for name, photos in people.items():
         gallery.enroll(name, photos, recognizer=recognizer)
-    ex = EmbeddingExplorer.from_gallery(gallery)
+    ex = EmbeddingExplorer.from_gallery(gallery, detector=recognizer.detector)
     assert len(ex.names) == len(gallery) == 9
     assert ex.calibrated == gallery.threshold
     assert ex.threshold_kind == threshold_label(gallery.threshold_source)
     assert set(ex.sources) == {p.name for photos in people.values() for p in photos}
+    # Hover thumbnails and clicked chips are cut from the photos (aligned again).
+    assert ex.images.chip(0).shape == (150, 150, 3)
+    assert max(ex.images.thumbnail(0).shape[:2]) == 64
+    ex.projection.selected = [0, 8]
+    assert ex.pick_a.value and ex.pick_b.value and "distance" in ex.pick_verdict.value
+
+    # A boxed group is removed from the gallery, and the explorer redrawn without it.
+    first = ex.names[0]
+    ex.projection.group = [0, 1]
+    assert not ex.remove_group_button.disabled
+    ex.remove_group_button.click()
+    assert ex.errors.last is None, ex.errors.last
+    assert len(gallery) == 7 and len(ex.names) == len(ex.projection) == 7
+    assert ex.names.count(first) == 1 and ex.projection.group == []
+    assert "removed 2 face(s)" in ex.group_message.value
+    # Removing what would leave nothing to explore is refused, and nothing is removed.
+    ex.projection.group = list(range(7))
+    ex.remove_group_button.click()
+    assert "would leave" in ex.errors.last and len(gallery) == 7

@@ -17,6 +17,7 @@ import numpy as np
 
 from workbench.errors import InvalidArgumentError
 from workbench.ui.common import ErrorLog, encode_image, figure_png, new_figure, set_image
+from workbench.ui.face_images import FaceImages
 
 if TYPE_CHECKING:
     from workbench.detect.base import Detector
@@ -117,8 +118,16 @@ class EmbeddingExplorer:
             call it "default", "set" or "calibrated" accordingly.
         sources: ``N`` labels of the faces' photos (file names), shown in the tables so
             two pairs of the same two people can be told apart; numbered when absent.
-        detector, embedder: used by "compare two photos" only; without them that part
-            says so when used.
+        images: the faces' pictures (hover thumbnails, chips of two clicked faces);
+            made from ``sources`` when absent.
+        face_ids, gallery: the gallery the faces are from and their ids in it; with
+            them, a group boxed in the projection can be removed from the gallery.
+        detector, embedder: used by "compare two photos" (and to align faces cut from
+            their photos); without them that part says so when used.
+
+    The projection is a :class:`~workbench.ui.scatter.FaceScatter`: hover a point for
+    the face, its name and photo; click two points for their chips, distance and verdict
+    at the slider's threshold; drag a box over a group to act on it.
 
     Raises:
         InvalidArgumentError: mismatched lengths, fewer than two people or no genuine pair.
@@ -136,40 +145,22 @@ class EmbeddingExplorer:
         threshold: float = 0.6,
         threshold_source: str = "default",
         sources: Sequence[str] | None = None,
+        images: FaceImages | None = None,
+        face_ids: Sequence[int] | None = None,
+        gallery: Any = None,
         detector: Detector | None = None,
         embedder: FaceEmbedder | None = None,
     ) -> None:
         import ipywidgets as w
 
-        embeddings = np.asarray(embeddings, np.float32)
-        names = [str(n) for n in names]
-        if embeddings.ndim != 2 or len(embeddings) != len(names):
-            raise InvalidArgumentError(
-                f"expected (N, D) embeddings and N names, but got {embeddings.shape} "
-                f"and {len(names)} names"
-            )
-        if sources is None:
-            sources = [f"face {k + 1}" for k in range(len(names))]
-        sources = [Path(str(x)).name for x in sources]
-        if len(sources) != len(names):
-            raise InvalidArgumentError(
-                f"expected one source per face ({len(names)}), but got {len(sources)}"
-            )
-        order = np.argsort(np.asarray(names, dtype=object), kind="stable")
-        self.embeddings = embeddings[order]
-        self.names = [names[k] for k in order]
-        self.sources = [sources[k] for k in order]
-        self.pairs = pair_table(self.embeddings, self.names)
-        if len(set(self.names)) < 2 or not self.pairs.genuine.any():
-            raise InvalidArgumentError(
-                "the explorer needs at least two people and one person with two faces, "
-                f"but got {len(set(self.names))} people and {len(self.names)} faces"
-            )
-        self.calibrated = float(threshold)
-        self.threshold_kind = threshold_label(threshold_source)
+        from workbench.ui.scatter import FaceScatter
+
         self.detector = detector
         self.embedder = embedder
-        self._projections: dict[str, np.ndarray] = {}
+        self.gallery = gallery
+        self._set_faces(embeddings, names, sources, images, face_ids)
+        self.calibrated = float(threshold)
+        self.threshold_kind = threshold_label(threshold_source)
 
         self.output = w.Output()
         self.errors = ErrorLog(self.output)
@@ -199,8 +190,24 @@ class EmbeddingExplorer:
         self.flips = w.HTML()
         self.heatmap = w.Image(format="png")
         self.histogram = w.Image(format="png")
-        self.projection = w.Image(format="png")
+        self.projection = FaceScatter(
+            np.zeros((0, 2)), [], thumbnail=lambda i: self.images.thumbnail(i)
+        )
         self.roc = w.Image(format="png")
+        # Two clicked faces, and a boxed group.
+        self.pick_a = w.Image(format="jpeg", width=110, height=110)
+        self.pick_b = w.Image(format="jpeg", width=110, height=110)
+        self.pick_verdict = w.HTML("<i>click two faces in the projection to compare them</i>")
+        set_image(self.pick_a, b"")
+        set_image(self.pick_b, b"")
+        self.group_label = w.HTML("<i>drag a box over faces to select a group</i>")
+        self.remove_group_button = w.Button(
+            description="Remove from gallery",
+            icon="trash",
+            button_style="danger",
+            disabled=True,
+        )
+        self.group_message = w.HTML()
 
         self.upload_a = w.FileUpload(accept="image/*", multiple=False, description="photo A")
         self.upload_b = w.FileUpload(accept="image/*", multiple=False, description="photo B")
@@ -214,10 +221,19 @@ class EmbeddingExplorer:
         self.threshold.observe(self.errors.guard(self._on_threshold), names="value")
         self.method.observe(self.errors.guard(lambda _: self._draw_projection()), names="value")
         self.compare_button.on_click(self.errors.guard(self._on_compare, near=self.verdict))
+        self.projection.observe(
+            self.errors.guard(lambda _: self._show_picked(), near=self.pick_verdict),
+            names="selected",
+        )
+        self.projection.observe(
+            self.errors.guard(lambda _: self._show_group(), near=self.group_message),
+            names="group",
+        )
+        self.remove_group_button.on_click(
+            self.errors.guard(lambda _b: self.remove_group(), near=self.group_message)
+        )
 
-        self._draw_heatmap()
-        self._draw_projection()
-        self._on_threshold({"old": self.calibrated, "new": self.calibrated})
+        self._draw_all()
 
         compare = w.VBox(
             [
@@ -231,7 +247,22 @@ class EmbeddingExplorer:
                 self.summary,
                 w.HBox([self.threshold, self.threshold_field]),
                 w.HBox([self.heatmap, self.histogram]),
-                w.HBox([w.VBox([self.method, self.projection]), self.roc]),
+                w.HBox(
+                    [
+                        w.VBox([self.method, self.projection]),
+                        w.VBox(
+                            [
+                                w.HBox([self.pick_a, self.pick_b]),
+                                self.pick_verdict,
+                                self.group_label,
+                                self.remove_group_button,
+                                self.group_message,
+                            ],
+                            layout=w.Layout(width="300px", padding="30px 0 0 8px"),
+                        ),
+                    ]
+                ),
+                w.HBox([self.roc]),
                 w.HTML(
                     f"<b>Pairs whose verdict changes from the {self.threshold_kind} threshold</b>"
                 ),
@@ -253,19 +284,24 @@ class EmbeddingExplorer:
         threshold: float = 0.6,
         threshold_source: str = "default",
     ) -> EmbeddingExplorer:
-        """Embed the central face of each photo, ``{person: [paths]}``."""
-        from workbench.evaluate import embed_images
+        """Embed the central face of each photo, ``{person: [paths]}`` (photos without a
+        face are left out); the aligned chips are kept for the hover thumbnails."""
+        from workbench.evaluate import align_images
+        from workbench.pipeline import embed_chips
 
         names = [name for name, paths in images.items() for _ in paths]
         paths = [p for paths in images.values() for p in paths]
-        run = embed_images(paths, detector=detector, embedder=embedder, progress=False)
-        keep = ~run.no_face
+        aligned = align_images(paths, detector=detector, progress=False)
+        keep = np.flatnonzero(~aligned.no_face)
+        chips = aligned.chips[keep]
+        sources = [str(paths[k]) for k in keep]
         return cls(
-            run.embeddings[keep],
-            [n for n, k in zip(names, keep, strict=True) if k],
+            embed_chips(chips, embedder=embedder),
+            [names[k] for k in keep],
             threshold=threshold,
             threshold_source=threshold_source,
-            sources=[str(p) for p, k in zip(paths, keep, strict=True) if k],
+            sources=sources,
+            images=FaceImages(sources, chips=chips),
             detector=detector,
             embedder=embedder,
         )
@@ -273,24 +309,77 @@ class EmbeddingExplorer:
     @classmethod
     def from_gallery(cls, gallery: Any, *, detector: Any = None, embedder: Any = None):
         """Every face of a :class:`workbench.gallery.Gallery`, with its threshold and the
-        threshold's source, and each face's photo as its label."""
-        vectors, names = gallery.embeddings()
-        records = gallery.faces()
-        # Both are in face-id order; a source is only trusted when the counts agree.
-        sources = None
-        if len(records) == len(names) and all(
-            r.person == n for r, n in zip(records, names, strict=True)
-        ):
-            sources = [r.source or f"face {r.id}" for r in records]
+        threshold's source, each face's photo as its label and picture; a group boxed in
+        the projection can be removed from the gallery."""
+        vectors, names, records = gallery_faces(gallery)
+        if not records:  # embeddings without their records: no labels, no removal
+            return cls(
+                vectors,
+                names,
+                threshold=gallery.threshold,
+                detector=detector,
+                embedder=embedder,
+                threshold_source=gallery.threshold_source,
+            )
         return cls(
             vectors,
             names,
             threshold=gallery.threshold,
             threshold_source=gallery.threshold_source,
-            sources=sources,
+            sources=[r.source or f"face {r.id}" for r in records],
+            images=FaceImages(
+                [r.source for r in records],
+                boxes=[r.box for r in records],
+                detector=detector,
+            ),
+            face_ids=[r.id for r in records],
+            gallery=gallery,
             detector=detector,
             embedder=embedder,
         )
+
+    def _set_faces(
+        self,
+        embeddings: np.ndarray,
+        names: Sequence[str],
+        sources: Sequence[str] | None,
+        images: FaceImages | None,
+        face_ids: Sequence[int] | None,
+    ) -> None:
+        """Check and keep the faces, sorted by person (the heatmap's blocks)."""
+        embeddings = np.asarray(embeddings, np.float32)
+        names = [str(n) for n in names]
+        if embeddings.ndim != 2 or len(embeddings) != len(names):
+            raise InvalidArgumentError(
+                f"expected (N, D) embeddings and N names, but got {embeddings.shape} "
+                f"and {len(names)} names"
+            )
+        if sources is None:
+            sources = [f"face {k + 1}" for k in range(len(names))]
+        paths = [str(x) for x in sources]
+        if images is None:
+            images = FaceImages(paths, detector=self.detector)
+        for what, n in (("source", len(paths)), ("picture", len(images))) + (
+            (("face id", len(face_ids)),) if face_ids is not None else ()
+        ):
+            if n != len(names):
+                raise InvalidArgumentError(
+                    f"expected one {what} per face ({len(names)}), but got {n}"
+                )
+        order = np.argsort(np.asarray(names, dtype=object), kind="stable")
+        pairs = pair_table(embeddings[order], [names[k] for k in order])
+        if len(set(names)) < 2 or not pairs.genuine.any():
+            raise InvalidArgumentError(
+                "the explorer needs at least two people and one person with two faces, "
+                f"but got {len(set(names))} people and {len(names)} faces"
+            )
+        self.embeddings = embeddings[order]
+        self.names = [names[k] for k in order]
+        self.sources = [Path(paths[k]).name for k in order]
+        self.images = images.subset(order)
+        self.face_ids = None if face_ids is None else [int(face_ids[k]) for k in order]
+        self.pairs = pairs
+        self._projections: dict[str, np.ndarray] = {}
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -298,6 +387,12 @@ class EmbeddingExplorer:
         display(self.widget)
 
     # Plots ------------------------------------------------------------------------------
+
+    def _draw_all(self) -> None:
+        self._draw_heatmap()
+        self._draw_projection()
+        self._on_threshold({"old": self.calibrated, "new": float(self.threshold.value)})
+        self._show_group()
 
     def _draw_heatmap(self) -> None:
         d = distance_matrix(self.embeddings)
@@ -340,21 +435,102 @@ class EmbeddingExplorer:
         method = self.method.value
         if method not in self._projections:
             self._projections[method] = project(self.embeddings, method)
-        xy = self._projections[method]
-        fig = new_figure(5.2, 4.2)
-        ax = fig.add_subplot()
-        people = sorted(set(self.names))
-        labels = np.asarray(self.names, dtype=object)
-        cmap = _colours(len(people))
-        for k, person in enumerate(people):
-            sel = labels == person
-            ax.scatter(xy[sel, 0], xy[sel, 1], s=28, color=cmap[k], label=_short(person))
-        if len(people) <= 15:
-            ax.legend(fontsize=6, loc="best")
-        ax.set_title(f"2-D projection ({'PCA' if method == 'pca' else 't-SNE'})")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        self.projection.value = figure_png(fig)
+        labels = [f"{n} · {s}" for n, s in zip(self.names, self.sources, strict=True)]
+        self.projection.set_points(self._projections[method], self.names, labels=labels)
+
+    # Clicked faces and boxed groups -----------------------------------------------------
+
+    def picked(self) -> dict[str, Any] | None:
+        """The two faces clicked in the projection, their distance and the verdict at the
+        slider's threshold (``None`` until two are clicked)."""
+        sel = list(self.projection.selected)
+        if len(sel) != 2:
+            return None
+        i, j = sel
+        distance = float(np.linalg.norm(self.embeddings[i] - self.embeddings[j]))
+        t = float(self.threshold.value)
+        return {
+            "a": self.names[i],
+            "photo_a": self.sources[i],
+            "b": self.names[j],
+            "photo_b": self.sources[j],
+            "distance": distance,
+            "threshold": t,
+            "same": distance <= t,
+        }
+
+    def _show_picked(self) -> None:
+        sel = list(self.projection.selected)
+        for k, image in enumerate((self.pick_a, self.pick_b)):
+            chip = self.images.chip(sel[k]) if k < len(sel) else None
+            set_image(image, encode_image(chip) if chip is not None else b"")
+        pick = self.picked()
+        if pick is None:
+            self.pick_verdict.value = (
+                "<i>click a second face to compare</i>"
+                if sel
+                else "<i>click two faces in the projection to compare them</i>"
+            )
+            return
+        right = (pick["a"] == pick["b"]) == pick["same"]
+        self.pick_verdict.value = (
+            f"<p>{html.escape(pick['a'])} <small>({html.escape(pick['photo_a'])})</small><br>"
+            f"{html.escape(pick['b'])} <small>({html.escape(pick['photo_b'])})</small></p>"
+            f"<p class='wb-pick-distance'>distance <b>{pick['distance']:.3f}</b> at threshold "
+            f"{pick['threshold']:.2f}: <b>{'same person' if pick['same'] else 'different people'}"
+            f"</b> ({'right' if right else 'wrong'})</p>"
+        )
+
+    def _show_group(self) -> None:
+        group = list(self.projection.group)
+        self.remove_group_button.disabled = not group or self.face_ids is None
+        if not group:
+            self.group_label.value = "<i>drag a box over faces to select a group</i>"
+            return
+        people = sorted({self.names[k] for k in group})
+        shown = ", ".join(html.escape(p) for p in people[:6])
+        more = f" and {len(people) - 6} more" if len(people) > 6 else ""
+        note = "" if self.face_ids is not None else " (not from a gallery: nothing to remove)"
+        self.group_label.value = (
+            f"<b>{len(group)} face(s)</b> of {len(people)} people in the box: {shown}{more}"
+            f"{html.escape(note)}"
+        )
+
+    def remove_group(self) -> int:
+        """Remove the faces boxed in the projection from the gallery, then redraw;
+        returns how many were removed.
+
+        Raises:
+            InvalidArgumentError: no group, faces not from a gallery, or removing them
+                would leave fewer than two people or no person with two faces.
+        """
+        group = sorted(set(self.projection.group))
+        if not group:
+            raise InvalidArgumentError("drag a box over the faces to remove first")
+        if self.face_ids is None or self.gallery is None:
+            raise InvalidArgumentError(
+                "these faces are not from a gallery: build the explorer with "
+                "EmbeddingExplorer.from_gallery to remove faces"
+            )
+        keep = [k for k in range(len(self.names)) if k not in set(group)]
+        left = [self.names[k] for k in keep]
+        if len(set(left)) < 2 or len(set(left)) == len(left):
+            raise InvalidArgumentError(
+                f"removing these {len(group)} faces would leave {len(set(left))} people and "
+                f"{len(left)} faces: the explorer needs two people and one with two faces"
+            )
+        for k in group:
+            self.gallery.remove_face(self.face_ids[k])
+        self._set_faces(
+            self.embeddings[keep],
+            left,
+            [self.images.sources[k] or self.sources[k] for k in keep],
+            self.images.subset(keep),
+            [self.face_ids[k] for k in keep],
+        )
+        self._draw_all()
+        self.group_message.value = f"removed {len(group)} face(s) from the gallery"
+        return len(group)
 
     def _draw_roc(self, t: float) -> None:
         from workbench.evaluate import roc_curve
@@ -405,6 +581,8 @@ class EmbeddingExplorer:
             f"true accepts {tar:.1%}."
         )
         self.flips.value = self._flips_html(t)
+        if len(self.projection.selected) == 2:
+            self._show_picked()  # the verdict follows the slider
 
     def flipped(self, threshold: float | None = None) -> list[dict[str, Any]]:
         """The pairs whose verdict at ``threshold`` (the slider's by default) differs from
@@ -525,13 +703,18 @@ class EmbeddingExplorer:
         )
 
 
+def gallery_faces(gallery: Any) -> tuple[np.ndarray, list[str], list[Any]]:
+    """``(embeddings, names, face records)`` of a gallery, row for row; the records are
+    ``[]`` when they cannot be matched to the embeddings (both are in face-id order)."""
+    vectors, names = gallery.embeddings()
+    records = gallery.faces()
+    if len(records) != len(names) or any(
+        r.person != n for r, n in zip(records, names, strict=True)
+    ):
+        records = []
+    return vectors, names, records
+
+
 def _short(name: str, n: int = 18) -> str:
     name = name.replace("_", " ")
     return name if len(name) <= n else name[: n - 1] + "…"
-
-
-def _colours(n: int) -> list:
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab20" if n > 10 else "tab10"]
-    return [cmap(k % cmap.N) for k in range(n)]
