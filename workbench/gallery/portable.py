@@ -9,10 +9,8 @@ called with ``allow_pickle=False``, so a crafted file cannot run code.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.errors import GalleryError
+from workbench.files import atomic_path
 
 if TYPE_CHECKING:
     from workbench.gallery.core import Gallery
@@ -85,14 +84,9 @@ def export(gallery: Gallery, path: str | os.PathLike) -> Path:
         "manifest": np.frombuffer(json.dumps(manifest, ensure_ascii=False).encode(), np.uint8),
     }
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_path(path, suffix=".tmp") as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
-        os.replace(tmp, path)
     except OSError as exc:
-        with contextlib.suppress(OSError, UnboundLocalError):
-            os.unlink(tmp)
         raise GalleryError(f"{path}: cannot write the export: {exc}") from None
     return path
 
