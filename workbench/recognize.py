@@ -9,7 +9,7 @@ The steps themselves (pick a face, align, embed; many images in batches) are
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -32,6 +32,20 @@ if TYPE_CHECKING:
     from workbench.detect.base import Detector
     from workbench.embed.embedder import FaceEmbedder
     from workbench.gallery import Gallery, Match
+
+
+@runtime_checkable
+class FaceRecognizer(Protocol):
+    """What enrollment and the live loop need of a recognizer: :class:`Recognizer` is
+    one; so is any object with these two methods (the tests' fakes)."""
+
+    def detect(self, image: ImageInput) -> FaceDetections:
+        """Every face in one image."""
+        ...
+
+    def embed(self, image: ImageInput, detections: FaceDetections) -> np.ndarray:
+        """``(n, D)`` float32 embeddings of the given faces of ``image``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -155,6 +169,7 @@ class open_recognizer:  # noqa: N801 - used like a function: `with open_recogniz
 __all__ = [
     "PICKS",
     "FaceChips",
+    "FaceRecognizer",
     "Pick",
     "Recognition",
     "Recognizer",

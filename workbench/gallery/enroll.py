@@ -26,6 +26,7 @@ from workbench.pipeline import pick_face
 
 if TYPE_CHECKING:
     from workbench.gallery.core import Gallery
+    from workbench.recognize import FaceRecognizer
 
 
 class MultipleFaces(enum.Enum):
@@ -144,7 +145,7 @@ def _read(item: Any, i: int) -> tuple[str | None, str, Any]:
     )
 
 
-def _check_model(gallery: Gallery, recognizer: Any) -> None:
+def _check_model(gallery: Gallery, recognizer: FaceRecognizer) -> None:
     embedder = getattr(recognizer, "embedder", None)
     model_id = getattr(embedder, "model_id", None) or getattr(recognizer, "model_id", None)
     if model_id is not None and model_id != gallery.model_id:
@@ -154,7 +155,7 @@ def _check_model(gallery: Gallery, recognizer: Any) -> None:
         )
 
 
-def _detector_name(recognizer: Any) -> str | None:
+def _detector_name(recognizer: FaceRecognizer) -> str | None:
     detector = getattr(recognizer, "detector", None)
     name = getattr(detector, "name", None) or getattr(recognizer, "detector_name", None)
     return None if name is None else str(name)
@@ -188,7 +189,7 @@ class _Faces:
 
 def _process(
     items: Iterable[Any],
-    recognizer: Any,
+    recognizer: FaceRecognizer,
     policy: MultipleFaces,
     summary: EnrollSummary,
     known: _Known,
@@ -249,7 +250,7 @@ def _process(
 def _commit(
     gallery: Gallery,
     people: list[tuple[str, _Faces]],
-    recognizer: Any,
+    recognizer: FaceRecognizer,
     detector: str | None,
     summary: EnrollSummary,
     *,
@@ -304,7 +305,7 @@ def _save_photo(folder: Path, data: bytes, digest: str, source: str | None) -> P
     return path
 
 
-def _batches(recognizer: Any) -> bool:
+def _batches(recognizer: FaceRecognizer) -> bool:
     """Whether faces can be aligned now and embedded later, many in one pass."""
     return callable(getattr(recognizer, "chips", None)) and hasattr(recognizer, "embedder")
 
@@ -322,7 +323,7 @@ def enroll(
     name: str,
     images: Iterable[Any] | Any,
     *,
-    recognizer: Any,
+    recognizer: FaceRecognizer,
     multiple_faces: MultipleFaces | str = MultipleFaces.LARGEST,
     progress: bool = False,
     save_photos: str | os.PathLike | None = None,
@@ -403,7 +404,7 @@ def enroll_folder(
     gallery: Gallery,
     folder: str | os.PathLike,
     *,
-    recognizer: Any,
+    recognizer: FaceRecognizer,
     multiple_faces: MultipleFaces | str = MultipleFaces.LARGEST,
     progress: bool = True,
     batch_size: int = 32,

@@ -21,13 +21,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from workbench.errors import InvalidImageError
+
+if TYPE_CHECKING:
+    from workbench.live.loop import LiveResult, LiveStats
 
 #: RGB colours: named faces green, unknown faces orange-red, the status line white on grey.
 KNOWN_COLOR = (40, 200, 90)
@@ -173,7 +176,7 @@ def draw_status(image: np.ndarray, text: str, *, copy: bool = True) -> np.ndarra
     return out
 
 
-def status_text(stats: Any) -> str:
+def status_text(stats: LiveStats) -> str:
     """``"24.8 fps · p50 31 ms · p95 44 ms · dropped 3"`` from a ``LiveStats``."""
     return (
         f"{stats.processed_fps:.1f} fps · p50 {stats.latency_p50_ms:.0f} ms · "
@@ -181,7 +184,7 @@ def status_text(stats: Any) -> str:
     )
 
 
-def draw_result(result: Any, *, stats: Any = None) -> np.ndarray:
+def draw_result(result: LiveResult, *, stats: LiveStats | None = None) -> np.ndarray:
     """A copy of ``result.image`` with its faces and, given ``stats``, the FPS line.
 
     Args:

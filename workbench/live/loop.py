@@ -34,6 +34,7 @@ from workbench.live.sources import END_OF_STREAM, Frame, FrameSource
 from workbench.live.tracking import Tracker, TrackerOptions
 
 if TYPE_CHECKING:
+    from workbench.gallery.search import Match
     from workbench.recognize import Recognizer
 
 #: ``end_reason`` after ``stop()`` ended a loop whose source was still delivering.
@@ -549,7 +550,7 @@ class LiveRecognizer:
         raise error
 
 
-def warm_up(recognizer: Any) -> None:
+def warm_up(recognizer: Recognizer) -> None:
     """Run detect, embed and identify on a synthetic 640x480 frame with made-up faces, so
     lazily loaded models load now.
 
@@ -574,6 +575,6 @@ def warm_up(recognizer: Any) -> None:
         recognizer.identify(recognizer.embed(image, faces))
 
 
-def _dist(match: Any) -> float:
+def _dist(match: Match) -> float:
     """A match's distance as a float (NaN when the match carries none)."""
     return float("nan") if match.distance is None else float(match.distance)
