@@ -287,3 +287,16 @@ def test_warm_up_runs_once_before_the_threads_and_its_errors_raise_from_start(ki
         failing.start()
     assert set(threading.enumerate()) == before and not failing.running
     assert failing.source.reason == CLOSED
+
+
+def test_result_carries_the_frames_detections_and_matches(kit):
+    """A result extends the frame's FaceDetections (scores, keypoints kept) and offers
+    Recognition's matches, so no consumer detects the frame again."""
+    rec = kit.Recognizer(boxes=[(10, 10, 60, 60), (80, 10, 130, 60)], names=["alice", None])
+    _, results = run_to_end(IterableSource(kit.frames(3)), rec)
+    result = results[-1]
+    assert result.detections is not None and len(result.detections) == len(result) == 2
+    np.testing.assert_array_equal(result.detections.xyxy, result.boxes)
+    assert result.detections.keypoints.shape == (2, 5, 2)
+    assert [m.label for m in result.matches] == list(result.names) == ["alice", "unknown"]
+    assert [m.accepted for m in result.matches] == [True, False]

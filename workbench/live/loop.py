@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import InvalidArgumentError, SourceError
+from workbench.faces import UNKNOWN, FaceDetections
 from workbench.live.sources import END_OF_STREAM, Frame, FrameSource
 from workbench.live.tracking import Tracker, TrackerOptions
 
@@ -66,7 +67,8 @@ class Timings:
 
 @dataclass(frozen=True, eq=False)
 class LiveResult:
-    """The recognition of one frame.
+    """The recognition of one frame: :class:`workbench.recognize.Recognition`'s faces and
+    matches, smoothed per track, with the frame and the tracking columns.
 
     Attributes:
         frame_id: the frame's index in its source.
@@ -79,6 +81,9 @@ class LiveResult:
         image: ``(H, W, 3)`` uint8 RGB frame the result belongs to (not a copy: do not
             draw on it in place if another consumer reads it).
         timestamp: the frame's capture time, ``time.monotonic()`` seconds.
+        detections: the frame's :class:`FaceDetections` as the detector returned them
+            (``boxes`` is their ``xyxy``; scores and keypoints too), so a consumer never
+            detects the frame again; ``None`` in a result built by hand.
     """
 
     frame_id: int
@@ -90,9 +95,21 @@ class LiveResult:
     timings: Timings
     image: np.ndarray
     timestamp: float
+    detections: FaceDetections | None = None
 
     def __len__(self) -> int:
         return len(self.names)
+
+    @property
+    def matches(self) -> list[Match]:
+        """One :class:`Match` per face, as :attr:`Recognition.matches`: the smoothed
+        label (accepted unless ``"unknown"``) and the distance backing it."""
+        from workbench.gallery.search import Match
+
+        return [
+            Match(None if name == UNKNOWN else name, float(d), name != UNKNOWN)
+            for name, d in zip(self.names, self.distances, strict=True)
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values for JSON (the image left out)."""
@@ -524,6 +541,7 @@ class LiveRecognizer:
             timings=timings,
             image=frame.image,
             timestamp=frame.timestamp,
+            detections=detections,
         )
 
     def _fail(self, exc: BaseException) -> None:

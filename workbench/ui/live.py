@@ -361,11 +361,14 @@ class LivePanel:
         hits = np.flatnonzero(result.track_ids == track_id)
         if not len(hits):
             raise InvalidArgumentError(f"track {track_id} is not in the latest frame any more")
-        box = result.boxes[hits[0]]
         detector = self._get_detector()
-        # The track's face is the detection that overlaps its box most. One face of a
-        # live frame, not a photo: no photo is saved and there is no file to dedupe.
-        face = pick_face(detector.detect(result.image), box)
+        # The loop's own detection of the track's face (no second detection); a result
+        # without them falls back to the detection overlapping the track's box most. One
+        # face of a live frame, not a photo: no photo is saved and no file to dedupe.
+        if result.detections is not None:
+            face = result.detections[hits[:1]]
+        else:
+            face = pick_face(detector.detect(result.image), result.boxes[hits[0]])
         if not len(face):
             raise InvalidArgumentError("no face found in the latest frame; try again")
         vector = embed_faces(result.image, face, detector=detector, embedder=self.embedder)
