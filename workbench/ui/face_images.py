@@ -12,12 +12,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.errors import WorkbenchError
 from workbench.ui.common import crop_face, thumbnail
+
+if TYPE_CHECKING:
+    from workbench.detect.base import Detector
 
 #: Thumbnail size in pixels (the longer side) sent to the browser on hover.
 THUMB_PX = 64
@@ -39,7 +42,7 @@ class FaceImages:
         *,
         boxes: Sequence[Any] | None = None,
         chips: np.ndarray | None = None,
-        detector: Any = None,
+        detector: Detector | None = None,
     ) -> None:
         self.sources = list(sources)
         self.boxes = list(boxes) if boxes is not None else [None] * len(self.sources)
