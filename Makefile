@@ -8,7 +8,7 @@ PORT ?= 8888
 # Jupyter refuses to run as root without this (containers and CI machines often are root).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup e2e-deps lab test lint format bench clean
+.PHONY: setup e2e-deps lab test lint format bench fuzz clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,12 @@ format: setup
 
 bench: setup
 	$(PY) benchmarks/detect.py
+
+# The fuzz suite at a large count (make test runs the same generators at a few hundred
+# cases); FUZZ_COUNT cases, exit 1 on any crash, silent change or hang.
+FUZZ_COUNT ?= 20000
+fuzz: setup
+	$(PY) benchmarks/fuzz.py images --count $(FUZZ_COUNT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -177,6 +177,20 @@ def _bmp_with_depth(data: bytes, depth: int) -> bytes:
     return bytes(out)
 
 
+def _jpeg_with_width(data: bytes, width: int) -> bytes:
+    out = bytearray(data)
+    sof = out.index(b"\xff\xc0")  # marker, length, precision, height, width
+    out[sof + 7 : sof + 9] = width.to_bytes(2, "big")
+    return bytes(out)
+
+
+def test_flat_jpeg_is_not_mistaken_for_a_short_one():
+    # A flat picture is the cheapest JPEG there is (about 3 bits a block, progressive):
+    # still above the one bit a block the length check asks for.
+    data = _encode(Image.new("RGB", (3000, 3000), (90, 90, 90)), "JPEG", progressive=True)
+    assert load_image(data).shape == (3000, 3000, 3)
+
+
 def _webp_without_decoder(data: bytes) -> bytes:
     # A VP8 chunk whose frame tag is garbage: the RIFF header is fine, so Pillow picks
     # its WebP plugin, and libwebp refuses to make a decoder.
@@ -194,6 +208,8 @@ def _webp_without_decoder(data: bytes) -> bytes:
         (lambda d: _bmp_with_depth(_lfw_bytes(d, "BMP"), 6), "Unsupported BMP pixel depth"),
         (lambda d: _lfw_bytes(d, "PNG")[:20], "Truncated File Read"),
         (lambda d: _lfw_bytes(d, "TIFF")[:-5000], "truncated or corrupt TIFF"),
+        # A width of 65376 in a 10 kB file: libjpeg would make up 16 MP in grey, silently.
+        (lambda d: _jpeg_with_width(_lfw_bytes(d, "JPEG"), 65376), "cannot hold 65376x250"),
     ],
 )
 def test_decoder_failures_name_the_file_and_the_reason(lfw_dir, tmp_path, make, match):

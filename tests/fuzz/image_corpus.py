@@ -36,6 +36,7 @@ from __future__ import annotations
 import io
 import random
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -256,6 +257,34 @@ def judge(case: Case) -> Outcome:
     return Outcome("decoded", changed=changed, seconds=seconds)
 
 
+def judge_pillow(case: Case) -> Outcome:
+    """The baseline: plain Pillow (open, load, convert to RGB) on the same bytes, judged
+    by the same rules; any exception counts as a crash, since none is the package's."""
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with Image.open(io.BytesIO(case.data)) as img:
+                img.load()
+                out = np.asarray(img.convert("RGB"))
+        except Exception as exc:  # noqa: BLE001 - counting these is the point
+            detail = f"{type(exc).__name__}: {exc}"
+            return Outcome("crash", detail, seconds=time.perf_counter() - t0)
+    seconds = time.perf_counter() - t0
+    seed = case.seed.pixels
+    # The seed's pixels are load_image's (alpha onto black, EXIF applied): compare with
+    # what plain Pillow makes of the unmutated seed instead.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Image.open(io.BytesIO(case.seed.data)) as img:
+            seed = np.asarray(img.convert("RGB"))
+    changed = out.shape != seed.shape or not np.array_equal(out, seed)
+    checksummed = case.seed.fmt in CHECKSUMMED or case.seed.name in CHECKSUMMED
+    if changed and (case.truncated or checksummed):
+        return Outcome("silent", "decoded to other pixels without an error", True, seconds)
+    return Outcome("decoded", changed=changed, seconds=seconds)
+
+
 @dataclass
 class Tally:
     """Counts over a run, with the first few examples of each kind of failure."""
@@ -265,16 +294,25 @@ class Tally:
     by_format: Counter = field(default_factory=Counter)  # (format, kind)
     changed: int = 0
     examples: dict[str, list[str]] = field(default_factory=dict)
+    crash_types: Counter = field(default_factory=Counter)  # exception name -> count
     slowest: tuple[float, str] = (0.0, "")
+    seconds: float = 0.0
 
     def add(self, case: Case, outcome: Outcome) -> None:
+        self.record(case.seed.fmt, case.filename, outcome)
+
+    def record(self, fmt: str, filename: str, outcome: Outcome) -> None:
+        """Count one outcome (``add`` without the case, for results from a worker)."""
         self.tried += 1
+        self.seconds += outcome.seconds
+        if outcome.kind == "crash":
+            self.crash_types[outcome.detail.split(":", 1)[0]] += 1
         self.kinds[outcome.kind] += 1
-        self.by_format[case.seed.fmt, outcome.kind] += 1
+        self.by_format[fmt, outcome.kind] += 1
         self.changed += outcome.changed and outcome.kind == "decoded"
-        if outcome.kind in ("crash", "silent"):
+        if outcome.kind in ("crash", "silent", "hang"):
             self.examples.setdefault(outcome.kind, [])
             if len(self.examples[outcome.kind]) < 10:
-                self.examples[outcome.kind].append(f"{case.filename}: {outcome.detail}")
+                self.examples[outcome.kind].append(f"{filename}: {outcome.detail}")
         if outcome.seconds > self.slowest[0]:
-            self.slowest = (outcome.seconds, case.filename)
+            self.slowest = (outcome.seconds, filename)
