@@ -379,6 +379,267 @@ def bench_lfw_openset(args) -> None:
                 )
 
 
+# ---------------------------------------------------------------- calibration on the default path
+
+
+def _split_people(persons: np.ndarray, split: str) -> tuple[dict, np.ndarray, dict, np.ndarray]:
+    """Rows by person for people with 2+ photos, and single-photo rows, on each side of
+    ``split`` (the prior in ``workbench.gallery.calibrate`` was derived before it)."""
+    names, counts = np.unique(persons, return_counts=True)
+    rows = {p: np.flatnonzero(persons == p) for p in names[counts >= 2]}
+    singles = np.flatnonzero(np.isin(persons, names[counts == 1]))
+    after = {p: r for p, r in rows.items() if p.upper() >= split.upper()}
+    singles_after = np.array([i for i in singles if persons[i].upper() >= split.upper()])
+    return rows, singles, after, singles_after
+
+
+def _draw(rng, pool: dict, n: int, *, min_photos: int):
+    """``n`` people of ``pool`` with ``min_photos``+ photos: up to 2 enrolled (always one
+    left to probe with), up to 2 of the rest as known probes."""
+    names = sorted(p for p, r in pool.items() if len(r) >= min_photos)
+    if n > len(names):
+        raise SystemExit(f"only {len(names)} people with {min_photos}+ photos, cannot draw {n}")
+    enrolled, probes = {}, []
+    for p in rng.choice(names, n, replace=False):
+        r = rng.permutation(pool[p])
+        k = min(2, len(r) - 1)
+        enrolled[p] = r[:k]
+        probes.extend(r[k : k + 2])
+    return enrolled, np.array(probes)
+
+
+def _rates(names, dist, truth, known, t) -> tuple[float, float]:
+    """(known named right, strangers called unknown) at threshold ``t``."""
+    accepted = dist <= t
+    right = np.mean(accepted[known] & (names[known] == truth[known]))
+    return float(right), float(np.mean(~accepted[~known]))
+
+
+def _cli(*argv: str) -> list[dict]:
+    """Run ``workbench ARGV... --json`` in this process; its JSON lines."""
+    import contextlib
+    import io
+    import json
+
+    import workbench.cli as cli
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main([*argv, "--json"])
+    if code != 0:
+        raise SystemExit(f"workbench {' '.join(argv)} exited {code}")
+    return [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+
+
+def bench_calibration_cli(args, vectors, persons, sources) -> None:
+    """The issue's protocol through ``workbench enroll`` / ``recognize`` alone, on
+    ``--cli-draws`` random draws of people (seeds ``--seed``, ``--seed + 1``, ...)."""
+    print(
+        f"CLI path: per draw, {args.cli_people} people x 2 photos enrolled by `workbench "
+        f"enroll` (people N to Z with 4+ photos); `workbench recognize` on 2 other photos "
+        f"of each + {args.cli_people} single-photo strangers (N to Z); the baseline is "
+        "the same gallery after `workbench calibrate --set 0.6`."
+    )
+    print(
+        "| draw (seed) | threshold | value | source | known named right "
+        "| strangers called unknown | enroll s |"
+    )
+    print("| --- | --- | ---: | --- | ---: | ---: | ---: |")
+    totals: dict[str, list] = {}
+    for seed in range(args.seed, args.seed + args.cli_draws):
+        for label, t, source, k, u, secs in _cli_draw(args, seed, vectors, persons, sources):
+            print(f"| {seed} | {label} | {t:.3f} | {source} | {k:.1%} | {u:.1%} | {secs:.0f} |")
+            totals.setdefault(label, []).append((k, u))
+    for label, rows in totals.items():
+        k, u = np.mean(rows, axis=0)
+        both = np.mean([(a >= 0.95) & (b >= 0.95) for a, b in rows])
+        print(
+            f"| all {len(rows)} draws | {label} | | | {k:.1%} | {u:.1%} | "
+            f"(both >= 95 % in {both:.0%} of draws) |",
+            flush=True,
+        )
+
+
+def _cli_draw(args, seed, vectors, persons, sources) -> list[tuple]:
+    import shutil
+
+    rng = np.random.default_rng(seed)
+    _, _, after, singles_after = _split_people(persons, args.split)
+    enrolled, probes = _draw(rng, after, args.cli_people, min_photos=4)
+    strangers = rng.choice(singles_after, args.cli_people, replace=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        ref = Path(tmp) / "reference_images"
+        for person, rows in enrolled.items():
+            (ref / person).mkdir(parents=True)
+            for i in rows:
+                (ref / person / Path(sources[i]).name).symlink_to(sources[i])
+        gallery = Path(tmp) / "gallery.sqlite"
+        t = time.perf_counter()
+        _cli("enroll", str(ref), "--gallery", str(gallery), "--quiet")
+        enroll_s = time.perf_counter() - t
+        fixed = Path(tmp) / "fixed.sqlite"
+        shutil.copy(gallery, fixed)
+        _cli("calibrate", "--gallery", str(fixed), "--set", "0.6")  # the baseline, by hand
+        inputs = [sources[i] for i in np.r_[probes, strangers]]
+        truth = np.array([persons[i] for i in probes] + [None] * len(strangers), dtype=object)
+        known = np.r_[np.ones(len(probes), bool), np.zeros(len(strangers), bool)]
+        rows = []
+        for label, path in (("enroll's own", gallery), ("fixed 0.6 (baseline)", fixed)):
+            lines = _cli("recognize", *inputs, "--gallery", str(path))
+            names = np.array(
+                [max(x["faces"], key=_area)["name"] if x["faces"] else None for x in lines],
+                dtype=object,
+            )
+            ok_known = float(np.mean(names[known] == truth[known]))
+            ok_strangers = float(np.mean(names[~known] == "unknown"))
+            rows.append(
+                (
+                    label,
+                    lines[0]["threshold"],
+                    lines[0]["threshold_source"],
+                    ok_known,
+                    ok_strangers,
+                    enroll_s,
+                )
+            )
+    return rows
+
+
+def _area(face: dict) -> float:
+    x1, y1, x2, y2 = face["box"]
+    return (x2 - x1) * (y2 - y1)
+
+
+def bench_calibration_sizes(args, vectors, persons) -> None:
+    """Galleries of N people enrolled from precomputed embeddings in one write (as a
+    folder enrollment or an import does), the threshold left to the gallery."""
+    from workbench.gallery.calibrate import (
+        AUTO_MAX_PROBES,
+        DEFAULT_TARGET_FAR,
+        calibrate,
+        prior_threshold,
+    )
+
+    rng = np.random.default_rng(args.seed + 1)
+    rows_all, singles, after, singles_after = _split_people(persons, args.split)
+    print(
+        "\nSizes: per draw, N people (up to 2 photos enrolled, up to 2 others probe as "
+        "known); strangers: every single-photo person. N <= 100: people and strangers N to "
+        f"Z ({len(singles_after)} strangers; the prior was derived on A to M); N = 1000: "
+        f"all LFW ({len(singles)} strangers). Mean over draws. Default target FAR "
+        f"{DEFAULT_TARGET_FAR:g} per stranger."
+    )
+    print(
+        "| people | draws | threshold source (default path) | threshold | known named right "
+        "| strangers unknown | calibrated instead: known / strangers | prior instead: "
+        "known / strangers | fixed 0.6: known / strangers | re-derive ms (median) |"
+    )
+    print("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for n in args.sizes:
+        big = n > 100
+        pool, strangers = (rows_all, singles) if big else (after, singles_after)
+        out = {k: [] for k in ("auto", "cal", "prior", "fixed")}
+        thresholds, sources, ms = [], set(), []
+        draws = max(3, min(args.draws, 6000 // n))
+        for _ in range(draws):
+            enrolled, probes = _draw(rng, pool, n, min_photos=2 if big else 3)
+            q = np.r_[probes, strangers]
+            truth = persons[q]
+            known = np.r_[np.ones(len(probes), bool), np.zeros(len(strangers), bool)]
+            with (
+                tempfile.TemporaryDirectory() as tmp,
+                Gallery(Path(tmp) / "g.sqlite", model_id="lfw") as g,
+            ):
+                g._add_many(
+                    [(p, vectors[r], None, None, None, None, None) for p, r in enrolled.items()]
+                )
+                info = g.threshold_info
+                t0 = time.perf_counter()
+                g.refresh_threshold()  # once more, timed: what each enrollment pays
+                ms.append((time.perf_counter() - t0) * 1e3)
+                best = g.search(vectors[q]).best()
+                cal_t = float("nan")
+                if n >= 2:  # what the gallery's own faces alone say, for comparison
+                    cal_t = calibrate(g, store=False, max_probes=AUTO_MAX_PROBES).threshold
+            names = np.array([m.name for m in best], dtype=object)
+            dist = np.array([m.distance for m in best])
+            thresholds.append(info.threshold)
+            sources.add(info.source.split(" on ")[0].split(" for ")[0])
+            out["auto"].append(_rates(names, dist, truth, known, info.threshold))
+            out["cal"].append(_rates(names, dist, truth, known, cal_t))
+            out["prior"].append(_rates(names, dist, truth, known, prior_threshold(n)))
+            out["fixed"].append(_rates(names, dist, truth, known, 0.6))
+        m = {k: np.mean(v, axis=0) for k, v in out.items()}
+        pair = {k: f"{v[0]:.1%} / {v[1]:.1%}" for k, v in m.items()}
+        if n < 2:
+            pair["cal"] = "- (needs 2 people)"
+        print(
+            f"| {n:,} | {draws} | {' / '.join(sorted(sources))} | {np.mean(thresholds):.3f} | "
+            f"{m['auto'][0]:.1%} | {m['auto'][1]:.1%} | {pair['cal']} | {pair['prior']} | "
+            f"{pair['fixed']} | {np.median(ms):.1f} |",
+            flush=True,
+        )
+
+
+def bench_calibration_targets(args, vectors, persons) -> None:
+    """Which default target: 30 people x 2 photos, calibrated on their own faces."""
+    rng = np.random.default_rng(args.seed + 2)
+    _, _, after, singles_after = _split_people(persons, args.split)
+    print(
+        f"\nTargets: {args.draws} draws of {args.cli_people} people x 2 photos (N to Z), "
+        f"2 other photos each as known probes, the {len(singles_after)} single-photo N to Z "
+        "people as strangers; `refresh_threshold(target_far=F, force=True)` per draw. "
+        "'both >= 95 %': share of draws where 30 strangers drawn from them would give "
+        "at least 95 % known right and at least 95 % (29 of 30) strangers unknown."
+    )
+    print(
+        "| target FAR | threshold (mean) | known named right | strangers unknown "
+        "| both >= 95 % (30 strangers) |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    results = {f: [] for f in args.targets}
+    for _ in range(args.draws):
+        enrolled, probes = _draw(rng, after, args.cli_people, min_photos=4)
+        q = np.r_[probes, singles_after]
+        truth = persons[q]
+        known = np.r_[np.ones(len(probes), bool), np.zeros(len(singles_after), bool)]
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            Gallery(Path(tmp) / "g.sqlite", model_id="lfw") as g,
+        ):
+            g._add_many(
+                [(p, vectors[r], None, None, None, None, None) for p, r in enrolled.items()]
+            )
+            best = g.search(vectors[q]).best()
+            names = np.array([m.name for m in best], dtype=object)
+            dist = np.array([m.distance for m in best])
+            for f in args.targets:
+                t = g.refresh_threshold(target_far=f, force=True).threshold
+                k, u = _rates(names, dist, truth, known, t)
+                # 30 strangers of them: P(at most 1 named) under the measured rate.
+                p_ok = u**30 + 30 * (1 - u) * u**29
+                results[f].append((t, k, u, p_ok * (k >= 0.95)))
+    for f, rows in results.items():
+        r = np.mean(rows, axis=0)
+        print(f"| {f:g} | {r[0]:.3f} | {r[1]:.1%} | {r[2]:.1%} | {r[3]:.0%} |", flush=True)
+
+
+def bench_calibration(args) -> None:
+    with Gallery(args.gallery, model_id=None, create=False) as g:
+        vectors, persons = g.embeddings()
+        sources = [f.source for f in g.faces()]
+    persons = np.array(persons, dtype=object)
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
+    print(f"embeddings: {len(vectors)} LFW faces from {args.gallery} (computed once)")
+    if "cli" in args.parts:
+        bench_calibration_cli(args, vectors, persons, sources)
+    if "targets" in args.parts:
+        bench_calibration_targets(args, vectors, persons)
+    if "sizes" in args.parts:
+        bench_calibration_sizes(args, vectors, persons)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -410,6 +671,17 @@ def main() -> None:
     p.add_argument("--far", type=float, nargs="+", default=[0.05, 0.01])
     p.add_argument("--enroll-k", type=int, default=3)
     p.set_defaults(func=bench_lfw_openset)
+    p = sub.add_parser("calibration")
+    p.add_argument("--gallery", default="/tmp/lfw_gallery.sqlite")
+    p.add_argument("--parts", nargs="+", default=["cli", "targets", "sizes"])
+    p.add_argument("--split", default="N")
+    p.add_argument("--cli-people", type=int, default=30)
+    p.add_argument("--cli-draws", type=int, default=5)
+    p.add_argument("--sizes", type=int, nargs="+", default=[3, 10, 30, 100, 1000])
+    p.add_argument("--targets", type=float, nargs="+", default=[0.01, 0.02, 0.03, 0.05])
+    p.add_argument("--draws", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=bench_calibration)
     args = parser.parse_args()
     args.func(args)
 

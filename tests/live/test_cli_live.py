@@ -140,3 +140,21 @@ def test_live_bad_input_is_one_line_and_exit_2(run_cli, argv, message, capsys):
     assert run_cli(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_live_json_carries_the_threshold_and_its_source(run_cli, clip, monkeypatch, kit, capsys):
+    from workbench.gallery import Gallery
+
+    gallery = Gallery(clip.with_name("g.sqlite"), model_id="fake")
+    gallery.set_threshold(0.55)
+
+    def open_with_gallery(args):
+        rec = kit.Recognizer(boxes=[(10, 10, 60, 60)], names=["Zoë"])
+        rec.gallery = gallery
+        return contextlib.nullcontext(rec)
+
+    monkeypatch.setattr(live_cli, "open_recognizer", open_with_gallery)
+    with gallery:
+        assert run_cli(["live", str(clip), "--gallery", "g.sqlite", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["threshold"] == 0.55 and report["threshold_source"] == "set by you"

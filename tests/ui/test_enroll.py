@@ -47,6 +47,9 @@ def test_upload_name_enroll_rename_remove(panel, gallery, people, uploaded, tmp_
     assert len(list((tmp_path / "photos" / "Ada").glob("*.jpg"))) == 3
     assert "Ada" in panel.rows and panel.rows["Ada"]["thumbnail"].value
     assert "3 face(s)" in panel.rows["Ada"]["row"].children[1].value
+    # Enrollment re-derived the threshold; the panel shows it with its source.
+    assert f"{gallery.threshold:.3f}" in panel.threshold_label.value
+    assert "prior for 1 person" in panel.threshold_label.value
 
     # The same photos again are duplicates: refused with a reason in the panel.
     panel.upload.value = tuple(uploaded(p) for p in photos)
@@ -105,6 +108,7 @@ def test_enroll_folder(panel, gallery, people, tmp_path):
     assert sorted(gallery.people) == sorted(people)
     assert "enrolled 9 faces" in panel.folder_message.value
     assert set(panel.rows) == set(people)
+    assert "prior for 3 people" in panel.threshold_label.value
 
     panel.folder.value = str(tmp_path / "missing")
     panel.folder_button.click()

@@ -110,7 +110,13 @@ def test_histogram_bins_and_threshold_field_do_not_depend_on_the_slider():
 
 @pytest.mark.parametrize(
     ("source", "label"),
-    [("default", "default"), ("set", "set"), ("calibrated: FAR 1e-3 on 12 people", "calibrated")],
+    [
+        ("default", "default"),
+        ("set", "set by you"),  # a gallery written before "set by you"
+        ("set by you", "set by you"),
+        ("prior for 3 people", "prior"),
+        ("calibrated on 30 people / 60 faces", "calibrated"),
+    ],
 )
 def test_the_threshold_is_called_what_it_is(source, label):
     v, names = clusters()
@@ -206,6 +212,9 @@ def test_explorer_from_a_gallery(people, recognizer, gallery):
     assert ex.calibrated == gallery.threshold
     assert ex.threshold_kind == threshold_label(gallery.threshold_source)
     assert set(ex.sources) == {p.name for photos in people.values() for p in photos}
+    assert gallery.threshold_source in ex.source_label.value
+    assert f"{gallery.threshold:.3f}" in ex.source_label.value
+    assert ex.threshold_kind == "prior"  # 3 people, 9 faces: too few to calibrate
     # Hover thumbnails and clicked chips are cut from the photos (aligned again).
     assert ex.images.chip(0).shape == (150, 150, 3)
     assert max(ex.images.thumbnail(0).shape[:2]) == 64
@@ -221,6 +230,7 @@ def test_explorer_from_a_gallery(people, recognizer, gallery):
     assert len(gallery) == 7 and len(ex.names) == len(ex.projection) == 7
     assert ex.names.count(first) == 1 and ex.projection.group == []
     assert "removed 2 face(s)" in ex.group_message.value
+    assert ex.calibrated == gallery.threshold and gallery.threshold_source in ex.source_label.value
     # Removing what would leave nothing to explore is refused, and nothing is removed.
     ex.projection.group = list(range(7))
     ex.remove_group_button.click()

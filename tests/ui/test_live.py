@@ -39,6 +39,7 @@ def test_video_file_names_the_person(gallery, embedder, enrolled, tmp_path):
     clip = make_clip(photos, tmp_path / "clip.mp4", seconds_per_photo=0.5)
     before = threading.active_count()
     panel = LivePanel(gallery, embedder, source=VIDEO, video=clip)
+    assert gallery.threshold_source in panel.threshold_label.value
     panel.realtime.value = False
     panel.start_button.click()
     assert panel.errors.last is None, panel.errors.last

@@ -180,6 +180,10 @@ def run(args: argparse.Namespace) -> int:
     events: list[dict[str, Any]] = []
     try:
         with open_recognizer(args) as recognizer:
+            gallery = getattr(recognizer, "gallery", None)
+            threshold = None if gallery is None else gallery.threshold_info
+            if threshold is not None and not args.json:
+                print(f"gallery {args.gallery}: {threshold}", flush=True)
             is_file = isinstance(source, VideoFileSource) and not source.is_url
             settler = _Settler(
                 time.monotonic(),
@@ -207,6 +211,8 @@ def run(args: argparse.Namespace) -> int:
         print_json_line(
             {
                 "source": args.source,
+                "threshold": None if threshold is None else threshold.threshold,
+                "threshold_source": None if threshold is None else threshold.source,
                 "recognitions": events,
                 "tracks": [t.to_dict() for t in tracks],
                 "stats": stats.to_dict(),

@@ -188,3 +188,13 @@ def face_quality(image: np.ndarray, detections: FaceDetections) -> tuple[str, bo
     if width < 80:
         return text + ": face too small, come closer", False
     return text + ": good", True
+
+
+def threshold_html(gallery: Any) -> str:
+    """The gallery's threshold and where it came from, one line of HTML for the panels."""
+    import html
+
+    info = gallery.threshold_info
+    return f"threshold <b>{info.threshold:.3f}</b> &middot; {html.escape(info.source)}" + (
+        f" (target FAR {info.target_far:g} per {info.per})" if info.auto else ""
+    )

@@ -23,6 +23,7 @@ from workbench.ui.common import (
     face_quality,
     message_html,
     set_image,
+    threshold_html,
     thumbnail,
 )
 
@@ -155,6 +156,7 @@ class EnrollPanel:
         # People table --------------------------------------------------------------------
         self.people_box = w.VBox()
         self.table_message = w.HTML()
+        self.threshold_label = w.HTML()  # re-derived by every enrollment: shown with its source
         self._rows: dict[str, Any] = {}
 
         left = [self.camera] if self.camera is not None else [w.HTML("<i>webcam off</i>")]
@@ -178,6 +180,7 @@ class EnrollPanel:
                 w.HBox([self.folder, self.folder_button]),
                 self.folder_message,
                 w.HTML("<b>Enrolled people</b>"),
+                self.threshold_label,
                 self.people_box,
                 self.table_message,
                 self.output,
@@ -443,6 +446,7 @@ class EnrollPanel:
         if not rows:
             rows = [w.HTML("<i>nobody enrolled yet</i>")]
         self.people_box.children = rows
+        self.threshold_label.value = threshold_html(self.gallery)
 
     @property
     def rows(self) -> dict[str, dict[str, Any]]:

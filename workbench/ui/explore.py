@@ -32,11 +32,20 @@ HISTOGRAM_BINS = 40
 
 def threshold_label(source: str) -> str:
     """What to call a gallery's threshold on the plots, from ``Gallery.threshold_source``:
-    ``"default"`` (nobody chose it), ``"set"`` (typed in), anything else is a calibration
-    and says how it was made."""
-    if source in ("default", "set"):
+    ``"default"`` (nobody chose it), ``"set by you"`` (typed in; ``"set"`` in older
+    galleries), ``"prior"`` (``"prior for N people"``: a gallery too small to calibrate),
+    anything else a calibration (``"calibrated on N people / M faces"``)."""
+    if source in ("default", "set by you"):
         return source
+    if source == "set":
+        return "set by you"
+    if source.startswith("prior"):
+        return "prior"
     return "calibrated"
+
+
+def _source_html(threshold: float, source: str) -> str:
+    return f"gallery threshold <b>{threshold:.3f}</b> &middot; {html.escape(source)}"
 
 
 @dataclass(frozen=True)
@@ -187,6 +196,8 @@ class EmbeddingExplorer:
         w.link((self.threshold, "value"), (self.threshold_field, "value"))
         self.method = w.ToggleButtons(options=[("PCA", "pca"), ("t-SNE", "tsne")], value="pca")
         self.summary = w.HTML()
+        # The full source ("calibrated on 30 people / 60 faces", ...) beside the value.
+        self.source_label = w.HTML(_source_html(self.calibrated, threshold_source))
         self.flips = w.HTML()
         self.heatmap = w.Image(format="png")
         self.histogram = w.Image(format="png")
@@ -245,6 +256,7 @@ class EmbeddingExplorer:
         self.widget = w.VBox(
             [
                 self.summary,
+                self.source_label,
                 w.HBox([self.threshold, self.threshold_field]),
                 w.HBox([self.heatmap, self.histogram]),
                 w.HBox(
@@ -521,6 +533,10 @@ class EmbeddingExplorer:
             )
         for k in group:
             self.gallery.remove_face(self.face_ids[k])
+        # Removing faces re-derived the gallery's threshold: mark the new one.
+        info = self.gallery.threshold_info
+        self.calibrated, self.threshold_kind = info.threshold, threshold_label(info.source)
+        self.source_label.value = _source_html(info.threshold, info.source)
         self._set_faces(
             self.embeddings[keep],
             left,

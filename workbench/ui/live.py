@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import InvalidArgumentError
-from workbench.ui.common import ErrorLog, encode_image, set_image
+from workbench.ui.common import ErrorLog, encode_image, set_image, threshold_html
 
 if TYPE_CHECKING:
     from workbench.detect.base import Detector
@@ -101,6 +101,7 @@ class LivePanel:
         self.detector_note = w.HTML()
         self.faces = w.HTML("<i>not running</i>")
         self.stats = w.HTML()
+        self.threshold_label = w.HTML(threshold_html(gallery))
         self.unknown = w.Dropdown(options=[], description="unknown")
         self.new_name = w.Text(placeholder="their name", description="who is this?")
         # Enabled only while an unknown face is in view (see _set_unknown).
@@ -122,6 +123,7 @@ class LivePanel:
                 w.HBox([self.start_button, self.stop_button]),
                 self.camera_box,
                 self.view,
+                self.threshold_label,
                 self.stats,
                 self.faces,
                 w.HBox([self.unknown, self.new_name, self.enroll_button]),
@@ -206,6 +208,7 @@ class LivePanel:
 
         restarting = self.running
         self._stop(restarting=restarting)
+        self.threshold_label.value = threshold_html(self.gallery)
         recognizer = Recognizer(self._get_detector(), self.embedder, self.gallery)
         source = self._make_source()
         browser = self.source.value == BROWSER
@@ -379,6 +382,7 @@ class LivePanel:
             detector=getattr(detector, "name", None),
             scores=[float(face.scores[0])],
         )
+        self.threshold_label.value = threshold_html(self.gallery)  # enrollment re-derived it
         return face_id
 
     def _on_enroll_unknown(self, _button: Any = None) -> None:
