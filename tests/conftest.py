@@ -61,3 +61,42 @@ def mtcnn_detector():
 
     with create_detector("mtcnn") as detector:
         yield detector
+
+
+def _without_root_file_access() -> None:
+    """In the child before exec: drop the capabilities that let root read any file
+    (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH) from the bounding set, so the program runs as
+    root but meets file permissions as anyone would."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop = 24
+    for cap in (1, 2):
+        if libc.prctl(pr_capbset_drop, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+@pytest.fixture
+def run_python_without_root():
+    """``run(code) -> CompletedProcess``: Python code in a child process that meets file
+    permissions (as root too, where tests usually run), with this checkout on the path.
+    Skips when the capabilities cannot be dropped here."""
+    import os
+    import subprocess
+    import sys
+
+    def run(code: str) -> subprocess.CompletedProcess:
+        root = str(Path(__file__).parents[1])
+        try:
+            return subprocess.run(
+                [sys.executable, "-c", code],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={**os.environ, "PYTHONPATH": os.pathsep.join([root, f"{root}/tests/gallery"])},
+                preexec_fn=_without_root_file_access if os.geteuid() == 0 else None,
+            )
+        except subprocess.SubprocessError as exc:
+            pytest.skip(f"cannot drop root's file access here: {exc}")
+
+    return run

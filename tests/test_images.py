@@ -1,8 +1,5 @@
 import io
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -256,20 +253,7 @@ def test_device_is_refused():
         load_image("/dev/null")
 
 
-def _without_root_file_access() -> None:
-    """In the child before exec: drop the capabilities that let root read any file
-    (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH) from the bounding set, so the program runs as
-    root but meets permissions as anyone would."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_capbset_drop = 24
-    for cap in (1, 2):
-        if libc.prctl(pr_capbset_drop, cap, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
-
-def test_file_inside_an_unreadable_folder(tmp_path, lfw_dir):
+def test_file_inside_an_unreadable_folder(tmp_path, lfw_dir, run_python_without_root):
     locked = tmp_path / "locked"
     locked.mkdir()
     photo = locked / "a.jpg"
@@ -284,16 +268,7 @@ def test_file_inside_an_unreadable_folder(tmp_path, lfw_dir):
         "    print(exc)\n"
     )
     try:
-        proc = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
-            preexec_fn=_without_root_file_access if os.geteuid() == 0 else None,
-        )
-    except subprocess.SubprocessError as exc:
-        pytest.skip(f"cannot drop root's file access here: {exc}")
+        proc = run_python_without_root(code)
     finally:
         locked.chmod(0o755)
     assert proc.returncode == 0, proc.stderr

@@ -27,15 +27,29 @@ def is_photo(path: str | os.PathLike) -> bool:
     return not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def photos_in(folder: str | os.PathLike, *, ignored: list[str] | None = None) -> list[Path]:
+def photos_in(
+    folder: str | os.PathLike,
+    *,
+    ignored: list[str] | None = None,
+    unlisted: list[tuple[str, str]] | None = None,
+) -> list[Path]:
     """The photos under ``folder`` (nested folders included), in name order.
 
     Args:
         folder: a person's folder.
         ignored: visible files that are not photos are appended here, when given.
+        unlisted: ``(folder, reason)`` of folders that cannot be listed (no permission)
+            are appended here, when given; ``os.walk`` would skip them without a word.
     """
+
+    def could_not_list(exc: OSError) -> None:
+        if unlisted is not None:
+            from workbench.input_files import os_error_reason
+
+            unlisted.append((str(exc.filename or folder), os_error_reason(exc)))
+
     photos = []
-    for dirpath, dirnames, filenames in os.walk(folder):
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=could_not_list):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for fn in sorted(filenames):
             if fn.startswith("."):

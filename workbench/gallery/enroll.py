@@ -54,6 +54,8 @@ class EnrollSummary:
             (sha256) is enrolled already, to ``person``.
         unreadable: ``(source, reason)`` of files that could not be read as images.
         invalid_names: ``(folder, reason)`` of person folders whose name is refused.
+        unlisted_folders: ``(folder, reason)`` of folders that could not be listed (no
+            permission): the photos in them were not seen.
         ignored: files that are not photos (by ending) or not inside a person folder.
         seconds: wall time.
         face_ids: gallery ids of the faces added, in the order of ``enrolled``.
@@ -66,6 +68,7 @@ class EnrollSummary:
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     invalid_names: list[tuple[str, str]] = field(default_factory=list)
+    unlisted_folders: list[tuple[str, str]] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     seconds: float = 0.0
     face_ids: list[int] = field(default_factory=list)
@@ -99,12 +102,16 @@ class EnrollSummary:
         ]
         if self.invalid_names:
             lines.append(f"refused folder names: {len(self.invalid_names)}")
+        if self.unlisted_folders:
+            lines.append(f"folders that could not be listed: {len(self.unlisted_folders)}")
         if self.ignored:
             lines.append(f"ignored files: {len(self.ignored)}")
         for source, reason in self.unreadable[:5]:
             lines.append(f"  unreadable {source}: {reason}")
         for folder, reason in self.invalid_names[:5]:
             lines.append(f"  refused {folder}: {reason}")
+        for folder, reason in self.unlisted_folders[:5]:
+            lines.append(f"  not listed {folder}: {reason}")
         return "\n".join(lines)
 
 
@@ -381,9 +388,19 @@ def enroll(
 def iter_person_folders(root: Path, summary: EnrollSummary) -> Iterator[tuple[str, list[Path]]]:
     """``(validated name, photos)`` of each ``root/<person>/`` (photos found recursively).
 
-    Refused folder names and stray files go to ``summary``.
+    Refused folder names, stray files and folders that cannot be listed go to
+    ``summary``.
+
+    Raises:
+        InvalidArgumentError: ``root`` itself cannot be listed.
     """
-    for entry in sorted(root.iterdir()):
+    try:
+        entries = sorted(root.iterdir())
+    except OSError as exc:
+        from workbench.input_files import os_error_reason
+
+        raise InvalidArgumentError(f"cannot list {root}: {os_error_reason(exc)}") from None
+    for entry in entries:
         if entry.name.startswith("."):
             continue
         if not entry.is_dir():
@@ -395,7 +412,7 @@ def iter_person_folders(root: Path, summary: EnrollSummary) -> Iterator[tuple[st
         except GalleryError as exc:
             summary.invalid_names.append((str(entry), str(exc)))
             continue
-        photos = photos_in(entry, ignored=summary.ignored)
+        photos = photos_in(entry, ignored=summary.ignored, unlisted=summary.unlisted_folders)
         if photos:
             yield name, photos
 
@@ -429,7 +446,7 @@ def enroll_folder(
         An :class:`EnrollSummary` of the whole folder.
 
     Raises:
-        InvalidArgumentError: ``folder`` is not a folder.
+        InvalidArgumentError: ``folder`` is not a folder, or cannot be listed.
         GalleryError: the recognizer's model is not the gallery's, or a write failed.
     """
     t0 = time.perf_counter()
