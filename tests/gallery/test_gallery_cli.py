@@ -85,3 +85,73 @@ def test_enroll_then_recognize_real_faces(main, lfw_dir, tmp_path, capsys) -> No
     assert main(["recognize", str(known), "--gallery", str(gallery)]) == 0
     out = capsys.readouterr().out
     assert "1 face" in out and "Aaron_Peirsol distance=" in out
+
+
+def _saved_and_own(tmp_path):
+    """A gallery where Ada has 2 photos the workbench saved and 1 of the user's own."""
+    from gallery_fakes import MODEL, FakeRecognizer, photo_bytes, write_photo
+
+    from workbench.gallery import Gallery
+    from workbench.gallery.enroll import enroll  # the panel's path, with save_photos
+
+    path = tmp_path / "g.sqlite"
+    own = write_photo(tmp_path / "mine" / "ada.png", 0, 9)
+    with Gallery(path, model_id=MODEL) as g:
+        enroll(
+            g,
+            "Ada",
+            [photo_bytes(0, 1), photo_bytes(0, 2)],
+            recognizer=FakeRecognizer(),
+            save_photos=tmp_path / "photos",
+        )
+        g.enroll("Ada", [own], recognizer=FakeRecognizer())
+        enroll(
+            g,
+            "Bob",
+            [photo_bytes(1, 1)],
+            recognizer=FakeRecognizer(),
+            save_photos=tmp_path / "photos",
+        )
+        saved = g.stored_photos("Ada")
+    return path, own, saved
+
+
+def test_remove_deletes_saved_photos_not_the_users(main, tmp_path, capsys) -> None:
+    path, own, saved = _saved_and_own(tmp_path)
+    assert len(saved) == 2 and all(p.is_file() for p in saved)
+    assert main(["remove", "Ada", "--gallery", str(path), "--json"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    report = json.loads(out[0])
+    assert report["faces"] == 3 and sorted(report["photos_deleted"]) == sorted(map(str, saved))
+    assert "1 people, 1 faces" in out[1]
+    assert not any(p.exists() for p in saved) and not (tmp_path / "photos" / "Ada").exists()
+    assert own.is_file()  # the user's own photo is never touched
+    assert (tmp_path / "photos" / "Bob").is_dir()
+    assert main(["remove", "Ada", "--gallery", str(path)]) == 2
+    assert "no person named 'Ada'" in capsys.readouterr().err
+
+
+def test_remove_keeps_a_saved_photo_the_user_replaced(tmp_path) -> None:
+    from gallery_fakes import MODEL
+
+    from workbench.gallery import Gallery
+
+    path, _, saved = _saved_and_own(tmp_path)
+    saved[0].write_bytes(b"the user's own file now")
+    with Gallery(path, model_id=MODEL) as g:
+        assert g.remove_person("Ada") == 3
+    assert saved[0].read_bytes() == b"the user's own file now" and not saved[1].exists()
+
+
+def test_damaged_gallery_exits_2_with_one_line(main, tmp_path, capsys) -> None:
+    """The probe: a TEXT embedding raised TypeError and the CLI printed a traceback."""
+    import sqlite3
+
+    path, _, _ = _saved_and_own(tmp_path)
+    con = sqlite3.connect(path)
+    con.execute("UPDATE faces SET embedding = 'text' WHERE id = 1")
+    con.commit()
+    con.close()
+    assert main(["remove", "Bob", "--gallery", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "face 1 of 'Ada' is damaged" in err[0], err

@@ -224,3 +224,75 @@ def test_two_processes_on_one_file(tmp_path) -> None:
         proc.stdin.close()
         proc.wait(timeout=30)
         proc.stdout.close()
+
+
+_CREATOR = textwrap.dedent(
+    f"""
+    import sys, time
+    from pathlib import Path
+    import numpy as np
+    from gallery_fakes import face_vector
+    from workbench.gallery import Gallery
+
+    path, me, start = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+    while time.time() < start:  # both start creating at the same instant
+        pass
+    with Gallery(path, model_id={MODEL!r}) as g:
+        g.add_embeddings(f"p{{me}}", np.stack([face_vector(me, v) for v in range(5)]))
+        (path.parent / f"done{{me}}").touch()
+        deadline = time.time() + 20  # the other one may have failed: do not hang
+        while not all((path.parent / f"done{{i}}").exists() for i in range(2)):
+            if time.time() > deadline:
+                sys.exit("the other process never finished its enrollment")
+            time.sleep(0.01)
+        print(len(g), len(g.people), flush=True)
+    """
+)
+
+
+def test_two_processes_creating_one_gallery_both_keep_their_work(tmp_path) -> None:
+    """The probe: two `enroll` runs creating the same new gallery; one lost its faces
+    ("attempt to write a readonly database") in 2 of 7 runs, and each summary counted
+    only its own faces."""
+    import os
+    import time
+    from pathlib import Path
+
+    import workbench
+
+    # The fakes' folder and the package under test, for the child processes.
+    paths = [str(Path(__file__).parent), str(Path(workbench.__file__).parents[1])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    for run in range(4):
+        folder = tmp_path / f"run{run}"
+        folder.mkdir()
+        path = folder / "gallery.sqlite"
+        start = time.time() + 1.0
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _CREATOR, str(path), str(i), str(start)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for i in range(2)
+        ]
+        outs = [p.communicate(timeout=60) for p in procs]
+        for p, (out, err) in zip(procs, outs, strict=True):
+            assert p.returncode == 0, err
+            assert out.split() == ["10", "2"], (out, err)  # the gallery's real totals
+        with Gallery(path, model_id=MODEL) as g:
+            assert sorted(g.people) == ["p0", "p1"] and len(g) == 10
+        assert [f.name for f in folder.iterdir() if f.suffix == ".tmp"] == []
+
+
+def test_create_never_replaces_a_gallery_that_appeared(tmp_path) -> None:
+    from workbench.gallery import store
+
+    path = tmp_path / "g.sqlite"
+    assert store.create(path, model_id=MODEL, dim=128, threshold=0.6) is True
+    before = path.read_bytes()
+    assert store.create(path, model_id="other", dim=64, threshold=0.5) is False
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.sqlite"]

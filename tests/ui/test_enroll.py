@@ -68,8 +68,31 @@ def test_upload_name_enroll_rename_remove(panel, gallery, people, uploaded, tmp_
     assert (tmp_path / "photos" / "Ada Lovelace").is_dir()
     assert panel.rows["Ada Lovelace"]["thumbnail"].value  # found in the renamed folder
 
+    saved = gallery.stored_photos("Ada Lovelace")
+    assert len(saved) == 3 and all(p.parent.name == "Ada Lovelace" for p in saved)
+    assert all(p.is_file() for p in saved)  # the sources followed the renamed folder
+
+    # Remove asks first; Cancel keeps everything.
     panel.rows["Ada Lovelace"]["remove"].click()
+    assert gallery.people == ["Ada Lovelace"]
+    text, yes, no = panel.confirm_box.children
+    assert "3 photo(s) the workbench saved" in text.value
+    no.click()
+    assert gallery.people == ["Ada Lovelace"] and not panel.confirm_box.children
+    # The user's own photo, enrolled from their folder, stays after the removal.
+    own = tmp_path / "own" / photos[0].name
+    own.parent.mkdir()
+    own.write_bytes(photos[0].read_bytes() + b"\0")  # same picture, another file
+    panel.gallery.enroll("Ada Lovelace", [own], recognizer=panel.recognizer)
+    assert len(gallery) == 4
+    panel.rows["Ada Lovelace"]["remove"].click()
+    panel.confirm_box.children[1].click()
+    assert panel.errors.last is None, panel.errors.last
     assert gallery.people == [] and "nobody enrolled" in panel.people_box.children[0].value
+    assert "3 photo(s)" in panel.table_message.value
+    assert not any(p.exists() for p in saved)
+    assert not (tmp_path / "photos" / "Ada Lovelace").exists()  # the emptied folder too
+    assert own.is_file()
 
 
 def test_photo_without_a_face_is_not_enrolled(panel, gallery):

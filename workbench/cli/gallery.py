@@ -90,6 +90,18 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run_calibrate)
 
+    p = subparsers.add_parser(
+        "remove",
+        help="remove people from a gallery, with the photos the workbench saved for them",
+        description="Remove each NAME and all their faces from the gallery FILE, and delete "
+        "the photos the workbench saved for them (the enroll panel's captures and uploads). "
+        "Photos enrolled from your own folders are never touched.",
+    )
+    p.add_argument("names", nargs="+", metavar="NAME", help="person to remove")
+    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--json", action="store_true", help="one JSON object per person")
+    p.set_defaults(func=run_remove)
+
 
 def _embedder_and_gallery(path: str, *, create: bool):
     from workbench.embed import default_embedder
@@ -243,4 +255,25 @@ def run_recognize(args: argparse.Namespace) -> int:
         for source in args.inputs:
             faces = _faces(recognizer.recognize(load_image(source)))
             _print(source, faces, as_json=args.json, frame=None, threshold=threshold)
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from workbench.cli import print_json_line
+    from workbench.gallery import Gallery
+
+    # No embedder: removing needs no model (and no TensorFlow import).
+    with Gallery(args.gallery, model_id=None, create=False) as gallery:
+        for name in args.names:
+            saved = [p for p in gallery.stored_photos(name) if p.is_file()]
+            faces = gallery.remove_person(name)
+            deleted = [str(p) for p in saved if not p.exists()]
+            if args.json:
+                print_json_line({"removed": name, "faces": faces, "photos_deleted": deleted})
+            else:
+                print(
+                    f"removed {name}: {faces} face(s), {len(deleted)} photo(s) the workbench "
+                    "had saved"
+                )
+        print(f"gallery {gallery.path}: {len(gallery.people)} people, {len(gallery)} faces")
     return 0

@@ -697,20 +697,21 @@ class Gallery:
         """
         return self._add_many([(name, embeddings, sources, sha256s, boxes, detector, scores)])[0]
 
-    def _add_many(
-        self, batches: list[tuple], *, stored: bool = False, refresh: bool = True
-    ) -> list[list[int]]:
+    def _add_many(self, batches: list[tuple], *, refresh: bool = True) -> list[list[int]]:
         """Several people's faces in one transaction (used by enroll and import).
 
         Who a face belongs to is decided inside the transaction from the file (the person
         row with that name, created if missing), never from this object's snapshot,
-        which another process may have made stale. ``stored``: the workbench saved the
-        photos at ``sources`` itself, so removing the faces removes those files.
+        which another process may have made stale. A batch is ``(name, embeddings,
+        sources, sha256s, boxes, detector, scores)`` and optionally an 8th element, per
+        row whether the workbench saved the photo at that source itself (removing the
+        face then deletes the file).
         ``refresh``: re-derive the threshold afterwards (:func:`.calibrate.refresh`);
         ``enroll_folder`` does it once at the end instead of after each batch.
         """
         prepared = []
-        for name, embeddings, sources, sha256s, boxes, detector, scores in batches:
+        for batch in batches:
+            name, embeddings, sources, sha256s, boxes, detector, scores = batch[:7]
             name = validate_name(name)
             vecs = check_queries(embeddings, self.dim)
             bad = integrity.bad_embedding_rows(vecs)
@@ -730,6 +731,9 @@ class Gallery:
                 [store.box_to_text(v) for v in _column(boxes, m, "boxes")],
                 [_score(v) for v in _column(scores, m, "scores")],
                 [_text(v) for v in dets],
+                [int(bool(v)) for v in _column(batch[7], m, "saved")]
+                if len(batch) > 7
+                else [0] * m,
             ]
             prepared.append((name, vecs, cols))
         with self._writer() as conn:
@@ -741,7 +745,7 @@ class Gallery:
                 stale = self._stale(conn)
                 next_pid = _next_id(conn, "people")
                 next_fid = _next_id(conn, "faces")
-                for name, vecs, (srcs, shas, bxs, scs, dets) in prepared:
+                for name, vecs, (srcs, shas, bxs, scs, dets, owned) in prepared:
                     if not vecs.shape[0]:
                         new_ids.append([])
                         continue
@@ -758,12 +762,10 @@ class Gallery:
                     ids = list(range(next_fid, next_fid + vecs.shape[0]))
                     next_fid += vecs.shape[0]
                     rows = []
-                    for fid, v, src, sha, box, sc, det in zip(
-                        ids, vecs, srcs, shas, bxs, scs, dets, strict=True
+                    for fid, v, src, sha, box, sc, det, own in zip(
+                        ids, vecs, srcs, shas, bxs, scs, dets, owned, strict=True
                     ):
-                        values = (
-                            fid, pid, src, sha, box, det, self.model_id, sc, created, int(stored)
-                        )  # fmt: skip
+                        values = (fid, pid, src, sha, box, det, self.model_id, sc, created, own)
                         blob = v.tobytes()
                         rows.append((*values, blob, store.face_checksum(values, blob)))
                     conn.executemany(

@@ -192,6 +192,7 @@ class _Faces:
     sha256s: list[str] = field(default_factory=list)
     boxes: list[np.ndarray] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
+    saved: list[bool] = field(default_factory=list)  # the workbench wrote this source
 
 
 def _process(
@@ -242,9 +243,11 @@ def _process(
         else:
             vec = np.asarray(recognizer.embed(image, dets), np.float32).reshape(1, -1)
             out.embeddings.append(vec[0])
-        if save_dir is not None and isinstance(payload, bytes):
+        saved = save_dir is not None and isinstance(payload, bytes)
+        if saved:
             source = str(_save_photo(save_dir, payload, digest, source))
             label = source
+        out.saved.append(saved)
         known.seen[digest] = "(this run)"
         out.labels.append(label)
         out.sources.append(source)
@@ -281,7 +284,16 @@ def _commit(
             f.chips.clear()
     ids = gallery._add_many(  # noqa: SLF001 - same package
         [
-            (name, np.stack(f.embeddings), f.sources, f.sha256s, f.boxes, detector, f.scores)
+            (
+                name,
+                np.stack(f.embeddings),
+                f.sources,
+                f.sha256s,
+                f.boxes,
+                detector,
+                f.scores,
+                f.saved,  # removing these faces deletes the photos saved for them
+            )
             for name, f in people
         ],
         refresh=refresh,

@@ -157,6 +157,8 @@ class EnrollPanel:
         self.people_box = w.VBox()
         self.table_message = w.HTML()
         self.threshold_label = w.HTML()  # re-derived by every enrollment: shown with its source
+        # "Remove" asks here first: it deletes the photos the workbench saved.
+        self.confirm_box = w.HBox()
         self._rows: dict[str, Any] = {}
 
         left = [self.camera] if self.camera is not None else [w.HTML("<i>webcam off</i>")]
@@ -182,6 +184,7 @@ class EnrollPanel:
                 w.HTML("<b>Enrolled people</b>"),
                 self.threshold_label,
                 self.people_box,
+                self.confirm_box,
                 self.table_message,
                 self.output,
             ]
@@ -428,7 +431,9 @@ class EnrollPanel:
                 )
             )
             remove.on_click(
-                self.errors.guard(lambda _b, n=info.name: self.remove(n), near=self.table_message)
+                self.errors.guard(
+                    lambda _b, n=info.name: self.ask_remove(n), near=self.table_message
+                )
             )
             label = w.HTML(
                 f"<b>{html.escape(info.name)}</b> &middot; {info.faces} face(s)",
@@ -447,6 +452,7 @@ class EnrollPanel:
             rows = [w.HTML("<i>nobody enrolled yet</i>")]
         self.people_box.children = rows
         self.threshold_label.value = threshold_html(self.gallery)
+        self.confirm_box.children = ()
 
     @property
     def rows(self) -> dict[str, dict[str, Any]]:
@@ -455,7 +461,11 @@ class EnrollPanel:
         return self._rows
 
     def rename(self, old: str, new: str) -> None:
-        """Rename a person in the gallery and in ``photos_dir``, then refresh."""
+        """Rename a person in the gallery and their folder in ``photos_dir``, then refresh.
+
+        The faces whose photos lay in the moved folder are pointed at the new place, so
+        the gallery's sources stay true (and removing the person finds the photos).
+        """
         from workbench.gallery.names import validate_name
 
         new = validate_name(new)
@@ -463,13 +473,49 @@ class EnrollPanel:
         src, dst = self.photos_dir / old, self.photos_dir / new
         if src.is_dir() and not dst.exists():
             src.rename(dst)
+            moves = {}
+            for face in self.gallery.faces(new):
+                path = Path(face.source) if face.source else None
+                if path is not None and path.parent == src:
+                    moves[face.source] = str(dst / path.name)
+            self.gallery.move_sources(moves)
         self.table_message.value = f"renamed {html.escape(old)} to <b>{html.escape(new)}</b>"
         self.refresh()
 
+    def ask_remove(self, name: str) -> None:
+        """Show what removing ``name`` deletes, with buttons to go ahead or cancel."""
+        import ipywidgets as w
+
+        faces = len(self.gallery.faces(name))
+        saved = [p for p in self.gallery.stored_photos(name) if p.is_file()]
+        where = f" in {html.escape(str(saved[0].parent))}" if saved else ""
+        text = (
+            f"Remove <b>{html.escape(name)}</b>: {faces} face(s) and the {len(saved)} "
+            f"photo(s) the workbench saved for them{where}? Photos enrolled from your own "
+            "folders are not touched."
+        )
+        yes = w.Button(description="Remove", button_style="danger", icon="trash")
+        no = w.Button(description="Cancel")
+        yes.on_click(self.errors.guard(lambda _b: self.remove(name), near=self.table_message))
+        no.on_click(self.errors.guard(lambda _b: self._cancel_remove(), near=self.table_message))
+        self.confirm_box.children = (w.HTML(text), yes, no)
+
+    def _cancel_remove(self) -> None:
+        self.confirm_box.children = ()
+        self.table_message.value = ""
+
     def remove(self, name: str) -> None:
-        """Remove a person from the gallery (their photos stay on disk), then refresh."""
+        """Remove a person and the photos the workbench saved for them (captures and
+        uploads, under ``photos_dir/<name>/``), then refresh. Photos enrolled from the
+        user's own folders stay. The table's Remove button asks first (:meth:`ask_remove`).
+        """
+        saved = [p for p in self.gallery.stored_photos(name) if p.is_file()]
         n = self.gallery.remove_person(name)
-        self.table_message.value = f"removed {html.escape(name)} ({n} face(s)); photos kept on disk"
+        deleted = sum(not p.exists() for p in saved)
+        self.table_message.value = (
+            f"removed {html.escape(name)} ({n} face(s)) and {deleted} photo(s) the "
+            "workbench had saved for them"
+        )
         self.refresh()
 
     def _thumbnail(self, name: str) -> bytes | None:
