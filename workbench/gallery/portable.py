@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,8 @@ import numpy as np
 
 from workbench.errors import GalleryError
 from workbench.files import atomic_path
+from workbench.gallery import integrity, store
+from workbench.gallery.names import validate_name
 
 if TYPE_CHECKING:
     from workbench.gallery.core import Gallery
@@ -91,42 +94,206 @@ def export(gallery: Gallery, path: str | os.PathLike) -> Path:
     return path
 
 
+#: What an export may hold: these members, each an ``.npy`` of this dtype.
+_MEMBERS = {
+    "manifest": np.dtype(np.uint8),
+    "embeddings": np.dtype("<f4"),
+    "person": np.dtype("<i4"),
+    "boxes": np.dtype("<f4"),
+    "scores": np.dtype("<f4"),
+}
+
+#: Caps checked against the zip directory before anything is inflated: a manifest holds
+#: about 200 bytes per face, so 256 MiB is over a million faces; the arrays' sizes then
+#: follow from the manifest's face count and ``dim``.
+MAX_MANIFEST_BYTES = 256 * 2**20
+MAX_FACES = 2_000_000
+MAX_TEXT = {"source": 4096, "sha256": 64, "detector": 100, "created": 64, "model_id": 200}
+
+
+def _bad(path: Path, what: str) -> GalleryError:
+    return GalleryError(f"{path}: expected a gallery export, but {what}")
+
+
+def _read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, shape) -> np.ndarray:
+    """One ``.npy`` member, its header checked against ``shape`` and the dtype expected
+    before any data is inflated; ``shape`` ``None``: any 1-D length (the manifest)."""
+    key = info.filename[:-4]
+    dtype = _MEMBERS[key]
+    with zf.open(info) as fh:
+        try:
+            major, _ = np.lib.format.read_magic(fh)
+            read_header = {
+                1: np.lib.format.read_array_header_1_0,
+                2: np.lib.format.read_array_header_2_0,
+            }.get(major)
+            if read_header is None:
+                raise ValueError(f"npy format version {major}")
+            got_shape, fortran, got_dtype = read_header(fh, max_header_size=1024)
+        except (ValueError, SyntaxError, TypeError, EOFError, OSError) as exc:
+            raise _bad(path, f"{key}: unreadable array header ({exc})") from None
+        if (
+            got_dtype != dtype
+            or fortran
+            or (shape is None and len(got_shape) != 1)
+            or (shape is not None and tuple(got_shape) != shape)
+        ):
+            want = f"{dtype} {'(n,)' if shape is None else shape}"
+            raise _bad(path, f"{key}: expected {want}, but got {got_dtype} {tuple(got_shape)}")
+        nbytes = int(np.prod(got_shape, dtype=np.int64)) * dtype.itemsize
+        if info.file_size != fh.tell() + nbytes:
+            raise _bad(path, f"{key}: the zip says {info.file_size} bytes, the header {nbytes}")
+        data = fh.read(nbytes + 1)
+    if len(data) != nbytes:
+        raise _bad(path, f"{key}: {len(data)} bytes of data, the header says {nbytes}")
+    return np.frombuffer(data, dtype).reshape(got_shape)
+
+
+def _text(value, key: str, where: str, *, optional: bool = True) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_TEXT.get(key, 4096):
+        shown = (
+            f"{type(value).__name__} of length {len(value)}"
+            if isinstance(value, str)
+            else (type(value).__name__)
+        )
+        raise ValueError(
+            f"{where}.{key}: expected text of at most {MAX_TEXT.get(key, 4096)} "
+            f"characters, but got {shown}"
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{where}.{key}: not valid Unicode text") from None
+    return value
+
+
+def _check_manifest(path: Path, manifest: object) -> dict:
+    """Every field of the manifest, by type and size; returns it normalised."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise GalleryError(f"{path}: expected a {FORMAT!r} export, but the manifest says otherwise")
+    version = manifest.get("version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise GalleryError(
+            f"{path}: export format version {str(version)[:20]} is not supported; "
+            f"this workbench reads version {FORMAT_VERSION}"
+        )
+    try:
+        dim = manifest.get("dim")
+        if type(dim) is not int or not 1 <= dim <= store.MAX_DIM:
+            raise ValueError(f"dim: expected an integer in 1..{store.MAX_DIM}, got {dim!r:.40}")
+        problem = integrity.threshold_problem(manifest.get("threshold"))
+        if problem or type(manifest.get("threshold")) not in (int, float):
+            raise ValueError(f"threshold: {problem or 'expected a number'}")
+        out = {
+            "model_id": _text(manifest.get("model_id"), "model_id", "manifest", optional=False),
+            "dim": dim,
+            "threshold": float(manifest["threshold"]),
+        }
+        people, faces = manifest.get("people"), manifest.get("faces")
+        if not isinstance(people, list) or not isinstance(faces, list):
+            raise ValueError("people and faces must be lists")
+        if len(faces) > MAX_FACES or len(people) > MAX_FACES:
+            raise ValueError(f"more than {MAX_FACES} faces or people")
+        names = []
+        for i, p in enumerate(people):
+            if not isinstance(p, dict):
+                raise ValueError(f"people[{i}]: expected an object, got {type(p).__name__}")
+            names.append(validate_name(p.get("name")))
+            _text(p.get("created"), "created", f"people[{i}]")
+        if len(set(names)) != len(names):
+            raise ValueError("a person is listed twice")
+        checked = []
+        for i, f in enumerate(faces):
+            if not isinstance(f, dict):
+                raise ValueError(f"faces[{i}]: expected an object, got {type(f).__name__}")
+            face = {k: _text(f.get(k), k, f"faces[{i}]") for k in ("source", "sha256", "detector")}
+            _text(f.get("created"), "created", f"faces[{i}]")
+            checked.append(face)
+    except GalleryError as exc:  # a refused name: say where it came from
+        raise _bad(path, str(exc)) from None
+    except (ValueError, TypeError) as exc:
+        raise _bad(path, str(exc)) from None
+    return {**out, "people": names, "faces": checked}
+
+
 def read_export(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
-    """``(manifest, arrays)`` of an export file, checked for shape and format.
+    """``(manifest, arrays)`` of an export file, every field checked.
+
+    Nothing is inflated before the zip directory has been checked (the expected
+    members, sizes under :data:`MAX_MANIFEST_BYTES`); the arrays' headers are checked
+    against the manifest's face count and ``dim`` before their data is read, and every
+    value is checked as a write would check it (names, finite unit-scale embeddings,
+    owners in range, boxes and scores finite or NaN).
+
+    Returns:
+        The manifest with ``people`` as a list of checked names and ``faces`` as a list
+        of ``{source, sha256, detector}``, and the four arrays.
 
     Raises:
-        GalleryError: not an export of this format, or inconsistent arrays.
+        GalleryError: not an export of this format, or any field malformed.
     """
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in ("embeddings", "person", "boxes", "scores", "manifest")}
-        manifest = json.loads(arrays.pop("manifest").tobytes().decode("utf-8"))
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        with zipfile.ZipFile(path) as zf:
+            infos = {}
+            for info in zf.infolist():
+                key = info.filename[:-4] if info.filename.endswith(".npy") else None
+                if key not in _MEMBERS or key in infos:
+                    raise _bad(path, f"it holds the unexpected member {info.filename[:60]!r}")
+                infos[key] = info
+            missing = sorted(set(_MEMBERS) - set(infos))
+            if missing:
+                raise _bad(path, f"it lacks {', '.join(missing)}")
+            if infos["manifest"].file_size > MAX_MANIFEST_BYTES:
+                raise _bad(
+                    path,
+                    f"its manifest has {infos['manifest'].file_size} bytes (the limit is "
+                    f"{MAX_MANIFEST_BYTES})",
+                )
+            raw = _read_member(path, zf, infos["manifest"], None)
+            try:
+                manifest = _check_manifest(path, json.loads(raw.tobytes().decode("utf-8")))
+            except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+                raise _bad(path, f"its manifest is not JSON ({str(exc)[:80]})") from None
+            n, dim = len(manifest["faces"]), manifest["dim"]
+            shapes = {"embeddings": (n, dim), "person": (n,), "boxes": (n, 4), "scores": (n,)}
+            arrays = {k: _read_member(path, zf, infos[k], shape) for k, shape in shapes.items()}
+    except GalleryError:
+        raise
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,  # a compression method zipfile lacks
+        RuntimeError,  # an encrypted member
+        zlib.error,
+        MemoryError,
+    ) as exc:
         raise GalleryError(f"{path}: expected a gallery export (.npz), but {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise GalleryError(f"{path}: expected a {FORMAT!r} export, but the manifest says otherwise")
-    if manifest.get("version") != FORMAT_VERSION:
-        raise GalleryError(
-            f"{path}: export format version {manifest.get('version')} is not supported; "
-            f"this workbench reads version {FORMAT_VERSION}"
-        )
-    n = len(manifest.get("faces", []))
-    emb, person = arrays["embeddings"], arrays["person"]
-    n_people = len(manifest.get("people", []))
-    if (
-        emb.dtype != np.float32
-        or emb.shape != (n, int(manifest.get("dim", -1)))
-        or person.shape != (n,)
-        or arrays["boxes"].shape != (n, 4)
-        or arrays["scores"].shape != (n,)
-        or (n and (person.min() < 0 or person.max() >= n_people))
-    ):
-        raise GalleryError(
-            f"{path}: the export's arrays do not match its manifest "
-            f"({n} faces, {n_people} people, embeddings {emb.shape} {emb.dtype})"
-        )
+    _check_values(path, manifest, arrays)
     return manifest, arrays
+
+
+def _check_values(path: Path, manifest: dict, arrays: dict[str, np.ndarray]) -> None:
+    n_people = len(manifest["people"])
+    person = arrays["person"]
+    if person.size and (person.min() < 0 or person.max() >= n_people):
+        raise _bad(path, f"the arrays do not match the manifest: owners outside 0..{n_people - 1}")
+    bad = integrity.bad_embedding_rows(arrays["embeddings"])
+    if bad.size:
+        why = integrity.describe_embedding(arrays["embeddings"][bad[0]])
+        raise _bad(path, f"embedding {int(bad[0])} {why}")
+    boxes, scores = arrays["boxes"], arrays["scores"]
+    with np.errstate(invalid="ignore"):
+        box_ok = np.isfinite(boxes).all(axis=1) | np.isnan(boxes).all(axis=1)
+    if not box_ok.all():
+        raise _bad(path, f"box {int(np.flatnonzero(~box_ok)[0])} is neither finite nor unknown")
+    if np.isinf(scores).any():
+        raise _bad(path, f"score {int(np.flatnonzero(np.isinf(scores))[0])} is infinite")
 
 
 def import_file(gallery: Gallery, path: str | os.PathLike) -> ImportSummary:
@@ -140,22 +307,22 @@ def import_file(gallery: Gallery, path: str | os.PathLike) -> ImportSummary:
         InvalidNameError: a person name the gallery refuses.
     """
     manifest, arrays = read_export(path)
-    if manifest.get("model_id") != gallery.model_id:
+    if manifest["model_id"] != gallery.model_id or manifest["dim"] != gallery.dim:
         raise GalleryError(
-            f"{path}: the export holds embeddings of model {manifest.get('model_id')!r}, "
+            f"{path}: the export holds embeddings of model {manifest['model_id']!r}, "
             f"but the gallery {gallery.path} is of model {gallery.model_id!r}"
         )
     faces = manifest["faces"]
-    known = gallery.sha256_known({f["sha256"] for f in faces if f.get("sha256")})
+    known = gallery.sha256_known({f["sha256"] for f in faces if f["sha256"]})
     existing = set(gallery.people)
     batches = []
     duplicates = 0
     people_added = 0
-    for p_index, person in enumerate(manifest["people"]):
+    for p_index, name in enumerate(manifest["people"]):
         rows = [
             i
             for i in np.flatnonzero(arrays["person"] == p_index)
-            if not (faces[i].get("sha256") and faces[i]["sha256"] in known)
+            if not (faces[i]["sha256"] and faces[i]["sha256"] in known)
         ]
         duplicates += int((arrays["person"] == p_index).sum()) - len(rows)
         if not rows:
@@ -164,15 +331,15 @@ def import_file(gallery: Gallery, path: str | os.PathLike) -> ImportSummary:
         scores = [None if np.isnan(s) else float(s) for s in arrays["scores"][rows]]
         batches.append(
             (
-                person["name"],
+                name,
                 arrays["embeddings"][rows],
-                [faces[i].get("source") for i in rows],
-                [faces[i].get("sha256") for i in rows],
+                [faces[i]["source"] for i in rows],
+                [faces[i]["sha256"] for i in rows],
                 boxes,
-                [faces[i].get("detector") for i in rows],
+                [faces[i]["detector"] for i in rows],
                 scores,
             )
         )
-        people_added += person["name"] not in existing
+        people_added += name not in existing
     added = gallery._add_many(batches)  # noqa: SLF001 - one transaction for the whole file
     return ImportSummary(people_added, sum(len(a) for a in added), duplicates)
