@@ -201,7 +201,7 @@ def _check_manifest(path: Path, manifest: object) -> dict:
             if not isinstance(p, dict):
                 raise ValueError(f"people[{i}]: expected an object, got {type(p).__name__}")
             names.append(validate_name(p.get("name")))
-            _text(p.get("created"), "created", f"people[{i}]")
+            _text(p.get("created"), "created", f"people[{i}]", optional=False)
         if len(set(names)) != len(names):
             raise ValueError("a person is listed twice")
         checked = []
@@ -209,7 +209,7 @@ def _check_manifest(path: Path, manifest: object) -> dict:
             if not isinstance(f, dict):
                 raise ValueError(f"faces[{i}]: expected an object, got {type(f).__name__}")
             face = {k: _text(f.get(k), k, f"faces[{i}]") for k in ("source", "sha256", "detector")}
-            _text(f.get("created"), "created", f"faces[{i}]")
+            _text(f.get("created"), "created", f"faces[{i}]", optional=False)
             checked.append(face)
     except GalleryError as exc:  # a refused name: say where it came from
         raise _bad(path, str(exc)) from None
