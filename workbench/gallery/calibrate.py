@@ -140,14 +140,11 @@ def choose_threshold(
         )
     if not impostor.size:
         raise GalleryError("calibration needs impostor pairs: at least 2 people, but got 1")
-    imp = np.sort(impostor)
-    allowed = int(np.floor(target_far * imp.size))  # impostor pairs we may accept
-    resolved = allowed >= 1
-    if allowed >= imp.size:
-        threshold = float(imp[-1])
-    else:
-        # Accept strictly below the (allowed+1)-th smallest impostor distance.
-        threshold = float(np.nextafter(imp[allowed], -np.inf))
+    from workbench.evaluate import threshold_at_far
+
+    threshold = threshold_at_far(impostor, target_far)
+    # Unresolved: the target allows less than one of these impostor samples.
+    resolved = int(np.floor(target_far * impostor.size)) >= 1
     far = float(np.mean(impostor <= threshold))
     frr = float(np.mean(genuine > threshold)) if genuine.size else float("nan")
     return Calibration(threshold, target_far, far, frr, genuine.size, impostor.size, resolved, per)
