@@ -50,6 +50,20 @@ def test_unknown_model_name_exits_2(capsys):
     assert "valid names" in capsys.readouterr().err
 
 
+def test_a_bug_is_not_reported_as_bad_input(tmp_path, monkeypatch):
+    # A ValueError that is not the package's (numpy's "operands could not be broadcast"
+    # deep in a detector, say) keeps its traceback and exit 1 instead of passing for a
+    # bad input with exit 2.
+    import workbench.images
+
+    def broken(*args, **kwargs):
+        raise ValueError("operands could not be broadcast together")
+
+    monkeypatch.setattr(workbench.images, "load_image", broken)
+    with pytest.raises(ValueError, match="broadcast"):
+        main(["detect", str(_jpeg(tmp_path))])
+
+
 def _write(path, data):
     path.write_bytes(data)
     return path

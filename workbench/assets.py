@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.errors import ModelAssetError
+from workbench.errors import InvalidArgumentError, ModelAssetError
 from workbench.files import atomic_write_bytes, sha256_file
 
 #: The PyPI wheel that carries the same BlazeFace models as the official download.
@@ -123,12 +123,15 @@ def get_asset(name: str) -> Asset:
     """The :class:`Asset` called ``name``.
 
     Raises:
-        ValueError: an unknown name, with the valid names listed.
+        InvalidArgumentError: (a ``ValueError``) an unknown name, with the valid names
+            listed.
     """
     try:
         return ASSETS[name]
     except KeyError:
-        raise ValueError(f"unknown model asset {name!r}; valid names: {sorted(ASSETS)}") from None
+        raise InvalidArgumentError(
+            f"unknown model asset {name!r}; valid names: {sorted(ASSETS)}"
+        ) from None
 
 
 def asset_path(name: str, *, path: str | os.PathLike | None = None, download: bool = True) -> Path:

@@ -79,10 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or EXIT_OK)
     except WorkbenchError as exc:
-        print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except ValueError as exc:
-        # Unknown names (detector, asset) are ValueErrors by contract: bad input too.
+        # Bad input, and only that: the package raises its own errors for what it was
+        # given (unknown names are InvalidArgumentErrors). Anything else is a bug and
+        # keeps its traceback and exit 1; a plain ValueError from numpy deep inside a
+        # detector used to be printed as bad input here.
         print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ from workbench.detect.mediapipe_detector import (
     RunningMode,
 )
 from workbench.detect.mtcnn_detector import MTCNNDetector, MTCNNOptions
+from workbench.errors import InvalidArgumentError
 
 #: Name -> detector class. Constructing one loads nothing; the model loads on first use.
 DETECTORS: dict[str, type[DetectorBase]] = {
@@ -33,13 +34,15 @@ def create_detector(name: str = "mediapipe", **options) -> Detector:
             :class:`MTCNNOptions`).
 
     Raises:
-        ValueError: an unknown name, listing the valid ones.
-        InvalidArgumentError: an option outside its range.
+        InvalidArgumentError: (a ``ValueError``) an unknown name, listing the valid
+            ones, or an option outside its range.
     """
     try:
         cls = DETECTORS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown detector {name!r}; valid names: {sorted(DETECTORS)}") from None
+        raise InvalidArgumentError(
+            f"unknown detector {name!r}; valid names: {sorted(DETECTORS)}"
+        ) from None
     return cls(**options)
 
 

@@ -97,7 +97,9 @@ class Embedder:
         cache: str | os.PathLike | None = None,
     ) -> None:
         if runtime not in RUNTIMES:
-            raise ValueError(f"unknown embedder runtime {runtime!r}; valid: {list(RUNTIMES)}")
+            raise InvalidArgumentError(
+                f"unknown embedder runtime {runtime!r}; valid: {list(RUNTIMES)}"
+            )
         self.runtime = runtime
         self._weights = Path(weights) if weights is not None else None
         self._jit_compile = jit_compile
