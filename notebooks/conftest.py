@@ -4,8 +4,8 @@ folder, never your ``reference_images/``.
 The notebooks read ``WORKBENCH_GALLERY`` and ``WORKBENCH_PHOTOS``; kernels inherit this
 process's environment, so setting them here (before any kernel starts) is enough.
 
-Each cell's output is also checked for the C++ libraries' log lines (see
-``pytest_runtest_makereport``).
+Each cell's output is also checked for the C++ libraries' log lines and for HTML printed
+as text (see ``pytest_runtest_makereport``).
 """
 
 from __future__ import annotations
@@ -50,13 +50,36 @@ def pytest_runtest_makereport(item, call):
         return
     from workbench.native_logs import NATIVE_LOG_LINE
 
+    outputs = getattr(item, "test_outputs", None) or []
     lines = [
         line
-        for out in getattr(item, "test_outputs", None) or []
+        for out in outputs
         if out.get("output_type") == "stream"
         for line in out.get("text", "").splitlines()
         if NATIVE_LOG_LINE.match(line)
     ]
+    # HTML printed as text (a widget's value printed instead of shown): users saw
+    # "<span style='color:red'>...&#x27;" in notebook 01 and "<span class='wb-faces'>" in 03.
+    raw_html = [line for line in _shown_text(outputs) if "<span" in line]
     if lines:
         report.outcome = "failed"
         report.longrepr = "C++ log lines in the cell's output:\n" + "\n".join(lines)
+    elif raw_html:
+        report.outcome = "failed"
+        report.longrepr = "raw HTML printed as text in the cell's output:\n" + "\n".join(raw_html)
+
+
+def _shown_text(outputs: list[dict]) -> list[str]:
+    """The lines a reader sees as plain text: streams, and text results that are not a
+    widget (a widget's text form holds its HTML but the widget is what is shown)."""
+    lines = []
+    for out in outputs:
+        if out.get("output_type") == "stream":
+            lines += out.get("text", "").splitlines()
+            continue
+        data = out.get("data") or {}
+        if "application/vnd.jupyter.widget-view+json" in data or "text/html" in data:
+            continue
+        text = data.get("text/plain", "")
+        lines += ("".join(text) if isinstance(text, list) else text).splitlines()
+    return lines

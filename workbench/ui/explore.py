@@ -18,6 +18,8 @@ import numpy as np
 from workbench.errors import InvalidArgumentError
 from workbench.ui.common import ErrorLog, encode_image, figure_png, new_figure, set_image
 from workbench.ui.face_images import FaceImages
+from workbench.ui.matrix import MAX_FACES as MATRIX_MAX_FACES
+from workbench.ui.matrix import DistanceMatrix
 
 if TYPE_CHECKING:
     from workbench.detect.base import Detector
@@ -199,7 +201,8 @@ class EmbeddingExplorer:
         # The full source ("calibrated on 30 people / 60 faces", ...) beside the value.
         self.source_label = w.HTML(_source_html(self.calibrated, threshold_source))
         self.flips = w.HTML()
-        self.heatmap = w.Image(format="png")
+        # Hover a cell for the two faces and their distance (drawn in the browser).
+        self.heatmap = DistanceMatrix(np.zeros((0, 0)), [], size=380)
         self.histogram = w.Image(format="png")
         self.projection = FaceScatter(
             np.zeros((0, 2)), [], thumbnail=lambda i: self.images.thumbnail(i)
@@ -407,20 +410,16 @@ class EmbeddingExplorer:
         self._show_group()
 
     def _draw_heatmap(self) -> None:
-        d = distance_matrix(self.embeddings)
-        fig = new_figure(5.2, 4.4)
-        ax = fig.add_subplot()
-        im = ax.imshow(d, cmap="viridis_r", vmin=0.0)
-        fig.colorbar(im, ax=ax, label="distance")
-        people, starts, counts = np.unique(self.names, return_index=True, return_counts=True)
-        for s in starts[1:]:
-            ax.axhline(s - 0.5, color="white", lw=0.8)
-            ax.axvline(s - 0.5, color="white", lw=0.8)
-        centres = starts + (counts - 1) / 2
-        ax.set_yticks(centres, [_short(p) for p in people], fontsize=7)
-        ax.set_xticks(centres, [_short(p) for p in people], fontsize=7, rotation=90)
-        ax.set_title("distance matrix, grouped by person")
-        self.heatmap.value = figure_png(fig)
+        _, starts = np.unique(self.names, return_index=True)
+        if len(self.names) > MATRIX_MAX_FACES:
+            self.heatmap.layout.display = "none"  # N*N cells: past this, not worth sending
+            return
+        self.heatmap.layout.display = ""
+        self.heatmap.set_matrix(distance_matrix(self.embeddings), self.labels(), starts=starts)
+
+    def labels(self) -> list[str]:
+        """Each face as the plots name it: ``person · photo``."""
+        return [f"{n} · {s}" for n, s in zip(self.names, self.sources, strict=True)]
 
     def _draw_histogram(self, t: float) -> None:
         p = self.pairs
@@ -447,8 +446,7 @@ class EmbeddingExplorer:
         method = self.method.value
         if method not in self._projections:
             self._projections[method] = project(self.embeddings, method)
-        labels = [f"{n} · {s}" for n, s in zip(self.names, self.sources, strict=True)]
-        self.projection.set_points(self._projections[method], self.names, labels=labels)
+        self.projection.set_points(self._projections[method], self.names, labels=self.labels())
 
     # Clicked faces and boxed groups -----------------------------------------------------
 
@@ -729,8 +727,3 @@ def gallery_faces(gallery: Any) -> tuple[np.ndarray, list[str], list[Any]]:
     ):
         records = []
     return vectors, names, records
-
-
-def _short(name: str, n: int = 18) -> str:
-    name = name.replace("_", " ")
-    return name if len(name) <= n else name[: n - 1] + "…"
