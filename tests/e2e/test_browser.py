@@ -35,6 +35,7 @@ NOTEBOOKS = (
     "03_live_recognition.ipynb",
     "02_explore_embeddings.ipynb",
     "05_benchmark.ipynb",
+    "04_siamese_training.ipynb",
 )
 #: Face-free screenshots (plots and tables only) also go here when
 #: ``WORKBENCH_SCREENSHOTS_TO_DOCS=1``, for the README.
@@ -149,9 +150,38 @@ ALL_RAN = """() => {
 }"""
 
 
+#: Every output's text as shown (widgets render their HTML, so only HTML printed as text
+#: shows a literal "<span").
+OUTPUT_TEXTS = """() => [...document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output')]
+  .map(e => e.innerText)"""
+
+
+def _check_outputs(page, notebook: str) -> None:
+    """No output of ``notebook`` shows raw HTML or a C++ library's log line (both were
+    seen on the tour: ``<span style='color:red'>`` in 01, MediaPipe/TF lines in red)."""
+    from workbench.native_logs import NATIVE_LOG_LINE
+
+    lines = [line for text in page.evaluate(OUTPUT_TEXTS) for line in text.splitlines()]
+    raw = [line for line in lines if "<span" in line]
+    logs = [line for line in lines if NATIVE_LOG_LINE.match(line)]
+    assert not raw, f"{notebook}: raw HTML shown as text: {raw[:3]}"
+    assert not logs, f"{notebook}: C++ log lines in the outputs: {logs[:3]}"
+
+
+def _busy_share(base: str, token: str, notebook: str, seconds: float = 6.0) -> float:
+    """Share of half-second samples in which ``notebook``'s kernel is busy."""
+    states = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        states.append(_kernel_state(base, token, notebook))
+        time.sleep(0.5)
+    return sum(s == "busy" for s in states) / len(states)
+
+
 def _open_and_run_all(page, base: str, token: str, notebook: str) -> None:
     """Open ``notebook`` alone (``?reset`` drops the workspace), run every cell, and
-    return once the kernel is idle again, so widget messages flow."""
+    return once the kernel is idle again, so widget messages flow; then check its
+    outputs (:func:`_check_outputs`)."""
     page.goto(f"{base}/lab/tree/{notebook}?reset&token={token}")
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
     _wait(lambda: _kernel_state(base, token, notebook) == "idle", 90, f"{notebook}'s kernel")
@@ -162,6 +192,7 @@ def _open_and_run_all(page, base: str, token: str, notebook: str) -> None:
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     page.wait_for_function(ALL_RAN, timeout=240_000)
     _wait(lambda: _kernel_state(base, token, notebook) == "idle", 60, "the kernel to settle")
+    _check_outputs(page, notebook)
 
 
 def _button(page, label: str):
@@ -219,6 +250,13 @@ def test_enroll_from_webcam_then_named_live(lab, browser):
         start = _button(page, "Start")
         start.wait_for(timeout=120_000)
         page.locator(".wb-webcam video").first.wait_for(timeout=60_000)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.wb-webcam video')].some(v => v.readyState >= 2)",
+            timeout=60_000,
+        )
+        # The preview alone sends the kernel nothing: no Busy/Idle flicker before Start
+        # (it streamed every frame before; see benchmarks/kernel_idle.py).
+        busy_before = _busy_share(base, token, NOTEBOOKS[1])
         t0 = time.monotonic()
         start.click()
         # The panel's line lists the same labels the overlay draws.
@@ -232,8 +270,15 @@ def test_enroll_from_webcam_then_named_live(lab, browser):
         page.get_by_text("ended: stopped").first.wait_for(timeout=30_000)
         # Stopping clears the boxes over the preview.
         page.wait_for_function(f"() => !({OVERLAY_DRAWN})()", timeout=10_000)
-        print(f"named {SHOWN_AS!r} {took:.1f} s after Start")
+        # Nothing is "in view" once stopped, and the kernel goes quiet again.
+        assert not page.locator(".wb-faces").count()
+        busy_after = _busy_share(base, token, NOTEBOOKS[1])
+        print(
+            f"named {SHOWN_AS!r} {took:.1f} s after Start; kernel busy {busy_before:.0%} of "
+            f"the time before Start, {busy_after:.0%} after Stop"
+        )
         assert took <= NAME_WITHIN_S
+        assert busy_before <= 0.2 and busy_after <= 0.2
     except Exception:
         _shot(page, "failure.png")
         raise
@@ -242,24 +287,60 @@ def test_enroll_from_webcam_then_named_live(lab, browser):
 
 
 def test_face_free_screenshots_of_the_plots(lab, browser):
-    """Notebooks 02 and 05 run in the browser; their plots and tables (no photos) are
-    screenshotted for the README."""
+    """Notebooks 02, 05 and 04 run in the browser; their plots and tables (no photos) are
+    screenshotted for the README. In 02's explorer, hovering a point shows the face's
+    thumbnail, two clicked faces show their distance, a matrix cell names its pair."""
     base, token = lab
     context = browser.new_context(viewport={"width": 1280, "height": 1300})
     page = context.new_page()
     try:
         _open_and_run_all(page, base, token, NOTEBOOKS[2])
-        plots = page.locator(".jp-NotebookPanel img.widget-image")
-        plots.nth(3).wait_for(timeout=60_000)  # heatmap, histogram, projection, ROC
+        histogram, roc = page.locator(".wb-histogram").first, page.locator(".wb-roc").first
+        roc.wait_for(timeout=60_000)
+        scatter = page.locator(".wb-scatter").first
+        matrix = page.locator(".wb-matrix canvas").first
+        scatter.wait_for(timeout=60_000)
+        matrix.wait_for(timeout=60_000)
         slider = page.locator(".jp-NotebookPanel .widget-slider").first
         slider.evaluate("e => e.scrollIntoView({block: 'start'})")
         page.wait_for_timeout(500)
-        _shot(
+        _shot(  # before any hover: points and cells only, no face
             page,
             "02_explore.png",
-            clip=_union([slider, *[plots.nth(i) for i in range(4)]]),
+            clip=_union([slider, matrix, histogram, scatter, roc]),
             face_free=True,
         )
+
+        # A matrix cell names its two faces and their distance.
+        box = matrix.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.7)
+        tip = page.locator(".wb-matrix-tip")
+        tip.wait_for(state="visible", timeout=10_000)
+        assert re.search(r" vs .*: \d\.\d{3}$", tip.inner_text()), tip.inner_text()
+
+        # Hover a point: its thumbnail (from the kernel), name and photo.
+        scatter.scroll_into_view_if_needed()
+        first, last = page.evaluate(
+            "() => { const r = document.querySelector('.wb-scatter');"
+            " return [r.wbPoint(0), r.wbPoint(r.wbCount() - 1)]; }"
+        )
+        page.mouse.move(*first)
+        page.locator(".wb-scatter-tip").wait_for(state="visible", timeout=10_000)
+        page.wait_for_function(
+            "() => { const i = document.querySelector('.wb-scatter-thumb');"
+            " return i && i.style.display !== 'none' && i.complete && i.naturalWidth > 0; }",
+            timeout=20_000,
+        )
+        assert ".jpg" in page.locator(".wb-scatter-tip").inner_text()
+        # Click two faces: their chips, distance and verdict.
+        page.mouse.click(*first)
+        page.mouse.click(*last)
+        distance = page.locator(".wb-pick-distance")
+        distance.wait_for(timeout=20_000)
+        assert re.search(r"distance \d\.\d{3} at threshold", distance.inner_text())
+        page.mouse.move(*first)
+        page.wait_for_timeout(300)
+        _shot(page, "02_explore_pick.png", clip=_union([scatter, distance]))  # faces: artifacts
 
         _open_and_run_all(page, base, token, NOTEBOOKS[3])
         outputs = page.locator(".jp-NotebookPanel .jp-Cell-outputArea")
@@ -267,6 +348,8 @@ def test_face_free_screenshots_of_the_plots(lab, browser):
         table.evaluate("e => e.scrollIntoView({block: 'start'})")
         page.wait_for_timeout(500)
         _shot(page, "05_benchmark.png", clip=_union([table, roc]), face_free=True)
+
+        _open_and_run_all(page, base, token, NOTEBOOKS[4])  # for its outputs' check
     except Exception:
         _shot(page, "failure_plots.png")
         raise

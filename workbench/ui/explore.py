@@ -208,6 +208,8 @@ class EmbeddingExplorer:
             np.zeros((0, 2)), [], thumbnail=lambda i: self.images.thumbnail(i)
         )
         self.roc = w.Image(format="png")
+        self.histogram.add_class("wb-histogram")
+        self.roc.add_class("wb-roc")
         # Two clicked faces, and a boxed group.
         self.pick_a = w.Image(format="jpeg", width=110, height=110)
         self.pick_b = w.Image(format="jpeg", width=110, height=110)
@@ -220,6 +222,7 @@ class EmbeddingExplorer:
             icon="trash",
             button_style="danger",
             disabled=True,
+            layout=w.Layout(width="auto"),
         )
         self.group_message = w.HTML()
 

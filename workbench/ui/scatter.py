@@ -253,6 +253,12 @@ function render({ model, el }) {
     drawTop();
   });
 
+  // Where point i is on the page, for tests and scripts that drive the mouse.
+  root.wbPoint = (i) => {
+    const b = top.getBoundingClientRect();
+    return i >= 0 && i < px.length ? [b.left + px[i], b.top + py[i]] : null;
+  };
+  root.wbCount = () => px.length;
   model.on("msg:custom", onMsg);
   for (const t of ["x", "y", "person", "colors", "width", "height", "radius", "people"])
     model.on("change:" + t, load);
