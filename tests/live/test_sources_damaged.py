@@ -129,3 +129,12 @@ def test_cli_recognize_a_truncated_video_prints_its_frames_then_exits_2(tmp_path
         f"workbench recognize: error: {cut}: the video ended after {len(frames)} of its 40 "
         "frames (the file is truncated or damaged)"
     )
+
+
+def test_cli_live_on_a_missing_camera_prints_one_line(tmp_path):
+    # OpenCV logs "[ERROR:0@0.05] ... Camera index out of range" for this one.
+    proc = _workbench("live", "96", "--gallery", str(tmp_path / "g.sqlite"))
+    assert proc.returncode == 2, proc.stderr
+    _no_native_lines(proc.stderr)
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("workbench live: error: cannot open camera 96")

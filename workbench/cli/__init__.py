@@ -62,8 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")
     # OpenCV's "[ WARN:0@0.03] global cap.cpp:212 open VIDEOIO(FFMPEG)..." and FFmpeg's
     # "[mov,mp4 @ 0x...] moov atom not found" (2-11 lines) came before our own error
-    # line for a bad video; the SourceError says it in one. Read when cv2 loads.
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    # line for a bad video or camera ("[ERROR:0@0.05] ... Camera index out of range"
+    # too); the SourceError says it in one. Read when cv2 loads, after this. OpenCV's
+    # real failures raise cv2.error, which these do not silence.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     # Pillow logs some refusals ("More samples per pixel than can be decoded") before
     # raising; load_image turns the exception into our error, so the line is noise.
@@ -76,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[VERBOSE_ENV] = "1"
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
         os.environ["GLOG_minloglevel"] = "0"
+        os.environ["OPENCV_LOG_LEVEL"] = "WARNING"
+        os.environ["OPENCV_FFMPEG_LOGLEVEL"] = "32"  # AV_LOG_INFO
     try:
         return int(args.func(args) or EXIT_OK)
     except WorkbenchError as exc:
