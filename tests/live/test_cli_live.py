@@ -158,3 +158,18 @@ def test_live_json_carries_the_threshold_and_its_source(run_cli, clip, monkeypat
         assert run_cli(["live", str(clip), "--gallery", "g.sqlite", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["threshold"] == 0.55 and report["threshold_source"] == "set by you"
+
+
+def test_live_on_a_truncated_file_prints_its_report_then_exits_2(run_cli, clip, tmp_path, capsys):
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    assert run_cli(["live", str(cut), "--gallery", "g.sqlite", "--json"]) == 2
+    captured = capsys.readouterr()
+    stats = json.loads(captured.out.strip().splitlines()[-1])["stats"]
+    assert 0 < stats["frames_captured"] < 30
+    [line] = captured.err.strip().splitlines()
+    assert line == (
+        f"workbench live: error: {cut}: the video ended after {stats['frames_captured']} of "
+        "its 30 frames (the file is truncated or damaged)"
+    )
