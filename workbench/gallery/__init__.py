@@ -23,6 +23,7 @@ from workbench.gallery.names import validate_name
 from workbench.gallery.portable import ImportSummary
 from workbench.gallery.search import ANN_THRESHOLD, UNKNOWN, IndexOptions, Match, SearchResult
 from workbench.gallery.store import SCHEMA_VERSION, FaceRecord
+from workbench.gallery.unknowns import UnknownFace, UnknownsPolicy
 
 __all__ = [
     "ANN_THRESHOLD",
@@ -40,6 +41,8 @@ __all__ = [
     "MultipleFaces",
     "PersonInfo",
     "SearchResult",
+    "UnknownFace",
+    "UnknownsPolicy",
     "default_threshold",
     "validate_name",
 ]

@@ -26,6 +26,7 @@ from workbench.gallery import calibrate as _calibrate
 from workbench.gallery import enroll as _enroll
 from workbench.gallery import integrity, store
 from workbench.gallery import portable as _portable
+from workbench.gallery import unknowns as _unknowns
 from workbench.gallery.calibrate import Calibration, ThresholdInfo
 from workbench.gallery.enroll import EnrollSummary, MultipleFaces
 from workbench.gallery.names import lookup_name, validate_name
@@ -37,6 +38,7 @@ from workbench.gallery.search import (
     check_queries,
     exact_search,
 )
+from workbench.gallery.unknowns import UnknownFace, UnknownsPolicy
 
 #: Where the notebooks and the CLI keep the gallery unless told otherwise.
 DEFAULT_PATH = Path("reference_images") / "gallery.sqlite"
@@ -300,13 +302,16 @@ class Gallery:
             if size <= QUICK_CHECK_MAX_BYTES:
                 store.quick_check(conn, path, full=size <= INTEGRITY_CHECK_MAX_BYTES)
             self._verify = meta["schema_version"] != "1"
+            writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
             if not self._verify:
                 # Schema 1 has no checksums: check its rows by what any write would have
                 # refused, then add checksums if this process may write the file.
                 store.load(conn, path, int(meta["dim"]), verify=False)
-                if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+                if writable:
                     meta = store.migrate(conn, path, meta)
                     self._verify = True
+            elif meta["schema_version"] != str(store.SCHEMA_VERSION) and writable:
+                meta = store.migrate(conn, path, meta)  # schema 2: add the new tables
         except BaseException:
             conn.close()
             raise
@@ -982,6 +987,53 @@ class Gallery:
                     raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
                 out.update(rows)
         return out
+
+    # ------------------------------------------------------------------ unknowns
+    # Faces nobody could name; the code lives in unknowns.py.
+
+    @property
+    def unknowns_policy(self) -> UnknownsPolicy:
+        """What this gallery keeps of the faces it could not name (see
+        :class:`UnknownsPolicy`; stored in the file)."""
+        self._fresh()
+        return UnknownsPolicy.from_meta(self._meta)
+
+    def set_unknowns_policy(self, policy: UnknownsPolicy | None = None, **changes) -> int:
+        """Store a new policy and apply it now; ``set_unknowns_policy(keep=False)`` removes
+        every unknown and keeps no more. Keyword ``changes`` are applied to the current
+        policy. Returns how many unknowns it removed.
+
+        Raises:
+            InvalidArgumentError: a bad value or an unknown field.
+        """
+        import dataclasses
+
+        base = policy if policy is not None else self.unknowns_policy
+        try:
+            new = dataclasses.replace(base, **changes)
+        except TypeError as exc:
+            raise InvalidArgumentError(f"unknowns policy: {exc}") from None
+        return _unknowns.set_policy(self, new)
+
+    def add_unknowns(self, embeddings: np.ndarray, **metadata) -> list[int]:
+        """Store faces nobody could name; see :func:`.unknowns.add_unknowns`."""
+        return _unknowns.add_unknowns(self, embeddings, **metadata)
+
+    def unknowns(self, ids: Iterable[int] | None = None) -> list[UnknownFace]:
+        """Stored unknown faces (all, or these ids), by id."""
+        return _unknowns.unknown_faces(self, ids)[0]
+
+    def unknown_embeddings(self, ids: Iterable[int] | None = None):
+        """``(faces, (n, D) float32 embeddings)`` of the stored unknowns, by id."""
+        return _unknowns.unknown_faces(self, ids)
+
+    def count_unknowns(self) -> int:
+        """Number of stored unknown faces."""
+        return _unknowns.count(self)
+
+    def remove_unknowns(self, ids: Iterable[int] | None = None) -> int:
+        """Remove unknowns for good: all, or these ids (all or none); returns how many."""
+        return _unknowns.remove_unknowns(self, ids)
 
     # Enrollment, calibration and export live in their own modules.
 

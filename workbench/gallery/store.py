@@ -26,10 +26,13 @@ import numpy as np
 from workbench.errors import GalleryError
 from workbench.gallery import integrity
 
-#: Bumped whenever a table changes. Version 1 (no checksums, no ``stored`` column) is
-#: upgraded in place on the first open that can write the file (see :func:`migrate`);
-#: other versions are refused.
-SCHEMA_VERSION = 2
+#: Bumped whenever a table changes. Version 1 (no checksums, no ``stored`` column) and
+#: version 2 (no ``unknowns`` and ``negatives`` tables) are upgraded in place on the
+#: first open that can write the file (see :func:`migrate`); other versions are refused.
+SCHEMA_VERSION = 3
+
+#: The versions :func:`read_meta` accepts (older ones are upgraded when writable).
+READABLE_VERSIONS = ("1", "2", str(SCHEMA_VERSION))
 
 #: ``PRAGMA application_id`` of a gallery ("WBG1"), so ``file(1)`` and we can tell it apart.
 APPLICATION_ID = 0x57424731
@@ -63,6 +66,40 @@ CREATE TABLE faces (
 );
 CREATE INDEX faces_person ON faces(person_id);
 CREATE INDEX faces_sha256 ON faces(sha256);
+"""
+
+# Schema 3. unknowns: faces recognition could not name, kept to be clustered and named
+# (workbench/gallery/unknowns.py): a small JPEG of the aligned chip, where and when it
+# was seen (source, frame, track) and its quality (the few best faces of a track stay).
+# negatives: "this is not X" corrections, embeddings the decision keeps away from X.
+_SCHEMA_3 = """
+CREATE TABLE unknowns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    embedding BLOB NOT NULL,
+    thumbnail BLOB,
+    source TEXT,
+    frame INTEGER,
+    track TEXT,
+    box TEXT,
+    detector TEXT,
+    score REAL,
+    quality REAL,
+    model_id TEXT NOT NULL,
+    created TEXT NOT NULL,
+    checksum BLOB
+);
+CREATE INDEX unknowns_track ON unknowns(source, track);
+CREATE INDEX unknowns_created ON unknowns(created);
+CREATE TABLE negatives (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    embedding BLOB NOT NULL,
+    source TEXT,
+    model_id TEXT NOT NULL,
+    created TEXT NOT NULL,
+    checksum BLOB
+);
+CREATE INDEX negatives_person ON negatives(person_id);
 """
 
 #: Columns of a face row in checksum order (``embedding`` is hashed as the blob).
@@ -199,7 +236,7 @@ def create(path: Path, *, model_id: str, dim: int, threshold: float) -> bool:
             _configure(conn)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute("BEGIN")
-            for statement in filter(str.strip, _SCHEMA.split(";")):
+            for statement in filter(str.strip, (_SCHEMA + _SCHEMA_3).split(";")):
                 conn.execute(statement)
             write_meta(
                 conn,
@@ -305,7 +342,7 @@ def read_meta(conn: sqlite3.Connection, path: Path) -> dict[str, str]:
             )
         meta[key] = value
     version = meta.get("schema_version")
-    if version not in ("1", str(SCHEMA_VERSION)):
+    if version not in READABLE_VERSIONS:
         raise GalleryError(
             f"{path}: gallery schema version {str(version)[:20]} is not supported; "
             f"this workbench reads schema versions 1 and {SCHEMA_VERSION}"
@@ -356,22 +393,31 @@ def check_meta(meta: dict[str, str], path: Path) -> None:
 
 
 def migrate(conn: sqlite3.Connection, path: Path, meta: dict[str, str]) -> dict[str, str]:
-    """Upgrade a schema-1 gallery to schema 2 in one transaction; returns the new meta.
+    """Upgrade a schema-1 or schema-2 gallery to :data:`SCHEMA_VERSION` in one
+    transaction; returns the new meta.
 
     Schema 1 had no checksums: they are computed here from what the file holds now, so
     damage done before the upgrade cannot be detected, only damage after it. Every row
     is still checked for what any write would have refused (see :func:`load`) first.
+    Schema 2 lacks the ``unknowns`` and ``negatives`` tables: they are created empty.
 
     Raises:
-        GalleryError: the upgrade failed (the file is left at schema 1).
+        GalleryError: the upgrade failed (the file is left at its old version).
     """
+    old = meta["schema_version"]
     with transaction(conn, path):
-        conn.execute("ALTER TABLE meta ADD COLUMN checksum BLOB")
-        conn.execute("ALTER TABLE people ADD COLUMN checksum BLOB")
-        conn.execute("ALTER TABLE faces ADD COLUMN stored INTEGER NOT NULL DEFAULT 0")
-        conn.execute("ALTER TABLE faces ADD COLUMN checksum BLOB")
-        meta = {**meta, "schema_version": str(SCHEMA_VERSION), "migrated": f"1 -> 2 {now()}"}
+        if old == "1":
+            conn.execute("ALTER TABLE meta ADD COLUMN checksum BLOB")
+            conn.execute("ALTER TABLE people ADD COLUMN checksum BLOB")
+            conn.execute("ALTER TABLE faces ADD COLUMN stored INTEGER NOT NULL DEFAULT 0")
+            conn.execute("ALTER TABLE faces ADD COLUMN checksum BLOB")
+        for statement in filter(str.strip, _SCHEMA_3.split(";")):
+            conn.execute(statement)
+        migrated = f"{old} -> {SCHEMA_VERSION} {now()}"
+        meta = {**meta, "schema_version": str(SCHEMA_VERSION), "migrated": migrated}
         write_meta(conn, meta)
+        if old != "1":
+            return meta
         conn.executemany(
             "UPDATE people SET checksum = ? WHERE id = ?",
             [
