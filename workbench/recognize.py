@@ -8,13 +8,14 @@ The steps themselves (pick a face, align, embed; many images in batches) are
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from workbench.detect.base import as_rgb
-from workbench.faces import FaceDetections
+from workbench.faces import UNKNOWN, FaceDetections
 from workbench.images import ImageInput
 from workbench.pipeline import (
     PICKS,
@@ -61,6 +62,12 @@ class Recognition:
     detections: FaceDetections
     matches: list[Match]
     embeddings: np.ndarray
+    chips: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def unknown(self) -> np.ndarray:
+        """``(n,)`` bool, the faces no enrolled person was accepted for."""
+        return np.array([not m.accepted for m in self.matches], bool).reshape(len(self.matches))
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """JSON-ready faces: box, name (or ``"unknown"``), distance, accepted."""
@@ -122,9 +129,171 @@ class Recognizer:
         """Detect, align, embed and identify every face in ``image``."""
         image = as_rgb(image)
         detections = self.detect(image)
-        embeddings = self.embed(image, detections)
-        matches = self.identify(embeddings) if len(detections) else []
-        return Recognition(detections, matches, embeddings)
+        if not len(detections):
+            return Recognition(detections, [], np.zeros((0, 128), np.float32))
+        # The chips are kept: the unknown faces among them are stored with a thumbnail.
+        chips = self.chips(image, detections)
+        embeddings = embed_chips(chips, embedder=self.embedder)
+        return Recognition(detections, self.identify(embeddings), embeddings, chips)
+
+
+class UnknownsKeeper:
+    """Stores the faces nobody could name in the gallery, in batches (one transaction
+    per batch, not one per frame), with a thumbnail of each chip.
+
+    What is kept is the gallery's :class:`~workbench.gallery.UnknownsPolicy` (a track's
+    best few faces, bounded count and age, or nothing at all). The keeper is a no-op when
+    the policy keeps no unknowns or the gallery cannot store them (an old read-only file).
+
+    Args:
+        gallery: the gallery searched.
+        detector: the detector that found the faces (its template aligns the chips).
+        source: the photo, video or camera name stored with each face.
+        enabled: ``False`` stores nothing (``--no-unknowns``).
+        batch: faces buffered before a write; ``max_wait_s``: or this long.
+
+    Example:
+        >>> with UnknownsKeeper(gallery, detector=det, source="cam") as keep:  # doctest: +SKIP
+        ...     keep.offer_recognition(rec.recognize(frame), frame=i)
+    """
+
+    def __init__(
+        self,
+        gallery: Gallery,
+        *,
+        detector: Detector,
+        source: str | None,
+        enabled: bool = True,
+        batch: int = 32,
+        max_wait_s: float = 5.0,
+    ) -> None:
+        from workbench.gallery import store
+
+        self.gallery = gallery
+        self.detector = detector
+        self.source = source
+        self.enabled = bool(
+            enabled
+            and gallery.unknowns_policy.keep
+            and gallery._meta.get("schema_version") == str(store.SCHEMA_VERSION)
+        )
+        self.batch = int(batch)
+        self.max_wait_s = float(max_wait_s)
+        # Track ids restart at 1 in every run: the run's start time tells runs apart.
+        self.run = store.now()
+        self._ids: list[int] = []
+        self._pending: list[dict] = []
+        self._count = 0
+        self._last = time.monotonic()
+
+    def offer(
+        self,
+        image: np.ndarray,
+        detections: FaceDetections,
+        embeddings: np.ndarray,
+        *,
+        chips: np.ndarray | None = None,
+        frame: int | None = None,
+        track_ids: np.ndarray | None = None,
+    ) -> None:
+        """Queue these faces (already known to be unknown) of one image or frame."""
+        if not self.enabled or not len(detections):
+            return
+        if chips is None:
+            chips = self.chips_of(image, detections)
+        tracks = (
+            [None] * len(detections)
+            if track_ids is None
+            else [f"{self.run}#{int(t)}" if int(t) >= 0 else None for t in track_ids]
+        )
+        self._pending.append(
+            {
+                "embeddings": np.asarray(embeddings, np.float32),
+                "chips": chips,
+                "boxes": np.asarray(detections.xyxy, np.float64),
+                "scores": np.asarray(detections.scores, np.float64),
+                "frames": [frame] * len(detections),
+                "tracks": tracks,
+            }
+        )
+        self._count += len(detections)
+        if self._count >= self.batch or time.monotonic() - self._last >= self.max_wait_s:
+            self.flush()
+
+    def chips_of(self, image: np.ndarray, detections: FaceDetections) -> np.ndarray:
+        return align(as_rgb(image), detections, detector=self.detector)
+
+    def offer_recognition(
+        self,
+        recognition: Recognition,
+        *,
+        image: np.ndarray | None = None,
+        frame: int | None = None,
+        track_ids: np.ndarray | None = None,
+    ) -> None:
+        """Queue the unknown faces of a :meth:`Recognizer.recognize` result (``image`` is
+        needed only when the result carries no chips; ``track_ids`` one per face)."""
+        idx = np.flatnonzero(recognition.unknown)
+        if not self.enabled or not idx.size:
+            return
+        self.offer(
+            image,
+            recognition.detections[idx],
+            recognition.embeddings[idx],
+            chips=None if recognition.chips is None else recognition.chips[idx],
+            frame=frame,
+            track_ids=None if track_ids is None else np.asarray(track_ids)[idx],
+        )
+
+    def __call__(self, result) -> None:
+        """A live loop ``on_result`` callback: the faces embedded on this frame whose
+        track is (still) unknown."""
+        if not self.enabled or result.detections is None or result.embeddings is None:
+            return
+        embedded = np.flatnonzero(result.embedded)
+        rows = [j for j, i in enumerate(embedded) if result.names[i] == UNKNOWN]
+        if not rows:
+            return
+        idx = embedded[rows]
+        self.offer(
+            result.image,
+            result.detections[idx],
+            result.embeddings[rows],
+            frame=result.frame_id,
+            track_ids=result.track_ids[idx],
+        )
+
+    def flush(self) -> int:
+        """Write what is queued (one transaction); returns how many faces stayed stored."""
+        pending, self._pending, self._count = self._pending, [], 0
+        self._last = time.monotonic()
+        if not pending:
+            return 0
+        ids = self.gallery.add_unknowns(
+            np.concatenate([p["embeddings"] for p in pending]),
+            chips=np.concatenate([p["chips"] for p in pending]),
+            source=self.source,
+            boxes=np.concatenate([p["boxes"] for p in pending]),
+            scores=np.concatenate([p["scores"] for p in pending]),
+            frames=[f for p in pending for f in p["frames"]],
+            tracks=[t for p in pending for t in p["tracks"]],
+            detector=getattr(self.detector, "name", None),
+        )
+        self._ids += ids
+        return len(ids)
+
+    @property
+    def kept(self) -> int:
+        """Faces this keeper stored that are still stored (a track's later, better faces
+        replace its earlier ones)."""
+        return self.gallery.count_unknowns(self._ids) if self._ids else 0
+
+    def __enter__(self) -> UnknownsKeeper:
+        return self
+
+    def __exit__(self, exc_type, *_exc) -> None:
+        if exc_type is None:
+            self.flush()
 
 
 class open_recognizer:  # noqa: N801 - used like a function: `with open_recognizer(...) as r`
@@ -173,6 +342,7 @@ __all__ = [
     "Pick",
     "Recognition",
     "Recognizer",
+    "UnknownsKeeper",
     "align",
     "embed_chips",
     "embed_faces",

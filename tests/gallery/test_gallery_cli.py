@@ -85,6 +85,17 @@ def test_enroll_then_recognize_real_faces(main, lfw_dir, tmp_path, capsys) -> No
     assert main(["recognize", str(known), "--gallery", str(gallery)]) == 0
     out = capsys.readouterr().out
     assert "1 face" in out and "Aaron_Peirsol distance=" in out
+    # The stranger was kept as an unknown (with a thumbnail), the known face was not.
+    from workbench.gallery import Gallery
+
+    with Gallery(gallery, model_id=None, create=False) as g:
+        [unknown] = g.unknowns()
+        assert unknown.source == str(stranger) and unknown.thumbnail[:2] == b"\xff\xd8"
+        assert unknown.frame is None and unknown.track is None
+    assert main(["recognize", str(stranger), "--gallery", str(gallery), "--no-unknowns"]) == 0
+    assert "kept" not in capsys.readouterr().out
+    with Gallery(gallery, model_id=None, create=False) as g:
+        assert g.count_unknowns() == 1
 
 
 def _saved_and_own(tmp_path):
@@ -155,3 +166,29 @@ def test_damaged_gallery_exits_2_with_one_line(main, tmp_path, capsys) -> None:
     assert main(["remove", "Bob", "--gallery", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "face 1 of 'Ada' is damaged" in err[0], err
+
+
+def test_recognize_video_keeps_a_few_faces_per_track(main, lfw_dir, crowd_video, tmp_path, capsys):
+    from workbench.gallery import Gallery
+
+    ref = tmp_path / "ref" / "Aaron_Peirsol"
+    ref.mkdir(parents=True)
+    os.symlink(sorted((lfw_dir / "Aaron_Peirsol").iterdir())[0], ref / "a.jpg")
+    gallery = tmp_path / "g.sqlite"
+    assert main(["enroll", str(ref.parent), "--gallery", str(gallery), "--quiet"]) == 0
+    with Gallery(gallery, model_id=None, create=False) as g:
+        g.set_unknowns_policy(per_track=1)  # 3 frames then show the bound at work
+    # MTCNN: MediaPipe's short-range model sees none of these small faces.
+    assert main(["recognize", str(crowd_video), "--gallery", str(gallery), "--max-frames", "3",
+                 "--detector", "mtcnn", "--json"]) == 0  # fmt: skip
+    out = capsys.readouterr().out.splitlines()
+    frames = [json.loads(x) for x in out if x.startswith('{"source"')]
+    seen = sum(f["name"] == "unknown" for x in frames for f in x["faces"])
+    with Gallery(gallery, model_id=None, create=False) as g:
+        kept = g.unknowns()
+        per_track = g.unknowns_policy.per_track
+    tracks = [u.track for u in kept]
+    assert per_track == 1 and len(kept) >= 2 and all(t is not None for t in tracks)
+    # One face per track, not one per face per frame.
+    assert len(set(tracks)) == len(kept) < seen
+    assert all(u.source == str(crowd_video) and u.frame is not None for u in kept)

@@ -60,6 +60,12 @@ def register(subparsers) -> None:
     p.add_argument(
         "--max-frames", type=int, default=None, metavar="N", help="video: stop after N frames"
     )
+    p.add_argument(
+        "--no-unknowns",
+        action="store_true",
+        help="do not keep the unknown faces in the gallery for `workbench cluster` (kept by "
+        "default, within the gallery's bounds: `workbench unknowns --help`)",
+    )
     p.set_defaults(func=run_recognize)
 
     p = subparsers.add_parser(
@@ -208,7 +214,7 @@ def run_recognize(args: argparse.Namespace) -> int:
     from workbench.detect import create_detector
     from workbench.errors import InvalidArgumentError, SourceError
     from workbench.images import check_image_file, load_image
-    from workbench.recognize import Recognizer
+    from workbench.recognize import Recognizer, UnknownsKeeper
 
     videos = [s for s in args.inputs if _is_video(s)]
     if videos and len(args.inputs) > 1:
@@ -239,22 +245,44 @@ def run_recognize(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"gallery {gallery.path}: {threshold}")
         if video is not None:
+            from workbench.live.tracking import Tracker
+
+            # Faces are followed from frame to frame so that one person gives a few
+            # unknown faces (their track's best), not one per frame.
+            tracker = Tracker()
+            keeper = UnknownsKeeper(
+                gallery, detector=detector, source=videos[0], enabled=not args.no_unknowns
+            )
             done = 0
             for frame in video:
                 if frame.index % args.every:
                     continue
-                faces = _faces(recognizer.recognize(frame.image))
+                recognition = recognizer.recognize(frame.image)
+                track_ids, _ = tracker.update(recognition.detections.xyxy)
+                keeper.offer_recognition(recognition, frame=frame.index, track_ids=track_ids)
+                faces = _faces(recognition)
                 _print(videos[0], faces, as_json=args.json, frame=frame.index, threshold=threshold)
                 done += 1
                 if args.max_frames is not None and done >= args.max_frames:
                     break
+            keeper.flush()
+            _say_kept(keeper, as_json=args.json)
             if video.reason not in (None, END_OF_STREAM, CLOSED):
                 # A truncated file: the frames it had are printed, then exit 2 with why.
                 raise SourceError(video.reason)
             return 0
+        kept = 0
         for source in args.inputs:
-            faces = _faces(recognizer.recognize(load_image(source)))
-            _print(source, faces, as_json=args.json, frame=None, threshold=threshold)
+            recognition = recognizer.recognize(load_image(source))
+            keeper = UnknownsKeeper(
+                gallery, detector=detector, source=str(source), enabled=not args.no_unknowns
+            )
+            keeper.offer_recognition(recognition)
+            keeper.flush()
+            kept += keeper.kept
+            _print(source, _faces(recognition), as_json=args.json, frame=None, threshold=threshold)
+        if kept and not args.json:
+            print(f"kept {kept} unknown face{'s' if kept != 1 else ''} for `workbench cluster`")
     return 0
 
 
@@ -277,3 +305,9 @@ def run_remove(args: argparse.Namespace) -> int:
                 )
         print(f"gallery {gallery.path}: {len(gallery.people)} people, {len(gallery)} faces")
     return 0
+
+
+def _say_kept(keeper, *, as_json: bool) -> None:
+    if keeper.kept and not as_json:
+        n = keeper.kept
+        print(f"kept {n} unknown face{'s' if n != 1 else ''} for `workbench cluster`")

@@ -49,6 +49,12 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--json", action="store_true", help="one JSON object at the end")
+    p.add_argument(
+        "--no-unknowns",
+        action="store_true",
+        help="do not keep the unknown tracks' best faces in the gallery for `workbench "
+        "cluster` (kept by default, within the gallery's bounds)",
+    )
     p.set_defaults(func=run)
 
 
@@ -189,7 +195,14 @@ def run(args: argparse.Namespace) -> int:
                 time.monotonic(),
                 frame_period_s=source.frame_period_s if is_file else None,
             )
-            live = LiveRecognizer(source, recognizer, on_result=settler)
+            keeper = _keeper(recognizer, args)
+
+            def on_result(result) -> None:
+                settler(result)
+                if keeper is not None:
+                    keeper(result)
+
+            live = LiveRecognizer(source, recognizer, on_result=on_result)
             deadline = None if args.seconds is None else time.monotonic() + args.seconds
             with live:
                 # Times in the printout count from here, after the models have loaded.
@@ -204,6 +217,10 @@ def run(args: argparse.Namespace) -> int:
             # stop() has joined the worker: every event is queued by now.
             _drain(settler, events, args.json)
             stats = live.stats()
+            kept = 0
+            if keeper is not None:
+                keeper.flush()  # the last batch, after the worker has stopped
+                kept = keeper.kept
     finally:
         source.close()
     tracks = [settler.tracks[t] for t in sorted(settler.tracks)]
@@ -216,6 +233,7 @@ def run(args: argparse.Namespace) -> int:
                 "recognitions": events,
                 "tracks": [t.to_dict() for t in tracks],
                 "stats": stats.to_dict(),
+                "unknowns_kept": kept,
             }
         )
         return _exit_code(source.reason)
@@ -239,7 +257,22 @@ def run(args: argparse.Namespace) -> int:
         f"search {stats.search_ms:.2f} ms; {stats.embeddings} embeddings for "
         f"{stats.faces} faces"
     )
+    if kept:
+        print(f"kept {kept} unknown face{'s' if kept != 1 else ''} for `workbench cluster`")
     return _exit_code(source.reason)
+
+
+def _keeper(recognizer, args: argparse.Namespace):
+    """The keeper of unknown faces for this run, or ``None`` (``--no-unknowns``, or a
+    recognizer without a real gallery)."""
+    from workbench.gallery import Gallery
+    from workbench.recognize import UnknownsKeeper
+
+    gallery = getattr(recognizer, "gallery", None)
+    if args.no_unknowns or not isinstance(gallery, Gallery):
+        return None
+    keeper = UnknownsKeeper(gallery, detector=recognizer.detector, source=args.source)
+    return keeper if keeper.enabled else None
 
 
 def _exit_code(end_reason: str | None) -> int:

@@ -1027,9 +1027,9 @@ class Gallery:
         """``(faces, (n, D) float32 embeddings)`` of the stored unknowns, by id."""
         return _unknowns.unknown_faces(self, ids)
 
-    def count_unknowns(self) -> int:
-        """Number of stored unknown faces."""
-        return _unknowns.count(self)
+    def count_unknowns(self, ids: Iterable[int] | None = None) -> int:
+        """Number of stored unknown faces (or of these ids still stored)."""
+        return _unknowns.count(self, ids)
 
     def remove_unknowns(self, ids: Iterable[int] | None = None) -> int:
         """Remove unknowns for good: all, or these ids (all or none); returns how many."""

@@ -418,14 +418,22 @@ def _ids(ids) -> list[int]:
     return sorted(set(out))
 
 
-def count(gallery: Gallery) -> int:
-    """Number of stored unknowns."""
+def count(gallery: Gallery, ids=None) -> int:
+    """Number of stored unknowns (or of these ids that are still stored)."""
     _has_table(gallery)
+    wanted = None if ids is None else _ids(ids)
     with gallery._lock:
+        conn = gallery._conn_or_raise()
         try:
-            return int(
-                gallery._conn_or_raise().execute("SELECT COUNT(*) FROM unknowns").fetchone()[0]
-            )
+            if wanted is None:
+                return int(conn.execute("SELECT COUNT(*) FROM unknowns").fetchone()[0])
+            n = 0
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT COUNT(*) FROM unknowns WHERE id IN ({marks})"
+                n += int(conn.execute(sql, chunk).fetchone()[0])
+            return n
         except store.sqlite3.Error as exc:
             raise GalleryError(f"{gallery.path}: cannot read the unknowns: {exc}") from None
 

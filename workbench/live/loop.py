@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -84,6 +84,9 @@ class LiveResult:
         detections: the frame's :class:`FaceDetections` as the detector returned them
             (``boxes`` is their ``xyxy``; scores and keypoints too), so a consumer never
             detects the frame again; ``None`` in a result built by hand.
+        embeddings: ``(embedded.sum(), 128)`` float32 embeddings of the faces embedded on
+            this frame, in face order (``None`` in a result built by hand); the keeper of
+            unknown faces stores these.
     """
 
     frame_id: int
@@ -96,6 +99,7 @@ class LiveResult:
     image: np.ndarray
     timestamp: float
     detections: FaceDetections | None = None
+    embeddings: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -494,6 +498,7 @@ class LiveRecognizer:
         todo = np.flatnonzero(needs)
         embed_s = search_s = 0.0
         matches: list = []
+        embeddings = np.zeros((0, 128), np.float32)
         if len(todo):
             t2 = time.perf_counter()
             embeddings = rec.embed(frame.image, detections[todo])
@@ -542,6 +547,7 @@ class LiveRecognizer:
             image=frame.image,
             timestamp=frame.timestamp,
             detections=detections,
+            embeddings=embeddings,
         )
 
     def _fail(self, exc: BaseException) -> None:
