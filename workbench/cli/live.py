@@ -269,9 +269,10 @@ def _keeper(recognizer, args: argparse.Namespace):
     from workbench.recognize import UnknownsKeeper
 
     gallery = getattr(recognizer, "gallery", None)
-    if args.no_unknowns or not isinstance(gallery, Gallery):
+    detector = getattr(recognizer, "detector", None)  # its template aligns the chips
+    if args.no_unknowns or not isinstance(gallery, Gallery) or detector is None:
         return None
-    keeper = UnknownsKeeper(gallery, detector=recognizer.detector, source=args.source)
+    keeper = UnknownsKeeper(gallery, detector=detector, source=args.source)
     return keeper if keeper.enabled else None
 
 
