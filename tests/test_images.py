@@ -275,3 +275,41 @@ def test_file_inside_an_unreadable_folder(tmp_path, lfw_dir, run_python_without_
     assert proc.stdout.strip() == (
         f"{photo}: permission denied (the file, or a folder on its path, is not readable)"
     )
+
+
+def _bmp_of_size(width: int, height: int) -> bytes:
+    out = bytearray(_encode(Image.new("RGB", (4, 4)), "BMP"))
+    out[18:26] = width.to_bytes(4, "little") + height.to_bytes(4, "little")
+    return bytes(out)
+
+
+def test_header_past_pillows_own_limit_is_our_error():
+    # 20000 x 20000 = 400 MP: Pillow raises DecompressionBombError itself (above twice its
+    # 89 MP limit) before our check sees the size.
+    with pytest.raises(InvalidImageError, match=r"^big\.bmp: too large"):
+        load_image(_bmp_of_size(20000, 20000), label="big.bmp")
+
+
+def test_decoding_in_threads_leaves_pillows_globals_alone(rgb_image):
+    import threading
+    import warnings
+
+    data = _encode(rgb_image, "PNG")
+    limit, filters = Image.MAX_IMAGE_PIXELS, list(warnings.filters)
+    errors = []
+
+    def work(max_pixels):
+        try:
+            for _ in range(50):
+                assert load_image(data, max_pixels=max_pixels).shape == (40, 60, 3)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    # Half the threads ask for more than Pillow allows, which lifts its limit for a moment.
+    threads = [threading.Thread(target=work, args=(m,)) for m in (10**6, 10**9) * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert Image.MAX_IMAGE_PIXELS == limit and list(warnings.filters) == filters

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import os
 import struct
-import warnings
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -148,47 +148,59 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if not isinstance(exc, OSError) or not text else text
 
 
+#: Held while Pillow's own pixel limit is lifted (see :func:`_decode`).
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
 def _decode(fh: Any, label: str, max_pixels: int) -> np.ndarray:
-    # Pillow's own bomb check warns or raises at its own limit; ours is the one that
-    # counts, so silence Pillow's and check the header size ourselves. Its other warnings
-    # ("Corrupt EXIF data", "Tag data larger than file") are about fields we do not use
-    # and would only print lines above the CLI's own.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    # Pillow refuses images above twice its Image.MAX_IMAGE_PIXELS (DecompressionBombError,
+    # turned into our error below) and warns above it. Ours is the limit that counts, and
+    # the default (50 MP) is below Pillow's (89 MP), so Pillow's global is left alone and
+    # threads decode in parallel. Only a max_pixels above Pillow's lifts it, under a
+    # lock, restored after. (It used to be lifted for every call, with warnings muted by
+    # catch_warnings: two threads could leave either global changed for good.)
+    pillow_limit = Image.MAX_IMAGE_PIXELS
+    if pillow_limit is None or max_pixels <= pillow_limit:
+        return _decode_image(fh, label, max_pixels)
+    with _PILLOW_LIMIT_LOCK:
         previous = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
         try:
-            with _libtiff.capture() as tiff_errors:
-                try:
-                    img = Image.open(fh)
-                except UnidentifiedImageError:
-                    raise InvalidImageError(
-                        f"{label}: not an image (expected JPEG, PNG, BMP, GIF, TIFF or WebP)"
-                    ) from None
-                except _DECODER_ERRORS as exc:
-                    raise InvalidImageError(
-                        f"{label}: corrupt or unsupported image header ({_reason(exc)})"
-                    ) from None
-                _check_size(img.size, label, max_pixels)
-                _integrity.check_before_load(img, fh, label)
-                try:
-                    img.load()
-                except _DECODER_ERRORS as exc:
-                    fmt = img.format or "image"
-                    why = "; ".join([*tiff_errors, _reason(exc)])
-                    raise InvalidImageError(
-                        f"{label}: truncated or corrupt {fmt} ({why})"
-                    ) from None
-            if tiff_errors:
-                # libtiff reported damage but handed back pixels: they are partly made up.
-                raise InvalidImageError(f"{label}: corrupt TIFF ({'; '.join(tiff_errors)})")
-            _integrity.check_after_load(img, fh, label)
+            return _decode_image(fh, label, max_pixels)
         finally:
             Image.MAX_IMAGE_PIXELS = previous
+
+
+def _decode_image(fh: Any, label: str, max_pixels: int) -> np.ndarray:
+    with _libtiff.capture() as tiff_errors:
         try:
-            img = ImageOps.exif_transpose(img)
-        except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the pixels
-            pass
+            img = Image.open(fh)
+        except UnidentifiedImageError:
+            raise InvalidImageError(
+                f"{label}: not an image (expected JPEG, PNG, BMP, GIF, TIFF or WebP)"
+            ) from None
+        except Image.DecompressionBombError as exc:
+            raise InvalidImageError(f"{label}: too large ({exc})") from None
+        except _DECODER_ERRORS as exc:
+            raise InvalidImageError(
+                f"{label}: corrupt or unsupported image header ({_reason(exc)})"
+            ) from None
+        _check_size(img.size, label, max_pixels)
+        _integrity.check_before_load(img, fh, label)
+        try:
+            img.load()
+        except (*_DECODER_ERRORS, Image.DecompressionBombError) as exc:
+            fmt = img.format or "image"
+            why = "; ".join([*tiff_errors, _reason(exc)])
+            raise InvalidImageError(f"{label}: truncated or corrupt {fmt} ({why})") from None
+    if tiff_errors:
+        # libtiff reported damage but handed back pixels: they are partly made up.
+        raise InvalidImageError(f"{label}: corrupt TIFF ({'; '.join(tiff_errors)})")
+    _integrity.check_after_load(img, fh, label)
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the pixels
+        pass
     return _to_rgb_array(img, label)
 
 

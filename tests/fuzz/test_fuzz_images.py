@@ -127,6 +127,7 @@ def _hostile_folder(folder: Path, seeds, count: int) -> list[Path]:
     return paths + _special_files(folder / "odd")
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow on damaged EXIF/TIFF tags
 def test_enroll_folder_skips_every_bad_file_and_enrolls_the_rest(seeds, tmp_path):
     from gallery_fakes import MODEL, FakeRecognizer, write_photo
 

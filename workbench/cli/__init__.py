@@ -12,6 +12,7 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 
 from workbench.errors import WorkbenchError
 
@@ -68,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     # Pillow logs some refusals ("More samples per pixel than can be decoded") before
-    # raising; load_image turns the exception into our error, so the line is noise.
+    # raising, and warns about damaged fields ("Corrupt EXIF data", "could be a
+    # decompression bomb"); load_image's error says what matters, so these are noise.
     logging.getLogger("PIL").setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "verbose", False):
