@@ -25,19 +25,33 @@ def pytest_configure(config) -> None:
     # full protocol).
     os.environ.setdefault("WORKBENCH_BENCH_FOLDS", "2")
     os.environ.setdefault("WORKBENCH_BENCH_PAIRS", "40")
+    _forward_kernel_fd2()
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_setup(item):
-    """Start nbval's kernel without ``PYTEST_CURRENT_TEST`` in its environment.
+def _forward_kernel_fd2() -> None:
+    """Start nbval's kernels so that what they write to fd 2 reaches the cell's output.
 
-    ipykernel forwards fd 2 (where C++ libraries log) to the cell's output, as users see
-    it in JupyterLab, except when that variable is set (``ipykernel/iostream.py``): the
-    kernel nbval starts during a cell's setup would send those lines to the terminal
-    instead, and the check below could never see them.
+    That is where C++ libraries log, and where a user sees it in JupyterLab. Under nbval
+    it would not: ipykernel stops forwarding fd 2 when ``PYTEST_CURRENT_TEST`` is in its
+    environment (``ipykernel/iostream.py``), and nbval sends the kernel's own stderr to
+    ``/dev/null``, so the check below could never see a log line. Kernels start without
+    that variable instead.
     """
-    os.environ.pop("PYTEST_CURRENT_TEST", None)
-    yield
+    try:
+        import nbval.kernel
+    except ImportError:
+        return
+    original = nbval.kernel.start_new_kernel
+    if getattr(original, "forwards_fd2", False):
+        return
+
+    def start_new_kernel(*args, **kwargs):
+        env = dict(kwargs.pop("env", None) or os.environ)
+        env.pop("PYTEST_CURRENT_TEST", None)
+        return original(*args, env=env, **kwargs)
+
+    start_new_kernel.forwards_fd2 = True
+    nbval.kernel.start_new_kernel = start_new_kernel
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -66,9 +66,13 @@ class MTCNNDetector(DetectorBase):
     def _load(self):
         if self._model is None:
             try:
-                from mtcnn import MTCNN
+                from workbench.native_logs import quiet_native_logs
 
-                self._model = MTCNN(device="CPU:0")
+                # mtcnn imports TensorFlow, which logs oneDNN/CPU-feature lines to fd 2.
+                with quiet_native_logs():
+                    from mtcnn import MTCNN
+
+                    self._model = MTCNN(device="CPU:0")
             except Exception as exc:  # noqa: BLE001
                 raise DetectorError(f"MTCNN could not load: {exc}") from exc
         return self._model
