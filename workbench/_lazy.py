@@ -28,7 +28,12 @@ def lazy_exports(
         module = exports.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module, package), name)
+        from workbench.native_logs import quiet_native_logs
+
+        # The heavy modules log as they import (TensorFlow under Keras: oneDNN and
+        # CPU-feature lines on fd 2); hold those back, as for every model load.
+        with quiet_native_logs():
+            value = getattr(importlib.import_module(module, package), name)
         namespace[name] = value
         return value
 
