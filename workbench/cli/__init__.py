@@ -17,7 +17,7 @@ import warnings
 from workbench.errors import WorkbenchError
 
 #: Modules under ``workbench.cli`` that register sub-commands, in help order.
-COMMAND_MODULES = ("detect", "embed", "evaluate", "gallery", "live", "models")
+COMMAND_MODULES = ("detect", "embed", "evaluate", "gallery", "people", "live", "models")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,6 +40,10 @@ from workbench.gallery.search import (
     exact_search,
 )
 from workbench.gallery.unknowns import UnknownFace, UnknownsPolicy
+
+if TYPE_CHECKING:
+    from workbench.gallery.proposals import Proposals
+    from workbench.gallery.scan import ScanSummary
 
 #: Where the notebooks and the CLI keep the gallery unless told otherwise.
 DEFAULT_PATH = Path("reference_images") / "gallery.sqlite"
@@ -1034,6 +1039,20 @@ class Gallery:
     def remove_unknowns(self, ids: Iterable[int] | None = None) -> int:
         """Remove unknowns for good: all, or these ids (all or none); returns how many."""
         return _unknowns.remove_unknowns(self, ids)
+
+    def cluster_unknowns(self, **options) -> Proposals:
+        """Group the unknown faces into proposed people; see
+        :func:`.proposals.cluster_unknowns` (options ``threshold``, ``min_size``)."""
+        from workbench.gallery.proposals import cluster_unknowns
+
+        return cluster_unknowns(self, **options)
+
+    def scan_folder(self, folder: str | os.PathLike, *, recognizer, **options) -> ScanSummary:
+        """Every face of every photo under ``folder`` into the unknowns; see
+        :func:`.scan.scan_folder`."""
+        from workbench.gallery.scan import scan_folder
+
+        return scan_folder(self, folder, recognizer=recognizer, **options)
 
     # Enrollment, calibration and export live in their own modules.
 

@@ -7,7 +7,8 @@ switched off (:class:`UnknownsPolicy`, stored in the gallery file):
 
 - a track (one person followed through a video or the camera) keeps only its
   ``per_track`` best faces (default 3), by :func:`face_quality`;
-- at most ``max_count`` unknowns (default 5,000; the oldest go first) and none older
+- at most ``max_count`` unknowns (default 10,000, what clustering handles in about 10 s
+  on 2 cores; the oldest go first) and none older
   than ``max_age_days`` (default 30);
 - ``keep=False`` ("keep no unknowns") removes every stored unknown and stores no more.
 
@@ -65,7 +66,7 @@ class UnknownsPolicy:
     """
 
     keep: bool = True
-    max_count: int = 5_000
+    max_count: int = 10_000
     max_age_days: float = 30.0
     per_track: int = 3
 
@@ -249,7 +250,7 @@ def add_unknowns(
     embeddings: np.ndarray,
     *,
     chips: np.ndarray | None = None,
-    source: str | None = None,
+    source: str | list[str | None] | None = None,
     frames=None,
     boxes=None,
     tracks=None,
@@ -262,7 +263,7 @@ def add_unknowns(
         gallery: the gallery.
         embeddings: ``(n, D)`` embeddings of this gallery's model.
         chips: ``(n, H, W, 3)`` uint8 aligned chips, for the thumbnails and the sharpness.
-        source: the photo, video or camera they came from.
+        source: the photo, video or camera they came from (or one per face).
         frames, tracks: per face, frame index and track id (``None`` for photos).
         boxes: ``(n, 4)`` boxes in the source frame; scores: ``(n,)`` detector scores.
         detector: the detector's name.
@@ -284,7 +285,8 @@ def add_unknowns(
     if not policy.keep or not n:
         return []
     _has_table(gallery)
-    src = None if source is None else str(source)
+    sources = source if isinstance(source, list | tuple) else [source] * n
+    src_col = [None if v is None else str(v) for v in _rows(sources, n, "source")]
     with gallery._writer() as conn:
         with store.transaction(conn, gallery.path):
             created = store.now()
@@ -294,7 +296,7 @@ def add_unknowns(
             for i, uid in enumerate(ids):
                 values = (
                     uid,
-                    src,
+                    src_col[i],
                     frame_col[i],
                     track_col[i],
                     None if box_arr is None else store.box_to_text(box_arr[i]),
@@ -309,7 +311,10 @@ def add_unknowns(
             conn.executemany(
                 f"INSERT INTO unknowns({COLUMNS}, checksum) VALUES ({','.join('?' * 13)})", rows
             )
-            for track in sorted({t for t in track_col if t is not None}):
+            for src, track in sorted(
+                {(src_col[i], t) for i, t in enumerate(track_col) if t is not None},
+                key=str,
+            ):
                 _keep_best_of_track(conn, src, track, policy.per_track)
             _apply_bounds(conn, policy)
             kept = {
@@ -416,6 +421,20 @@ def _ids(ids) -> list[int]:
             raise InvalidArgumentError(f"unknown face ids must be integers, but got {v!r}")
         out.append(int(v))
     return sorted(set(out))
+
+
+def sources(gallery: Gallery) -> set[str]:
+    """The distinct sources of the stored unknowns (so a folder scanned again adds only
+    its new photos)."""
+    _has_table(gallery)
+    with gallery._lock:
+        try:
+            rows = gallery._conn_or_raise().execute(
+                "SELECT DISTINCT source FROM unknowns WHERE source IS NOT NULL"
+            )
+            return {r[0] for r in rows}
+        except store.sqlite3.Error as exc:
+            raise GalleryError(f"{gallery.path}: cannot read the unknowns: {exc}") from None
 
 
 def count(gallery: Gallery, ids=None) -> int:

@@ -1,0 +1,104 @@
+"""``workbench cluster`` and ``workbench unknowns``, run in-process on real LFW faces."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+import workbench.cli as cli
+from workbench.gallery import Gallery
+
+PEOPLE = {"Colin_Powell": 4, "Hugo_Chavez": 3, "Laura_Bush": 3, "Aaron_Peirsol": 1}
+
+
+@pytest.fixture
+def archive(lfw_dir, tmp_path):
+    """A photo archive in no particular layout: photos of 3 people spread over nested
+    folders, and one person seen once."""
+    root = tmp_path / "archive"
+    for k, (person, n) in enumerate(PEOPLE.items()):
+        for j, photo in enumerate(sorted((lfw_dir / person).iterdir())[:n]):
+            folder = root / f"trip{(k + j) % 2}" / ("day1" if j % 2 else "")
+            folder.mkdir(parents=True, exist_ok=True)
+            os.symlink(photo, folder / photo.name)
+    (root / "notes.txt").write_text("not a photo")
+    return root
+
+
+def test_cluster_a_folder_then_the_gallery(archive, tmp_path, capsys):
+    gallery = tmp_path / "g.sqlite"
+    assert cli.main(["cluster", str(archive), "--gallery", str(gallery), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"clusters", "unclustered", "scanned"}
+    assert out["scanned"]["photos"] == sum(PEOPLE.values()) and out["scanned"]["known"] == 0
+    groups = sorted(
+        sorted({os.path.basename(f["source"]).rsplit("_", 1)[0] for f in c["faces"]})
+        for c in out["clusters"]
+    )
+    sizes = sorted(len(c["faces"]) for c in out["clusters"])
+    assert groups == [["Colin_Powell"], ["Hugo_Chavez"], ["Laura_Bush"]] and sizes == [3, 3, 4]
+    # Every face is read, a bystander's too (Laura_Bush_0002 has a second face).
+    alone = {os.path.basename(f["source"]) for f in out["unclustered"]}
+    assert "Aaron_Peirsol_0001.jpg" in alone and len(alone) <= 2
+    face = out["clusters"][0]["faces"][0]
+    assert set(face) == {"id", "source", "box", "frame"} and len(face["box"]) == 4
+    assert out["clusters"][0]["near"] is None
+
+    # Again: every photo was scanned before; the gallery alone gives the same proposals.
+    assert cli.main(["cluster", str(archive), "--gallery", str(gallery), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["scanned"]["skipped"] == sum(PEOPLE.values())
+    assert cli.main(["cluster", "--gallery", str(gallery), "--json"]) == 0
+    only = json.loads(capsys.readouterr().out)
+    assert only["clusters"] == out["clusters"] == again["clusters"]
+    assert cli.main(["cluster", "--gallery", str(gallery)]) == 0
+    text = capsys.readouterr().out
+    assert f"3 proposed people, {len(out['unclustered'])} faces seen once" in text
+
+
+def test_unknowns_command(archive, tmp_path, capsys):
+    gallery = tmp_path / "g.sqlite"
+    assert cli.main(["cluster", str(archive), "--gallery", str(gallery), "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main(["unknowns", "--gallery", str(gallery), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["unknowns"] >= 11 and status["policy"]["keep"] is True
+    assert cli.main(["unknowns", "--gallery", str(gallery), "--max-count", "5"]) == 0
+    assert "5 unknown faces" in capsys.readouterr().out
+    assert cli.main(["unknowns", "--gallery", str(gallery), "--keep-none", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert (status["unknowns"], status["removed"], status["policy"]["keep"]) == (0, 5, False)
+    # Keeping none, a folder cannot be clustered: said so, exit 2.
+    assert cli.main(["cluster", str(archive), "--gallery", str(gallery)]) == 2
+    assert "keeps no unknown faces" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (lambda t: ["cluster", str(t / "empty"), "--gallery", str(t / "new.sqlite")], "no photos"),
+        (
+            lambda t: ["cluster", str(t / "nope"), "--gallery", str(t / "new.sqlite")],
+            "not a folder",
+        ),
+        (lambda t: ["cluster", "--gallery", str(t / "new.sqlite")], "no gallery"),
+        (lambda t: ["cluster", "--gallery", str(_empty_gallery(t))], "no unknown faces"),
+        (lambda t: ["unknowns", "--gallery", str(_empty_gallery(t)), "--max-count", "0"], ">= 1"),
+        (lambda t: ["unknowns", "--gallery", str(_empty_gallery(t)), "--remove", "7"], "id 7"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("no photos")
+    assert cli.main(args(tmp_path)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "new.sqlite").exists()
+
+
+def _empty_gallery(tmp_path):
+    path = tmp_path / "empty.sqlite"
+    Gallery(path, model_id="dlib_resnet_v1").close()
+    return path

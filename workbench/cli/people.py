@@ -1,0 +1,174 @@
+"""People nobody has named yet.
+
+``workbench cluster [DIR] --gallery FILE [--json]`` groups the gallery's unknown faces
+into proposed people (first detecting and embedding every photo under DIR into them).
+``--json`` prints one object::
+
+    {"clusters": [{"id": 12, "faces": [{"id": 12, "source": "a.jpg", "box": [...],
+                   "frame": null}], "near": {"name": "Ada", "distance": 0.64} | null}],
+     "unclustered": [{"id": 3, "source": "b.jpg", "box": [...]}]}
+
+``workbench unknowns --gallery FILE`` shows and sets what the gallery keeps of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "cluster",
+        help="group the unknown faces of a gallery into proposed people",
+        description="Group the faces the gallery could not name (kept by recognize and "
+        "live) into proposed people, each with its faces best first and the enrolled "
+        "person it looks like, if any. With DIR, every face of every photo under DIR "
+        "(any layout) is first detected and embedded into the unknowns; photos scanned "
+        "before are skipped.",
+    )
+    p.add_argument("folder", nargs="?", metavar="DIR", help="photos to add first (optional)")
+    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--detector", default="mediapipe", help="with DIR: mediapipe or mtcnn")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="T",
+        help="clustering cut, distance between unit vectors (default 0.38, measured on LFW)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_cluster)
+
+    p = subparsers.add_parser(
+        "unknowns",
+        help="show or set what a gallery keeps of the faces it cannot name",
+        description="Unknown faces are kept for `workbench cluster`: a track's best few, "
+        "at most --max-count and none older than --max-age-days. They are faces of "
+        "people who did not agree to be enrolled: --keep-none removes them all and keeps "
+        "no more; --remove ID... and --clear remove them for good.",
+    )
+    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    keep = p.add_mutually_exclusive_group()
+    keep.add_argument("--keep", action="store_true", help="keep unknown faces (the default)")
+    keep.add_argument(
+        "--keep-none", action="store_true", help="remove every unknown face and keep no more"
+    )
+    p.add_argument("--max-count", type=int, default=None, metavar="N")
+    p.add_argument("--max-age-days", type=float, default=None, metavar="D")
+    p.add_argument("--per-track", type=int, default=None, metavar="K")
+    p.add_argument("--remove", type=int, nargs="+", default=None, metavar="ID")
+    p.add_argument("--clear", action="store_true", help="remove every unknown face now")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run_unknowns)
+
+
+def run_cluster(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from workbench.cli import print_json_line
+    from workbench.errors import InvalidArgumentError
+    from workbench.gallery import Gallery
+    from workbench.gallery.cluster import DEFAULT_THRESHOLD
+
+    options = {"threshold": DEFAULT_THRESHOLD if args.threshold is None else args.threshold}
+    scanned = None
+    if args.folder is not None:
+        if not Path(args.folder).is_dir():
+            raise InvalidArgumentError(
+                f"expected a folder of photos, but {args.folder} is not a folder"
+            )
+        from workbench.detect import create_detector
+        from workbench.embed import default_embedder
+        from workbench.photos import photos_in
+        from workbench.recognize import Recognizer
+
+        if not photos_in(args.folder):
+            # Before the gallery is opened (or created): nothing is left behind.
+            raise InvalidArgumentError(
+                f"{args.folder}: no photos here or in its folders (looked for .jpg, .png, "
+                ".webp, ...)"
+            )
+
+        embedder = default_embedder()
+        with (
+            Gallery(args.gallery, model_id=embedder.model_id, create=True) as gallery,
+            create_detector(args.detector) as detector,
+        ):
+            scanned = gallery.scan_folder(
+                args.folder,
+                recognizer=Recognizer(detector, embedder),
+                progress=not (args.quiet or args.json),
+            )
+            proposals = gallery.cluster_unknowns(**options)
+    else:
+        # No embedder: clustering reads the stored embeddings only (no model loads).
+        with Gallery(args.gallery, model_id=None, create=False) as gallery:
+            proposals = gallery.cluster_unknowns(**options)
+    if args.json:
+        out = proposals.to_dict()
+        if scanned is not None:
+            out["scanned"] = {
+                k: v for k, v in vars(scanned).items() if k not in ("unreadable", "seconds")
+            } | {"unreadable": [p for p, _ in scanned.unreadable]}
+        print_json_line(out)
+        return 0
+    if scanned is not None:
+        print(scanned)
+        for _path, why in scanned.unreadable[:5]:
+            print(f"  unreadable: {why}")
+    print(
+        f"{len(proposals.clusters)} proposed people, {len(proposals.unclustered)} faces seen "
+        "once (unclustered)"
+    )
+    for c in proposals.clusters:
+        near = f"  {c.near}" if c.near is not None else ""
+        print(f"proposal {c.id}: {len(c.faces)} faces{near}")
+        for f in c.faces[:5]:
+            where = f.source if f.frame is None else f"{f.source} frame {f.frame}"
+            print(f"  {where} box={_box(f.box)}")
+        if len(c.faces) > 5:
+            print(f"  ... {len(c.faces) - 5} more")
+    return 0
+
+
+def _box(box) -> str:
+    return "-" if box is None else "(" + ", ".join(f"{v:.0f}" for v in box) + ")"
+
+
+def run_unknowns(args: argparse.Namespace) -> int:
+    from workbench.cli import print_json_line
+    from workbench.gallery import Gallery
+
+    changes = {
+        k: v
+        for k, v in {
+            "max_count": args.max_count,
+            "max_age_days": args.max_age_days,
+            "per_track": args.per_track,
+        }.items()
+        if v is not None
+    }
+    if args.keep or args.keep_none:
+        changes["keep"] = bool(args.keep)
+    removed = 0
+    with Gallery(args.gallery, model_id=None, create=False) as gallery:
+        if changes:
+            removed += gallery.set_unknowns_policy(**changes)
+        if args.remove:
+            removed += gallery.remove_unknowns(args.remove)
+        if args.clear:
+            removed += gallery.remove_unknowns()
+        policy, count = gallery.unknowns_policy, gallery.count_unknowns()
+    if args.json:
+        print_json_line({"policy": policy.to_dict(), "unknowns": count, "removed": removed})
+        return 0
+    state = "kept" if policy.keep else "NOT kept (keep none)"
+    print(
+        f"gallery {args.gallery}: {count} unknown faces; unknowns {state}: at most "
+        f"{policy.max_count:,}, none older than {policy.max_age_days:g} days, "
+        f"{policy.per_track} per track"
+    )
+    if removed:
+        print(f"removed {removed} unknown face{'s' if removed != 1 else ''} for good")
+    return 0

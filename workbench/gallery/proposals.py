@@ -1,0 +1,163 @@
+"""Proposed people: the gallery's unknown faces grouped by :mod:`.cluster`.
+
+A proposal's ``id`` is the smallest unknown-face id in it. Face ids are never reused, so
+an id names the same group for as long as that face stays; naming, merging or discarding
+by id re-clusters first and refuses an id that no longer names a proposal (the unknowns
+changed since it was shown) instead of acting on other faces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from workbench.errors import GalleryError
+from workbench.gallery.cluster import DEFAULT_MIN_SIZE, DEFAULT_THRESHOLD, cluster_embeddings
+from workbench.gallery.unknowns import UnknownFace
+
+if TYPE_CHECKING:
+    from workbench.gallery.core import Gallery
+
+#: A proposal "looks like" an enrolled person when its mean embedding is within the
+#: gallery's threshold plus this much of that person (the faces themselves were each
+#: too far to be named, but together they may sit close).
+NEAR_MARGIN = 0.1
+
+
+@dataclass(frozen=True)
+class Near:
+    """The enrolled person nearest to a proposal."""
+
+    name: str
+    distance: float
+
+    def __str__(self) -> str:
+        return f"looks like {self.name} (distance {self.distance:.2f})"
+
+
+@dataclass(frozen=True)
+class ProposedPerson:
+    """One group of unknown faces that are likely one person.
+
+    Attributes:
+        id: the smallest face id in the group (see the module docstring).
+        faces: the faces, best quality first; ``faces[0]`` is the representative.
+        near: the nearest enrolled person when within reach, else ``None``.
+    """
+
+    id: int
+    faces: list[UnknownFace]
+    near: Near | None
+
+    @property
+    def face_ids(self) -> list[int]:
+        return [f.id for f in self.faces]
+
+    @property
+    def representative(self) -> UnknownFace:
+        return self.faces[0]
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "faces": [_face_dict(f) for f in self.faces],
+            "near": None
+            if self.near is None
+            else {"name": self.near.name, "distance": round(self.near.distance, 4)},
+        }
+
+
+def _face_dict(face: UnknownFace) -> dict:
+    return {
+        "id": face.id,
+        "source": face.source,
+        "box": None if face.box is None else [round(v, 1) for v in face.box],
+        "frame": face.frame,
+    }
+
+
+@dataclass(frozen=True)
+class Proposals:
+    """The result of :meth:`Gallery.cluster_unknowns`.
+
+    Attributes:
+        clusters: proposed people, largest first.
+        unclustered: faces that joined no group (seen once), by id.
+        threshold: the clustering cut used.
+    """
+
+    clusters: list[ProposedPerson]
+    unclustered: list[UnknownFace]
+    threshold: float
+
+    def get(self, cluster_id: int) -> ProposedPerson:
+        """The proposal with this id.
+
+        Raises:
+            GalleryError: no proposal has this id (any more).
+        """
+        for c in self.clusters:
+            if c.id == cluster_id:
+                return c
+        raise GalleryError(
+            f"no proposed person with id {cluster_id!r}: the unknowns changed since it was "
+            f"shown (cluster again); ids now: {[c.id for c in self.clusters][:10]}"
+        )
+
+    def to_dict(self) -> dict:
+        """``{"clusters": [...], "unclustered": [...]}`` as ``workbench cluster --json``."""
+        return {
+            "clusters": [c.to_dict() for c in self.clusters],
+            "unclustered": [
+                {k: v for k, v in _face_dict(f).items() if k != "frame"} for f in self.unclustered
+            ],
+        }
+
+
+def _order(faces: list[UnknownFace]) -> list[UnknownFace]:
+    return sorted(faces, key=lambda f: (-(f.quality if f.quality is not None else -1.0), f.id))
+
+
+def cluster_unknowns(
+    gallery: Gallery,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    min_size: int = DEFAULT_MIN_SIZE,
+) -> Proposals:
+    """Group the gallery's unknown faces into proposed people.
+
+    Raises:
+        GalleryError: the gallery holds no unknown faces, or a damaged one.
+        InvalidArgumentError: a bad ``threshold`` or ``min_size``.
+    """
+    faces, vectors = gallery.unknown_embeddings()
+    if not faces:
+        raise GalleryError(
+            f"{gallery.path}: no unknown faces to cluster: `workbench recognize`, `workbench "
+            "live` and `workbench cluster DIR` keep the faces they cannot name"
+        )
+    result = cluster_embeddings(vectors, threshold=threshold, min_size=min_size)
+    clusters = []
+    groups = result.clusters
+    nears = _nearest(gallery, vectors, groups)
+    for rows, near in zip(groups, nears, strict=True):
+        members = [faces[i] for i in rows]
+        clusters.append(ProposedPerson(min(f.id for f in members), _order(members), near))
+    unclustered = [faces[i] for i in result.unclustered]
+    return Proposals(clusters, unclustered, float(threshold))
+
+
+def _nearest(gallery: Gallery, vectors: np.ndarray, groups: list[np.ndarray]) -> list:
+    if not groups or not len(gallery):
+        return [None] * len(groups)
+    means = np.stack([vectors[rows].mean(axis=0) for rows in groups])
+    best = gallery.search(means, k=1).best()
+    reach = gallery.threshold + NEAR_MARGIN
+    return [
+        Near(m.name, float(m.distance))
+        if m.name is not None and m.distance is not None and m.distance <= reach
+        else None
+        for m in best
+    ]
