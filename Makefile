@@ -8,7 +8,7 @@ PORT ?= 8888
 # Jupyter refuses to run as root without this (containers and CI machines often are root).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup e2e-deps lab test lint format bench fuzz clean
+.PHONY: setup e2e-deps lab app test lint format bench fuzz clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,15 @@ $(STAMP): pyproject.toml Makefile
 
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(PORT) $(ALLOW_ROOT)
+
+# The panels as one web page without code (Voila serving app/workbench.ipynb), on
+# localhost only, behind a fresh token; the address to open is printed first.
+APP_PORT ?= 8866
+app: setup
+	@token=$$($(PY) -c 'import secrets; print(secrets.token_hex(16))'); \
+	echo "workbench app: open http://127.0.0.1:$(APP_PORT)/?token=$$token"; \
+	exec $(VENV)/bin/voila app/workbench.ipynb --no-browser --Voila.ip=127.0.0.1 \
+		--port=$(APP_PORT) --token=$$token
 
 # The browser test (tests/e2e) needs Debian's chromium and ffmpeg; installed here only when
 # missing (and only where apt-get runs as root): otherwise that test skips with the reason.

@@ -163,3 +163,58 @@ def jupyter_lab(
                 proc.wait(10)
             except ProcessLookupError:
                 pass
+
+
+@contextlib.contextmanager
+def voila_app(
+    notebook: str | os.PathLike,
+    *,
+    workdir: str | os.PathLike,
+    env: dict[str, str] | None = None,
+    timeout: float = 90.0,
+) -> Iterator[LabServer]:
+    """Serve ``notebook`` with Voila (as ``make app`` does) on a free loopback port behind
+    a random token, and stop it and its kernel on exit.
+
+    Raises:
+        LabStartError: the server exited or did not answer within ``timeout``.
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    port, token = free_port(), secrets.token_hex(16)
+    log_path = workdir / "voila.log"
+    full_env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"), **(env or {})}
+    server = LabServer(f"http://127.0.0.1:{port}", token, log_path)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "voila", str(notebook), "--no-browser"]
+            + ["--Voila.ip=127.0.0.1", f"--port={port}", f"--token={token}"],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # one signal stops the server and its kernel
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    raise LabStartError(f"Voila exited: {log_path.read_text()[-2000:]}")
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise LabStartError(
+                            f"Voila did not answer within {timeout:.0f} s"
+                        ) from None
+                    time.sleep(0.5)
+            yield server
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+            except ProcessLookupError:
+                pass
