@@ -180,28 +180,41 @@ def stranger_distances(
     probes = np.arange(n) if n <= max_probes else np.sort(rng.choice(n, max_probes, False))
     counts = np.bincount(owners)
     if centroid:
-        sums = np.zeros((counts.shape[0], v.shape[1]))
-        np.add.at(sums, owners, v)
+        # Sums per person, one bincount per dimension: np.add.at and np.add.reduceat
+        # took over a second at 100k people.
+        sums = np.stack(
+            [np.bincount(owners, v[:, d], counts.shape[0]) for d in range(v.shape[1])], 1
+        ).reshape(counts.shape[0], v.shape[1])
         ref = sums / np.maximum(counts, 1)[:, None]
         ref_owner = np.arange(counts.shape[0])
     else:
         ref, ref_owner = v, owners
-    ref_sq = (ref * ref).sum(1)
+    # The probe-to-everyone product in float32 (twice the speed; distances of unit-ish
+    # embeddings keep ~1e-6 of precision), the leave-one-out centroids in float64.
+    ref32 = ref.astype(np.float32)
+    ref_sq = np.einsum("ij,ij->i", ref32, ref32)
     genuine, impostor = [], []
-    step = max(1, 2**24 // max(1, ref.shape[0]))
+    step = max(1, 2**22 // max(1, ref.shape[0]))  # ~16 MB per temporary
     for i in range(0, probes.shape[0], step):
         idx = probes[i : i + step]
         q = v[idx]
-        d2 = ref_sq[None, :] - 2.0 * q @ ref.T + (q * q).sum(1)[:, None]
-        own = ref_owner[None, :] == owners[idx][:, None]
-        impostor.append(np.where(own, np.inf, d2).min(1))
+        q32 = q.astype(np.float32)
+        d2 = q32 @ ref32.T
+        d2 *= -2.0
+        d2 += ref_sq[None, :]
+        d2 += np.einsum("ij,ij->i", q32, q32)[:, None]
+        rows = np.arange(len(idx))
         if centroid:
             o = owners[idx]
+            d2[rows, o] = np.inf  # one centroid per person: its own is one column
+            impostor.append(d2.min(1))
             many = counts[o] > 1
             loo = (sums[o[many]] - q[many]) / (counts[o[many]] - 1)[:, None]
             genuine.append(((q[many] - loo) ** 2).sum(1))
         else:
-            d2[np.arange(len(idx)), idx] = np.inf  # not itself
+            own = ref_owner[None, :] == owners[idx][:, None]
+            impostor.append(np.where(own, np.inf, d2).min(1))
+            d2[rows, idx] = np.inf  # not itself
             g = np.where(own, d2, np.inf).min(1)
             genuine.append(g[np.isfinite(g)])
     imp = np.sqrt(np.maximum(np.concatenate(impostor), 0.0))
@@ -231,6 +244,14 @@ PRIOR_ACCEPTS = 10.0
 #: fixed seed): each probe costs a pass over the gallery's people, and 2,000 resolve a
 #: FAR of 0.02 to about +-0.003.
 AUTO_MAX_PROBES = 2_000
+
+#: ... but at most about this many probe-to-person distances per re-derivation, and no
+#: fewer than :data:`AUTO_MIN_PROBES` probes: 2,000 probes over 20,000 people took 4 s
+#: on the busy 2-core machine, too long to pay after every enrollment. Fewer probes
+#: weigh less against the prior (:data:`PRIOR_ACCEPTS`), so a big gallery's threshold
+#: stays steady.
+AUTO_DISTANCE_BUDGET = 10_000_000
+AUTO_MIN_PROBES = 500
 
 #: The prior: thresholds for a gallery too small to calibrate, by number of people
 #: enrolled (rows) and per-stranger target FAR (columns), measured on LFW by
@@ -363,10 +384,12 @@ def _store(gallery: Gallery, info: ThresholdInfo) -> None:
 
 
 def _owners(gallery: Gallery) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    vectors, names = gallery.embeddings()
-    owners = np.unique(np.array(names, dtype=object), return_inverse=True)[1]
+    """``(vectors, owners, counts)`` of the current snapshot, owners numbered 0..P-1 over
+    the people with faces (read-only views: a snapshot is never written)."""
+    s = gallery._state  # noqa: SLF001 - same package; one consistent snapshot
+    owners = np.unique(s.owners, return_inverse=True)[1].reshape(-1)
     counts = np.bincount(owners) if owners.size else np.zeros(0, int)
-    return vectors, owners.reshape(-1), counts
+    return s.vectors, owners, counts
 
 
 def _people(n: int) -> str:
@@ -416,7 +439,9 @@ def refresh(
         prior = prior_threshold(max(1, people), target)
         genuine = impostor = np.zeros(0)
         if people >= 2:  # the gallery's own faces: to calibrate on, or to measure the prior
-            genuine, impostor = _distances(gallery, vectors, owners, per)
+            refs = people if gallery.decision.value == "centroid" else faces
+            probes = int(np.clip(AUTO_DISTANCE_BUDGET // refs, AUTO_MIN_PROBES, AUTO_MAX_PROBES))
+            genuine, impostor = _distances(gallery, vectors, owners, per, probes)
         accepts = impostor.size * target  # impostor samples the target lets through
         if per == "pair":
             can = bool(genuine.size) and accepts >= MIN_ACCEPTS
