@@ -142,6 +142,8 @@ def choose_threshold(
         raise GalleryError("calibration needs impostor pairs: at least 2 people, but got 1")
     from workbench.evaluate import threshold_at_far
 
+    genuine = np.asarray(genuine, np.float64)  # see stranger_distances: float32 rounds
+    impostor = np.asarray(impostor, np.float64)
     threshold = threshold_at_far(impostor, target_far)
     # Unresolved: the target allows less than one of these impostor samples.
     resolved = int(np.floor(target_far * impostor.size)) >= 1
@@ -217,8 +219,14 @@ def stranger_distances(
             d2[rows, idx] = np.inf  # not itself
             g = np.where(own, d2, np.inf).min(1)
             genuine.append(g[np.isfinite(g)])
-    imp = np.sqrt(np.maximum(np.concatenate(impostor), 0.0))
-    gen = np.sqrt(np.maximum(np.concatenate(genuine), 0.0)) if genuine else np.zeros(0)
+    # float64 out: a float32 array compared with a Python float compares in float32, and
+    # a threshold just below an impostor would round back onto it.
+    imp = np.sqrt(np.maximum(np.concatenate(impostor).astype(np.float64), 0.0))
+    gen = (
+        np.sqrt(np.maximum(np.concatenate(genuine).astype(np.float64), 0.0))
+        if genuine
+        else np.zeros(0)
+    )
     return gen, imp[np.isfinite(imp)]
 
 
