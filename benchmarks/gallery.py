@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 from _machine import machine  # noqa: E402 - the script's folder is on sys.path
 
-from workbench.gallery import Decision, Gallery, IndexOptions
+from workbench.gallery import Decision, FaceBatch, Gallery, IndexOptions
 
 EXACT = IndexOptions(threshold=2**62)
 
@@ -86,9 +86,9 @@ def fill(path: Path, vectors: np.ndarray, per_person: int = 4) -> float:
         step = 4000 * per_person
         for i in range(0, len(vectors), step):
             chunk = vectors[i : i + step]
-            g._add_many(  # one transaction per 4000 people
+            g.add_many(  # one transaction per 4000 people
                 [
-                    (f"p{i + j}", chunk[j : j + per_person], None, None, None, None, None)
+                    FaceBatch(f"p{i + j}", chunk[j : j + per_person])
                     for j in range(0, len(chunk), per_person)
                 ]
             )
@@ -303,9 +303,7 @@ def _open_set(vectors, persons, enrolled, probes, known, decision, calibration) 
             by_person: dict[str, list[int]] = {}
             for i in enrolled:
                 by_person.setdefault(persons[i], []).append(i)
-            g._add_many(
-                [(p, vectors[rows], None, None, None, None, None) for p, rows in by_person.items()]
-            )
+            g.add_many([FaceBatch(p, vectors[rows]) for p, rows in by_person.items()])
             per, target = calibration
             frr = float("nan")
             if per != "default":
@@ -550,9 +548,7 @@ def bench_calibration_sizes(args, vectors, persons) -> None:
                 tempfile.TemporaryDirectory() as tmp,
                 Gallery(Path(tmp) / "g.sqlite", model_id="lfw") as g,
             ):
-                g._add_many(
-                    [(p, vectors[r], None, None, None, None, None) for p, r in enrolled.items()]
-                )
+                g.add_many([FaceBatch(p, vectors[r]) for p, r in enrolled.items()])
                 info = g.threshold_info
                 t0 = time.perf_counter()
                 g.refresh_threshold()  # once more, timed: what each enrollment pays
@@ -607,9 +603,7 @@ def bench_calibration_targets(args, vectors, persons) -> None:
             tempfile.TemporaryDirectory() as tmp,
             Gallery(Path(tmp) / "g.sqlite", model_id="lfw") as g,
         ):
-            g._add_many(
-                [(p, vectors[r], None, None, None, None, None) for p, r in enrolled.items()]
-            )
+            g.add_many([FaceBatch(p, vectors[r]) for p, r in enrolled.items()])
             best = g.search(vectors[q]).best()
             names = np.array([m.name for m in best], dtype=object)
             dist = np.array([m.distance for m in best])

@@ -7,7 +7,7 @@ import pytest
 from gallery_fakes import MODEL, face_vector
 
 from workbench.errors import GalleryError, InvalidArgumentError
-from workbench.gallery import Gallery
+from workbench.gallery import FaceBatch, Gallery
 from workbench.gallery.calibrate import choose_threshold, pair_distances, stranger_distances
 
 
@@ -71,9 +71,7 @@ def test_stranger_threshold_shrinks_as_the_gallery_grows(tmp_path) -> None:
     for people in (20, 400):
         with Gallery(tmp_path / f"{people}.sqlite", model_id=MODEL) as g:
             x = rng.standard_normal((people, 128)).astype(np.float32) / np.sqrt(128)
-            g._add_many(
-                [(f"p{i}", x[i : i + 1], None, None, None, None, None) for i in range(people)]
-            )
+            g.add_many([FaceBatch(f"p{i}", x[i : i + 1]) for i in range(people)])
             thresholds.append(g.calibrate(target_far=0.05).threshold)
             assert np.isnan(g.calibrate(target_far=0.05).frr)  # one face each: no genuine
     assert thresholds[1] < thresholds[0]

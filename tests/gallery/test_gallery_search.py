@@ -9,7 +9,7 @@ import pytest
 from gallery_fakes import MODEL, face_vector
 
 from workbench.errors import InvalidArgumentError
-from workbench.gallery import Decision, Gallery, IndexOptions, Match, SearchResult
+from workbench.gallery import Decision, FaceBatch, Gallery, IndexOptions, Match, SearchResult
 
 
 def _brute(queries, vectors, owners, centroid):
@@ -143,9 +143,7 @@ def test_ann_agrees_with_exact_and_follows_edits(tmp_path, decision) -> None:
         Gallery(tmp_path / "exact.sqlite", model_id=MODEL, decision=decision) as exact,
     ):
         for g in (ann, exact):
-            g._add_many(
-                [(f"p{i}", x[i : i + 2], None, None, None, None, None) for i in range(0, 3000, 2)]
-            )
+            g.add_many([FaceBatch(f"p{i}", x[i : i + 2]) for i in range(0, 3000, 2)])
         a, e = ann.search(queries, k=1), exact.search(queries, k=1)
         assert np.mean(a.names[:, 0] == e.names[:, 0]) >= 0.99
         # The index never finds a distance below the true one.
@@ -180,7 +178,7 @@ def test_index_codes_and_float_copies_give_exact_distances(tmp_path, quantize) -
     x = _unit(rng, 1500)
     opts = IndexOptions(threshold=100, quantize=quantize)
     with Gallery(tmp_path / "g.sqlite", model_id=MODEL, index=opts, decision="nearest_face") as g:
-        g._add_many([(f"p{i}", x[i : i + 1], None, None, None, None, None) for i in range(1500)])
+        g.add_many([FaceBatch(f"p{i}", x[i : i + 1]) for i in range(1500)])
         q = x[:50] + 0.02 * rng.standard_normal((50, 128)).astype(np.float32)
         result = g.search(q)
         assert list(result.names[:, 0]) == [f"p{i}" for i in range(50)]

@@ -172,7 +172,7 @@ def test_explicit_target_is_kept_by_later_enrollments(gallery) -> None:
 
 
 def test_a_legacy_set_threshold_counts_as_hand_set(gallery) -> None:
-    gallery._write_meta({"threshold": "0.5", "threshold_source": "set"})
+    gallery.write_meta({"threshold": "0.5", "threshold_source": "set"})
     gallery._meta.pop("threshold_mode", None)
     assert gallery.threshold_source == "set by you" and not gallery.threshold_info.auto
     _fill(gallery, 3)

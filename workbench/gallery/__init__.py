@@ -11,18 +11,13 @@ Example:
 from __future__ import annotations
 
 from workbench.gallery.calibrate import Calibration
-from workbench.gallery.core import (
-    DEFAULT_PATH,
-    Decision,
-    Gallery,
-    PersonInfo,
-    default_threshold,
-)
+from workbench.gallery.core import DEFAULT_PATH, Gallery, default_threshold
 from workbench.gallery.enroll import EnrollSummary, MultipleFaces
 from workbench.gallery.names import validate_name
 from workbench.gallery.portable import ImportSummary
 from workbench.gallery.search import ANN_THRESHOLD, UNKNOWN, IndexOptions, Match, SearchResult
 from workbench.gallery.store import SCHEMA_VERSION, FaceRecord
+from workbench.gallery.types import Decision, FaceBatch, PersonInfo
 from workbench.gallery.unknowns import UnknownFace, UnknownsPolicy
 
 __all__ = [
@@ -33,6 +28,7 @@ __all__ = [
     "Calibration",
     "Decision",
     "EnrollSummary",
+    "FaceBatch",
     "FaceRecord",
     "Gallery",
     "ImportSummary",

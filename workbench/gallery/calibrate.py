@@ -33,7 +33,7 @@ import numpy as np
 from workbench.errors import GalleryError, InvalidArgumentError
 
 if TYPE_CHECKING:
-    from workbench.gallery.core import Gallery
+    from workbench.gallery import Gallery
 
 #: At most this many impostor pairs are drawn (at random, fixed seed); beyond it the FAR
 #: quantile does not move by more than sampling noise.
@@ -357,7 +357,7 @@ def _float(meta: dict, key: str, default: float) -> float:
 
 def threshold_info(gallery: Gallery) -> ThresholdInfo:
     """The gallery's threshold and its source, as stored in its ``meta`` table."""
-    meta = gallery._meta  # noqa: SLF001 - same package
+    meta = gallery.meta
     source = meta.get("threshold_source", "default")
     mode = meta.get("threshold_mode")
     if mode is None:  # a gallery written before modes: only "set" was by hand
@@ -377,7 +377,7 @@ def threshold_info(gallery: Gallery) -> ThresholdInfo:
 
 
 def _store(gallery: Gallery, info: ThresholdInfo) -> None:
-    gallery._write_meta(  # noqa: SLF001 - same package
+    gallery.write_meta(
         {
             "threshold": repr(float(info.threshold)),
             "threshold_source": info.source,
@@ -432,7 +432,7 @@ def refresh(
     Raises:
         InvalidArgumentError: ``target_far`` outside ``(0, 1)`` or a bad ``per``.
     """
-    with gallery._lock:  # noqa: SLF001 - one writer: the snapshot and the meta agree
+    with gallery.locked():  # one writer: the snapshot and the meta agree
         current = threshold_info(gallery)
         if not current.auto and not force:
             return current
@@ -473,7 +473,7 @@ def refresh(
 
 
 def _distances(gallery: Gallery, vectors, owners, per: str, max_probes: int = AUTO_MAX_PROBES):
-    from workbench.gallery.core import Decision
+    from workbench.gallery.types import Decision
 
     if per == "pair":
         return pair_distances(vectors, owners)

@@ -10,7 +10,6 @@ sees half a write and never waits for a write's disk I/O.
 from __future__ import annotations
 
 import contextlib
-import enum
 import math
 import os
 import threading
@@ -39,6 +38,7 @@ from workbench.gallery.search import (
     check_queries,
     exact_search,
 )
+from workbench.gallery.types import Decision, FaceBatch, PersonInfo
 from workbench.gallery.unknowns import UnknownFace, UnknownsPolicy
 
 if TYPE_CHECKING:
@@ -67,40 +67,6 @@ def default_threshold() -> float:
     except ImportError:  # the embed package is optional for a gallery-only install
         return 0.6
     return float(DEFAULT_THRESHOLD)
-
-
-class Decision(enum.Enum):
-    """How a query's distance to a person is defined.
-
-    ``CENTROID`` (the default): the distance to the mean of that person's enrolled faces.
-    ``NEAREST_FACE``: the distance to that person's nearest enrolled face.
-
-    Measured on LFW with 3 photos enrolled for each of 610 people and thresholds
-    calibrated per decision so that the same share of 4,069 strangers is rejected: the
-    centroid names 92.2 % of known probes right at 95.7 % strangers rejected, the nearest
-    face 87.7 %; at 99.3 % rejected 73.9 % against 64.3 %; rank-1 98.0 % against 97.7 %.
-    Averaging cancels pose and lighting noise of single photos, while the nearest face
-    lets any one lucky photo of someone else match. With one photo per person the two
-    are the same. Details: ``docs/benchmarks/gallery.md``.
-    """
-
-    NEAREST_FACE = "nearest_face"
-    CENTROID = "centroid"
-
-
-@dataclass(frozen=True)
-class PersonInfo:
-    """One enrolled person.
-
-    Attributes:
-        name: the person's name (NFC).
-        faces: number of enrolled faces.
-        created: UTC ISO 8601 time the person was first enrolled.
-    """
-
-    name: str
-    faces: int
-    created: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -705,25 +671,31 @@ class Gallery:
             InvalidArgumentError: wrong shape or non-finite values.
             GalleryError: the write failed (the gallery is left as it was).
         """
-        return self._add_many([(name, embeddings, sources, sha256s, boxes, detector, scores)])[0]
+        batch = FaceBatch(name, embeddings, sources, sha256s, boxes, detector, scores)
+        return self.add_many([batch])[0]
 
-    def _add_many(self, batches: list[tuple], *, refresh: bool = True) -> list[list[int]]:
-        """Several people's faces in one transaction (used by enroll and import).
+    def add_many(self, batches: Iterable[FaceBatch], *, refresh: bool = True) -> list[list[int]]:
+        """Several people's faces in one transaction (enroll and import end here).
 
         Who a face belongs to is decided inside the transaction from the file (the person
         row with that name, created if missing), never from this object's snapshot,
-        which another process may have made stale. A batch is ``(name, embeddings,
-        sources, sha256s, boxes, detector, scores)`` and optionally an 8th element, per
-        row whether the workbench saved the photo at that source itself (removing the
-        face then deletes the file).
-        ``refresh``: re-derive the threshold afterwards (:func:`.calibrate.refresh`);
-        ``enroll_folder`` does it once at the end instead of after each batch.
+        which another process may have made stale.
+
+        Args:
+            batches: one :class:`FaceBatch` per person.
+            refresh: re-derive the threshold afterwards (:func:`.calibrate.refresh`);
+                ``enroll_folder`` does it once at the end instead of after each batch.
+
+        Returns:
+            The new face ids, one list per batch.
+
+        Raises:
+            InvalidNameError, InvalidArgumentError, GalleryError: as :meth:`add_embeddings`.
         """
         prepared = []
         for batch in batches:
-            name, embeddings, sources, sha256s, boxes, detector, scores = batch[:7]
-            name = validate_name(name)
-            vecs = check_queries(embeddings, self.dim)
+            name = validate_name(batch.name)
+            vecs = check_queries(batch.embeddings, self.dim)
             bad = integrity.bad_embedding_rows(vecs)
             if bad.size:
                 raise InvalidArgumentError(
@@ -732,17 +704,20 @@ class Gallery:
                     "(NaN, inf, zeros or far from unit scale)"
                 )
             m = vecs.shape[0]
+            detector = batch.detector
             dets = (
-                _column(detector, m, "detector") if isinstance(detector, list) else [detector] * m
+                _column(detector, m, "detector")
+                if isinstance(detector, list | tuple)
+                else [detector] * m
             )
             cols = [
-                [_text(v) for v in _column(sources, m, "sources")],
-                [_text(v) for v in _column(sha256s, m, "sha256s")],
-                [store.box_to_text(v) for v in _column(boxes, m, "boxes")],
-                [_score(v) for v in _column(scores, m, "scores")],
+                [_text(v) for v in _column(batch.sources, m, "sources")],
+                [_text(v) for v in _column(batch.sha256s, m, "sha256s")],
+                [store.box_to_text(v) for v in _column(batch.boxes, m, "boxes")],
+                [_score(v) for v in _column(batch.scores, m, "scores")],
                 [_text(v) for v in dets],
-                [int(bool(v)) for v in _column(batch[7], m, "saved")]
-                if len(batch) > 7
+                [int(bool(v)) for v in _column(batch.saved, m, "saved")]
+                if batch.saved is not None
                 else [0] * m,
             ]
             prepared.append((name, vecs, cols))
@@ -966,7 +941,18 @@ class Gallery:
         t = float(threshold)
         _calibrate.set_by_hand(self, t)
 
-    def _write_meta(self, items: dict[str, str]) -> None:
+    @property
+    def meta(self) -> dict[str, str]:
+        """A copy of the ``meta`` table as last read or written (model, threshold and its
+        provenance); :mod:`.calibrate` keeps the threshold's keys."""
+        return dict(self._meta)
+
+    def locked(self):
+        """The writer lock, held across a read-then-write (or several reads) that must see
+        one state: other writes of this object wait; searches go on from the snapshot."""
+        return self._lock
+
+    def write_meta(self, items: dict[str, str]) -> None:
         """Store ``meta`` keys (with their checksums) in one transaction and mirror them."""
         with self._writer() as conn:
             with store.transaction(conn, self.path):

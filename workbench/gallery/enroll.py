@@ -21,11 +21,12 @@ import numpy as np
 
 from workbench.errors import GalleryError, InvalidArgumentError, InvalidImageError
 from workbench.gallery.names import validate_name
+from workbench.gallery.types import FaceBatch
 from workbench.photos import is_photo, photos_in
 from workbench.pipeline import pick_face
 
 if TYPE_CHECKING:
-    from workbench.gallery.core import Gallery
+    from workbench.gallery import Gallery
     from workbench.recognize import FaceRecognizer
 
 
@@ -268,7 +269,7 @@ def _commit(
 ) -> None:
     """Embed any chips still waiting, then write these people in one transaction.
 
-    ``refresh``: re-derive the gallery's threshold afterwards (see ``Gallery._add_many``).
+    ``refresh``: re-derive the gallery's threshold afterwards (see :meth:`Gallery.add_many`).
     """
     people = [(name, f) for name, f in people if f.embeddings or f.chips]
     if not people:
@@ -282,9 +283,9 @@ def _commit(
             f.embeddings.extend(vectors[start : start + len(f.chips)])
             start += len(f.chips)
             f.chips.clear()
-    ids = gallery._add_many(  # noqa: SLF001 - same package
+    ids = gallery.add_many(
         [
-            (
+            FaceBatch(
                 name,
                 np.stack(f.embeddings),
                 f.sources,
@@ -292,7 +293,7 @@ def _commit(
                 f.boxes,
                 detector,
                 f.scores,
-                f.saved,  # removing these faces deletes the photos saved for them
+                saved=f.saved,  # removing these faces deletes the photos saved for them
             )
             for name, f in people
         ],

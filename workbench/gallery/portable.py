@@ -23,9 +23,10 @@ from workbench.errors import GalleryError
 from workbench.files import atomic_path
 from workbench.gallery import integrity, store
 from workbench.gallery.names import validate_name
+from workbench.gallery.types import FaceBatch
 
 if TYPE_CHECKING:
-    from workbench.gallery.core import Gallery
+    from workbench.gallery import Gallery
 
 FORMAT = "workbench-gallery"
 FORMAT_VERSION = 1
@@ -58,7 +59,7 @@ def export(gallery: Gallery, path: str | os.PathLike) -> Path:
     path = Path(path)
     # faces() and embeddings() both list faces by id; a concurrent write between the two
     # calls would show as a length mismatch, so they are read under the writer lock.
-    with gallery._lock:  # noqa: SLF001 - same package
+    with gallery.locked():
         records = gallery.faces()
         vectors, owner_names = gallery.embeddings()
         people = gallery.list_people()
@@ -330,7 +331,7 @@ def import_file(gallery: Gallery, path: str | os.PathLike) -> ImportSummary:
         boxes = [None if np.isnan(b).any() else b for b in arrays["boxes"][rows]]
         scores = [None if np.isnan(s) else float(s) for s in arrays["scores"][rows]]
         batches.append(
-            (
+            FaceBatch(
                 name,
                 arrays["embeddings"][rows],
                 [faces[i]["source"] for i in rows],
@@ -341,5 +342,5 @@ def import_file(gallery: Gallery, path: str | os.PathLike) -> ImportSummary:
             )
         )
         people_added += name not in existing
-    added = gallery._add_many(batches)  # noqa: SLF001 - one transaction for the whole file
+    added = gallery.add_many(batches)  # one transaction for the whole file
     return ImportSummary(people_added, sum(len(a) for a in added), duplicates)
