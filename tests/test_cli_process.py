@@ -88,3 +88,28 @@ def test_enroll_and_recognize_need_no_tensorflow_and_leave_stderr_empty(enrolled
     assert "Colin_Powell distance=" in done.stdout
     assert "tensorflow imported: False" in done.stdout
     assert done.stderr == ""
+
+
+def test_live_on_a_file_processes_every_frame_quietly(enrolled, lfw_dir, tmp_path):
+    import json
+
+    import cv2
+
+    gallery, _ = enrolled
+    still = cv2.resize(
+        cv2.imread(str(sorted((lfw_dir / "Colin_Powell").glob("*.jpg"))[6])), (320, 320)
+    )
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (320, 320))
+    for _ in range(30):
+        writer.write(still)
+    writer.release()
+    done = run_cli("live", str(clip), "--gallery", str(gallery), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[0])
+    stats = report["stats"]
+    assert stats["frames_captured"] == stats["frames_processed"] == 30
+    assert stats["frames_dropped"] == 0
+    assert [t["name"] for t in report["tracks"]] == ["Colin_Powell"]
+    assert report["tracks"][0]["frames"] == 30
+    assert "tensorflow imported: False" in done.stdout and done.stderr == ""
