@@ -289,6 +289,15 @@ def judge_pillow(case: Case) -> Outcome:
     return Outcome("decoded", changed=changed, seconds=seconds)
 
 
+def load_shape(case: Case) -> tuple[int, ...]:
+    """The shape ``load_image`` gives the case (for cases judged ``decoded``)."""
+    from workbench.images import load_image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_image(case.data).shape
+
+
 @dataclass
 class Tally:
     """Counts over a run, with the first few examples of each kind of failure."""
