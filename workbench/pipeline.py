@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Protocol, Union, runtime_checkable
 
 import numpy as np
 
@@ -59,6 +59,20 @@ if TYPE_CHECKING:
 PICKS = ("largest", "central")
 #: A face-picking policy: a name from :data:`PICKS`, an index, or a box ``x1, y1, x2, y2``.
 Pick = Union[str, int, Sequence[float], np.ndarray]  # noqa: UP007 - a runtime alias
+
+
+@runtime_checkable
+class FaceRecognizer(Protocol):
+    """What enrollment and the live loop need of a recognizer: :class:`Recognizer` is
+    one; so is any object with these two methods (the tests' fakes)."""
+
+    def detect(self, image: ImageInput) -> FaceDetections:
+        """Every face in one image."""
+        ...
+
+    def embed(self, image: ImageInput, detections: FaceDetections) -> np.ndarray:
+        """``(n, D)`` float32 embeddings of the given faces of ``image``."""
+        ...
 
 
 def pick_face(
@@ -244,6 +258,7 @@ def face_chips(
 __all__ = [
     "PICKS",
     "FaceChips",
+    "FaceRecognizer",
     "Pick",
     "align",
     "embed_chips",

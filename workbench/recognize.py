@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from workbench.images import ImageInput
 from workbench.pipeline import (
     PICKS,
     FaceChips,
+    FaceRecognizer,
     Pick,
     align,
     embed_chips,
@@ -33,20 +34,6 @@ if TYPE_CHECKING:
     from workbench.detect.base import Detector
     from workbench.embed.embedder import FaceEmbedder
     from workbench.gallery import Gallery, Match
-
-
-@runtime_checkable
-class FaceRecognizer(Protocol):
-    """What enrollment and the live loop need of a recognizer: :class:`Recognizer` is
-    one; so is any object with these two methods (the tests' fakes)."""
-
-    def detect(self, image: ImageInput) -> FaceDetections:
-        """Every face in one image."""
-        ...
-
-    def embed(self, image: ImageInput, detections: FaceDetections) -> np.ndarray:
-        """``(n, D)`` float32 embeddings of the given faces of ``image``."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -175,7 +162,7 @@ class UnknownsKeeper:
         self.enabled = bool(
             enabled
             and gallery.unknowns_policy.keep
-            and gallery._meta.get("schema_version") == str(store.SCHEMA_VERSION)
+            and gallery.meta.get("schema_version") == str(store.SCHEMA_VERSION)
         )
         self.batch = int(batch)
         self.max_wait_s = float(max_wait_s)

@@ -27,7 +27,7 @@ from workbench.pipeline import pick_face
 
 if TYPE_CHECKING:
     from workbench.gallery import Gallery
-    from workbench.recognize import FaceRecognizer
+    from workbench.pipeline import FaceRecognizer
 
 
 class MultipleFaces(enum.Enum):

@@ -18,7 +18,7 @@ from workbench.gallery.cluster import DEFAULT_MIN_SIZE, DEFAULT_THRESHOLD, clust
 from workbench.gallery.unknowns import UnknownFace
 
 if TYPE_CHECKING:
-    from workbench.gallery.core import Gallery
+    from workbench.gallery import Gallery
 
 #: A proposal "looks like" an enrolled person when its mean embedding is within the
 #: gallery's threshold plus this much of that person (the faces themselves were each

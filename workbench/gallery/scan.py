@@ -21,7 +21,7 @@ from workbench.errors import InvalidArgumentError, InvalidImageError
 from workbench.gallery import unknowns as _unknowns
 
 if TYPE_CHECKING:
-    from workbench.gallery.core import Gallery
+    from workbench.gallery import Gallery
 
 
 @dataclass

@@ -34,7 +34,7 @@ from workbench.gallery import integrity, store
 from workbench.gallery.search import check_queries
 
 if TYPE_CHECKING:
-    from workbench.gallery.core import Gallery
+    from workbench.gallery import Gallery
 
 #: Side of the stored JPEG thumbnail of a chip, pixels (about 2 KB at quality 85).
 THUMB_SIZE = 64
@@ -199,9 +199,9 @@ def _checksum(values: tuple, embedding: bytes, thumb: bytes | None) -> bytes:
 
 
 def _has_table(gallery: Gallery) -> None:
-    if gallery._meta.get("schema_version") != str(store.SCHEMA_VERSION):
+    if gallery.meta.get("schema_version") != str(store.SCHEMA_VERSION):
         raise GalleryError(
-            f"{gallery.path}: this gallery (schema {gallery._meta.get('schema_version')}) "
+            f"{gallery.path}: this gallery (schema {gallery.meta.get('schema_version')}) "
             "has no unknowns table and could not be upgraded (is the file read-only?)"
         )
 
