@@ -31,6 +31,10 @@ def test_detect_text(lfw_dir, capsys):
         (lambda tmp: ["detect", str(_write(tmp / "x.jpg", b"not an image"))], "not an image"),
         (lambda tmp: ["detect", "--detector", "CNN", str(_jpeg(tmp))], "unknown detector"),
         (lambda tmp: ["detect", "--min-score", "2", str(_jpeg(tmp))], "min_score"),
+        (
+            lambda tmp: ["detect", "--detector", "mtcnn", "--range", "full", str(_jpeg(tmp))],
+            "--range applies to the mediapipe detector",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, make_args, message):
@@ -101,3 +105,50 @@ def test_eval_lfw_on_a_short_pairs_file(lfw_dir, lfw_pairs_file, tmp_path, capsy
     assert summary["accuracy_mean"] >= 0.9
     assert main(["eval", "lfw", "--images", str(tmp_path / "none"), "--pairs", str(pairs)]) == 2
     assert "not a folder of LFW images" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["detect", "a.jpg"],
+        ["embed", "a.jpg"],
+        ["enroll", "dir", "--gallery", "g.sqlite"],
+        ["recognize", "a.jpg", "--gallery", "g.sqlite"],
+        ["live", "0", "--gallery", "g.sqlite"],
+        ["eval", "lfw", "--images", "d", "--pairs", "p"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_every_detecting_command_takes_detector_and_range(argv):
+    from workbench.cli import build_parser, detector_options
+
+    args = build_parser().parse_args([*argv, "--detector", "mediapipe", "--range", "tiled"])
+    assert args.detector == "mediapipe"
+    assert detector_options(args) == {"range": "tiled"}
+    default = build_parser().parse_args(argv)
+    assert detector_options(default) == {}  # the detector's own default range
+
+
+def test_cli_ranges_are_the_detector_ranges():
+    from workbench.cli import RANGES
+    from workbench.detect import Range
+
+    assert set(RANGES) == {r.value for r in Range}
+
+
+def test_detect_range_reaches_the_detector(lfw_dir, crowd_video, tmp_path, capsys):
+    """Four 24 px faces in a 640x360 frame: the default finds them, short range alone
+    does not."""
+    from PIL import Image
+
+    from workbench.testing.placed_faces import placed_face_frames
+
+    frame = placed_face_frames(face_height=24, frames=1, seed=3)[0]
+    path = tmp_path / "far.png"
+    Image.fromarray(frame.image).save(path)
+    found = {}
+    for flags in ([], ["--range", "short"], ["--range", "tiled"]):
+        assert main(["detect", "--json", *flags, str(path)]) == 0
+        found[" ".join(flags)] = len(json.loads(capsys.readouterr().out.splitlines()[-1])["faces"])
+    assert found["--range short"] == 0
+    assert found[""] >= 3 and found["--range tiled"] >= 3

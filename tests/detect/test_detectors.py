@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 
 from workbench.data import lfw_images
-from workbench.detect import DETECTORS, Detector, create_detector
+from workbench.detect import (
+    DETECTOR_CHOICES,
+    DETECTORS,
+    Detector,
+    create_detector,
+    create_detector_choice,
+)
 from workbench.detect.base import fit_image
+from workbench.detect.mediapipe_detector import merge_overlapping, tile_starts
 from workbench.errors import InvalidArgumentError, InvalidImageError
 from workbench.faces import FaceDetections
 from workbench.images import load_image
@@ -227,3 +234,76 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = w * h
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+# --- ranges: auto, tiled ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "length, size, overlap, expected",
+    [(100, 224, 56, [0]), (224, 224, 56, [0]), (640, 224, 56, [0, 139, 277, 416])],
+)
+def test_tile_starts_cover_with_overlap(length, size, overlap, expected):
+    starts = tile_starts(length, size, overlap)
+    assert starts == expected
+    assert starts[-1] + size >= length
+    assert all(b - a <= size - overlap for a, b in zip(starts, starts[1:], strict=False))
+
+
+def test_merge_overlapping_keeps_the_best_of_a_face_seen_twice():
+    faces = FaceDetections(
+        np.array([[10, 10, 30, 30], [11, 11, 31, 31], [10, 10, 20, 30], [60, 60, 80, 80]]),
+        np.array([0.9, 0.8, 0.95, 0.7]),
+        np.zeros((4, 5, 2)),
+    )
+    merged = merge_overlapping(faces)
+    # the half face (inside the whole one) scores best, but the group keeps the whole
+    # face's box with the best score: one box per face, the face's full extent
+    assert len(merged) == 2
+    np.testing.assert_allclose(merged.xyxy, [[10, 10, 30, 30], [60, 60, 80, 80]])
+    np.testing.assert_allclose(merged.scores, [0.95, 0.7])
+
+
+def test_auto_searches_tiles_only_where_short_range_finds_nothing(lfw_dir, monkeypatch):
+    det = create_detector("mediapipe")
+    assert det.options.range.value == "auto"
+    calls = []
+    tiled = det._tiled
+    monkeypatch.setattr(det, "_tiled", lambda image: calls.append(image.shape) or tiled(image))
+    with det:
+        near = det.detect(lfw_dir / "AJ_Cook" / "AJ_Cook_0001.jpg")
+        assert len(near) == 1 and calls == []
+        det.detect(np.zeros((360, 640, 3), np.uint8))
+        assert calls == [(360, 640, 3)]
+
+
+def test_tiled_in_video_mode_keeps_timestamps(lfw_dir):
+    path = lfw_dir / "AJ_Cook" / "AJ_Cook_0001.jpg"
+    with create_detector("mediapipe", range="tiled", running_mode="video") as det:
+        assert centre_hits(det.detect(path, timestamp_ms=5), 250, 250) == 1
+        with pytest.raises(InvalidArgumentError, match="increasing"):
+            det.detect(path, timestamp_ms=5)
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"tile_size": 50}, "tile_size"),
+        ({"model_path": "/x.tflite"}, "model_path needs range"),
+        ({"range": "wide"}, "range must be one of"),
+    ],
+)
+def test_bad_range_options(options, match):
+    with pytest.raises(InvalidArgumentError, match=match):
+        create_detector("mediapipe", **options)
+
+
+def test_detector_choices_build_and_unknown_label_lists_them():
+    for label, (name, options) in DETECTOR_CHOICES.items():
+        det = create_detector_choice(label)
+        assert det.name == name
+        for key, value in options.items():
+            assert getattr(det.options, key).value == value
+        det.close()
+    with pytest.raises(ValueError, match="valid choices"):
+        create_detector_choice("mediapipe medium")

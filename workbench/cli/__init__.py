@@ -101,6 +101,42 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
 
+#: MediaPipe's ranges (``workbench.detect.Range`` values; not imported here so that
+#: ``workbench --help`` stays instant; a test checks they match).
+RANGES = ("auto", "short", "full", "tiled")
+
+
+def add_detector_arguments(parser: argparse.ArgumentParser, *, default: str = "mediapipe") -> None:
+    """``--detector NAME`` and ``--range R``, the same on every command that detects."""
+    other = "mtcnn" if default == "mediapipe" else "mediapipe"
+    parser.add_argument("--detector", default=default, help=f"{default} (default) or {other}")
+    parser.add_argument(
+        "--range",
+        choices=RANGES,
+        default=None,
+        help="mediapipe only: auto (default; short range, then a tiled full-range search "
+        "for small and far faces when it finds none), short, full, or tiled (always "
+        "search tiles: faces down to about 16-20 px, about 15x slower)",
+    )
+
+
+def detector_options(args: argparse.Namespace) -> dict:
+    """The detector's keyword options from :func:`add_detector_arguments`' flags.
+
+    Raises:
+        InvalidArgumentError: ``--range`` with a detector that has no ranges.
+    """
+    if args.range is None:
+        return {}
+    if args.detector != "mediapipe":
+        from workbench.errors import InvalidArgumentError
+
+        raise InvalidArgumentError(
+            f"--range applies to the mediapipe detector, but got --detector {args.detector}"
+        )
+    return {"range": args.range}
+
+
 def print_json_line(obj) -> None:
     """One JSON object per line, flushed, so a pipe reader sees results as they come."""
     import json

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from workbench.cli import add_detector_arguments
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -14,7 +16,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--aligned", action="store_true", help="inputs are aligned 150x150 chips")
-    p.add_argument("--detector", default="mediapipe", help="mediapipe (default) or mtcnn")
+    add_detector_arguments(p)
     p.add_argument("--json", action="store_true", help="one JSON object per input")
     p.set_defaults(func=run)
 
@@ -40,11 +42,12 @@ def run(args: argparse.Namespace) -> int:
         vectors = embedder.embed(np.stack(images))
         results = [(path, [{"embedding": v}]) for path, v in zip(args.images, vectors, strict=True)]
     else:
+        from workbench.cli import detector_options
         from workbench.detect import create_detector
         from workbench.recognize import Recognizer
 
         results = []
-        with create_detector(args.detector) as detector:
+        with create_detector(args.detector, **detector_options(args)) as detector:
             recognizer = Recognizer(detector, embedder)
             for path, image in zip(args.images, images, strict=True):
                 faces = recognizer.detect(image)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from workbench.cli import add_detector_arguments
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -17,7 +19,7 @@ def register(subparsers) -> None:
     lfw = sub.add_parser("lfw", help="LFW View 2 (or any file in its format)")
     lfw.add_argument("--images", required=True, help="folder with <Name>/<Name>_NNNN.jpg")
     lfw.add_argument("--pairs", required=True, help="pairs file; its header sets the folds")
-    lfw.add_argument("--detector", default="mtcnn", help="mtcnn (default) or mediapipe")
+    add_detector_arguments(lfw, default="mtcnn")
     lfw.add_argument("--flip", action="store_true", help="average with the mirrored face")
     lfw.add_argument("--json", action="store_true", help="print one JSON object")
     lfw.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -27,13 +29,13 @@ def register(subparsers) -> None:
 def run_lfw(args: argparse.Namespace) -> int:
     import sys
 
-    from workbench.cli import print_json_line
+    from workbench.cli import detector_options, print_json_line
     from workbench.detect import create_detector
     from workbench.embed import default_embedder
     from workbench.evaluate import evaluate_lfw, read_pairs
 
     read_pairs(args.pairs)  # bad file: fail before loading any model
-    with create_detector(args.detector) as detector:
+    with create_detector(args.detector, **detector_options(args)) as detector:
         report = evaluate_lfw(
             args.images,
             args.pairs,

@@ -19,6 +19,8 @@ import contextlib
 import math
 from pathlib import Path
 
+from workbench.cli import add_detector_arguments
+
 #: Inputs with these endings (or any URL) are read as videos, everything else as images.
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
 
@@ -33,7 +35,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("folder", metavar="DIR", help="folder of <person>/<photos>")
     p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
-    p.add_argument("--detector", default="mediapipe", help="mediapipe (default) or mtcnn")
+    add_detector_arguments(p)
     p.add_argument(
         "--multiple-faces",
         default="largest",
@@ -52,7 +54,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or one video")
     p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
-    p.add_argument("--detector", default="mediapipe", help="mediapipe (default) or mtcnn")
+    add_detector_arguments(p)
     p.add_argument("--json", action="store_true", help="one JSON object per image or frame")
     p.add_argument(
         "--every", type=int, default=1, metavar="N", help="video: process every N-th frame"
@@ -121,7 +123,7 @@ def _embedder_and_gallery(path: str, *, create: bool):
 def run_enroll(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from workbench.cli import print_json_line
+    from workbench.cli import detector_options, print_json_line
     from workbench.detect import create_detector
     from workbench.errors import InvalidArgumentError
     from workbench.recognize import Recognizer
@@ -131,7 +133,7 @@ def run_enroll(args: argparse.Namespace) -> int:
             f"expected a folder of <person>/<photos>, but {args.folder} is not a folder"
         )
     embedder, gallery = _embedder_and_gallery(args.gallery, create=True)
-    with gallery, create_detector(args.detector) as detector:
+    with gallery, create_detector(args.detector, **detector_options(args)) as detector:
         summary = gallery.enroll_folder(
             args.folder,
             recognizer=Recognizer(detector, embedder),
@@ -211,6 +213,7 @@ def _print(source: str, faces: list[dict], *, as_json: bool, frame: int | None, 
 
 
 def run_recognize(args: argparse.Namespace) -> int:
+    from workbench.cli import detector_options
     from workbench.detect import create_detector
     from workbench.errors import InvalidArgumentError, SourceError
     from workbench.images import check_image_file, load_image
@@ -239,7 +242,7 @@ def run_recognize(args: argparse.Namespace) -> int:
             stack.enter_context(video)
         embedder, gallery = _embedder_and_gallery(args.gallery, create=False)
         stack.enter_context(gallery)
-        detector = stack.enter_context(create_detector(args.detector))
+        detector = stack.enter_context(create_detector(args.detector, **detector_options(args)))
         recognizer = Recognizer(detector, embedder, gallery)
         threshold = gallery.threshold_info
         if not args.json:

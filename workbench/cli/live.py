@@ -21,6 +21,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.cli import add_detector_arguments
+
 #: Results in a row a track must keep its label before the command reports it.
 SETTLE_RESULTS = 3
 #: Frames after which a track not seen any more is forgotten by the printer.
@@ -38,7 +40,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("source", metavar="SOURCE", help="camera index, video file, or URL")
     p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file to search")
-    p.add_argument("--detector", default="mediapipe", help="mediapipe (default) or mtcnn")
+    add_detector_arguments(p)
     p.add_argument("--seconds", type=float, default=None, metavar="N", help="stop after N seconds")
     p.add_argument(
         "--realtime",
@@ -73,9 +75,10 @@ def open_source(spec: str, *, realtime: bool = False):
 
 def open_recognizer(args: argparse.Namespace):
     """The real recognizer as a context manager (tests replace this function)."""
+    from workbench.cli import detector_options
     from workbench.recognize import open_recognizer as _open
 
-    return _open(detector=args.detector, gallery=args.gallery)
+    return _open(detector=args.detector, gallery=args.gallery, **detector_options(args))
 
 
 @dataclass

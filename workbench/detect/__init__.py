@@ -25,6 +25,32 @@ DETECTORS: dict[str, type[DetectorBase]] = {
 }
 
 
+#: Detector set-ups offered in menus (the live panel's dropdown): label -> registry name
+#: and options. The first is the default.
+DETECTOR_CHOICES: dict[str, tuple[str, dict]] = {
+    "mediapipe": ("mediapipe", {}),
+    "mediapipe tiled (small faces)": ("mediapipe", {"range": "tiled"}),
+    "mediapipe short range": ("mediapipe", {"range": "short"}),
+    "mediapipe full range": ("mediapipe", {"range": "full"}),
+    "mtcnn": ("mtcnn", {}),
+}
+
+
+def create_detector_choice(label: str) -> Detector:
+    """Build the detector of a :data:`DETECTOR_CHOICES` label.
+
+    Raises:
+        ValueError: an unknown label, listing the valid ones.
+    """
+    try:
+        name, options = DETECTOR_CHOICES[label]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown detector choice {label!r}; valid choices: {list(DETECTOR_CHOICES)}"
+        ) from None
+    return create_detector(name, **options)
+
+
 def create_detector(name: str = "mediapipe", **options) -> Detector:
     """Build a detector by name.
 
@@ -48,6 +74,7 @@ def create_detector(name: str = "mediapipe", **options) -> Detector:
 
 __all__ = [
     "DETECTORS",
+    "DETECTOR_CHOICES",
     "Detector",
     "DetectorOptions",
     "MTCNNDetector",
@@ -57,4 +84,5 @@ __all__ = [
     "Range",
     "RunningMode",
     "create_detector",
+    "create_detector_choice",
 ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workbench import assets
-from workbench.detect.base import DetectorBase, DetectorOptions, as_rgb
+from workbench.detect.base import DetectorBase, DetectorOptions, as_rgb, fit_image
 from workbench.errors import DetectorError, InvalidArgumentError
 from workbench.faces import FaceDetections
 from workbench.images import ImageInput
@@ -52,10 +52,22 @@ def import_mediapipe():
 
 
 class Range(enum.Enum):
-    """Which BlazeFace model: short range (selfie distance) or full range (up to ~5 m)."""
+    """Which BlazeFace model, and how it covers the frame.
+
+    ``SHORT``: the short-range model (selfie distance) on the whole frame; it sees the
+    frame at 128x128, so in a 640-wide frame it finds faces of about 100 px and more.
+    ``FULL``: the full-range model (up to ~5 m) on the whole frame at 192x192: about 60 px
+    and more. ``TILED``: the full-range model on the whole frame and on tiles of the frame
+    at its own scale (:attr:`MediaPipeOptions.tile_size`): faces down to about 16-20 px,
+    at a cost of one model call per tile. ``AUTO``: short range first, the tiled search
+    only when it finds no face, so a frame with a near face costs one short-range call.
+    See ``docs/benchmarks/detect.md`` for the figures that chose ``AUTO`` as the default.
+    """
 
     SHORT = "short"
     FULL = "full"
+    TILED = "tiled"
+    AUTO = "auto"
 
 
 class RunningMode(enum.Enum):
@@ -65,15 +77,28 @@ class RunningMode(enum.Enum):
     VIDEO = "video"
 
 
+#: The tiled search works on the frame scaled to at most this longer side: a 1280x960
+#: frame is 7x6 tiles (about 40 model calls), and a 12-megapixel photo would otherwise be
+#: 400. Faces must then be at least ~16 px in the scaled copy.
+TILING_MAX_SIDE = 1280
+
+
 @dataclass(frozen=True, kw_only=True)
 class MediaPipeOptions(DetectorOptions):
     """Options of :class:`MediaPipeDetector`.
 
     Attributes:
-        range: :class:`Range` or its value (``"short"`` / ``"full"``).
-        running_mode: :class:`RunningMode` or its value (``"image"`` / ``"video"``).
+        range: :class:`Range` or its value (``"auto"``, ``"short"``, ``"full"``,
+            ``"tiled"``).
+        running_mode: :class:`RunningMode` or its value (``"image"`` / ``"video"``). In
+            VIDEO mode the whole-frame model follows the timestamps; tiles run as images.
         suppression_threshold: IoU above which overlapping boxes are merged.
-        model_path: use this model file (still checked against the pinned sha256).
+        model_path: use this model file (still checked against the pinned sha256); only
+            with ``short``, ``full`` or ``tiled``, which use one model.
+        tile_size: side of the tiles of the tiled search, in frame pixels; at 192 (the
+            full-range model's input) a tile is seen at 1:1, at the default 224 slightly
+            shrunk (half the model calls of 192 on a 640x480 frame, and still 80% of
+            20 px faces). Tiles overlap by a quarter of their side.
         max_side: larger images are scaled down to this for detection (faces mapped
             back). BlazeFace sees 128 or 192 px, so this costs nothing it could find;
             the ceiling is below OpenCV's 32,767 px, where MediaPipe aborts the process.
@@ -81,10 +106,16 @@ class MediaPipeOptions(DetectorOptions):
 
     MAX_SIDE_LIMIT = 32766
 
-    range: Range | str = Range.SHORT
+    range: Range | str = Range.AUTO
     running_mode: RunningMode | str = RunningMode.IMAGE
     suppression_threshold: float = 0.3
     model_path: str | None = None
+    tile_size: int = 224
+    # A 16 px face gets a BlazeFace box of about 14 px (its box is 0.86 of MTCNN's height).
+    min_face_size: int = 10
+    # At 0.5 the tiled search saw 0.2-0.6 faces per frame in textured background; at 0.6
+    # 0.05-0.14, with the same recall of 20-32 px faces (docs/benchmarks/detect.md).
+    min_score: float = 0.6
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -92,6 +123,14 @@ class MediaPipeOptions(DetectorOptions):
         object.__setattr__(
             self, "running_mode", _enum(RunningMode, self.running_mode, "running_mode")
         )
+        if self.model_path is not None and self.range is Range.AUTO:
+            raise InvalidArgumentError(
+                "model_path needs range 'short', 'full' or 'tiled' (auto uses two models)"
+            )
+        if not 96 <= self.tile_size <= 1024:
+            raise InvalidArgumentError(
+                f"tile_size must be in [96, 1024] pixels, but got {self.tile_size}"
+            )
 
 
 def _enum(kind: type[enum.Enum], value, name: str):
@@ -104,10 +143,13 @@ def _enum(kind: type[enum.Enum], value, name: str):
         raise InvalidArgumentError(f"{name} must be one of {valid}, but got {value!r}") from None
 
 
+_SHORT, _FULL = "blaze_face_short_range", "blaze_face_full_range_sparse"
+
+
 class MediaPipeDetector(DetectorBase):
     """BlazeFace face detector (MediaPipe Tasks ``FaceDetector``).
 
-    The model loads on the first call, once, behind a lock; a detector may be shared by
+    The models load on first use, once, behind a lock; a detector may be shared by
     threads (calls are serialised, as the Tasks graph is not re-entrant).
 
     Example:
@@ -122,30 +164,23 @@ class MediaPipeDetector(DetectorBase):
         if options is not None and kwargs:
             raise InvalidArgumentError("pass either options or keyword options, not both")
         self.options = options or MediaPipeOptions(**kwargs)
-        self._task = None
+        #: (asset, video mode) -> Tasks FaceDetector
+        self._tasks: dict[tuple[str, bool], object] = {}
         self._lock = threading.Lock()
         self._last_timestamp_ms = -1
-        # LiteRT warns once, on the first inference, from its own thread (see _detect).
-        self._first_run_done = False
+        # LiteRT warns once per task, on its first inference, from its own thread.
+        self._warmed: set[tuple[str, bool]] = set()
 
-    def _load(self):
-        if self._task is not None:
-            return self._task
-        asset = (
-            "blaze_face_short_range"
-            if self.options.range is Range.SHORT
-            else "blaze_face_full_range_sparse"
-        )
+    def _task(self, asset: str, *, video: bool):
+        key = (asset, video)
+        if key in self._tasks:
+            return self._tasks[key]
         path = assets.asset_path(asset, path=self.options.model_path)
         try:
             import_mediapipe()
             from mediapipe.tasks.python import BaseOptions, vision
 
-            mode = (
-                vision.RunningMode.VIDEO
-                if self.options.running_mode is RunningMode.VIDEO
-                else vision.RunningMode.IMAGE
-            )
+            mode = vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE
             task_options = vision.FaceDetectorOptions(
                 base_options=BaseOptions(model_asset_path=str(path)),
                 running_mode=mode,
@@ -156,11 +191,10 @@ class MediaPipeDetector(DetectorBase):
             )
             # Creating the task logs LiteRT's and XNNPACK's INFO lines to fd 2.
             with quiet_native_logs():
-                self._task = vision.FaceDetector.create_from_options(task_options)
-            self._first_run_done = False
+                self._tasks[key] = vision.FaceDetector.create_from_options(task_options)
         except Exception as exc:  # noqa: BLE001 - MediaPipe raises RuntimeError/ValueError
             raise DetectorError(f"MediaPipe could not load {path.name}: {exc}") from exc
-        return self._task
+        return self._tasks[key]
 
     def detect(self, image: ImageInput, *, timestamp_ms: int | None = None) -> FaceDetections:
         """Faces in one image.
@@ -174,45 +208,110 @@ class MediaPipeDetector(DetectorBase):
         return self._detect_within_limits(as_rgb(image), timestamp_ms=timestamp_ms)
 
     def _detect(self, image: np.ndarray, *, timestamp_ms: int | None = None) -> FaceDetections:
-        mp = import_mediapipe()
-
-        height, width = image.shape[:2]
+        r = self.options.range
         with self._lock:
-            task = self._load()
-            # The first inference logs "Input tensor memory is not aligned" once; later
-            # ones log nothing, so they skip the redirection.
-            quiet = quiet_native_logs() if not self._first_run_done else nullcontext()
-            mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
-            try:
-                if self.options.running_mode is RunningMode.VIDEO:
-                    if timestamp_ms is None:
-                        timestamp_ms = self._last_timestamp_ms + 1
-                    if timestamp_ms <= self._last_timestamp_ms:
-                        raise InvalidArgumentError(
-                            "VIDEO mode needs increasing timestamps, but got "
-                            f"{timestamp_ms} ms after {self._last_timestamp_ms} ms"
-                        )
-                    self._last_timestamp_ms = timestamp_ms
-                    with quiet:
-                        result = task.detect_for_video(mp_image, timestamp_ms)
+            timestamp_ms = self._next_timestamp(timestamp_ms)
+            if r is Range.TILED:
+                return self._tiled(image)
+            first = _SHORT if r in (Range.SHORT, Range.AUTO) else _FULL
+            faces = self._run(first, image, timestamp_ms=timestamp_ms)
+            if r is Range.AUTO and not len(self.options.filter(faces)):
+                faces = self._tiled(image)
+            return faces
+
+    def _next_timestamp(self, timestamp_ms: int | None) -> int | None:
+        if self.options.running_mode is not RunningMode.VIDEO:
+            return None
+        if timestamp_ms is None:
+            timestamp_ms = self._last_timestamp_ms + 1
+        if timestamp_ms <= self._last_timestamp_ms:
+            raise InvalidArgumentError(
+                "VIDEO mode needs increasing timestamps, but got "
+                f"{timestamp_ms} ms after {self._last_timestamp_ms} ms"
+            )
+        self._last_timestamp_ms = timestamp_ms
+        return timestamp_ms
+
+    def _run(self, asset: str, image: np.ndarray, *, timestamp_ms: int | None) -> FaceDetections:
+        """One model call on the whole of ``image`` (the lock is held)."""
+        mp = import_mediapipe()
+        video = timestamp_ms is not None
+        task = self._task(asset, video=video)
+        # The first inference logs "Input tensor memory is not aligned" once; later
+        # ones log nothing, so they skip the redirection.
+        quiet = quiet_native_logs() if (asset, video) not in self._warmed else nullcontext()
+        mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
+        try:
+            with quiet:
+                if video:
+                    result = task.detect_for_video(mp_image, timestamp_ms)
                 else:
-                    with quiet:
-                        result = task.detect(mp_image)
-                self._first_run_done = True
-            except InvalidArgumentError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                raise DetectorError(f"MediaPipe detection failed: {exc}") from exc
-        return from_mediapipe(result, width=width, height=height)
+                    result = task.detect(mp_image)
+        except Exception as exc:  # noqa: BLE001
+            raise DetectorError(f"MediaPipe detection failed: {exc}") from exc
+        self._warmed.add((asset, video))
+        return from_mediapipe(result, width=image.shape[1], height=image.shape[0])
+
+    def _tiled(self, image: np.ndarray) -> FaceDetections:
+        """The full-range model on the whole image and on overlapping tiles at the
+        image's own scale (up to :data:`TILING_MAX_SIDE`), merged."""
+        parts = [self._run(_FULL, image, timestamp_ms=None)]
+        small, scale = fit_image(image, max_side=TILING_MAX_SIDE)
+        size = self.options.tile_size
+        overlap = size // 4
+        for y in tile_starts(small.shape[0], size, overlap):
+            for x in tile_starts(small.shape[1], size, overlap):
+                tile = small[y : y + size, x : x + size]
+                faces = self._run(_FULL, tile, timestamp_ms=None)
+                parts.append(faces.mapped(offset=(x, y)).mapped(scale=scale))
+        return merge_overlapping(FaceDetections.concatenate(parts))
 
     def close(self) -> None:
         with self._lock:
-            if self._task is not None:
-                # Closing logs LiteRT's "DestroyAccelerator" INFO line.
-                with quiet_native_logs():
-                    self._task.close()
-                self._task = None
+            tasks, self._tasks = list(self._tasks.values()), {}
+            # Closing logs LiteRT's "DestroyAccelerator" INFO line.
+            with quiet_native_logs():
+                for task in tasks:
+                    task.close()
         super().close()
+
+
+def tile_starts(length: int, size: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of ``size`` covering ``length`` pixels, spread evenly so
+    that neighbours overlap by at least ``overlap``."""
+    if length <= size:
+        return [0]
+    count = int(np.ceil((length - overlap) / (size - overlap)))
+    return [round(i * (length - size) / (count - 1)) for i in range(count)]
+
+
+def merge_overlapping(faces: FaceDetections, *, iou: float = 0.3) -> FaceDetections:
+    """Greedy suppression across tiles: take the best-scoring box and the boxes that
+    overlap it by more than ``iou`` or lie mostly (60%) inside it or it inside them, and
+    keep one face for the group: the largest box of the group that holds most of the best
+    one (a face cut by a tile edge is seen whole in one tile and in part in the next, and
+    the part may score higher), with the group's best score."""
+    if len(faces) < 2:
+        return faces
+    x1, y1, x2, y2 = faces.xyxy.T
+    area = (x2 - x1) * (y2 - y1)
+    order = np.argsort(-faces.scores, kind="stable")
+    keep, scores = [], []
+    while len(order):
+        i, rest = order[0], order[1:]
+        w = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
+        h = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
+        inter = w * h
+        union = area[i] + area[rest] - inter
+        inside = inter / np.maximum(np.minimum(area[i], area[rest]), 1e-6)
+        same = (inter > iou * union) | (inside >= 0.6)
+        holders = rest[same & (inter >= 0.6 * area[i])]
+        best = holders[np.argmax(area[holders])] if len(holders) else i
+        keep.append(best if area[best] > area[i] else i)
+        scores.append(faces.scores[i])
+        order = rest[~same]
+    merged = faces[np.array(keep)]
+    return FaceDetections(merged.xyxy, np.array(scores, np.float32), merged.keypoints)
 
 
 def from_mediapipe(result, *, width: int, height: int) -> FaceDetections:
