@@ -116,6 +116,7 @@ def test_eval_lfw_on_a_short_pairs_file(lfw_dir, lfw_pairs_file, tmp_path, capsy
         ["recognize", "a.jpg", "--gallery", "g.sqlite"],
         ["live", "0", "--gallery", "g.sqlite"],
         ["eval", "lfw", "--images", "d", "--pairs", "p"],
+        ["cluster", "dir", "--gallery", "g.sqlite"],
     ],
     ids=lambda argv: argv[0],
 )

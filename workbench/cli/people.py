@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from workbench.cli import add_detector_arguments
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -28,7 +30,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("folder", nargs="?", metavar="DIR", help="photos to add first (optional)")
     p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
-    p.add_argument("--detector", default="mediapipe", help="with DIR: mediapipe or mtcnn")
+    add_detector_arguments(p)  # used with DIR
     p.add_argument(
         "--threshold",
         type=float,
@@ -78,6 +80,7 @@ def run_cluster(args: argparse.Namespace) -> int:
             raise InvalidArgumentError(
                 f"expected a folder of photos, but {args.folder} is not a folder"
             )
+        from workbench.cli import detector_options
         from workbench.detect import create_detector
         from workbench.embed import default_embedder
         from workbench.photos import photos_in
@@ -93,7 +96,7 @@ def run_cluster(args: argparse.Namespace) -> int:
         embedder = default_embedder()
         with (
             Gallery(args.gallery, model_id=embedder.model_id, create=True) as gallery,
-            create_detector(args.detector) as detector,
+            create_detector(args.detector, **detector_options(args)) as detector,
         ):
             scanned = gallery.scan_folder(
                 args.folder,
