@@ -151,6 +151,11 @@ def test_enroll_folder_skips_every_bad_file_and_enrolls_the_rest(seeds, tmp_path
     assert "FIFO" in reasons[str(root / "Ada" / "hostile" / "odd" / "pipe.jpg")]
     text = str(summary)
     assert f"unreadable: {len(bad)}" in text
+    listed = [line for line in text.splitlines() if line.startswith("  unreadable ")]
+    assert len(listed) == 5
+    for line in listed:  # each file named once, then its reason
+        path = Path(line.removeprefix("  unreadable ").split(": ", 1)[0])
+        assert line.count(path.name) == 1, line
 
 
 def test_cli_detect_refuses_each_bad_file_with_one_line(seeds, tmp_path, capsys):

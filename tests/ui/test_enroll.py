@@ -118,6 +118,7 @@ def test_unreadable_upload_is_reported(panel):
         },
     )
     assert "broken.jpg" in panel.errors.last
+    assert "broken.jpg: broken.jpg" not in panel.errors.last  # named once
     assert not panel.pending
 
 

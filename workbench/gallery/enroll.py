@@ -108,6 +108,9 @@ class EnrollSummary:
         if self.ignored:
             lines.append(f"ignored files: {len(self.ignored)}")
         for source, reason in self.unreadable[:5]:
+            # The image errors start with the file's name or path; say it once.
+            for prefix in (f"{source}: ", f"{Path(source).name}: "):
+                reason = reason.removeprefix(prefix)
             lines.append(f"  unreadable {source}: {reason}")
         for folder, reason in self.invalid_names[:5]:
             lines.append(f"  refused {folder}: {reason}")

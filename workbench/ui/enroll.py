@@ -211,7 +211,7 @@ class EnrollPanel:
         """
         from workbench.images import load_image
 
-        image = load_image(data)
+        image = load_image(data, label=origin)  # "photo.jpg: truncated ...", not "<n bytes>"
         if isinstance(data, np.ndarray):
             data, suffix = encode_image(image), ".jpg"
         else:
@@ -286,7 +286,10 @@ class EnrollPanel:
             try:
                 self.add_photo(bytes(item["content"]), origin=item.get("name", "upload"))
             except WorkbenchError as exc:
-                problems.append(f"{item.get('name', 'upload')}: {exc}")
+                # Image errors already start with the file's name (the label above).
+                name = item.get("name", "upload")
+                text = str(exc)
+                problems.append(text if text.startswith(f"{name}: ") else f"{name}: {text}")
         # Clear the widget so the same file can be uploaded again after a retake.
         self.upload.value = ()
         if problems:
