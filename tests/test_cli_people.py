@@ -102,3 +102,29 @@ def _empty_gallery(tmp_path):
     path = tmp_path / "empty.sqlite"
     Gallery(path, model_id="dlib_resnet_v1").close()
     return path
+
+
+def test_name_merge_discard_from_the_cli(archive, tmp_path, capsys):
+    gallery = tmp_path / "g.sqlite"
+    assert cli.main(["cluster", str(archive), "--gallery", str(gallery), "--json"]) == 0
+    clusters = json.loads(capsys.readouterr().out)["clusters"]
+    colin = next(c for c in clusters if "Colin_Powell" in c["faces"][0]["source"])
+    others = [c for c in clusters if c is not colin]
+
+    assert cli.main(["name", str(colin["id"]), "Colin", "--gallery", str(gallery), "--json"]) == 0
+    named = json.loads(capsys.readouterr().out)
+    assert named["new_person"] and len(named["enrolled"]) == len(colin["faces"])
+    # The id is gone now: a clear error, exit 2, nothing written.
+    assert cli.main(["name", str(colin["id"]), "Colin", "--gallery", str(gallery)]) == 2
+    assert "no proposed person" in capsys.readouterr().err
+    assert cli.main(["name", str(others[0]["id"]), "a/b", "--gallery", str(gallery)]) == 2
+    assert "name" in capsys.readouterr().err
+
+    a, b = others[0]["id"], others[1]["id"]
+    assert cli.main(["merge", str(a), str(b), "--gallery", str(gallery), "--json"]) == 0
+    merged = json.loads(capsys.readouterr().out)
+    assert merged["faces"] == len(others[0]["faces"]) + len(others[1]["faces"])
+    assert cli.main(["discard", str(merged["cluster"]), "--gallery", str(gallery), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["faces"] == merged["faces"]
+    with Gallery(gallery, model_id=None, create=False) as g:
+        assert g.people == ["Colin"] and not g.cluster_unknowns().clusters

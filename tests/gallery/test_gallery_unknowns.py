@@ -179,6 +179,7 @@ def test_schema_2_gallery_gains_the_tables(gallery_path):
     with Gallery(gallery_path, model_id=MODEL) as g:
         g.add_embeddings("Ada", _vectors(0, 2))
     con = sqlite3.connect(gallery_path, isolation_level=None)
+    con.execute("DROP TABLE unknown_groups")
     con.execute("DROP TABLE unknowns")
     con.execute("DROP TABLE negatives")
     store.write_meta(con, {"schema_version": "2"})
@@ -189,4 +190,14 @@ def test_schema_2_gallery_gains_the_tables(gallery_path):
     con = sqlite3.connect(gallery_path)
     meta = dict(con.execute("SELECT key, value FROM meta"))
     con.close()
-    assert meta["schema_version"] == "3" and meta["migrated"].startswith("2 -> 3")
+    assert meta["schema_version"] == str(store.SCHEMA_VERSION)
+    assert meta["migrated"].startswith(f"2 -> {store.SCHEMA_VERSION}")
+    assert con_tables(gallery_path) >= {"unknowns", "negatives", "unknown_groups"}
+
+
+def con_tables(path):
+    con = sqlite3.connect(path)
+    try:
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        con.close()

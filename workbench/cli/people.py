@@ -9,6 +9,8 @@ into proposed people (first detecting and embedding every photo under DIR into t
      "unclustered": [{"id": 3, "source": "b.jpg", "box": [...]}]}
 
 ``workbench unknowns --gallery FILE`` shows and sets what the gallery keeps of them.
+``workbench name ID NAME``, ``workbench merge ID ID``, ``workbench discard ID`` and
+``workbench move-out FACE`` act on the proposals ``cluster`` printed (one transaction each).
 """
 
 from __future__ import annotations
@@ -63,6 +65,42 @@ def register(subparsers) -> None:
     p.add_argument("--clear", action="store_true", help="remove every unknown face now")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run_unknowns)
+
+    p = subparsers.add_parser(
+        "name",
+        help="enroll a proposed person (from `workbench cluster`) under a name",
+        description="Enroll the faces of proposal ID as NAME (a new or an existing person) "
+        "and remove them from the unknowns, in one transaction. Faces below the quality "
+        "floor are left out of the enrollment (and leave the unknowns all the same).",
+    )
+    p.add_argument("cluster", type=int, metavar="ID", help="proposal id from `workbench cluster`")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument(
+        "--min-quality", type=float, default=None, metavar="Q", help="quality floor (0.1)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run_name)
+
+    p = subparsers.add_parser("merge", help="make two proposed people one")
+    p.add_argument("clusters", type=int, nargs=2, metavar="ID")
+    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run_merge)
+
+    p = subparsers.add_parser("discard", help="delete a proposed person's faces for good")
+    p.add_argument("cluster", type=int, metavar="ID")
+    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run_discard)
+
+    p = subparsers.add_parser(
+        "move-out", help="take one face (its id in `cluster --json`) out of its proposal"
+    )
+    p.add_argument("face", type=int, metavar="FACE")
+    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run_move_out)
 
 
 def run_cluster(args: argparse.Namespace) -> int:
@@ -174,4 +212,63 @@ def run_unknowns(args: argparse.Namespace) -> int:
     )
     if removed:
         print(f"removed {removed} unknown face{'s' if removed != 1 else ''} for good")
+    return 0
+
+
+def _open_existing(path: str):
+    from workbench.gallery import Gallery
+
+    # No embedder: these act on stored embeddings only.
+    return Gallery(path, model_id=None, create=False)
+
+
+def run_name(args: argparse.Namespace) -> int:
+    from workbench.cli import print_json_line
+
+    options = {} if args.min_quality is None else {"min_quality": args.min_quality}
+    with _open_existing(args.gallery) as gallery:
+        result = gallery.name_proposal(args.cluster, args.name, **options)
+        people, faces = len(gallery.people), len(gallery)
+    if args.json:
+        print_json_line({"cluster": args.cluster, **result.to_dict()})
+    else:
+        print(result)
+        print(f"gallery {args.gallery}: {people} people, {faces} faces")
+    return 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from workbench.cli import print_json_line
+
+    with _open_existing(args.gallery) as gallery:
+        merged = gallery.merge_proposals(*args.clusters)
+        size = len(gallery.cluster_unknowns().get(merged).faces)
+    if args.json:
+        print_json_line({"merged": args.clusters, "cluster": merged, "faces": size})
+    else:
+        print(f"merged proposals {args.clusters[0]} and {args.clusters[1]}: proposal {merged}")
+    return 0
+
+
+def run_discard(args: argparse.Namespace) -> int:
+    from workbench.cli import print_json_line
+
+    with _open_existing(args.gallery) as gallery:
+        n = gallery.discard_proposal(args.cluster)
+    if args.json:
+        print_json_line({"discarded": args.cluster, "faces": n})
+    else:
+        print(f"discarded proposal {args.cluster}: {n} faces removed for good")
+    return 0
+
+
+def run_move_out(args: argparse.Namespace) -> int:
+    from workbench.cli import print_json_line
+
+    with _open_existing(args.gallery) as gallery:
+        gallery.move_face_out(args.face)
+    if args.json:
+        print_json_line({"moved_out": args.face})
+    else:
+        print(f"face {args.face} is on its own now")
     return 0

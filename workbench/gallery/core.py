@@ -42,6 +42,7 @@ from workbench.gallery.types import Decision, FaceBatch, PersonInfo
 from workbench.gallery.unknowns import UnknownFace, UnknownsPolicy
 
 if TYPE_CHECKING:
+    from workbench.gallery.naming import NameResult
     from workbench.gallery.proposals import Proposals
     from workbench.gallery.scan import ScanSummary
 
@@ -674,7 +675,9 @@ class Gallery:
         batch = FaceBatch(name, embeddings, sources, sha256s, boxes, detector, scores)
         return self.add_many([batch])[0]
 
-    def add_many(self, batches: Iterable[FaceBatch], *, refresh: bool = True) -> list[list[int]]:
+    def add_many(
+        self, batches: Iterable[FaceBatch], *, refresh: bool = True, inside=None
+    ) -> list[list[int]]:
         """Several people's faces in one transaction (enroll and import end here).
 
         Who a face belongs to is decided inside the transaction from the file (the person
@@ -685,6 +688,8 @@ class Gallery:
             batches: one :class:`FaceBatch` per person.
             refresh: re-derive the threshold afterwards (:func:`.calibrate.refresh`);
                 ``enroll_folder`` does it once at the end instead of after each batch.
+            inside: called with the connection inside the same transaction, after the
+                inserts (naming a proposal removes its unknowns there: all or nothing).
 
         Returns:
             The new face ids, one list per batch.
@@ -760,6 +765,8 @@ class Gallery:
                     )
                     new_ids.append(ids)
                     appended.append((pid, np.array(ids, np.int64), vecs))
+                if inside is not None:
+                    inside(conn)
             if stale:
                 self._load()
             else:
@@ -1032,6 +1039,62 @@ class Gallery:
         from workbench.gallery.proposals import cluster_unknowns
 
         return cluster_unknowns(self, **options)
+
+    def name_proposal(self, cluster_id: int, name: str, **options) -> NameResult:
+        """Enroll a proposed person's faces as ``name`` (new or existing; faces below the
+        quality floor ``min_quality`` are left out) and remove them from the unknowns, in
+        one transaction. Other ``options`` go to :meth:`cluster_unknowns`.
+
+        Raises:
+            InvalidNameError: a bad name. GalleryError: no proposal ``cluster_id`` (any
+            more), or no face reaches the floor; nothing is written then.
+        """
+        from workbench.gallery.naming import QUALITY_FLOOR, name_faces
+
+        floor = options.pop("min_quality", QUALITY_FLOOR)
+        validate_name(name)  # before clustering: a bad name fails at once
+        proposal = self.cluster_unknowns(**options).get(cluster_id)
+        return name_faces(self, proposal.face_ids, name, min_quality=floor)
+
+    def name_faces(self, face_ids: Iterable[int], name: str, **options) -> NameResult:
+        """Enroll these unknown faces as ``name``; see :func:`.naming.name_faces`."""
+        from workbench.gallery.naming import name_faces
+
+        return name_faces(self, face_ids, name, **options)
+
+    def merge_proposals(self, first: int, second: int, **options) -> int:
+        """Make two proposed people one (kept as one by later clustering); returns the
+        merged proposal's id. One transaction.
+
+        Raises:
+            GalleryError: either id names no proposal (any more), or both are the same.
+        """
+        from workbench.gallery.naming import regroup
+
+        if first == second:
+            raise GalleryError(f"cannot merge proposal {first} with itself")
+        proposals = self.cluster_unknowns(**options)
+        a, b = proposals.get(first), proposals.get(second)
+        regroup(self, a.face_ids + b.face_ids)
+        return min(a.id, b.id)
+
+    def move_face_out(self, face_id: int) -> None:
+        """Take one unknown face out of its proposal (it stays an unknown, on its own).
+
+        Raises:
+            GalleryError: no unknown face with that id.
+        """
+        from workbench.gallery.naming import regroup
+
+        regroup(self, [face_id])
+
+    def discard_proposal(self, cluster_id: int, **options) -> int:
+        """Delete a proposed person's faces for good (one transaction); returns how many.
+
+        Raises:
+            GalleryError: no proposal ``cluster_id`` (any more).
+        """
+        return self.remove_unknowns(self.cluster_unknowns(**options).get(cluster_id).face_ids)
 
     def scan_folder(self, folder: str | os.PathLike, *, recognizer, **options) -> ScanSummary:
         """Every face of every photo under ``folder`` into the unknowns; see

@@ -138,14 +138,32 @@ def cluster_unknowns(
             f"{gallery.path}: no unknown faces to cluster: `workbench recognize`, `workbench "
             "live` and `workbench cluster DIR` keep the faces they cannot name"
         )
-    result = cluster_embeddings(vectors, threshold=threshold, min_size=min_size)
+    from workbench.gallery.naming import groups as user_groups
+
+    # Faces the user grouped by hand (merged, moved out) stay as grouped; the rest are
+    # clustered.
+    hand = user_groups(gallery)
+    by_hand: dict[int, list[int]] = {}
+    for row, face in enumerate(faces):
+        if face.id in hand:
+            by_hand.setdefault(hand[face.id], []).append(row)
+    grouped = {r for rows in by_hand.values() for r in rows}
+    free = np.array([i for i in range(len(faces)) if i not in grouped], np.int64)
+    result = cluster_embeddings(vectors[free], threshold=threshold, min_size=min_size)
+    groups = [free[rows] for rows in result.clusters]
+    alone = list(free[result.unclustered])
+    for rows in by_hand.values():
+        if len(rows) >= min_size:
+            groups.append(np.array(rows, np.int64))
+        else:
+            alone += rows
+    groups.sort(key=lambda rows: (-len(rows), min(faces[i].id for i in rows)))
     clusters = []
-    groups = result.clusters
     nears = _nearest(gallery, vectors, groups)
     for rows, near in zip(groups, nears, strict=True):
         members = [faces[i] for i in rows]
         clusters.append(ProposedPerson(min(f.id for f in members), _order(members), near))
-    unclustered = [faces[i] for i in result.unclustered]
+    unclustered = sorted((faces[i] for i in alone), key=lambda f: f.id)
     return Proposals(clusters, unclustered, float(threshold))
 
 

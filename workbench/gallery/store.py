@@ -26,13 +26,14 @@ import numpy as np
 from workbench.errors import GalleryError
 from workbench.gallery import integrity
 
-#: Bumped whenever a table changes. Version 1 (no checksums, no ``stored`` column) and
-#: version 2 (no ``unknowns`` and ``negatives`` tables) are upgraded in place on the
-#: first open that can write the file (see :func:`migrate`); other versions are refused.
-SCHEMA_VERSION = 3
+#: Bumped whenever a table changes. Version 1 (no checksums, no ``stored`` column),
+#: version 2 (no ``unknowns`` and ``negatives`` tables) and version 3 (no
+#: ``unknown_groups``) are upgraded in place on the first open that can write the file
+#: (see :func:`migrate`); other versions are refused.
+SCHEMA_VERSION = 4
 
 #: The versions :func:`read_meta` accepts (older ones are upgraded when writable).
-READABLE_VERSIONS = ("1", "2", str(SCHEMA_VERSION))
+READABLE_VERSIONS = ("1", "2", "3", str(SCHEMA_VERSION))
 
 #: ``PRAGMA application_id`` of a gallery ("WBG1"), so ``file(1)`` and we can tell it apart.
 APPLICATION_ID = 0x57424731
@@ -100,6 +101,17 @@ CREATE TABLE negatives (
     checksum BLOB
 );
 CREATE INDEX negatives_person ON negatives(person_id);
+"""
+
+# Schema 4. unknown_groups: the user's own grouping of unknown faces (two proposals
+# merged, a face moved out of one), which clustering keeps as given.
+_SCHEMA_4 = """
+CREATE TABLE unknown_groups (
+    face_id INTEGER PRIMARY KEY REFERENCES unknowns(id) ON DELETE CASCADE,
+    grp INTEGER NOT NULL,
+    checksum BLOB
+);
+CREATE INDEX unknown_groups_grp ON unknown_groups(grp);
 """
 
 #: Columns of a face row in checksum order (``embedding`` is hashed as the blob).
@@ -236,7 +248,7 @@ def create(path: Path, *, model_id: str, dim: int, threshold: float) -> bool:
             _configure(conn)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute("BEGIN")
-            for statement in filter(str.strip, (_SCHEMA + _SCHEMA_3).split(";")):
+            for statement in filter(str.strip, (_SCHEMA + _SCHEMA_3 + _SCHEMA_4).split(";")):
                 conn.execute(statement)
             write_meta(
                 conn,
@@ -399,7 +411,8 @@ def migrate(conn: sqlite3.Connection, path: Path, meta: dict[str, str]) -> dict[
     Schema 1 had no checksums: they are computed here from what the file holds now, so
     damage done before the upgrade cannot be detected, only damage after it. Every row
     is still checked for what any write would have refused (see :func:`load`) first.
-    Schema 2 lacks the ``unknowns`` and ``negatives`` tables: they are created empty.
+    Schema 2 lacks the ``unknowns`` and ``negatives`` tables, schema 3 the
+    ``unknown_groups`` table: they are created empty.
 
     Raises:
         GalleryError: the upgrade failed (the file is left at its old version).
@@ -411,7 +424,8 @@ def migrate(conn: sqlite3.Connection, path: Path, meta: dict[str, str]) -> dict[
             conn.execute("ALTER TABLE people ADD COLUMN checksum BLOB")
             conn.execute("ALTER TABLE faces ADD COLUMN stored INTEGER NOT NULL DEFAULT 0")
             conn.execute("ALTER TABLE faces ADD COLUMN checksum BLOB")
-        for statement in filter(str.strip, _SCHEMA_3.split(";")):
+        new_tables = (_SCHEMA_3 if old in ("1", "2") else "") + _SCHEMA_4
+        for statement in filter(str.strip, new_tables.split(";")):
             conn.execute(statement)
         migrated = f"{old} -> {SCHEMA_VERSION} {now()}"
         meta = {**meta, "schema_version": str(SCHEMA_VERSION), "migrated": migrated}
