@@ -43,6 +43,25 @@ def test_pair_table_counts_and_labels():
     assert np.all(pairs.i < pairs.j)
 
 
+def test_pair_table_samples_impostors_past_the_limit(monkeypatch):
+    import workbench.ui.explore as explore
+
+    monkeypatch.setattr(explore, "ALL_PAIRS_UP_TO", 50)
+    monkeypatch.setattr(explore, "MAX_IMPOSTOR_PAIRS", 300)
+    v, names = clusters(n_people=6, per=10)  # 60 faces: past the (patched) limit
+    pairs = pair_table(v, names)
+    assert pairs.sampled and np.all(pairs.i < pairs.j)
+    labels = np.asarray(names)
+    np.testing.assert_array_equal(pairs.genuine, labels[pairs.i] == labels[pairs.j])
+    assert int(pairs.genuine.sum()) == 6 * (10 * 9 // 2)  # every genuine pair
+    assert int((~pairs.genuine).sum()) == 300
+    assert len({(a, b) for a, b in zip(pairs.i, pairs.j, strict=True)}) == len(pairs.i)
+    np.testing.assert_allclose(
+        pairs.distances, np.linalg.norm(v[pairs.i] - v[pairs.j], axis=1), rtol=1e-5
+    )
+    assert not pair_table(v[:40], names[:40]).sampled
+
+
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [(0.5, 0.5, []), (0.5, 0.7, [1]), (0.7, 0.5, [1]), (0.1, 1.0, [2, 1, 0])],

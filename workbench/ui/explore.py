@@ -64,6 +64,8 @@ class PairTable:
     j: np.ndarray
     distances: np.ndarray
     genuine: np.ndarray
+    #: True when the impostor pairs are a random sample (large sets), not all of them.
+    sampled: bool = False
 
 
 def distance_matrix(embeddings: np.ndarray) -> np.ndarray:
@@ -76,12 +78,41 @@ def distance_matrix(embeddings: np.ndarray) -> np.ndarray:
     return d
 
 
-def pair_table(embeddings: np.ndarray, names: Sequence[str]) -> PairTable:
-    """All pairs ``i < j`` with their distances and whether they are genuine."""
-    d = distance_matrix(embeddings)
-    i, j = np.triu_indices(len(names), k=1)
+#: Past this many faces the pair table no longer holds every pair (N*(N-1)/2 of them: 50
+#: million at 10,000 faces, over a gigabyte): every genuine pair and a random sample of
+#: impostor pairs, :data:`MAX_IMPOSTOR_PAIRS` of them.
+ALL_PAIRS_UP_TO = 2000
+MAX_IMPOSTOR_PAIRS = 200_000
+
+
+def pair_table(embeddings: np.ndarray, names: Sequence[str], *, seed: int = 0) -> PairTable:
+    """Pairs ``i < j`` with their distances and whether they are genuine: all of them up
+    to :data:`ALL_PAIRS_UP_TO` faces; beyond, every genuine pair and a random sample of
+    impostor pairs (see :attr:`PairTable.sampled`)."""
+    e = np.asarray(embeddings, np.float64)
     labels = np.asarray(names, dtype=object)
-    return PairTable(i, j, d[i, j], labels[i] == labels[j])
+    n = len(labels)
+    if n <= ALL_PAIRS_UP_TO:
+        d = distance_matrix(e)
+        i, j = np.triu_indices(n, k=1)
+        return PairTable(i, j, d[i, j], labels[i] == labels[j])
+    # Genuine: within each person's rows. Impostor: random (i, j) of different people.
+    _, person = np.unique(labels, return_inverse=True)
+    gi, gj = [], []
+    for p in np.unique(person):
+        rows = np.flatnonzero(person == p)
+        a, b = np.triu_indices(len(rows), k=1)
+        gi.append(rows[a])
+        gj.append(rows[b])
+    rng = np.random.default_rng(seed)
+    draw = rng.integers(0, n, size=(2, 2 * MAX_IMPOSTOR_PAIRS))
+    lo, hi = draw.min(0), draw.max(0)
+    keep = person[lo] != person[hi]
+    pairs = np.unique(np.stack([lo[keep], hi[keep]], 1), axis=0)[:MAX_IMPOSTOR_PAIRS]
+    i = np.concatenate([*gi, pairs[:, 0]])
+    j = np.concatenate([*gj, pairs[:, 1]])
+    distances = np.linalg.norm(e[i] - e[j], axis=1)
+    return PairTable(i, j, distances, person[i] == person[j], sampled=True)
 
 
 def flipped_pairs(pairs: PairTable, old: float, new: float) -> np.ndarray:
@@ -525,7 +556,8 @@ class EmbeddingExplorer:
                 "these faces are not from a gallery: build the explorer with "
                 "EmbeddingExplorer.from_gallery to remove faces"
             )
-        keep = [k for k in range(len(self.names)) if k not in set(group)]
+        boxed = set(group)
+        keep = [k for k in range(len(self.names)) if k not in boxed]
         left = [self.names[k] for k in keep]
         if len(set(left)) < 2 or len(set(left)) == len(left):
             raise InvalidArgumentError(
@@ -591,10 +623,11 @@ class EmbeddingExplorer:
         self._draw_histogram(t)
         self._draw_roc(t)
         far, tar = self.rates(t)
+        sample = " (a random sample)" if self.pairs.sampled else ""
         self.summary.value = (
             f"{len(self.names)} faces of {len(set(self.names))} people, "
             f"{int(self.pairs.genuine.sum())} genuine and {int((~self.pairs.genuine).sum())} "
-            f"impostor pairs. At threshold <b>{t:.2f}</b>: false accepts {far:.1%}, "
+            f"impostor pairs{sample}. At threshold <b>{t:.2f}</b>: false accepts {far:.1%}, "
             f"true accepts {tar:.1%}."
         )
         self.flips.value = self._flips_html(t)
