@@ -255,3 +255,40 @@ def test_explorer_from_a_gallery(people, recognizer, gallery):
     ex.projection.group = list(range(7))
     ex.remove_group_button.click()
     assert "would leave" in ex.errors.last and len(gallery) == 7
+
+
+def test_unknown_faces_are_grey_points_that_can_be_enrolled(people, recognizer, gallery):
+    from workbench.evaluate import align_images
+    from workbench.pipeline import embed_chips
+
+    (a, pa), (b, pb), (c, pc) = list(people.items())
+    gallery.enroll(a, pa, recognizer=recognizer)
+    gallery.enroll(b, pb, recognizer=recognizer)
+    aligned = align_images(pc, detector=recognizer.detector, progress=False)
+    ids = gallery.add_unknowns(
+        embed_chips(aligned.chips, embedder=recognizer.embedder),
+        chips=aligned.chips,
+        source=[str(p) for p in pc],
+    )
+    assert len(ids) == 3
+    ex = EmbeddingExplorer.from_gallery(gallery, detector=recognizer.detector)
+    n = len(ex.names)
+    assert n == 6 and len(ex.projection) == 9  # the unknowns are points, not pairs
+    assert ex.projection.labels[n].startswith("unknown · ")
+    grey = ex.projection.people.index("unknown")
+    assert ex.projection.colors[grey] == "#9e9e9e"
+    assert ex.images and ex._thumbnail(n).shape[2] == 3  # the stored chip
+    ex.projection.selected = [n, n + 1]  # two unknowns of one person
+    pick = ex.picked()
+    assert pick["a"] == pick["b"] == "unknown" and pick["same"]
+    assert "(right)" not in ex.pick_verdict.value  # nobody knows who they are
+    ex.projection.group = [0, n, n + 1, n + 2]
+    assert "and 3 unknown face(s)" in ex.group_label.value
+    if not hasattr(gallery, "name_faces"):
+        pytest.skip("this gallery cannot name unknown faces yet (Gallery.name_faces)")
+    assert not ex.name_group_button.disabled
+    ex.group_name.value = c
+    ex.name_group_button.click()
+    assert ex.errors.last is None, ex.errors.last
+    assert c in gallery.people and gallery.count_unknowns() == 0
+    assert len(ex.names) == 9 and len(ex.projection) == 9

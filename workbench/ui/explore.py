@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.errors import InvalidArgumentError
+from workbench.errors import InvalidArgumentError, WorkbenchError
+from workbench.faces import UNKNOWN
 from workbench.ui.common import ErrorLog, encode_image, figure_png, new_figure, set_image
 from workbench.ui.face_images import FaceImages
 from workbench.ui.matrix import MAX_FACES as MATRIX_MAX_FACES
@@ -190,6 +191,7 @@ class EmbeddingExplorer:
         images: FaceImages | None = None,
         face_ids: Sequence[int] | None = None,
         gallery: Any = None,
+        unknowns: tuple[Sequence[Any], np.ndarray] | None = None,
         detector: Detector | None = None,
         embedder: FaceEmbedder | None = None,
     ) -> None:
@@ -200,6 +202,7 @@ class EmbeddingExplorer:
         self.detector = detector
         self.embedder = embedder
         self.gallery = gallery
+        self._set_unknowns(unknowns)
         self._set_faces(embeddings, names, sources, images, face_ids)
         self.calibrated = float(threshold)
         self.threshold_kind = threshold_label(threshold_source)
@@ -235,9 +238,7 @@ class EmbeddingExplorer:
         # Hover a cell for the two faces and their distance (drawn in the browser).
         self.heatmap = DistanceMatrix(np.zeros((0, 0)), [], size=380)
         self.histogram = w.Image(format="png")
-        self.projection = FaceScatter(
-            np.zeros((0, 2)), [], thumbnail=lambda i: self.images.thumbnail(i)
-        )
+        self.projection = FaceScatter(np.zeros((0, 2)), [], thumbnail=self._thumbnail)
         self.roc = w.Image(format="png")
         self.histogram.add_class("wb-histogram")
         self.roc.add_class("wb-roc")
@@ -256,6 +257,12 @@ class EmbeddingExplorer:
             layout=w.Layout(width="auto"),
         )
         self.group_message = w.HTML()
+        # Boxed unknown faces (grey points) are enrolled under a typed name.
+        self.group_name = w.Text(placeholder="name for the boxed unknowns")
+        self.name_group_button = w.Button(
+            description="Enroll unknowns", icon="user-plus", disabled=True
+        )
+        self.group_name.layout.display = self.name_group_button.layout.display = "none"
 
         self.upload_a = w.FileUpload(accept="image/*", multiple=False, description="photo A")
         self.upload_b = w.FileUpload(accept="image/*", multiple=False, description="photo B")
@@ -279,6 +286,11 @@ class EmbeddingExplorer:
         )
         self.remove_group_button.on_click(
             self.errors.guard(lambda _b: self.remove_group(), near=self.group_message)
+        )
+        self.name_group_button.on_click(
+            self.errors.guard(
+                lambda _b: self.enroll_group(self.group_name.value), near=self.group_message
+            )
         )
 
         self._draw_all()
@@ -305,6 +317,7 @@ class EmbeddingExplorer:
                                 self.pick_verdict,
                                 self.group_label,
                                 self.remove_group_button,
+                                w.HBox([self.group_name, self.name_group_button]),
                                 self.group_message,
                             ],
                             layout=w.Layout(width="300px", padding="30px 0 0 8px"),
@@ -383,9 +396,47 @@ class EmbeddingExplorer:
             ),
             face_ids=[r.id for r in records],
             gallery=gallery,
+            unknowns=_gallery_unknowns(gallery),
             detector=detector,
             embedder=embedder,
         )
+
+    def _set_unknowns(self, unknowns: tuple[Sequence[Any], np.ndarray] | None) -> None:
+        faces, vectors = unknowns if unknowns is not None else ([], None)
+        self.unknown_faces = list(faces)
+        self.unknown_vectors = (
+            np.asarray(vectors, np.float32) if len(self.unknown_faces) else np.zeros((0, 0))
+        )
+        self._projections = {}
+
+    def _point(self, k: int) -> tuple[str, str, np.ndarray]:
+        """Projection point ``k``: (name, photo label, embedding); the gallery's faces
+        first, then the unknowns."""
+        n = len(self.names)
+        if k < n:
+            return self.names[k], self.sources[k], self.embeddings[k]
+        face = self.unknown_faces[k - n]
+        photo = Path(face.source).name if face.source else f"unknown {face.id}"
+        return UNKNOWN, photo, self.unknown_vectors[k - n]
+
+    def _unknown_chip(self, k: int) -> np.ndarray | None:
+        from workbench.live.webcam import decode_jpeg
+
+        data = self.unknown_faces[k].thumbnail
+        try:
+            return decode_jpeg(data) if data else None
+        except WorkbenchError:
+            return None
+
+    def _chip(self, k: int) -> np.ndarray | None:
+        n = len(self.names)
+        return self.images.chip(k) if k < n else self._unknown_chip(k - n)
+
+    def _thumbnail(self, k: int) -> np.ndarray | None:
+        from workbench.ui.common import thumbnail
+
+        chip = self._chip(k)
+        return None if chip is None else thumbnail(chip, 64)
 
     def _set_faces(
         self,
@@ -478,9 +529,15 @@ class EmbeddingExplorer:
 
     def _draw_projection(self) -> None:
         method = self.method.value
+        vectors = self.embeddings
+        if len(self.unknown_faces):
+            vectors = np.vstack([self.embeddings, self.unknown_vectors])
         if method not in self._projections:
-            self._projections[method] = project(self.embeddings, method)
-        self.projection.set_points(self._projections[method], self.names, labels=self.labels())
+            self._projections[method] = project(vectors, method)
+        n, points = len(self.names), range(len(self.names), len(vectors))
+        names = self.names + [UNKNOWN] * (len(vectors) - n)
+        labels = self.labels() + [f"{UNKNOWN} · {self._point(k)[1]}" for k in points]
+        self.projection.set_points(self._projections[method], names, labels=labels)
 
     # Clicked faces and boxed groups -----------------------------------------------------
 
@@ -490,14 +547,14 @@ class EmbeddingExplorer:
         sel = list(self.projection.selected)
         if len(sel) != 2:
             return None
-        i, j = sel
-        distance = float(np.linalg.norm(self.embeddings[i] - self.embeddings[j]))
+        (a, photo_a, va), (b, photo_b, vb) = (self._point(k) for k in sel)
+        distance = float(np.linalg.norm(va - vb))
         t = float(self.threshold.value)
         return {
-            "a": self.names[i],
-            "photo_a": self.sources[i],
-            "b": self.names[j],
-            "photo_b": self.sources[j],
+            "a": a,
+            "photo_a": photo_a,
+            "b": b,
+            "photo_b": photo_b,
             "distance": distance,
             "threshold": t,
             "same": distance <= t,
@@ -506,7 +563,7 @@ class EmbeddingExplorer:
     def _show_picked(self) -> None:
         sel = list(self.projection.selected)
         for k, image in enumerate((self.pick_a, self.pick_b)):
-            chip = self.images.chip(sel[k]) if k < len(sel) else None
+            chip = self._chip(sel[k]) if k < len(sel) else None
             set_image(image, encode_image(chip) if chip is not None else b"")
         pick = self.picked()
         if pick is None:
@@ -516,20 +573,30 @@ class EmbeddingExplorer:
                 else "<i>click two faces in the projection to compare them</i>"
             )
             return
+        known = UNKNOWN not in (pick["a"], pick["b"])
         right = (pick["a"] == pick["b"]) == pick["same"]
         self.pick_verdict.value = (
             f"<p>{html.escape(pick['a'])} <small>({html.escape(pick['photo_a'])})</small><br>"
             f"{html.escape(pick['b'])} <small>({html.escape(pick['photo_b'])})</small></p>"
             f"<p class='wb-pick-distance'>distance <b>{pick['distance']:.3f}</b> at threshold "
             f"{pick['threshold']:.2f}: <b>{'same person' if pick['same'] else 'different people'}"
-            f"</b> ({'right' if right else 'wrong'})</p>"
+            f"</b>{(' (right)' if right else ' (wrong)') if known else ''}</p>"
         )
 
     def _show_group(self) -> None:
-        group = list(self.projection.group)
+        n = len(self.names)
+        group = [k for k in self.projection.group if k < n]
+        unknown = [k for k in self.projection.group if k >= n]
         self.remove_group_button.disabled = not group or self.face_ids is None
-        if not group:
+        can_name = bool(unknown) and hasattr(self.gallery, "name_faces")
+        self.name_group_button.disabled = not can_name
+        shown = "" if len(self.unknown_faces) and hasattr(self.gallery, "name_faces") else "none"
+        self.group_name.layout.display = self.name_group_button.layout.display = shown
+        if not group and not unknown:
             self.group_label.value = "<i>drag a box over faces to select a group</i>"
+            return
+        if not group:
+            self.group_label.value = f"<b>{len(unknown)} unknown face(s)</b> in the box"
             return
         people = sorted({self.names[k] for k in group})
         shown = ", ".join(html.escape(p) for p in people[:6])
@@ -537,7 +604,7 @@ class EmbeddingExplorer:
         note = "" if self.face_ids is not None else " (not from a gallery: nothing to remove)"
         self.group_label.value = (
             f"<b>{len(group)} face(s)</b> of {len(people)} people in the box: {shown}{more}"
-            f"{html.escape(note)}"
+            f"{html.escape(note)}" + (f", and {len(unknown)} unknown face(s)" if unknown else "")
         )
 
     def remove_group(self) -> int:
@@ -548,9 +615,9 @@ class EmbeddingExplorer:
             InvalidArgumentError: no group, faces not from a gallery, or removing them
                 would leave fewer than two people or no person with two faces.
         """
-        group = sorted(set(self.projection.group))
+        group = sorted({k for k in self.projection.group if k < len(self.names)})
         if not group:
-            raise InvalidArgumentError("drag a box over the faces to remove first")
+            raise InvalidArgumentError("drag a box over the (named) faces to remove first")
         if self.face_ids is None or self.gallery is None:
             raise InvalidArgumentError(
                 "these faces are not from a gallery: build the explorer with "
@@ -566,10 +633,6 @@ class EmbeddingExplorer:
             )
         for k in group:
             self.gallery.remove_face(self.face_ids[k])
-        # Removing faces re-derived the gallery's threshold: mark the new one.
-        info = self.gallery.threshold_info
-        self.calibrated, self.threshold_kind = info.threshold, threshold_label(info.source)
-        self.source_label.value = _source_html(info.threshold, info.source)
         self._set_faces(
             self.embeddings[keep],
             left,
@@ -577,9 +640,51 @@ class EmbeddingExplorer:
             self.images.subset(keep),
             [self.face_ids[k] for k in keep],
         )
-        self._draw_all()
+        self._after_gallery_change()
         self.group_message.value = f"removed {len(group)} face(s) from the gallery"
         return len(group)
+
+    def enroll_group(self, name: str) -> int:
+        """Enroll the unknown faces boxed in the projection as ``name`` (through the
+        gallery's ``name_faces``), then redraw with them as that person; returns how many
+        were enrolled.
+
+        Raises:
+            InvalidArgumentError: no unknown face in the box, or a gallery that cannot
+                name unknown faces.
+            InvalidNameError: a bad name.
+        """
+        n = len(self.names)
+        ids = [self.unknown_faces[k - n].id for k in sorted(set(self.projection.group)) if k >= n]
+        if not ids:
+            raise InvalidArgumentError("drag a box over unknown (grey) faces to enroll first")
+        if not hasattr(self.gallery, "name_faces"):
+            raise InvalidArgumentError("this gallery cannot enroll unknown faces")
+        self.gallery.name_faces(ids, name)
+        vectors, names, records = gallery_faces(self.gallery)
+        self._set_unknowns(_gallery_unknowns(self.gallery))
+        self._set_faces(
+            vectors,
+            names,
+            [r.source or f"face {r.id}" for r in records] if records else None,
+            FaceImages(
+                [r.source for r in records], boxes=[r.box for r in records], detector=self.detector
+            )
+            if records
+            else None,
+            [r.id for r in records] if records else None,
+        )
+        self._after_gallery_change()
+        self.group_name.value = ""
+        self.group_message.value = f"enrolled {len(ids)} face(s) as {html.escape(name.strip())}"
+        return len(ids)
+
+    def _after_gallery_change(self) -> None:
+        # Removing or adding faces re-derived the gallery's threshold: mark the new one.
+        info = self.gallery.threshold_info
+        self.calibrated, self.threshold_kind = info.threshold, threshold_label(info.source)
+        self.source_label.value = _source_html(info.threshold, info.source)
+        self._draw_all()
 
     def _draw_roc(self, t: float) -> None:
         from workbench.evaluate import roc_curve
@@ -751,6 +856,13 @@ class EmbeddingExplorer:
                 f"photo B ({b[0].get('name', 'upload')})",
             ),
         )
+
+
+def _gallery_unknowns(gallery: Any) -> tuple[list[Any], np.ndarray] | None:
+    """The gallery's stored unknown faces and their embeddings, or ``None``."""
+    if not hasattr(gallery, "unknown_embeddings") or not gallery.count_unknowns():
+        return None
+    return gallery.unknown_embeddings()
 
 
 def gallery_faces(gallery: Any) -> tuple[np.ndarray, list[str], list[Any]]:

@@ -346,7 +346,11 @@ class FaceScatter(anywidget.AnyWidget):
             self.selected = []
             self.group = []
             self.people = people
-            self.colors = person_colors(len(people))
+            # Unknown faces are grey whatever the palette (nobody's colour).
+            self.colors = [
+                "#9e9e9e" if p == "unknown" else c
+                for p, c in zip(people, person_colors(len(people)), strict=True)
+            ]
             self.labels = labels
             self.radius = 4.0 if len(xy) <= 2000 else 2.5
             self.x = np.ascontiguousarray(xy[:, 0]).tobytes()
