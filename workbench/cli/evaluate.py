@@ -1,4 +1,10 @@
-"""``workbench eval lfw --images DIR --pairs FILE [--detector] [--flip] [--json]``."""
+"""``workbench eval lfw --images DIR --pairs FILE [--detector] [--runtime] [--flip] [--json]``.
+
+``--runtime keras`` runs the embedder on Keras instead of ONNX Runtime. Measured on 1,200
+pairs (1,583 images, MediaPipe, load 8-11): ONNX Runtime 35.0 s wall / 10.1 s CPU, Keras
+52.3 s / 16.2 s, same accuracy; so ONNX stays the default here too, although TensorFlow
+is faster on bare batches of 32 (docs/benchmarks/startup.md).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,12 @@ def register(subparsers) -> None:
     lfw.add_argument("--images", required=True, help="folder with <Name>/<Name>_NNNN.jpg")
     lfw.add_argument("--pairs", required=True, help="pairs file; its header sets the folds")
     add_detector_arguments(lfw, default="mtcnn")
+    lfw.add_argument(
+        "--runtime",
+        choices=("onnx", "keras"),
+        default="onnx",
+        help="embedder runtime: onnx (default, no TensorFlow) or keras",
+    )
     lfw.add_argument("--flip", action="store_true", help="average with the mirrored face")
     lfw.add_argument("--json", action="store_true", help="print one JSON object")
     lfw.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -31,16 +43,19 @@ def run_lfw(args: argparse.Namespace) -> int:
 
     from workbench.cli import detector_options, print_json_line
     from workbench.detect import create_detector
-    from workbench.embed import default_embedder
+    from workbench.embed import Embedder
     from workbench.evaluate import evaluate_lfw, read_pairs
 
     read_pairs(args.pairs)  # bad file: fail before loading any model
-    with create_detector(args.detector, **detector_options(args)) as detector:
+    with (
+        create_detector(args.detector, **detector_options(args)) as detector,
+        Embedder(runtime=args.runtime) as embedder,
+    ):
         report = evaluate_lfw(
             args.images,
             args.pairs,
             detector=detector,
-            embedder=default_embedder(),
+            embedder=embedder,
             flip=args.flip,
             progress=not args.quiet and sys.stderr.isatty(),
         )
