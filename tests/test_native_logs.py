@@ -13,6 +13,7 @@ from workbench.native_logs import VERBOSE_ENV, filter_native_lines, quiet_native
 # Lines seen on this machine from MediaPipe 1.2.3, LiteRT and TensorFlow 2.21.
 NATIVE = [
     "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n",
+    "WARNING: [model_load.cc:402] Sparsity tensors may not yet be fully supported.\n",
     "INFO: [environment.cc:36] Creating LiteRT environment with options\n",
     "INFO: [accelerator_registry.cc:43] DestroyAccelerator: ptr=0x7f2764004770, "
     "name=CpuAccelerator\n",

@@ -38,13 +38,16 @@ from contextlib import contextmanager
 #: Environment variable that turns the filtering off (any value but "", "0").
 VERBOSE_ENV = "WORKBENCH_VERBOSE"
 
-#: Lines dropped: glog/absl info and warning lines, LiteRT's and TFLite's "INFO:" lines,
+#: Lines dropped: glog/absl info and warning lines (absl prints epoch seconds where the
+#: time of day would be before it is initialised: ``W0000 00:00:1796154849.10 ...``),
+#: LiteRT's and TFLite's "INFO:" lines and LiteRT's "WARNING: [file.cc:N]" lines,
 #: absl's and glog's notices about logging before initialisation, and TensorFlow's CPU
 #: feature notice (two lines). Errors and fatal lines (``E``/``F``) are kept.
 NATIVE_LOG_LINE = re.compile(
     r"^(?:"
     r"[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.\-]+:\d+\] "
     r"|INFO: "
+    r"|WARNING: \[[\w.\-]+:\d+\] "
     r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
     r"|WARNING: Logging before InitGoogle\(\) is written to STDERR"
     r"|To enable the following instructions: .* in other operations, rebuild TensorFlow"
