@@ -70,9 +70,15 @@ class Seeds:
 
 
 def make_seeds(folder: Path | None = None) -> Seeds:
-    from workbench.gallery import Gallery
+    """The seeds; the same bytes on every run (the gallery's clock is fixed meanwhile)."""
+    from unittest import mock
 
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+    from workbench.gallery import Gallery, store
+
+    with (
+        tempfile.TemporaryDirectory(dir=folder) as tmp,
+        mock.patch.object(store, "now", lambda: "2026-01-01T00:00:00+00:00"),
+    ):
         path = Path(tmp) / "seed.sqlite"
         with Gallery(path, model_id=MODEL) as g:
             for p in range(7):
@@ -199,7 +205,7 @@ def _npy_header_claiming(shape: tuple, dtype: str) -> bytes:
     np.lib.format.write_array_header_1_0(
         buf, {"descr": dtype, "fortran_order": False, "shape": shape}
     )
-    return np.lib.format.magic(1, 0) + buf.getvalue()
+    return buf.getvalue()  # the writer puts the magic string first
 
 
 def _bad_manifest(manifest: dict, rng: random.Random) -> str:
@@ -331,8 +337,9 @@ class Outcome:
     seconds: float = 0.0
 
 
-def judge(case: Case, seeds: Seeds, folder: Path) -> Outcome:
-    """Open (or import) the case's file in ``folder`` and say what happened."""
+def judge(case: Case, seeds: Seeds, folder: Path, *, write: bool = True) -> Outcome:
+    """Open (or import) the case's file in ``folder`` and say what happened; ``write``:
+    also enroll one face into an opened gallery."""
     from workbench.errors import GalleryError
     from workbench.gallery import Gallery
 
@@ -342,7 +349,7 @@ def judge(case: Case, seeds: Seeds, folder: Path) -> Outcome:
         if case.kind == "gallery":
             path = work / "case.sqlite"
             path.write_bytes(case.data)
-            state = read_state(path, write=True)
+            state = read_state(path, write=write)
             expected = seeds.state
         else:
             path = work / "case.npz"

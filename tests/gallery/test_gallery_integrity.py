@@ -245,3 +245,15 @@ def test_read_only_schema_1_gallery_still_opens(gallery_path, monkeypatch) -> No
     con = sqlite3.connect(gallery_path)
     assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
     con.close()
+
+
+def test_damaged_schema_text_is_a_gallery_error(gallery_path) -> None:
+    """Found by the fuzz suite: SQLite's "malformed database schema" message quotes the
+    damaged schema, and Python failed to decode it (UnicodeDecodeError at connect)."""
+    _filled(gallery_path)
+    data = bytearray(gallery_path.read_bytes())
+    at = data.index(b"CREATE TABLE people")
+    data[at + 13] = 0xC1  # not valid UTF-8
+    gallery_path.write_bytes(bytes(data))
+    with pytest.raises(GalleryError, match="damaged"):
+        Gallery(gallery_path, model_id=MODEL)

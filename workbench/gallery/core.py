@@ -305,9 +305,9 @@ class Gallery:
                     conn, self.path, self.dim, verify=self._verify
                 )
             finally:
-                with contextlib.suppress(store.sqlite3.Error):
+                with contextlib.suppress(*store.ERRORS):
                     conn.execute("ROLLBACK")  # a read transaction: nothing to keep
-        except store.sqlite3.Error as exc:
+        except store.ERRORS as exc:
             raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
         if meta["model_id"] != self.model_id or int(meta["dim"]) != self.dim:
             raise GalleryError(
@@ -425,7 +425,7 @@ class Gallery:
                     )
                     .fetchall()
                 )
-            except store.sqlite3.Error as exc:
+            except store.ERRORS as exc:
                 raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
         return [PersonInfo(name, int(n), created) for name, n, created in rows]
 
@@ -455,7 +455,7 @@ class Gallery:
         with self._lock:
             try:
                 rows = self._conn_or_raise().execute(sql + " ORDER BY f.id", args).fetchall()
-            except store.sqlite3.Error as exc:
+            except store.ERRORS as exc:
                 raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
         out = []
         for r in rows:
@@ -481,7 +481,7 @@ class Gallery:
                     )
                     .fetchall()
                 )
-            except store.sqlite3.Error as exc:
+            except store.ERRORS as exc:
                 raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
         return [Path(r[0]) for r in rows]
 
@@ -981,7 +981,7 @@ class Gallery:
                         f"ON p.id = f.person_id WHERE f.sha256 IN ({marks})",
                         chunk,
                     ).fetchall()
-                except store.sqlite3.Error as exc:
+                except store.ERRORS as exc:
                     raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
                 out.update(rows)
         return out

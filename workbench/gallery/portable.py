@@ -131,8 +131,9 @@ def _read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, shape) 
             if read_header is None:
                 raise ValueError(f"npy format version {major}")
             got_shape, fortran, got_dtype = read_header(fh, max_header_size=1024)
-        except (ValueError, SyntaxError, TypeError, EOFError, OSError) as exc:
-            raise _bad(path, f"{key}: unreadable array header ({exc})") from None
+        except Exception as exc:  # noqa: BLE001 - numpy parses the header with ast and
+            # tokenize: damage gives ValueError, SyntaxError, tokenize.TokenError, ...
+            raise _bad(path, f"{key}: unreadable array header ({type(exc).__name__})") from None
         if (
             got_dtype != dtype
             or fortran

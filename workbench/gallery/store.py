@@ -120,6 +120,13 @@ FACE_COLUMNS = (
 )
 
 
+#: What a call into ``sqlite3`` may raise on a damaged file: its own errors, and
+#: Unicode errors from decoding an error message that quotes damaged schema text (seen
+#: in fuzzing: "malformed database schema" with invalid UTF-8 in it) or from binding
+#: text that cannot be encoded.
+ERRORS = (sqlite3.Error, UnicodeError)
+
+
 def now() -> str:
     """UTC time as ISO 8601 text, the form every ``created`` column holds."""
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -153,6 +160,11 @@ class FaceRecord:
 
 
 def _err(path: Path, action: str, exc: BaseException) -> GalleryError:
+    if isinstance(exc, UnicodeError):
+        return GalleryError(
+            f"{path}: cannot {action}: the file is damaged (text that is not valid UTF-8: "
+            f"{getattr(exc, 'reason', exc)})"
+        )
     return GalleryError(f"{path}: cannot {action}: {exc}")
 
 
@@ -197,7 +209,7 @@ def connect(path: Path) -> sqlite3.Connection:
         )
         _configure(conn)
         return conn
-    except sqlite3.Error as exc:
+    except ERRORS as exc:
         raise _err(path, "open the gallery", exc) from None
 
 
@@ -265,7 +277,7 @@ def create(path: Path, *, model_id: str, dim: int, threshold: float) -> bool:
         finally:
             conn.close()
         return _link_into_place(tmp, path)
-    except (sqlite3.Error, OSError) as exc:
+    except (*ERRORS, OSError) as exc:
         raise _err(path, "create the gallery", exc) from None
     finally:
         with contextlib.suppress(OSError):
@@ -343,7 +355,7 @@ def read_meta(conn: sqlite3.Connection, path: Path) -> dict[str, str]:
             if "checksum" in cols
             else "SELECT key, value, NULL FROM meta"
         ).fetchall()
-    except sqlite3.Error as exc:
+    except ERRORS as exc:
         raise _err(path, "read the gallery", exc) from None
     meta = {}
     for key, value, _ in rows:
@@ -460,7 +472,7 @@ def quick_check(conn: sqlite3.Connection, path: Path, *, full: bool = False) -> 
     try:
         pragma = "integrity_check" if full else "quick_check"
         rows = conn.execute(f"PRAGMA {pragma}").fetchall()
-    except sqlite3.Error as exc:
+    except ERRORS as exc:
         raise _err(path, "check the gallery", exc) from None
     if rows != [("ok",)]:
         problems = "; ".join(str(r[0]) for r in rows[:3])
@@ -502,7 +514,7 @@ def load(
         rows = conn.execute(
             f"SELECT {columns}, " + ("checksum" if verify else "NULL") + " FROM faces ORDER BY id"
         ).fetchall()
-    except sqlite3.Error as exc:
+    except ERRORS as exc:
         raise _err(path, "read the gallery", exc) from None
     names: dict[int, str] = {}
     for pid, name, created, digest in people:
@@ -552,7 +564,7 @@ def data_version(conn: sqlite3.Connection, path: Path) -> int:
     """``PRAGMA data_version``: changes whenever another connection commits (~10 us)."""
     try:
         return int(conn.execute("PRAGMA data_version").fetchone()[0])
-    except sqlite3.Error as exc:
+    except ERRORS as exc:
         raise _err(path, "read the gallery", exc) from None
 
 
@@ -561,20 +573,20 @@ def transaction(conn: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connec
     """``BEGIN IMMEDIATE`` ... ``COMMIT``; roll back on any exception.
 
     Raises:
-        GalleryError: wrapping any ``sqlite3.Error`` (locked by another process, disk
+        GalleryError: wrapping any of :data:`ERRORS` (locked by another process, disk
             full, damaged file).
     """
     try:
         conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as exc:
+    except ERRORS as exc:
         raise _err(path, "write the gallery", exc) from None
     try:
         yield conn
         conn.execute("COMMIT")
     except BaseException as exc:
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(*ERRORS):
             conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.Error):
+        if isinstance(exc, ERRORS):
             raise _err(path, "write the gallery", exc) from None
         raise
 
