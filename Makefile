@@ -61,8 +61,10 @@ bench: setup
 # The fuzz suite at a large count (make test runs the same generators at a few hundred
 # cases); FUZZ_COUNT cases, exit 1 on any crash, silent change or hang.
 FUZZ_COUNT ?= 20000
+FUZZ_GALLERY_COUNT ?= 6000
 fuzz: setup
 	$(PY) benchmarks/fuzz.py images --count $(FUZZ_COUNT)
+	$(PY) benchmarks/fuzz_gallery.py --count $(FUZZ_GALLERY_COUNT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

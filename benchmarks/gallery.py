@@ -634,6 +634,63 @@ def bench_calibration(args) -> None:
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
+class _Matches:
+    """Equal to any stored checksum: opening with the row checks switched off."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    __hash__ = object.__hash__
+
+
+def _open_seconds(path: Path, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        Gallery(path, model_id="random-unit-128").close()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def bench_open(args) -> None:
+    """What the safety checks cost: opening (every row's checksum, integrity_check) and
+    searching (a PRAGMA data_version check first), each against the same code with the
+    check switched off, measured in the same run."""
+    from unittest import mock
+
+    from workbench.gallery import core, store
+
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f}")
+    print("| faces | file MB | open, checked (s) | open, checks off (s) | search p50 checked "
+          "(ms) | search p50, no freshness check (ms) |")  # fmt: skip
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    rng = np.random.default_rng(0)
+    real_check = store.quick_check
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "g.sqlite"
+            vectors = unit(rng, n)
+            fill(path, vectors)
+            checked = _open_seconds(path)
+            with (
+                mock.patch.object(store.integrity, "checksum", lambda *a, **k: _Matches()),
+                mock.patch.object(store, "quick_check", lambda c, p, full=False: real_check(c, p)),
+            ):
+                unchecked = _open_seconds(path)
+            queries = unit(rng, 200)
+            with Gallery(path, model_id="random-unit-128", index=EXACT) as g:
+                fresh = latencies(g.search, queries)[0]
+                with mock.patch.object(core.Gallery, "_fresh", lambda self: self._state):
+                    stale = latencies(g.search, queries)[0]
+            mb = path.stat().st_size / 2**20
+            cells = f"{checked:.2f} | {unchecked:.2f} | {fresh:.3f} | {stale:.3f}"
+            print(f"| {n:,} | {mb:.0f} | {cells} |")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -643,6 +700,9 @@ def main() -> None:
     p.add_argument("--nprobe", type=int, nargs="+", default=[64])
     p.add_argument("--index", nargs="+", default=["sq8"], choices=["sq8", "flat"])
     p.set_defaults(func=bench_search)
+    p = sub.add_parser("open", help="cost of the checks on open and on search")
+    p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    p.set_defaults(func=bench_open)
     p = sub.add_parser("libraries")
     p.add_argument("--size", type=int, default=100_000)
     p.add_argument("--queries", type=int, default=500)

@@ -960,7 +960,16 @@ class Gallery:
         return self._lock
 
     def write_meta(self, items: dict[str, str]) -> None:
-        """Store ``meta`` keys (with their checksums) in one transaction and mirror them."""
+        """Store ``meta`` keys (with their checksums) in one transaction and mirror them.
+
+        Raises:
+            InvalidArgumentError: a threshold no open would accept (it would make the
+                file unopenable).
+        """
+        if "threshold" in items and integrity.threshold_problem(items["threshold"]):
+            raise InvalidArgumentError(
+                f"threshold: {integrity.threshold_problem(items['threshold'])}"
+            )
         with self._writer() as conn:
             with store.transaction(conn, self.path):
                 store.write_meta(conn, items)
