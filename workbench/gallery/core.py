@@ -14,8 +14,6 @@ import math
 import os
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,13 +29,8 @@ from workbench.gallery.calibrate import Calibration, ThresholdInfo
 from workbench.gallery.enroll import EnrollSummary, MultipleFaces
 from workbench.gallery.names import lookup_name, validate_name
 from workbench.gallery.portable import ImportSummary
-from workbench.gallery.search import (
-    AnnIndex,
-    IndexOptions,
-    SearchResult,
-    check_queries,
-    exact_search,
-)
+from workbench.gallery.search import IndexOptions, Searcher, SearchResult, check_queries
+from workbench.gallery.snapshot import Buffers, Snapshot
 from workbench.gallery.types import Decision, FaceBatch, PersonInfo
 from workbench.gallery.unknowns import UnknownFace, UnknownsPolicy
 
@@ -68,111 +61,6 @@ def default_threshold() -> float:
     except ImportError:  # the embed package is optional for a gallery-only install
         return 0.6
     return float(DEFAULT_THRESHOLD)
-
-
-@dataclass(frozen=True, eq=False)
-class _Snapshot:
-    """Everything a search reads, never changed once published.
-
-    ``vectors``, ``face_ids``, ``owners`` and ``sq_norms`` may be views of the first rows
-    of larger buffers that later writes append to; rows a snapshot can see are never
-    written again.
-    """
-
-    face_ids: np.ndarray  # (n,) int64, ascending
-    owners: np.ndarray  # (n,) int64 index into people
-    vectors: np.ndarray  # (n, D) float32
-    sq_norms: np.ndarray  # (n,) float32
-    people: tuple[str, ...]  # index -> name, in person-id order
-    person_ids: np.ndarray  # (P,) int64, ascending
-    version: int  # bumped by every committed write
-
-    @property
-    def n(self) -> int:
-        return self.face_ids.shape[0]
-
-    @cached_property
-    def counts(self) -> np.ndarray:
-        return np.bincount(self.owners, minlength=len(self.people))
-
-    @cached_property
-    def searchable(self) -> int:
-        """People with at least one face."""
-        return int((self.counts > 0).sum()) if self.n else 0
-
-    @cached_property
-    def groups(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(perm, starts, person)``: rows grouped by owner, for per-person minima."""
-        perm = np.argsort(self.owners, kind="stable")
-        sorted_owners = self.owners[perm]
-        starts = np.flatnonzero(np.r_[True, sorted_owners[1:] != sorted_owners[:-1]])
-        return perm, starts, sorted_owners[starts]
-
-    @cached_property
-    def centroid_row(self) -> np.ndarray:
-        """``(P,)`` row of each person in :attr:`centroids`, -1 for people without faces."""
-        out = np.full(len(self.people), -1, np.int64)
-        person = self.groups[2]
-        out[person] = np.arange(person.shape[0])
-        return out
-
-    @cached_property
-    def centroids(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(centroids (G, D), sq_norms (G,), person (G,))`` for people with faces."""
-        perm, starts, person = self.groups
-        if not self.n:
-            dim = self.vectors.shape[1]
-            return np.zeros((0, dim), np.float32), np.zeros(0, np.float32), person
-        sums = np.add.reduceat(self.vectors[perm].astype(np.float64), starts, axis=0)
-        cents = (sums / self.counts[person][:, None]).astype(np.float32)
-        return cents, np.einsum("ij,ij->i", cents, cents), person
-
-
-class _Buffers:
-    """Append-only row storage with doubling capacity, written only by the writer."""
-
-    def __init__(self, face_ids: np.ndarray, owners: np.ndarray, vectors: np.ndarray) -> None:
-        self.n = 0
-        cap = max(1024, face_ids.shape[0])
-        self.dim = vectors.shape[1]
-        self.face_ids = np.empty(cap, np.int64)
-        self.owners = np.empty(cap, np.int64)
-        self.vectors = np.empty((cap, self.dim), np.float32)
-        self.sq_norms = np.empty(cap, np.float32)
-        self.append(face_ids, owners, vectors)
-
-    def append(self, face_ids: np.ndarray, owners: np.ndarray, vectors: np.ndarray) -> None:
-        m = face_ids.shape[0]
-        if self.n + m > self.face_ids.shape[0]:
-            # New arrays, not resize in place: published snapshots keep viewing the old ones.
-            cap = max(2 * self.face_ids.shape[0], self.n + m)
-            for name in ("face_ids", "owners", "sq_norms"):
-                old = getattr(self, name)
-                new = np.empty(cap, old.dtype)
-                new[: self.n] = old[: self.n]
-                setattr(self, name, new)
-            new_vectors = np.empty((cap, self.dim), np.float32)
-            new_vectors[: self.n] = self.vectors[: self.n]
-            self.vectors = new_vectors
-        s = slice(self.n, self.n + m)
-        self.face_ids[s] = face_ids
-        self.owners[s] = owners
-        self.vectors[s] = vectors
-        self.sq_norms[s] = np.einsum("ij,ij->i", vectors, vectors)
-        self.n += m
-
-    def views(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        n = self.n
-        return self.face_ids[:n], self.owners[:n], self.vectors[:n], self.sq_norms[:n]
-
-
-@dataclass
-class _AnnState:
-    """The approximate index of one decision mode and what it reflects."""
-
-    index: AnnIndex | None = None
-    max_face_id: int = -1  # NEAREST_FACE: faces with larger ids are not in it yet
-    removed: list[np.ndarray] = field(default_factory=list)  # face ids pending removal
 
 
 class Gallery:
@@ -218,9 +106,7 @@ class Gallery:
             ) from None
         self.index_options = index or IndexOptions()
         self._lock = threading.RLock()  # writers and the SQLite connection
-        self._ann_lock = threading.Lock()  # building and syncing the approximate indexes
-        self._ann = {d: _AnnState() for d in Decision}
-        self._centroid_dirty: set[int] = set()  # person ids whose centroid changed
+        self._search = Searcher(self.index_options)  # search dispatch, approximate indexes
         self._conn = None
         self._writing = False  # a write of this object is between BEGIN and publish
         self._verify = True  # rows carry checksums (schema 2)
@@ -317,17 +203,15 @@ class Gallery:
         self._person_ids = np.array([p[0] for p in people], np.int64)
         names = tuple(p[1] for p in people)
         owners = np.searchsorted(self._person_ids, owner_ids)
-        self._buffers = _Buffers(face_ids, owners, vectors)
+        self._buffers = Buffers(face_ids, owners, vectors)
         self._meta = meta
         self._data_version = version
-        with self._ann_lock:
-            # Index keys are ids, but what they map to may have changed: start over.
-            self._ann = {d: _AnnState() for d in Decision}
-            self._centroid_dirty = set()
+        # Index keys are ids, but what they map to may have changed: start over.
+        self._search.reset()
         self._version = getattr(self, "_version", 0)
         self._publish(names)
 
-    def _fresh(self) -> _Snapshot:
+    def _fresh(self) -> Snapshot:
         """The snapshot, reloaded first if another connection committed since it was made.
 
         ``PRAGMA data_version`` tells (about 10 us). While this gallery's own writer is
@@ -349,9 +233,18 @@ class Gallery:
     def _publish(self, names: tuple[str, ...]) -> None:
         face_ids, owners, vectors, sq = self._buffers.views()
         self._version += 1
-        self._state = _Snapshot(
+        self._state = Snapshot(
             face_ids, owners, vectors, sq, names, self._person_ids.copy(), self._version
         )
+
+    def _latest(self) -> Snapshot:
+        """The snapshot published last (the index upkeep syncs from it)."""
+        return self._state
+
+    @property
+    def _ann(self) -> dict:
+        """The approximate index of each decision (:class:`.search.AnnState`)."""
+        return self._search.states
 
     def close(self) -> None:
         """Close the SQLite connection; searching a closed gallery raises."""
@@ -517,128 +410,14 @@ class Gallery:
         queries = check_queries(embeddings, self.dim)
         s = self._fresh()
         threshold = float(self._meta["threshold"])
-        if not s.searchable or not queries.shape[0]:
-            return SearchResult.empty(queries.shape[0], k, threshold)
-        if self.decision is Decision.CENTROID:
-            rows, d2 = self._search_centroids(s, queries, k)
-        else:
-            rows, d2 = self._search_faces(s, queries, k)
-        # rows are person indices (or -1); pad to k columns.
-        n_q, got = rows.shape
-        names = np.full((n_q, k), None, dtype=object)
-        dist = np.full((n_q, k), np.inf, dtype=np.float32)
-        valid = rows >= 0
-        # Per result, not np.array(s.people): that copy costs ms at 100k+ people.
-        names[:, :got] = [[s.people[r] if r >= 0 else None for r in row] for row in rows.tolist()]
-        dist[:, :got] = np.where(valid, np.sqrt(np.maximum(d2, 0.0)), np.inf)
-        return SearchResult(names, dist, dist <= threshold, threshold)
-
-    def _use_ann(self, n: int) -> bool:
-        return n >= self.index_options.threshold
-
-    def _search_faces(self, s: _Snapshot, q: np.ndarray, k: int):
-        if not self._use_ann(s.n):
-            return exact_search(q, s.vectors, s.sq_norms, k, (s.owners, *s.groups))
-        index = self._face_index(s)
-        # Ask for more faces than people: a person's several faces may fill the list.
-        want = min(s.n, max(self.index_options.rerank, k if k == 1 else 8 * k))
-        ids, _ = index.search(q, want)
-        rows = np.searchsorted(s.face_ids, ids)
-        rows = np.minimum(rows, s.n - 1)
-        # Faces enrolled or removed after this snapshot was taken are skipped.
-        ok = (ids >= 0) & (s.face_ids[rows] == ids)
-        # Re-rank the candidates by their exact distances (the index may hold 8-bit codes).
-        d2 = np.where(ok, ((q[:, None, :] - s.vectors[rows]) ** 2).sum(-1), np.inf)
-        order = np.argsort(d2, axis=1, kind="stable")
-        d2 = np.take_along_axis(d2, order, 1)
-        owner = np.take_along_axis(np.where(ok, s.owners[rows], -1), order, 1)
-        if k == 1:
-            return owner[:, :1], d2[:, :1]
-        out_p = np.full((q.shape[0], k), -1, np.int64)
-        out_d = np.full((q.shape[0], k), np.inf, np.float32)
-        for i in range(q.shape[0]):
-            seen: set[int] = set()
-            j = 0
-            for p, d in zip(owner[i], d2[i], strict=True):
-                if p < 0 or p in seen:
-                    continue
-                seen.add(int(p))
-                out_p[i, j], out_d[i, j] = p, d
-                j += 1
-                if j == k:
-                    break
-        return out_p, out_d
-
-    def _search_centroids(self, s: _Snapshot, q: np.ndarray, k: int):
-        cents, sq, person = s.centroids
-        if not self._use_ann(cents.shape[0]):
-            cols, d2 = exact_search(q, cents, sq, k)
-            return person[cols], d2
-        index = self._centroid_index()
-        want = min(cents.shape[0], max(k, self.index_options.rerank))
-        ids, _ = index.search(q, want)
-        # Index keys are person ids; map them onto this snapshot's centroid rows (people
-        # enrolled or removed after the snapshot was taken are skipped).
-        pidx = np.minimum(np.searchsorted(s.person_ids, ids), len(s.person_ids) - 1)
-        rows = s.centroid_row[pidx]
-        ok = (ids >= 0) & (s.person_ids[pidx] == ids) & (rows >= 0)
-        rows = np.where(ok, rows, 0)
-        d2 = np.where(ok, ((q[:, None, :] - cents[rows]) ** 2).sum(-1), np.inf)
-        order = np.argsort(d2, axis=1, kind="stable")[:, :k]
-        d2 = np.take_along_axis(d2, order, 1)
-        found = np.take_along_axis(np.where(ok, person[rows], -1), order, 1)
-        return np.where(np.isfinite(d2), found, -1), d2
-
-    def _centroid_index(self) -> AnnIndex:
-        state = self._ann[Decision.CENTROID]
-        with self._ann_lock:
-            # The latest snapshot, not the caller's: the dirty set may name people changed
-            # after the caller's snapshot, and syncing them from an older one would leave
-            # stale centroids in the index.
-            s = self._state
-            cents, _, person = s.centroids
-            if state.index is None or state.index.needs_rebuild(cents.shape[0]):
-                state.index = AnnIndex(cents, s.person_ids[person], self.index_options)
-                self._centroid_dirty.clear()
-            elif self._centroid_dirty:
-                dirty = np.fromiter(self._centroid_dirty, np.int64)
-                self._centroid_dirty.clear()
-                state.index.remove(dirty)
-                pidx = np.searchsorted(s.person_ids, dirty)
-                pidx = np.minimum(pidx, max(len(s.person_ids) - 1, 0))
-                present = (s.person_ids[pidx] == dirty) if len(s.person_ids) else dirty < 0
-                rows = s.centroid_row[pidx[present]]
-                keep = rows >= 0  # people left without faces stay out of the index
-                state.index.add(cents[rows[keep]], dirty[present][keep])
-            return state.index
-
-    def _face_index(self, s: _Snapshot) -> AnnIndex:
-        state = self._ann[Decision.NEAREST_FACE]
-        with self._ann_lock:
-            if state.index is None or state.index.needs_rebuild(s.n):
-                state.index = AnnIndex(s.vectors, s.face_ids, self.index_options)
-                state.max_face_id = int(s.face_ids[-1])
-                state.removed.clear()
-            else:
-                if state.removed:
-                    state.index.remove(np.concatenate(state.removed))
-                    state.removed.clear()
-                start = int(np.searchsorted(s.face_ids, state.max_face_id, side="right"))
-                if start < s.n:
-                    state.index.add(s.vectors[start:], s.face_ids[start:])
-                    state.max_face_id = int(s.face_ids[-1])
-            return state.index
+        return self._search.search(s, queries, k, self.decision, threshold, self._latest)
 
     def build_index(self) -> None:
         """Build (or bring up to date) the approximate index now instead of on first search.
 
         Only has an effect past ``index.threshold`` vectors.
         """
-        s = self._state
-        if self.decision is Decision.NEAREST_FACE and self._use_ann(s.n):
-            self._face_index(s)
-        elif self.decision is Decision.CENTROID and self._use_ann(s.searchable):
-            self._centroid_index()
+        self._search.build(self._state, self.decision, self._latest)
 
     # ------------------------------------------------------------------ writing
 
@@ -785,8 +564,7 @@ class Gallery:
             owner = int(np.searchsorted(self._person_ids, pid))
             self._buffers.append(ids, np.full(len(ids), owner, np.int64), vecs)
         self._publish(tuple(names))
-        with self._ann_lock:
-            self._centroid_dirty.update(int(pid) for pid, _, _ in appended)
+        self._search.people_changed(int(pid) for pid, _, _ in appended)
 
     @contextlib.contextmanager
     def _writer(self):
@@ -907,11 +685,9 @@ class Gallery:
             self._person_ids = np.delete(self._person_ids, drop_person)
         removed = s.face_ids[~keep]
         changed = s.person_ids[np.unique(s.owners[~keep])]
-        self._buffers = _Buffers(s.face_ids[keep], owners, s.vectors[keep])
+        self._buffers = Buffers(s.face_ids[keep], owners, s.vectors[keep])
         self._publish(tuple(names))
-        with self._ann_lock:
-            self._ann[Decision.NEAREST_FACE].removed.append(removed.copy())
-            self._centroid_dirty.update(int(p) for p in changed)
+        self._search.faces_removed(removed, (int(p) for p in changed))
 
     def move_sources(self, moves: dict[str, str]) -> int:
         """Point faces whose ``source`` is a key of ``moves`` at the value instead (after

@@ -16,11 +16,14 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from workbench.faces import UNKNOWN
+from workbench.gallery.snapshot import Snapshot
+from workbench.gallery.types import Decision
 
 #: Below this many vectors exact search is used. Measured on 2 cores (one query, p50):
 #: exact 0.2 ms at 10k and 9-11 ms at 100k faces (it reads every vector: memory bound),
@@ -342,3 +345,177 @@ class AnnIndex:
         with self._lock:
             d2, ids = self._index.search(np.ascontiguousarray(queries, np.float32), k)
         return ids, d2
+
+
+@dataclass
+class AnnState:
+    """The approximate index of one decision mode and what it reflects."""
+
+    index: AnnIndex | None = None
+    max_face_id: int = -1  # NEAREST_FACE: faces with larger ids are not in it yet
+    removed: list[np.ndarray] = field(default_factory=list)  # face ids pending removal
+
+
+class Searcher:
+    """Search dispatch and the approximate indexes of one gallery.
+
+    Exact search below ``options.threshold`` vectors (people for the centroid decision),
+    a faiss IVF index above, kept in step with the writes it is told about
+    (:meth:`people_changed`, :meth:`faces_removed`) rather than rebuilt for each.
+
+    Args:
+        options: the gallery's :class:`IndexOptions`.
+    """
+
+    def __init__(self, options: IndexOptions) -> None:
+        self.options = options
+        self.lock = threading.Lock()  # building and syncing the approximate indexes
+        self.states = {d: AnnState() for d in Decision}
+        self.centroid_dirty: set[int] = set()  # person ids whose centroid changed
+
+    def reset(self) -> None:
+        """Forget every index (the rows were read afresh)."""
+        with self.lock:
+            self.states = {d: AnnState() for d in Decision}
+            self.centroid_dirty = set()
+
+    def people_changed(self, person_ids: Iterable[int]) -> None:
+        """These people's centroids changed (faces were added)."""
+        with self.lock:
+            self.centroid_dirty.update(person_ids)
+
+    def faces_removed(self, face_ids: np.ndarray, person_ids: Iterable[int]) -> None:
+        """These faces went, changing these people's centroids."""
+        with self.lock:
+            self.states[Decision.NEAREST_FACE].removed.append(np.array(face_ids, copy=True))
+            self.centroid_dirty.update(person_ids)
+
+    def search(
+        self,
+        s: Snapshot,
+        queries: np.ndarray,
+        k: int,
+        decision: Decision,
+        threshold: float,
+        latest: Callable[[], Snapshot],
+    ) -> SearchResult:
+        """The ``k`` nearest people of each query in snapshot ``s``; ``latest`` gives the
+        newest snapshot, which the index upkeep syncs from."""
+        if not s.searchable or not queries.shape[0]:
+            return SearchResult.empty(queries.shape[0], k, threshold)
+        if decision is Decision.CENTROID:
+            rows, d2 = self._search_centroids(s, queries, k, latest)
+        else:
+            rows, d2 = self._search_faces(s, queries, k)
+        # rows are person indices (or -1); pad to k columns.
+        n_q, got = rows.shape
+        names = np.full((n_q, k), None, dtype=object)
+        dist = np.full((n_q, k), np.inf, dtype=np.float32)
+        valid = rows >= 0
+        # Per result, not np.array(s.people): that copy costs ms at 100k+ people.
+        names[:, :got] = [[s.people[r] if r >= 0 else None for r in row] for row in rows.tolist()]
+        dist[:, :got] = np.where(valid, np.sqrt(np.maximum(d2, 0.0)), np.inf)
+        return SearchResult(names, dist, dist <= threshold, threshold)
+
+    def build(self, s: Snapshot, decision: Decision, latest: Callable[[], Snapshot]) -> None:
+        """Build (or bring up to date) the index ``decision`` searches, if it uses one."""
+        if decision is Decision.NEAREST_FACE and self.use_ann(s.n):
+            self._face_index(s)
+        elif decision is Decision.CENTROID and self.use_ann(s.searchable):
+            self._centroid_index(latest)
+
+    def use_ann(self, n: int) -> bool:
+        return n >= self.options.threshold
+
+    def _search_faces(self, s: Snapshot, q: np.ndarray, k: int):
+        if not self.use_ann(s.n):
+            return exact_search(q, s.vectors, s.sq_norms, k, (s.owners, *s.groups))
+        index = self._face_index(s)
+        # Ask for more faces than people: a person's several faces may fill the list.
+        want = min(s.n, max(self.options.rerank, k if k == 1 else 8 * k))
+        ids, _ = index.search(q, want)
+        rows = np.searchsorted(s.face_ids, ids)
+        rows = np.minimum(rows, s.n - 1)
+        # Faces enrolled or removed after this snapshot was taken are skipped.
+        ok = (ids >= 0) & (s.face_ids[rows] == ids)
+        # Re-rank the candidates by their exact distances (the index may hold 8-bit codes).
+        d2 = np.where(ok, ((q[:, None, :] - s.vectors[rows]) ** 2).sum(-1), np.inf)
+        order = np.argsort(d2, axis=1, kind="stable")
+        d2 = np.take_along_axis(d2, order, 1)
+        owner = np.take_along_axis(np.where(ok, s.owners[rows], -1), order, 1)
+        if k == 1:
+            return owner[:, :1], d2[:, :1]
+        out_p = np.full((q.shape[0], k), -1, np.int64)
+        out_d = np.full((q.shape[0], k), np.inf, np.float32)
+        for i in range(q.shape[0]):
+            seen: set[int] = set()
+            j = 0
+            for p, d in zip(owner[i], d2[i], strict=True):
+                if p < 0 or p in seen:
+                    continue
+                seen.add(int(p))
+                out_p[i, j], out_d[i, j] = p, d
+                j += 1
+                if j == k:
+                    break
+        return out_p, out_d
+
+    def _search_centroids(self, s: Snapshot, q: np.ndarray, k: int, latest):
+        cents, sq, person = s.centroids
+        if not self.use_ann(cents.shape[0]):
+            cols, d2 = exact_search(q, cents, sq, k)
+            return person[cols], d2
+        index = self._centroid_index(latest)
+        want = min(cents.shape[0], max(k, self.options.rerank))
+        ids, _ = index.search(q, want)
+        # Index keys are person ids; map them onto this snapshot's centroid rows (people
+        # enrolled or removed after the snapshot was taken are skipped).
+        pidx = np.minimum(np.searchsorted(s.person_ids, ids), len(s.person_ids) - 1)
+        rows = s.centroid_row[pidx]
+        ok = (ids >= 0) & (s.person_ids[pidx] == ids) & (rows >= 0)
+        rows = np.where(ok, rows, 0)
+        d2 = np.where(ok, ((q[:, None, :] - cents[rows]) ** 2).sum(-1), np.inf)
+        order = np.argsort(d2, axis=1, kind="stable")[:, :k]
+        d2 = np.take_along_axis(d2, order, 1)
+        found = np.take_along_axis(np.where(ok, person[rows], -1), order, 1)
+        return np.where(np.isfinite(d2), found, -1), d2
+
+    def _centroid_index(self, latest: Callable[[], Snapshot]) -> AnnIndex:
+        state = self.states[Decision.CENTROID]
+        with self.lock:
+            # The latest snapshot, not the caller's: the dirty set may name people changed
+            # after the caller's snapshot, and syncing them from an older one would leave
+            # stale centroids in the index.
+            s = latest()
+            cents, _, person = s.centroids
+            if state.index is None or state.index.needs_rebuild(cents.shape[0]):
+                state.index = AnnIndex(cents, s.person_ids[person], self.options)
+                self.centroid_dirty.clear()
+            elif self.centroid_dirty:
+                dirty = np.fromiter(self.centroid_dirty, np.int64)
+                self.centroid_dirty.clear()
+                state.index.remove(dirty)
+                pidx = np.searchsorted(s.person_ids, dirty)
+                pidx = np.minimum(pidx, max(len(s.person_ids) - 1, 0))
+                present = (s.person_ids[pidx] == dirty) if len(s.person_ids) else dirty < 0
+                rows = s.centroid_row[pidx[present]]
+                keep = rows >= 0  # people left without faces stay out of the index
+                state.index.add(cents[rows[keep]], dirty[present][keep])
+            return state.index
+
+    def _face_index(self, s: Snapshot) -> AnnIndex:
+        state = self.states[Decision.NEAREST_FACE]
+        with self.lock:
+            if state.index is None or state.index.needs_rebuild(s.n):
+                state.index = AnnIndex(s.vectors, s.face_ids, self.options)
+                state.max_face_id = int(s.face_ids[-1])
+                state.removed.clear()
+            else:
+                if state.removed:
+                    state.index.remove(np.concatenate(state.removed))
+                    state.removed.clear()
+                start = int(np.searchsorted(s.face_ids, state.max_face_id, side="right"))
+                if start < s.n:
+                    state.index.add(s.vectors[start:], s.face_ids[start:])
+                    state.max_face_id = int(s.face_ids[-1])
+            return state.index
