@@ -26,12 +26,19 @@ Sub-commands:
     calibration gallery; nearest face vs centroid on a second protocol with several
     photos enrolled per person.
 
+``calibration``
+    The threshold on the default path: the issue-10 protocol (30 LFW people x 2 photos)
+    through ``workbench enroll`` / ``recognize`` alone against the fixed 0.6 (``--set``),
+    the choice of the default target FAR, and a table by gallery size (1 to 1,000
+    people) from precomputed embeddings (``--gallery``: the file ``lfw-enroll`` writes).
+
 Run:
     .venv/bin/python benchmarks/gallery.py search [--sizes 10000 100000 1000000]
     .venv/bin/python benchmarks/gallery.py libraries [--size 100000]
     .venv/bin/python benchmarks/gallery.py lfw-enroll --out /tmp/lfw_gallery.sqlite
     .venv/bin/python benchmarks/gallery.py lfw-enroll --compare --limit-people 600
     .venv/bin/python benchmarks/gallery.py lfw-openset --gallery /tmp/lfw_gallery.sqlite
+    .venv/bin/python benchmarks/gallery.py calibration --gallery /tmp/lfw_gallery.sqlite
 """
 
 from __future__ import annotations

@@ -4,13 +4,13 @@ Example:
     >>> from workbench.gallery import Gallery
     >>> with Gallery(DEFAULT_PATH, model_id=embedder.model_id) as g:  # doctest: +SKIP
     ...     summary = g.enroll_folder("reference_images/", recognizer=rec)
-    ...     g.calibrate(target_far=1e-3)
+    ...     print(g.threshold_info)  # re-derived by the enrollment: prior or calibrated
     ...     print([m.label for m in g.search(embeddings).best()])
 """
 
 from __future__ import annotations
 
-from workbench.gallery.calibrate import Calibration
+from workbench.gallery.calibrate import Calibration, ThresholdInfo
 from workbench.gallery.core import DEFAULT_PATH, Gallery, default_threshold
 from workbench.gallery.enroll import EnrollSummary, MultipleFaces
 from workbench.gallery.names import validate_name
@@ -37,6 +37,7 @@ __all__ = [
     "MultipleFaces",
     "PersonInfo",
     "SearchResult",
+    "ThresholdInfo",
     "UnknownFace",
     "UnknownsPolicy",
     "default_threshold",
