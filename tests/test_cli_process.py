@@ -53,6 +53,19 @@ def test_detect_needs_no_tensorflow_and_leaves_stderr_empty(photo):
     assert done.stderr == ""
 
 
+def test_detect_without_a_near_face_leaves_stderr_empty(tmp_path):
+    """No near face: the default's tiled search loads the full-range model, whose loading
+    logs 46 LiteRT "Sparsity tensors" warnings; none reaches stderr."""
+    from PIL import Image
+
+    path = tmp_path / "empty.png"
+    Image.new("RGB", (640, 360), (120, 130, 140)).save(path)
+    done = run_cli("detect", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "0 faces" in done.stdout
+    assert done.stderr == ""
+
+
 def test_verbose_shows_the_native_lines(photo):
     done = run_cli("detect", photo, "--verbose")
     assert done.returncode == 0
