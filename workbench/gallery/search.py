@@ -403,19 +403,22 @@ class Searcher:
         newest snapshot, which the index upkeep syncs from."""
         if not s.searchable or not queries.shape[0]:
             return SearchResult.empty(queries.shape[0], k, threshold)
+        rows, d2 = self.nearest(s, queries, k, decision, latest)
+        return to_result(s, rows, d2, k, threshold)
+
+    def nearest(
+        self,
+        s: Snapshot,
+        queries: np.ndarray,
+        k: int,
+        decision: Decision,
+        latest: Callable[[], Snapshot],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows (N, <=k) person index or -1, squared distances)`` of the nearest people
+        (``s`` must have a searchable person)."""
         if decision is Decision.CENTROID:
-            rows, d2 = self._search_centroids(s, queries, k, latest)
-        else:
-            rows, d2 = self._search_faces(s, queries, k)
-        # rows are person indices (or -1); pad to k columns.
-        n_q, got = rows.shape
-        names = np.full((n_q, k), None, dtype=object)
-        dist = np.full((n_q, k), np.inf, dtype=np.float32)
-        valid = rows >= 0
-        # Per result, not np.array(s.people): that copy costs ms at 100k+ people.
-        names[:, :got] = [[s.people[r] if r >= 0 else None for r in row] for row in rows.tolist()]
-        dist[:, :got] = np.where(valid, np.sqrt(np.maximum(d2, 0.0)), np.inf)
-        return SearchResult(names, dist, dist <= threshold, threshold)
+            return self._search_centroids(s, queries, k, latest)
+        return self._search_faces(s, queries, k)
 
     def build(self, s: Snapshot, decision: Decision, latest: Callable[[], Snapshot]) -> None:
         """Build (or bring up to date) the index ``decision`` searches, if it uses one."""
@@ -519,3 +522,19 @@ class Searcher:
                     state.index.add(s.vectors[start:], s.face_ids[start:])
                     state.max_face_id = int(s.face_ids[-1])
             return state.index
+
+
+def to_result(
+    s: Snapshot, rows: np.ndarray, d2: np.ndarray, k: int, threshold: float
+) -> SearchResult:
+    """A :class:`SearchResult` from :meth:`Searcher.nearest`'s person rows and squared
+    distances, padded to ``k`` columns; accepted where the distance is within
+    ``threshold``."""
+    n_q, got = rows.shape
+    names = np.full((n_q, k), None, dtype=object)
+    dist = np.full((n_q, k), np.inf, dtype=np.float32)
+    valid = rows >= 0
+    # Per result, not np.array(s.people): that copy costs ms at 100k+ people.
+    names[:, :got] = [[s.people[r] if r >= 0 else None for r in row] for row in rows.tolist()]
+    dist[:, :got] = np.where(valid, np.sqrt(np.maximum(d2, 0.0)), np.inf)
+    return SearchResult(names, dist, dist <= threshold, threshold)
