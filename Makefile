@@ -8,7 +8,7 @@ PORT ?= 8888
 # Jupyter refuses to run as root without this (containers and CI machines often are root).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup e2e-deps lab app test lint format bench fuzz clean
+.PHONY: setup e2e-deps pg-deps lab app test lint format bench fuzz clean
 
 setup: $(STAMP)
 
@@ -43,8 +43,19 @@ e2e-deps:
 		|| echo "e2e-deps: could not install chromium/ffmpeg; the browser test will skip"; \
 	else echo "e2e-deps: chromium or ffmpeg missing (needs root apt-get); the browser test will skip"; fi
 
+# The gallery tests run against a throwaway PostgreSQL server too (tests/conftest.py
+# pg_cluster: initdb in a temp folder, 127.0.0.1 only, stopped at the end). Debian's
+# postgresql-15 is installed here only when missing (and only as root); otherwise those
+# tests skip with the reason.
+pg-deps:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 \
+		|| echo "pg-deps: could not install postgresql-15; the PostgreSQL tests will skip"; \
+	else echo "pg-deps: PostgreSQL missing (needs root apt-get); the PostgreSQL tests will skip"; fi
+
 # One pytest process: the tests, then every notebook under nbval (see pyproject.toml).
-test: setup e2e-deps
+test: setup e2e-deps pg-deps
 	$(PY) -m pytest
 
 lint: setup

@@ -3,6 +3,7 @@ one detector of each kind per session, since loading models is the slow part."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,34 @@ def run_python_without_root():
             pytest.skip(f"cannot drop root's file access here: {exc}")
 
     return run
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL server for the session (workbench/testing/pgcluster.py),
+    stopped and deleted at the end, also when tests fail; skips with the reason where
+    PostgreSQL is not installed or cannot start."""
+    from workbench.testing.pgcluster import ClusterUnavailable, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except ClusterUnavailable as exc:
+        pytest.skip(f"no PostgreSQL server for these tests: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
+def pg_url(pg_cluster, request) -> str:
+    """URL of a fresh, empty database on the session's server (one per test)."""
+    import re
+
+    import psycopg
+
+    name = "t_" + re.sub(r"\W", "_", request.node.name.lower())[:40] + f"_{os.getpid()}"
+    with psycopg.connect(pg_cluster.url(), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return pg_cluster.url(name)
