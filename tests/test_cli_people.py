@@ -128,3 +128,39 @@ def test_name_merge_discard_from_the_cli(archive, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["faces"] == merged["faces"]
     with Gallery(gallery, model_id=None, create=False) as g:
         assert g.people == ["Colin"] and not g.cluster_unknowns().clusters
+
+
+def test_reject_and_negatives_from_the_cli(archive, lfw_dir, tmp_path, capsys):
+    gallery = tmp_path / "g.sqlite"
+    assert cli.main(["cluster", str(archive), "--gallery", str(gallery), "--json"]) == 0
+    clusters = json.loads(capsys.readouterr().out)["clusters"]
+    colin = next(c for c in clusters if "Colin_Powell" in c["faces"][0]["source"])
+    hugo = next(c for c in clusters if "Hugo_Chavez" in c["faces"][0]["source"])
+    assert cli.main(["name", str(colin["id"]), "Colin", "--gallery", str(gallery)]) == 0
+    capsys.readouterr()
+    face = hugo["faces"][0]["id"]
+    args = ["reject", "Colin", "--unknown", str(face), "--gallery", str(gallery), "--json"]
+    assert cli.main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["negatives"] == 1 and out["source"] == hugo["faces"][0]["source"]
+    photo = sorted((lfw_dir / "Hugo_Chavez").iterdir())[5]
+    assert cli.main(["reject", "Colin", "--image", str(photo), "--gallery", str(gallery)]) == 0
+    assert "is not Colin (2 corrections)" in capsys.readouterr().out
+    assert cli.main(["negatives", "--gallery", str(gallery), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["negatives"]
+    assert [n["not"] for n in listed] == ["Colin", "Colin"]
+    remove = ["negatives", "--gallery", str(gallery), "--remove", str(listed[0]["id"])]
+    assert cli.main(remove) == 0
+    assert "1 correction" in capsys.readouterr().out
+    # Bad input: exit 2, one line, nothing stored.
+    for bad, message in [
+        (["reject", "Nobody", "--unknown", str(face)], "no person named 'Nobody'"),
+        (["reject", "Colin", "--unknown", "99999"], "no unknown face with id 99999"),
+        (["reject", "Colin", "--image", str(tmp_path / "none.jpg")], "none.jpg"),
+        (["negatives", "--remove", "12345"], "no correction with id 12345"),
+    ]:
+        assert cli.main([*bad, "--gallery", str(gallery)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    with Gallery(gallery, model_id=None, create=False) as g:
+        assert len(g.negatives()) == 1

@@ -82,6 +82,35 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run_name)
 
+    p = subparsers.add_parser(
+        "reject",
+        help='"this is not NAME": store a face as a correction the decision then uses',
+        description="Store a face as a negative example of the enrolled person NAME: from "
+        "then on a face nearer to it than to NAME's own faces is not taken for NAME. The "
+        "face is an unknown face of the gallery (--unknown ID, from `cluster --json`) or "
+        "a face in a photo (--image PHOTO, with --face INDEX when it shows several).",
+    )
+    p.add_argument("name", metavar="NAME", help="the enrolled person the face is not")
+    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--unknown", type=int, metavar="ID", help="an unknown face's id")
+    which.add_argument("--image", metavar="PHOTO", help="a photo of the face")
+    p.add_argument(
+        "--face", type=int, default=None, metavar="INDEX", help="with --image: which face"
+    )
+    p.add_argument("--detector", default="mediapipe", help="with --image: mediapipe or mtcnn")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run_reject)
+
+    p = subparsers.add_parser(
+        "negatives", help="list (or remove) the corrections stored with `workbench reject`"
+    )
+    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--name", default=None, help="only the corrections of this person")
+    p.add_argument("--remove", type=int, nargs="+", default=None, metavar="ID")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run_negatives)
+
     p = subparsers.add_parser("merge", help="make two proposed people one")
     p.add_argument("clusters", type=int, nargs=2, metavar="ID")
     p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
@@ -271,4 +300,77 @@ def run_move_out(args: argparse.Namespace) -> int:
         print_json_line({"moved_out": args.face})
     else:
         print(f"face {args.face} is on its own now")
+    return 0
+
+
+def run_reject(args: argparse.Namespace) -> int:
+    from workbench.cli import print_json_line
+
+    if args.unknown is not None:
+        if args.face is not None:
+            from workbench.errors import InvalidArgumentError
+
+            raise InvalidArgumentError("--face goes with --image, not with --unknown")
+        with _open_existing(args.gallery) as gallery:
+            [face] = gallery.unknowns([args.unknown])
+            ids = gallery.reject(face, args.name)
+            n = len(gallery.negatives(args.name))
+        source = face.source
+    else:
+        ids, source, n = _reject_image(args)
+    if args.json:
+        print_json_line({"not": args.name, "ids": ids, "source": source, "negatives": n})
+    else:
+        print(f"stored: {source} is not {args.name} ({n} correction{'s' if n != 1 else ''})")
+    return 0
+
+
+def _reject_image(args: argparse.Namespace):
+    from workbench.detect import create_detector
+    from workbench.embed import default_embedder
+    from workbench.errors import InvalidImageError
+    from workbench.gallery import Gallery
+    from workbench.images import check_image_file, load_image
+    from workbench.pipeline import pick_face
+    from workbench.recognize import Recognizer
+
+    check_image_file(args.image)
+    embedder = default_embedder()
+    with (
+        Gallery(args.gallery, model_id=embedder.model_id, create=False) as gallery,
+        create_detector(args.detector) as detector,
+    ):
+        if args.name not in gallery:
+            from workbench.errors import GalleryError
+
+            raise GalleryError(f"{gallery.path}: no person named {args.name!r} to correct")
+        image = load_image(args.image)
+        dets = detector.detect(image)
+        if not len(dets):
+            raise InvalidImageError(f"{args.image}: no face found")
+        if len(dets) > 1 and args.face is None:
+            raise InvalidImageError(
+                f"{args.image}: {len(dets)} faces; say which with --face 0..{len(dets) - 1} "
+                "(in the order `workbench detect` lists them)"
+            )
+        one = pick_face(dets, 0 if args.face is None else args.face)
+        vec = Recognizer(detector, embedder).embed(image, one)
+        ids = gallery.reject(vec, args.name, source=str(args.image))
+        return ids, str(args.image), len(gallery.negatives(args.name))
+
+
+def run_negatives(args: argparse.Namespace) -> int:
+    from workbench.cli import print_json_line
+
+    with _open_existing(args.gallery) as gallery:
+        removed = gallery.remove_negatives(args.remove) if args.remove else 0
+        records = gallery.negatives(args.name)
+    if args.json:
+        print_json_line({"negatives": [r.to_dict() for r in records], "removed": removed})
+        return 0
+    if removed:
+        print(f"removed {removed} correction{'s' if removed != 1 else ''}")
+    print(f"{len(records)} correction{'s' if len(records) != 1 else ''}")
+    for r in records:
+        print(f"  {r.id}: {r.source or '(no source)'} is not {r.person}  ({r.created})")
     return 0

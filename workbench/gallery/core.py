@@ -23,13 +23,20 @@ from workbench.errors import GalleryError, InvalidArgumentError
 from workbench.gallery import calibrate as _calibrate
 from workbench.gallery import enroll as _enroll
 from workbench.gallery import integrity, store
+from workbench.gallery import negatives as _negatives
 from workbench.gallery import portable as _portable
 from workbench.gallery import unknowns as _unknowns
 from workbench.gallery.calibrate import Calibration, ThresholdInfo
 from workbench.gallery.enroll import EnrollSummary, MultipleFaces
 from workbench.gallery.names import lookup_name, validate_name
 from workbench.gallery.portable import ImportSummary
-from workbench.gallery.search import IndexOptions, Searcher, SearchResult, check_queries
+from workbench.gallery.search import (
+    IndexOptions,
+    Searcher,
+    SearchResult,
+    check_queries,
+    to_result,
+)
 from workbench.gallery.snapshot import Buffers, Snapshot
 from workbench.gallery.types import Decision, FaceBatch, PersonInfo
 from workbench.gallery.unknowns import UnknownFace, UnknownsPolicy
@@ -190,6 +197,7 @@ class Gallery:
                 people, face_ids, owner_ids, vectors = store.load(
                     conn, self.path, self.dim, verify=self._verify
                 )
+                negatives = _negatives.load(conn, self.path, self.dim) if self._verify else {}
             finally:
                 with contextlib.suppress(*store.ERRORS):
                     conn.execute("ROLLBACK")  # a read transaction: nothing to keep
@@ -204,6 +212,7 @@ class Gallery:
         names = tuple(p[1] for p in people)
         owners = np.searchsorted(self._person_ids, owner_ids)
         self._buffers = Buffers(face_ids, owners, vectors)
+        self._negatives = negatives  # {person id: (m, D)}, replaced whole on each write
         self._meta = meta
         self._data_version = version
         # Index keys are ids, but what they map to may have changed: start over.
@@ -410,7 +419,23 @@ class Gallery:
         queries = check_queries(embeddings, self.dim)
         s = self._fresh()
         threshold = float(self._meta["threshold"])
-        return self._search.search(s, queries, k, self.decision, threshold, self._latest)
+        negatives = self._negatives
+        if not negatives or not s.searchable or not queries.shape[0]:
+            return self._search.search(s, queries, k, self.decision, threshold, self._latest)
+        # Corrections: the verdict goes between the nearest people and the result.
+        rows, d2 = self._search.nearest(s, queries, k, self.decision, self._latest)
+        result = to_result(s, rows, d2, k, threshold)
+        person_rows = np.full(result.names.shape, -1, np.int64)
+        person_rows[:, : rows.shape[1]] = rows
+        accepted = _negatives.veto(
+            queries,
+            person_rows,
+            result.accepted,
+            person_ids=s.person_ids,
+            negatives=negatives,
+            own_faces=lambda p: _own_faces(s, p),
+        )
+        return SearchResult(result.names, result.distances, accepted, threshold)
 
     def build_index(self) -> None:
         """Build (or bring up to date) the approximate index now instead of on first search.
@@ -818,6 +843,41 @@ class Gallery:
         """Remove unknowns for good: all, or these ids (all or none); returns how many."""
         return _unknowns.remove_unknowns(self, ids)
 
+    # ------------------------------------------------------------------ corrections
+
+    def reject(self, embedding_or_face, name: str, *, source: str | None = None) -> list[int]:
+        """ "This is not ``name``": store the face as a negative example of that person;
+        from then on a probe nearer to it than to ``name``'s own faces is not ``name``.
+
+        Args:
+            embedding_or_face: a ``(D,)`` (or ``(n, D)``) embedding, or an
+                :class:`UnknownFace` of this gallery.
+            name: the enrolled person it is not.
+            source: where the face came from (shown by :meth:`negatives`).
+
+        Returns:
+            The new correction ids.
+
+        Raises:
+            GalleryError: no person ``name``. InvalidArgumentError: a bad embedding.
+        """
+        if isinstance(embedding_or_face, UnknownFace):
+            source = source if source is not None else embedding_or_face.source
+            embedding_or_face = self.unknown_embeddings([embedding_or_face.id])[1]
+        return _negatives.reject(self, embedding_or_face, name, source=source)
+
+    def negatives(self, name: str | None = None) -> list[_negatives.NegativeRecord]:
+        """Stored corrections ("not X"), all or one person's, by id."""
+        return _negatives.records(self, name)
+
+    def remove_negatives(self, ids: Iterable[int]) -> int:
+        """Remove corrections by id (all or none); returns how many."""
+        return _negatives.remove(self, ids)
+
+    def _reload_negatives(self) -> None:
+        with self._lock:
+            self._negatives = _negatives.load(self._conn_or_raise(), self.path, self.dim)
+
     def cluster_unknowns(self, **options) -> Proposals:
         """Group the unknown faces into proposed people; see
         :func:`.proposals.cluster_unknowns` (options ``threshold``, ``min_size``)."""
@@ -958,6 +1018,14 @@ class Gallery:
     def import_file(self, path: str | os.PathLike) -> ImportSummary:
         """Add an export's people and faces; see :func:`.portable.import_file`."""
         return _portable.import_file(self, path)
+
+
+def _own_faces(s: Snapshot, person: int) -> np.ndarray:
+    """``(n, D)`` enrolled faces of the person at index ``person`` of snapshot ``s``."""
+    perm, starts, owners = s.groups
+    g = int(np.searchsorted(owners, person))
+    end = starts[g + 1] if g + 1 < len(starts) else s.n
+    return s.vectors[perm[starts[g] : end]]
 
 
 def _column(values, m: int, what: str) -> list:
