@@ -995,7 +995,9 @@ class Gallery:
 
         ``per="stranger"`` (default): at most ``target_far`` of strangers are named as
         somebody; ``per="pair"``: at most ``target_far`` of impostor pairs match;
-        ``None``: the default target. Later enrollments re-calibrate at that target, also
+        ``None``: the default target. The cut is what the faces alone measure (no prior,
+        however few they are; :meth:`refresh_threshold` is what enrollment and
+        ``workbench calibrate`` use). Later enrollments re-derive at that target, also
         after a threshold set by hand. See :func:`workbench.gallery.calibrate.calibrate`.
         """
         return _calibrate.calibrate(self, target_far, per=per, min_faces=min_faces)
