@@ -318,18 +318,8 @@ class Gallery:
     def list_people(self) -> list[PersonInfo]:
         """Every person with the number of faces, in enrollment order."""
         with self._lock:
-            try:
-                rows = (
-                    self._conn_or_raise()
-                    .execute(
-                        "SELECT p.name, COUNT(f.id), p.created FROM people p "
-                        "LEFT JOIN faces f ON f.person_id = p.id GROUP BY p.id ORDER BY p.id"
-                    )
-                    .fetchall()
-                )
-            except store.ERRORS as exc:
-                raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
-        return [PersonInfo(name, int(n), created) for name, n, created in rows]
+            rows = store.people_counts(self._conn_or_raise(), self.path)
+        return [PersonInfo(name, n, created) for name, n, created in rows]
 
     def people_frame(self):
         """:meth:`list_people` as a pandas DataFrame (columns name, faces, created)."""
@@ -346,46 +336,16 @@ class Gallery:
 
     def faces(self, name: str | None = None) -> list[store.FaceRecord]:
         """Enrolled faces (all, or one person's), without embeddings, by id."""
-        sql = (
-            "SELECT f.id, p.name, f.source, f.sha256, f.box, f.detector, f.model_id, "
-            "f.score, f.created FROM faces f JOIN people p ON p.id = f.person_id"
-        )
-        args: tuple = ()
-        if name is not None:
-            sql += " WHERE p.name = ?"
-            args = (lookup_name(name),)
+        name = None if name is None else lookup_name(name)
         with self._lock:
-            try:
-                rows = self._conn_or_raise().execute(sql + " ORDER BY f.id", args).fetchall()
-            except store.ERRORS as exc:
-                raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
-        out = []
-        for r in rows:
-            try:
-                box = store.box_from_text(r[4])
-            except (ValueError, TypeError):
-                raise GalleryError(f"{self.path}: face {r[0]} is damaged: bad box") from None
-            out.append(store.FaceRecord(r[0], r[1], r[2], r[3], box, *r[5:]))
-        return out
+            return store.face_records(self._conn_or_raise(), self.path, name)
 
     def stored_photos(self, name: str) -> list[Path]:
         """Photos of ``name`` that the workbench itself saved (the enroll panel's
         captures and uploads): :meth:`remove_person` deletes these, and only these."""
+        name = lookup_name(name)
         with self._lock:
-            try:
-                rows = (
-                    self._conn_or_raise()
-                    .execute(
-                        "SELECT f.source FROM faces f JOIN people p ON p.id = f.person_id "
-                        "WHERE p.name = ? AND f.stored = 1 AND f.source IS NOT NULL "
-                        "ORDER BY f.id",
-                        (lookup_name(name),),
-                    )
-                    .fetchall()
-                )
-            except store.ERRORS as exc:
-                raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
-        return [Path(r[0]) for r in rows]
+            return [Path(p) for p in store.stored_sources(self._conn_or_raise(), self.path, name)]
 
     def embeddings(self) -> tuple[np.ndarray, list[str]]:
         """``((n, D) float32 copy of every embedding, owner name of each row)``."""
@@ -537,36 +497,28 @@ class Gallery:
             appended = []
             with store.transaction(conn, self.path):
                 stale = self._stale(conn)
-                next_pid = _next_id(conn, "people")
-                next_fid = _next_id(conn, "faces")
+                next_pid = store.next_id(conn, "people")
+                next_fid = store.next_id(conn, "faces")
                 for name, vecs, (srcs, shas, bxs, scs, dets, owned) in prepared:
                     if not vecs.shape[0]:
                         new_ids.append([])
                         continue
-                    row = conn.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+                    row = store.person_row(conn, name)
                     if row is None:
                         pid, next_pid = next_pid, next_pid + 1
-                        conn.execute(
-                            "INSERT INTO people(id, name, created, checksum) VALUES (?, ?, ?, ?)",
-                            (pid, name, created, store.person_checksum(pid, name, created)),
-                        )
+                        store.insert_person(conn, pid, name, created)
                         new_people.append((pid, name))
                     else:
-                        pid = int(row[0])
+                        pid = row[0]
                     ids = list(range(next_fid, next_fid + vecs.shape[0]))
                     next_fid += vecs.shape[0]
-                    rows = []
-                    for fid, v, src, sha, box, sc, det, own in zip(
-                        ids, vecs, srcs, shas, bxs, scs, dets, owned, strict=True
-                    ):
-                        values = (fid, pid, src, sha, box, det, self.model_id, sc, created, own)
-                        blob = v.tobytes()
-                        rows.append((*values, blob, store.face_checksum(values, blob)))
-                    conn.executemany(
-                        f"INSERT INTO faces({store.FACE_COLUMNS}, checksum) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        rows,
-                    )
+                    rows = [
+                        (fid, pid, src, sha, box, det, self.model_id, sc, created, own)
+                        for fid, src, sha, box, sc, det, own in zip(
+                            ids, srcs, shas, bxs, scs, dets, owned, strict=True
+                        )
+                    ]
+                    store.insert_faces(conn, rows, vecs)
                     new_ids.append(ids)
                     appended.append((pid, np.array(ids, np.int64), vecs))
                 if inside is not None:
@@ -604,10 +556,10 @@ class Gallery:
 
     def _person_row(self, conn, name: str, action: str) -> tuple[int, str]:
         """``(id, created)`` of the person called ``name`` in the file, inside a write."""
-        row = conn.execute("SELECT id, created FROM people WHERE name = ?", (name,)).fetchone()
+        row = store.person_row(conn, name)
         if row is None:
             raise GalleryError(f"{self.path}: no person named {name!r} to {action}")
-        return int(row[0]), row[1]
+        return row
 
     def rename(self, old: str, new: str) -> None:
         """Rename a person.
@@ -621,17 +573,11 @@ class Gallery:
             with store.transaction(conn, self.path):
                 stale = self._stale(conn)
                 pid, created = self._person_row(conn, old, "rename")
-                if (
-                    new != old
-                    and conn.execute("SELECT 1 FROM people WHERE name = ?", (new,)).fetchone()
-                ):
+                if new != old and store.person_row(conn, new) is not None:
                     raise GalleryError(
                         f"{self.path}: cannot rename {old!r} to {new!r}: that name is taken"
                     )
-                conn.execute(
-                    "UPDATE people SET name = ?, checksum = ? WHERE id = ?",
-                    (new, store.person_checksum(pid, new, created), pid),
-                )
+                store.rename_person(conn, pid, new, created)
             if stale:
                 self._load()
                 return
@@ -658,12 +604,7 @@ class Gallery:
             with store.transaction(conn, self.path):
                 stale = self._stale(conn)
                 pid, _ = self._person_row(conn, name, "remove")
-                photos = conn.execute(
-                    "SELECT source, sha256 FROM faces WHERE person_id = ? AND stored = 1",
-                    (pid,),
-                ).fetchall()
-                n = conn.execute("DELETE FROM faces WHERE person_id = ?", (pid,)).rowcount
-                conn.execute("DELETE FROM people WHERE id = ?", (pid,))
+                n, photos = store.delete_person(conn, pid)
             if stale:
                 self._load()
             else:
@@ -685,12 +626,9 @@ class Gallery:
         with self._writer() as conn:
             with store.transaction(conn, self.path):
                 stale = self._stale(conn)
-                photos = conn.execute(
-                    "SELECT source, sha256, stored FROM faces WHERE id = ?", (int(face_id),)
-                ).fetchall()
-                if not photos:
+                removed = store.delete_face(conn, int(face_id))
+                if removed is None:
                     raise GalleryError(f"{self.path}: no face with id {face_id} to remove")
-                conn.execute("DELETE FROM faces WHERE id = ?", (int(face_id),))
             if stale:
                 self._load()
             else:
@@ -698,7 +636,8 @@ class Gallery:
                 keep = s.face_ids != int(face_id)
                 self._rebuild_after_removal(keep, drop_person=None)
             _calibrate.refresh(self)
-        _delete_stored_photos([(src, sha) for src, sha, st in photos if st == 1])
+        src, sha, stored = removed
+        _delete_stored_photos([(src, sha)] if stored == 1 else [])
 
     def _rebuild_after_removal(self, keep: np.ndarray, drop_person: int | None) -> None:
         s = self._state
@@ -723,19 +662,9 @@ class Gallery:
             return 0
         with self._writer() as conn:
             with store.transaction(conn, self.path):
-                marks = ",".join("?" * len(moves))
-                rows = conn.execute(
-                    f"SELECT {store.FACE_COLUMNS} FROM faces WHERE source IN ({marks})",
-                    list(moves),
-                ).fetchall()
-                for r in rows:
-                    values = (r[0], r[1], moves[r[2]], *r[3:-1])
-                    conn.execute(
-                        "UPDATE faces SET source = ?, checksum = ? WHERE id = ?",
-                        (values[2], store.face_checksum(values, r[-1]), r[0]),
-                    )
+                n = store.move_sources(conn, moves)
             # Sources are not part of the in-memory snapshot: nothing to mirror.
-        return len(rows)
+        return n
 
     def set_threshold(self, threshold: float) -> None:
         """Store a threshold set by hand: enrollment keeps it until :meth:`calibrate`.
@@ -778,23 +707,8 @@ class Gallery:
 
     def sha256_known(self, digests: Iterable[str]) -> dict[str, str]:
         """Which of ``digests`` are enrolled already, mapped to the person holding each."""
-        digests = list(digests)
-        out: dict[str, str] = {}
         with self._lock:
-            conn = self._conn_or_raise()
-            for i in range(0, len(digests), 500):
-                chunk = digests[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                try:
-                    rows = conn.execute(
-                        "SELECT f.sha256, p.name FROM faces f JOIN people p "
-                        f"ON p.id = f.person_id WHERE f.sha256 IN ({marks})",
-                        chunk,
-                    ).fetchall()
-                except store.ERRORS as exc:
-                    raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
-                out.update(rows)
-        return out
+            return store.sha256_holders(self._conn_or_raise(), self.path, list(digests))
 
     # ------------------------------------------------------------------ unknowns
     # Faces nobody could name; the code lives in unknowns.py.
@@ -1063,16 +977,6 @@ def _score(value) -> float | None:
         return None
     v = float(value)
     return v if math.isfinite(v) else None
-
-
-def _next_id(conn, table: str) -> int:
-    """The id AUTOINCREMENT would give the next row (ids are never reused)."""
-    row = conn.execute(
-        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), "
-        f"COALESCE((SELECT MAX(id) FROM {table}), 0))",
-        (table,),
-    ).fetchone()
-    return int(row[0]) + 1
 
 
 def _delete_stored_photos(photos: list[tuple[str | None, str | None]]) -> None:

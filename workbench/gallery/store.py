@@ -607,3 +607,158 @@ def box_from_text(text: str | None) -> tuple[float, float, float, float] | None:
     except (ValueError, TypeError, RecursionError):
         raise ValueError(f"a box must be JSON [x1, y1, x2, y2], but got {text[:40]!r}") from None
     return (x1, y1, x2, y2)
+
+
+# -- rows: every read and write of people and faces outside open/load ----------------------
+# Reads take ``path`` to name the file in their error; writes run inside the caller's
+# :func:`transaction`, which turns a failure into a GalleryError and rolls back.
+
+
+def _read(conn: sqlite3.Connection, path: Path, sql: str, args: tuple | list = ()) -> list:
+    try:
+        return conn.execute(sql, args).fetchall()
+    except ERRORS as exc:
+        raise GalleryError(f"{path}: cannot read the gallery: {exc}") from None
+
+
+def people_counts(conn: sqlite3.Connection, path: Path) -> list[tuple[str, int, str]]:
+    """``(name, faces, created)`` of every person, in enrollment (id) order."""
+    rows = _read(
+        conn,
+        path,
+        "SELECT p.name, COUNT(f.id), p.created FROM people p "
+        "LEFT JOIN faces f ON f.person_id = p.id GROUP BY p.id ORDER BY p.id",
+    )
+    return [(name, int(n), created) for name, n, created in rows]
+
+
+def face_records(conn: sqlite3.Connection, path: Path, name: str | None = None) -> list[FaceRecord]:
+    """Every face (or ``name``'s), without embeddings, by id."""
+    sql = (
+        "SELECT f.id, p.name, f.source, f.sha256, f.box, f.detector, f.model_id, "
+        "f.score, f.created FROM faces f JOIN people p ON p.id = f.person_id"
+    )
+    args: tuple = ()
+    if name is not None:
+        sql += " WHERE p.name = ?"
+        args = (name,)
+    out = []
+    for r in _read(conn, path, sql + " ORDER BY f.id", args):
+        try:
+            box = box_from_text(r[4])
+        except (ValueError, TypeError):
+            raise GalleryError(f"{path}: face {r[0]} is damaged: bad box") from None
+        out.append(FaceRecord(r[0], r[1], r[2], r[3], box, *r[5:]))
+    return out
+
+
+def stored_sources(conn: sqlite3.Connection, path: Path, name: str) -> list[str]:
+    """Sources of ``name``'s photos that the workbench saved itself, by face id."""
+    rows = _read(
+        conn,
+        path,
+        "SELECT f.source FROM faces f JOIN people p ON p.id = f.person_id "
+        "WHERE p.name = ? AND f.stored = 1 AND f.source IS NOT NULL ORDER BY f.id",
+        (name,),
+    )
+    return [r[0] for r in rows]
+
+
+def sha256_holders(conn: sqlite3.Connection, path: Path, digests: list[str]) -> dict[str, str]:
+    """Which of ``digests`` are enrolled, mapped to the person holding each."""
+    out: dict[str, str] = {}
+    for i in range(0, len(digests), 500):  # SQLite's bound-parameter limit
+        chunk = digests[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        out.update(
+            _read(
+                conn,
+                path,
+                "SELECT f.sha256, p.name FROM faces f JOIN people p "
+                f"ON p.id = f.person_id WHERE f.sha256 IN ({marks})",
+                chunk,
+            )
+        )
+    return out
+
+
+def next_id(conn: sqlite3.Connection, table: str) -> int:
+    """The id AUTOINCREMENT would give the next row (ids are never reused)."""
+    row = conn.execute(
+        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), "
+        f"COALESCE((SELECT MAX(id) FROM {table}), 0))",
+        (table,),
+    ).fetchone()
+    return int(row[0]) + 1
+
+
+def person_row(conn: sqlite3.Connection, name: str) -> tuple[int, str] | None:
+    """``(id, created)`` of the person called ``name``, or ``None``."""
+    row = conn.execute("SELECT id, created FROM people WHERE name = ?", (name,)).fetchone()
+    return None if row is None else (int(row[0]), row[1])
+
+
+def insert_person(conn: sqlite3.Connection, pid: int, name: str, created: str) -> None:
+    conn.execute(
+        "INSERT INTO people(id, name, created, checksum) VALUES (?, ?, ?, ?)",
+        (pid, name, created, person_checksum(pid, name, created)),
+    )
+
+
+def insert_faces(conn: sqlite3.Connection, rows: list[tuple], vectors: np.ndarray) -> None:
+    """Faces with their checksums; ``rows`` hold the :data:`FACE_COLUMNS` values before
+    the embedding, one per row of ``vectors``."""
+    full = []
+    for values, v in zip(rows, vectors, strict=True):
+        blob = v.tobytes()
+        full.append((*values, blob, face_checksum(values, blob)))
+    conn.executemany(
+        f"INSERT INTO faces({FACE_COLUMNS}, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        full,
+    )
+
+
+def rename_person(conn: sqlite3.Connection, pid: int, new: str, created: str) -> None:
+    conn.execute(
+        "UPDATE people SET name = ?, checksum = ? WHERE id = ?",
+        (new, person_checksum(pid, new, created), pid),
+    )
+
+
+def delete_person(conn: sqlite3.Connection, pid: int) -> tuple[int, list[tuple]]:
+    """Delete a person and their faces: ``(faces deleted, (source, sha256) of the photos
+    the workbench saved for them)``."""
+    photos = conn.execute(
+        "SELECT source, sha256 FROM faces WHERE person_id = ? AND stored = 1", (pid,)
+    ).fetchall()
+    n = conn.execute("DELETE FROM faces WHERE person_id = ?", (pid,)).rowcount
+    conn.execute("DELETE FROM people WHERE id = ?", (pid,))
+    return int(n), photos
+
+
+def delete_face(
+    conn: sqlite3.Connection, face_id: int
+) -> tuple[str | None, str | None, int] | None:
+    """Delete one face: its ``(source, sha256, stored)``, or ``None`` when there is none."""
+    row = conn.execute(
+        "SELECT source, sha256, stored FROM faces WHERE id = ?", (face_id,)
+    ).fetchone()
+    if row is not None:
+        conn.execute("DELETE FROM faces WHERE id = ?", (face_id,))
+    return row
+
+
+def move_sources(conn: sqlite3.Connection, moves: dict[str, str]) -> int:
+    """Point faces whose source is a key of ``moves`` at its value (checksums kept
+    true); returns how many."""
+    marks = ",".join("?" * len(moves))
+    rows = conn.execute(
+        f"SELECT {FACE_COLUMNS} FROM faces WHERE source IN ({marks})", list(moves)
+    ).fetchall()
+    for r in rows:
+        values = (r[0], r[1], moves[r[2]], *r[3:-1])
+        conn.execute(
+            "UPDATE faces SET source = ?, checksum = ? WHERE id = ?",
+            (values[2], face_checksum(values, r[-1]), r[0]),
+        )
+    return len(rows)
