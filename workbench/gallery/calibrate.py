@@ -394,7 +394,7 @@ def _store(gallery: Gallery, info: ThresholdInfo) -> None:
 def _owners(gallery: Gallery) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(vectors, owners, counts)`` of the current snapshot, owners numbered 0..P-1 over
     the people with faces (read-only views: a snapshot is never written)."""
-    s = gallery._state  # noqa: SLF001 - same package; one consistent snapshot
+    s = gallery.snapshot()  # one consistent set of rows
     owners = np.unique(s.owners, return_inverse=True)[1].reshape(-1)
     counts = np.bincount(owners) if owners.size else np.zeros(0, int)
     return s.vectors, owners, counts

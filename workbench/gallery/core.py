@@ -250,6 +250,12 @@ class Gallery:
         """The snapshot published last (the index upkeep syncs from it)."""
         return self._state
 
+    def snapshot(self) -> Snapshot:
+        """The rows a search reads now (read-only arrays, never changed once published);
+        not reloaded from the file first, so under :meth:`locked` it agrees with
+        :attr:`meta`."""
+        return self._state
+
     @property
     def _ann(self) -> dict:
         """The approximate index of each decision (:class:`.search.AnnState`)."""
