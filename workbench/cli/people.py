@@ -82,6 +82,31 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run_name)
 
+    p = subparsers.add_parser("merge", help="make two proposed people one")
+    p.add_argument("clusters", type=int, nargs=2, metavar="ID")
+    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run_merge)
+
+    p = subparsers.add_parser("discard", help="delete a proposed person's faces for good")
+    p.add_argument("cluster", type=int, metavar="ID")
+    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run_discard)
+
+    p = subparsers.add_parser(
+        "move-out", help="take one face (its id in `cluster --json`) out of its proposal"
+    )
+    p.add_argument("face", type=int, metavar="FACE")
+    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run_move_out)
+
+    _register_corrections(subparsers)
+
+
+def _register_corrections(subparsers) -> None:
+    """``reject``, ``negatives`` and ``add`` (picking one face of a group)."""
     p = subparsers.add_parser(
         "reject",
         help='"this is not NAME": store a face as a correction the decision then uses',
@@ -111,25 +136,22 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run_negatives)
 
-    p = subparsers.add_parser("merge", help="make two proposed people one")
-    p.add_argument("clusters", type=int, nargs=2, metavar="ID")
-    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=run_merge)
-
-    p = subparsers.add_parser("discard", help="delete a proposed person's faces for good")
-    p.add_argument("cluster", type=int, metavar="ID")
-    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=run_discard)
-
     p = subparsers.add_parser(
-        "move-out", help="take one face (its id in `cluster --json`) out of its proposal"
+        "add",
+        help="enroll photos of one person, picking the face when a photo shows several",
+        description="Enroll PHOTO... as NAME (new or existing). In a photo with several "
+        "faces, --face INDEX (the order `workbench detect` lists them) or --box X1,Y1,X2,Y2 "
+        "says which one; without either the largest is taken.",
     )
-    p.add_argument("face", type=int, metavar="FACE")
+    p.add_argument("photos", nargs="+", metavar="PHOTO")
+    p.add_argument("--name", required=True, metavar="NAME")
     p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    pick = p.add_mutually_exclusive_group()
+    pick.add_argument("--face", type=int, default=None, metavar="INDEX")
+    pick.add_argument("--box", default=None, metavar="X1,Y1,X2,Y2")
+    p.add_argument("--detector", default="mediapipe", help="mediapipe (default) or mtcnn")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=run_move_out)
+    p.set_defaults(func=run_add)
 
 
 def run_cluster(args: argparse.Namespace) -> int:
@@ -373,4 +395,48 @@ def run_negatives(args: argparse.Namespace) -> int:
     print(f"{len(records)} correction{'s' if len(records) != 1 else ''}")
     for r in records:
         print(f"  {r.id}: {r.source or '(no source)'} is not {r.person}  ({r.created})")
+    return 0
+
+
+def _parse_box(text: str):
+    from workbench.errors import InvalidArgumentError
+
+    try:
+        box = [float(v) for v in text.split(",")]
+    except ValueError:
+        box = []
+    if len(box) != 4:
+        raise InvalidArgumentError(f"--box must be X1,Y1,X2,Y2 (four numbers), but got {text!r}")
+    return box
+
+
+def run_add(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from workbench.cli import print_json_line
+    from workbench.detect import create_detector
+    from workbench.embed import default_embedder
+    from workbench.gallery import Gallery
+    from workbench.gallery.names import validate_name
+    from workbench.images import check_image_file
+    from workbench.recognize import Recognizer
+
+    validate_name(args.name)
+    face = _parse_box(args.box) if args.box is not None else args.face
+    for photo in args.photos:
+        check_image_file(photo)
+    embedder = default_embedder()
+    with (
+        Gallery(args.gallery, model_id=embedder.model_id, create=True) as gallery,
+        create_detector(args.detector) as detector,
+    ):
+        summary = gallery.enroll(
+            args.name, args.photos, recognizer=Recognizer(detector, embedder), face=face
+        )
+        people, faces = len(gallery.people), len(gallery)
+    if args.json:
+        print_json_line({**dataclasses.asdict(summary), "gallery": args.gallery})
+    else:
+        print(summary)
+        print(f"gallery {args.gallery}: {people} people, {faces} faces")
     return 0

@@ -878,8 +878,10 @@ class Gallery:
         recognizer,
         multiple_faces: MultipleFaces | str = MultipleFaces.LARGEST,
         progress: bool = False,
+        face=None,
     ) -> EnrollSummary:
-        """Enroll photos of one person in one transaction; see :func:`.enroll.enroll`."""
+        """Enroll photos of one person in one transaction; see :func:`.enroll.enroll`
+        (``face``: an index or a box, the face the user picked)."""
         return _enroll.enroll(
             self,
             name,
@@ -887,6 +889,7 @@ class Gallery:
             recognizer=recognizer,
             multiple_faces=multiple_faces,
             progress=progress,
+            face=face,
         )
 
     def enroll_folder(

@@ -23,7 +23,7 @@ from workbench.errors import GalleryError, InvalidArgumentError, InvalidImageErr
 from workbench.gallery.names import validate_name
 from workbench.gallery.types import FaceBatch
 from workbench.photos import is_photo, photos_in
-from workbench.pipeline import pick_face
+from workbench.pipeline import Pick, pick_face
 
 if TYPE_CHECKING:
     from workbench.gallery import Gallery
@@ -209,6 +209,7 @@ def _process(
     progress: Any,
     batch: bool = False,
     save_dir: Path | None = None,
+    face: Pick | None = None,
 ) -> _Faces:
     """Read, dedupe, detect and embed (or with ``batch`` only align) each photo; with
     ``save_dir``, keep a copy of each enrolled photo there (it becomes the source)."""
@@ -234,6 +235,9 @@ def _process(
         finally:
             if progress is not None:
                 progress.update(1)
+        if len(dets) and face is not None:
+            # The user picked the face (an index or a box), whatever the count.
+            dets = pick_face(dets, face)
         if len(dets) == 0:
             summary.no_face.append(label)
             continue
@@ -350,6 +354,7 @@ def enroll(
     multiple_faces: MultipleFaces | str = MultipleFaces.LARGEST,
     progress: bool = False,
     save_photos: str | os.PathLike | None = None,
+    face: Pick | None = None,
 ) -> EnrollSummary:
     """Enroll photos of one person (one transaction).
 
@@ -368,6 +373,10 @@ def enroll(
         save_photos: a folder; photos given as bytes are saved under
             ``save_photos/<name>/`` and recorded with that path as their source (a panel's
             captures and uploads, which have no file of their own).
+        face: which face of each photo to enroll when the user picked one: an index
+            (in the detector's order, as ``workbench detect`` lists them) or a box
+            ``(x1, y1, x2, y2)`` (the detection overlapping it most); overrides
+            ``multiple_faces``. An index out of range raises before anything is written.
 
     Returns:
         An :class:`EnrollSummary` (``face_ids`` lists the new faces).
@@ -391,7 +400,16 @@ def enroll(
     try:
         save_dir = None if save_photos is None else Path(save_photos) / name
         faces = _process(
-            items, recognizer, policy, summary, known, 0, bar, _batches(recognizer), save_dir
+            items,
+            recognizer,
+            policy,
+            summary,
+            known,
+            0,
+            bar,
+            _batches(recognizer),
+            save_dir,
+            face=face,
         )
     finally:
         if bar is not None:
