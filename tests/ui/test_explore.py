@@ -100,7 +100,8 @@ def test_slider_redraws_and_lists_flips():
     v, names = clusters()
     ex = EmbeddingExplorer(v, names, threshold=0.6)
     assert ex.heatmap.n == len(v) and ex.heatmap.labels[0] == "person 0 · face 1"
-    assert ex.heatmap.starts == [0, 4, 8]  # one block per person
+    assert ex.heatmap.starts == [0, 4, 8]  # one block per person, named
+    assert ex.heatmap.people == ["person 0", "person 1", "person 2"]
     assert not ex.flipped()
     hist, roc = ex.histogram.value, ex.roc.value
     # Every genuine pair sits near 0.6 (2 * 0.03 * sqrt(128) ~ 0.48 apart); dropping the

@@ -495,12 +495,14 @@ class EmbeddingExplorer:
         self._show_group()
 
     def _draw_heatmap(self) -> None:
-        _, starts = np.unique(self.names, return_index=True)
+        people, starts = np.unique(self.names, return_index=True)
         if len(self.names) > MATRIX_MAX_FACES:
             self.heatmap.layout.display = "none"  # N*N cells: past this, not worth sending
             return
         self.heatmap.layout.display = ""
-        self.heatmap.set_matrix(distance_matrix(self.embeddings), self.labels(), starts=starts)
+        self.heatmap.set_matrix(
+            distance_matrix(self.embeddings), self.labels(), starts=starts, people=people
+        )
 
     def labels(self) -> list[str]:
         """Each face as the plots name it: ``person · photo``."""

@@ -3,9 +3,9 @@
 Each cell is one pair of faces; hovering it names both faces (person and photo) and
 their distance. The distances travel once as one byte per cell (quantized to 256 levels
 over ``[0, vmax]``; the exact value shown on hover comes from the same bytes, so it is
-good to ``vmax / 255``, about 0.005); colours are viridis reversed (near is dark), people
-are separated by white lines. A canvas anywidget like :mod:`workbench.ui.scatter`: no
-new package, nothing from a CDN.
+good to ``vmax / 255``, about 0.005); colours are viridis reversed (near is bright),
+people are separated by white lines between their blocks where cells are big enough.
+A canvas anywidget like :mod:`workbench.ui.scatter`: no new package, nothing from a CDN.
 """
 
 from __future__ import annotations
@@ -38,7 +38,13 @@ function render({ model, el }) {
     "border:1px solid #999;border-radius:4px;padding:3px 5px;white-space:nowrap;z-index:10";
   const scale = document.createElement("div");
   scale.style.cssText = "display:flex;align-items:center;gap:4px;margin-top:2px";
-  root.append(title, canvas, tip, scale);
+  // Person names beside their blocks (when few enough to read).
+  const names = document.createElement("div");
+  names.style.cssText = "position:relative;width:110px;flex:none;font-size:10px;color:#333";
+  const row = document.createElement("div");
+  row.style.cssText = "display:flex;align-items:flex-start";
+  row.append(names, canvas);
+  root.append(title, row, tip, scale);
   el.appendChild(root);
   let n = 0, cells = new Uint8Array(0);
 
@@ -48,21 +54,42 @@ function render({ model, el }) {
                           : new Uint8Array(0);
     n = model.get("n");
     const size = model.get("size");
-    canvas.width = n; canvas.height = n;
+    // k screen pixels per cell, so the separators fall between cells, not over one.
+    const k = Math.max(1, Math.floor(size / Math.max(n, 1)));
+    canvas.width = n * k; canvas.height = n * k;
     canvas.style.width = size + "px"; canvas.style.height = size + "px";
-    const lut = model.get("lut").map((h) => [1, 3, 5].map((k) => parseInt(h.slice(k, k + 2), 16)));
+    const lut = model.get("lut").map((h) => [1, 3, 5].map((q) => parseInt(h.slice(q, q + 2), 16)));
     const g = canvas.getContext("2d");
-    const img = g.createImageData(n, n);
-    for (let k = 0; k < n * n; k++) {
-      const c = lut[cells[k]] || [0, 0, 0];
-      img.data[4 * k] = c[0]; img.data[4 * k + 1] = c[1]; img.data[4 * k + 2] = c[2];
-      img.data[4 * k + 3] = 255;
+    const w = n * k;
+    const img = g.createImageData(w, w);
+    for (let y = 0; y < w; y++) {
+      const row = Math.floor(y / k) * n;
+      for (let x = 0; x < w; x++) {
+        const c = lut[cells[row + Math.floor(x / k)]] || [0, 0, 0];
+        const o = 4 * (y * w + x);
+        img.data[o] = c[0]; img.data[o + 1] = c[1]; img.data[o + 2] = c[2]; img.data[o + 3] = 255;
+      }
     }
     g.putImageData(img, 0, 0);
-    g.fillStyle = "#fff";
-    for (const s of model.get("starts")) {
-      if (s <= 0) continue;
-      g.fillRect(0, s, n, n > 200 ? 1 : 0.5); g.fillRect(s, 0, n > 200 ? 1 : 0.5, n);
+    if (k >= 4) {  // too few pixels per cell: a line would hide a row of faces
+      g.fillStyle = "#fff";
+      for (const s of model.get("starts")) {
+        if (s <= 0) continue;
+        g.fillRect(0, s * k - 1, w, 1); g.fillRect(s * k - 1, 0, 1, w);
+      }
+    }
+    names.innerHTML = "";
+    names.style.height = size + "px";
+    const starts = model.get("starts"), people = model.get("people");
+    if (people.length && people.length <= 40) {
+      starts.forEach((s, k) => {
+        const end = k + 1 < starts.length ? starts[k + 1] : n;
+        const label = document.createElement("div");
+        label.textContent = people[k] || "";
+        label.style.cssText = "position:absolute;right:4px;white-space:nowrap;overflow:hidden;" +
+          `max-width:106px;transform:translateY(-50%);top:${((s + end) / 2 / n) * size}px`;
+        names.appendChild(label);
+      });
     }
     const vmax = model.get("vmax");
     scale.innerHTML = "";
@@ -81,12 +108,13 @@ function render({ model, el }) {
     const d = cells[i * n + j] / 255 * model.get("vmax");
     tip.textContent = i === j ? `${labels[i]} (itself)` :
       `${labels[i]} vs ${labels[j]}: ${d.toFixed(3)}`;
-    tip.style.left = Math.min(ev.clientX - b.left + 12, model.get("size") - 100) + "px";
+    tip.style.left = Math.min(ev.clientX - b.left + 122, model.get("size")) + "px";
     tip.style.top = (ev.clientY - b.top + 28) + "px";
     tip.style.display = "";
   });
   canvas.addEventListener("mouseleave", () => { tip.style.display = "none"; });
-  for (const t of ["cells", "n", "size", "lut", "starts", "vmax"]) model.on("change:" + t, draw);
+  for (const t of ["cells", "n", "size", "lut", "starts", "vmax", "people"])
+    model.on("change:" + t, draw);
   draw();
 }
 export default { render };
@@ -100,6 +128,7 @@ class DistanceMatrix(anywidget.AnyWidget):
         distances: ``(N, N)`` symmetric distances, faces already grouped by person.
         labels: ``N`` hover labels (``name · photo``).
         starts: the first row of each person's block (white lines before them).
+        people: the name of each block, written beside it (up to 40 blocks).
         size: the drawn size in pixels.
 
     Raises:
@@ -114,6 +143,7 @@ class DistanceMatrix(anywidget.AnyWidget):
     vmax = traitlets.Float(1.0).tag(sync=True)
     labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
     starts = traitlets.List(traitlets.Int()).tag(sync=True)
+    people = traitlets.List(traitlets.Unicode()).tag(sync=True)
     lut = traitlets.List(traitlets.Unicode()).tag(sync=True)
     size = traitlets.Int(400).tag(sync=True)
 
@@ -123,13 +153,19 @@ class DistanceMatrix(anywidget.AnyWidget):
         labels: Sequence[str],
         *,
         starts: Sequence[int] = (),
+        people: Sequence[str] = (),
         size: int = 400,
     ) -> None:
         super().__init__(size=int(size), lut=_viridis_r())
-        self.set_matrix(distances, labels, starts=starts)
+        self.set_matrix(distances, labels, starts=starts, people=people)
 
     def set_matrix(
-        self, distances: np.ndarray, labels: Sequence[str], *, starts: Sequence[int] = ()
+        self,
+        distances: np.ndarray,
+        labels: Sequence[str],
+        *,
+        starts: Sequence[int] = (),
+        people: Sequence[str] = (),
     ) -> None:
         """Replace the matrix."""
         d = np.asarray(distances, np.float64)
@@ -147,6 +183,7 @@ class DistanceMatrix(anywidget.AnyWidget):
             self.vmax = vmax
             self.labels = [str(t) for t in labels]
             self.starts = [int(s) for s in starts]
+            self.people = [str(p) for p in people]
             self.n = len(d)
             self.cells = np.round(np.clip(d / vmax, 0, 1) * 255).astype(np.uint8).tobytes()
 
