@@ -20,7 +20,7 @@ from workbench.gallery.names import validate_name
 from workbench.gallery.types import FaceBatch
 
 if TYPE_CHECKING:
-    from workbench.gallery.core import Gallery
+    from workbench.gallery import Gallery
 
 #: Faces below this :func:`~workbench.gallery.unknowns.face_quality` are not enrolled when
 #: a proposal is named (they leave the unknowns all the same). A sharp, frontal 100 px

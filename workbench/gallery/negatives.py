@@ -23,7 +23,7 @@ from workbench.gallery.names import lookup_name
 from workbench.gallery.search import check_queries
 
 if TYPE_CHECKING:
-    from workbench.gallery.core import Gallery
+    from workbench.gallery import Gallery
 
 COLUMNS = "id, person_id, source, model_id, created, embedding"
 
