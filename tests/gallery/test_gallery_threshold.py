@@ -212,3 +212,15 @@ def test_bad_thresholds_and_targets_are_refused(gallery) -> None:
     with pytest.raises(InvalidArgumentError):
         gallery.refresh_threshold(target_far=1.5, force=True)
     assert gallery.threshold_source == "default"  # nothing was written
+
+
+def test_enroll_folder_again_rederives_a_legacy_default(gallery, tmp_path) -> None:
+    for p in range(3):
+        write_photo(tmp_path / "ref" / f"p{p}" / "0.png", person=p)
+    gallery.enroll_folder(tmp_path / "ref", recognizer=BatchingFakeRecognizer())
+    # As a gallery filled before the threshold followed it: 0.6, "default", no mode.
+    gallery.write_meta({"threshold": "0.6", "threshold_source": "default"})
+    gallery._meta.pop("threshold_mode", None)
+    summary = gallery.enroll_folder(tmp_path / "ref", recognizer=BatchingFakeRecognizer())
+    assert not summary.enrolled and len(summary.duplicates) == 3  # nothing new ...
+    assert gallery.threshold_source == "prior for 3 people"  # ... but re-derived

@@ -519,7 +519,9 @@ def enroll_folder(
     finally:
         if bar is not None:
             bar.close()
-        if summary.enrolled:
+        # Also when nothing was new but the threshold is still the creation default (a
+        # gallery filled before thresholds followed it): running enroll again fixes it.
+        if summary.enrolled or (len(gallery) and gallery.threshold_source == "default"):
             gallery.refresh_threshold()
     summary.seconds = time.perf_counter() - t0
     return summary
