@@ -467,35 +467,8 @@ class Gallery:
         Raises:
             InvalidNameError, InvalidArgumentError, GalleryError: as :meth:`add_embeddings`.
         """
-        prepared = []
-        for batch in batches:
-            name = validate_name(batch.name)
-            vecs = check_queries(batch.embeddings, self.dim)
-            bad = integrity.bad_embedding_rows(vecs)
-            if bad.size:
-                raise InvalidArgumentError(
-                    f"embedding {int(bad[0])} of {name!r} "
-                    f"{integrity.describe_embedding(vecs[bad[0]])}: that is no face embedding "
-                    "(NaN, inf, zeros or far from unit scale)"
-                )
-            m = vecs.shape[0]
-            detector = batch.detector
-            dets = (
-                _column(detector, m, "detector")
-                if isinstance(detector, list | tuple)
-                else [detector] * m
-            )
-            cols = [
-                [_text(v) for v in _column(batch.sources, m, "sources")],
-                [_text(v) for v in _column(batch.sha256s, m, "sha256s")],
-                [store.box_to_text(v) for v in _column(batch.boxes, m, "boxes")],
-                [_score(v) for v in _column(batch.scores, m, "scores")],
-                [_text(v) for v in dets],
-                [int(bool(v)) for v in _column(batch.saved, m, "saved")]
-                if batch.saved is not None
-                else [0] * m,
-            ]
-            prepared.append((name, vecs, cols))
+        # Every batch is checked before the transaction starts: all or nothing.
+        prepared = [_prepared(batch, self.dim) for batch in batches]
         with self._writer() as conn:
             created = store.now()
             new_ids: list[list[int]] = []
@@ -951,6 +924,40 @@ def _own_faces(s: Snapshot, person: int) -> np.ndarray:
     g = int(np.searchsorted(owners, person))
     end = starts[g + 1] if g + 1 < len(starts) else s.n
     return s.vectors[perm[starts[g] : end]]
+
+
+def _prepared(batch: FaceBatch, dim: int) -> tuple[str, np.ndarray, list[list]]:
+    """``(name, vectors, columns)`` of a batch, every value as SQLite will store it.
+
+    Raises:
+        InvalidNameError: a bad name. InvalidArgumentError: a bad embedding or a column
+            of the wrong length.
+    """
+    name = validate_name(batch.name)
+    vecs = check_queries(batch.embeddings, dim)
+    bad = integrity.bad_embedding_rows(vecs)
+    if bad.size:
+        raise InvalidArgumentError(
+            f"embedding {int(bad[0])} of {name!r} "
+            f"{integrity.describe_embedding(vecs[bad[0]])}: that is no face embedding "
+            "(NaN, inf, zeros or far from unit scale)"
+        )
+    m = vecs.shape[0]
+    detector = batch.detector
+    dets = (
+        _column(detector, m, "detector") if isinstance(detector, list | tuple) else [detector] * m
+    )
+    cols = [
+        [_text(v) for v in _column(batch.sources, m, "sources")],
+        [_text(v) for v in _column(batch.sha256s, m, "sha256s")],
+        [store.box_to_text(v) for v in _column(batch.boxes, m, "boxes")],
+        [_score(v) for v in _column(batch.scores, m, "scores")],
+        [_text(v) for v in dets],
+        [int(bool(v)) for v in _column(batch.saved, m, "saved")]
+        if batch.saved is not None
+        else [0] * m,
+    ]
+    return name, vecs, cols
 
 
 def _column(values, m: int, what: str) -> list:
