@@ -104,3 +104,16 @@ def test_default_runtime_needs_no_tensorflow_until_the_keras_model_is_asked_for(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_missing_onnxruntime_is_a_clear_model_error(monkeypatch, tmp_path):
+    import sys
+
+    from workbench.errors import ModelAssetError
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if absent
+    with (
+        Embedder(cache=tmp_path) as embedder,
+        pytest.raises(ModelAssetError, match=r"needs onnxruntime.*runtime=\"keras\""),
+    ):
+        embedder.load()
