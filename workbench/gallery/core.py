@@ -23,6 +23,7 @@ from workbench.errors import GalleryError, InvalidArgumentError
 from workbench.gallery import calibrate as _calibrate
 from workbench.gallery import enroll as _enroll
 from workbench.gallery import integrity, store
+from workbench.gallery import lookalike as _lookalike
 from workbench.gallery import negatives as _negatives
 from workbench.gallery import portable as _portable
 from workbench.gallery import unknowns as _unknowns
@@ -114,6 +115,9 @@ class Gallery:
         self.index_options = index or IndexOptions()
         self._lock = threading.RLock()  # writers and the SQLite connection
         self._search = Searcher(self.index_options)  # search dispatch, approximate indexes
+        #: The best of two look-alike people must beat the second by this much to be
+        #: accepted (:mod:`.lookalike`; 0 turns the rule off).
+        self.margin = _lookalike.DEFAULT_MARGIN
         self._conn = None
         self._writing = False  # a write of this object is between BEGIN and publish
         self._verify = True  # rows carry checksums (schema 2)
@@ -385,22 +389,33 @@ class Gallery:
         queries = check_queries(embeddings, self.dim)
         s = self._fresh()
         threshold = float(self._meta["threshold"])
-        negatives = self._negatives
-        if not negatives or not s.searchable or not queries.shape[0]:
-            return self._search.search(s, queries, k, self.decision, threshold, self._latest)
-        # Corrections: the verdict goes between the nearest people and the result.
-        rows, d2 = self._search.nearest(s, queries, k, self.decision, self._latest)
-        result = to_result(s, rows, d2, k, threshold)
-        person_rows = np.full(result.names.shape, -1, np.int64)
-        person_rows[:, : rows.shape[1]] = rows
-        accepted = _negatives.veto(
-            queries,
-            person_rows,
-            result.accepted,
-            person_ids=s.person_ids,
-            negatives=negatives,
-            own_faces=lambda p: _own_faces(s, p),
+        if not s.searchable or not queries.shape[0]:
+            return SearchResult.empty(queries.shape[0], k, threshold)
+        # The verdict goes between the nearest people and the result: look-alikes need
+        # a margin over the second-best, and corrections ("not X") can veto X.
+        margin = self.margin if s.searchable >= 2 else 0.0
+        rows, d2 = self._search.nearest(
+            s, queries, max(k, 2) if margin > 0 else k, self.decision, self._latest
         )
+        result = to_result(s, rows[:, :k], d2[:, :k], k, threshold)
+        accepted = result.accepted
+        if margin > 0 and rows.shape[1] >= 2:
+            dist = np.where(rows >= 0, np.sqrt(np.maximum(d2, 0.0)), np.inf)
+            accepted = _lookalike.margin_veto(
+                s, rows, dist, accepted, margin=margin, within=_lookalike.LOOKALIKE_DISTANCE
+            )
+        negatives = self._negatives
+        if negatives:
+            person_rows = np.full(result.names.shape, -1, np.int64)
+            person_rows[:, : min(k, rows.shape[1])] = rows[:, :k]
+            accepted = _negatives.veto(
+                queries,
+                person_rows,
+                accepted,
+                person_ids=s.person_ids,
+                negatives=negatives,
+                own_faces=lambda p: _own_faces(s, p),
+            )
         return SearchResult(result.names, result.distances, accepted, threshold)
 
     def build_index(self) -> None:
@@ -766,6 +781,12 @@ class Gallery:
     def remove_negatives(self, ids: Iterable[int]) -> int:
         """Remove corrections by id (all or none); returns how many."""
         return _negatives.remove(self, ids)
+
+    def look_alikes(self, names: Iterable[str] | None = None) -> list[_lookalike.LookAlike]:
+        """Enrolled people (all, or ``names``) whose nearest other person's centroid lies
+        within :data:`.lookalike.LOOKALIKE_DISTANCE`."""
+        s = self._fresh()
+        return _lookalike.look_alikes(s, s.people if names is None else list(names))
 
     def _reload_negatives(self) -> None:
         with self._lock:

@@ -60,6 +60,8 @@ class EnrollSummary:
         ignored: files that are not photos (by ending) or not inside a person folder.
         seconds: wall time.
         face_ids: gallery ids of the faces added, in the order of ``enrolled``.
+        look_alikes: warnings ``"Ada looks like Bea: centroid distance 0.39"`` for
+            enrolled people whose faces fall near another person's.
     """
 
     enrolled: list[tuple[str, str]] = field(default_factory=list)
@@ -73,6 +75,7 @@ class EnrollSummary:
     ignored: list[str] = field(default_factory=list)
     seconds: float = 0.0
     face_ids: list[int] = field(default_factory=list)
+    look_alikes: list[str] = field(default_factory=list)
 
     @property
     def people(self) -> list[str]:
@@ -116,6 +119,7 @@ class EnrollSummary:
             lines.append(f"  refused {folder}: {reason}")
         for folder, reason in self.unlisted_folders[:5]:
             lines.append(f"  not listed {folder}: {reason}")
+        lines.extend(f"warning: {w}" for w in self.look_alikes[:10])
         return "\n".join(lines)
 
 
@@ -309,6 +313,12 @@ def _commit(
     for (name, f), person_ids in zip(people, ids, strict=True):
         summary.enrolled.extend((name, label) for label in f.labels)
         summary.face_ids.extend(int(i) for i in person_ids)
+    # People whose faces fall near another enrolled person's (siblings, twins): said in
+    # the summary, and their decision asks for a margin (see lookalike.py).
+    warned = {w.split(" looks like ")[0] for w in summary.look_alikes}
+    summary.look_alikes.extend(
+        str(w) for w in gallery.look_alikes([n for n, _ in people]) if w.person not in warned
+    )
 
 
 #: Leading bytes of the formats a saved photo is named after (anything else: ``.jpg``).

@@ -1,0 +1,82 @@
+"""Look-alikes: enrolled people whose faces fall near each other (siblings, twins).
+
+Two checks, both on person centroids (the mean of a person's enrolled faces):
+
+- :func:`look_alikes` after an enrollment: each enrolled person whose centroid lies
+  within :data:`LOOKALIKE_DISTANCE` of another person's is reported ("looks like X:
+  centroid distance 0.48") in the enrollment summary, the CLI and the panel.
+- :func:`margin_veto` in every search: when the best and the second-best person of a
+  probe are such a pair, the best must beat the second by :data:`DEFAULT_MARGIN`, else
+  the probe is not accepted (``unknown``) rather than named as one of the two by a hair.
+
+Both constants are measured by ``benchmarks/lookalike.py`` (``docs/benchmarks/
+lookalike.md``) on the 100 closest pairs of distinct LFW people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Centroid distance under which two enrolled people count as look-alikes (dlib's
+#: embeddings: two photos of one person are typically 0.3-0.45 apart).
+LOOKALIKE_DISTANCE = 0.42
+
+#: How much nearer the best of two look-alikes must be than the second to be accepted.
+DEFAULT_MARGIN = 0.02
+
+
+@dataclass(frozen=True)
+class LookAlike:
+    """``person``'s centroid lies ``distance`` from ``other``'s."""
+
+    person: str
+    other: str
+    distance: float
+
+    def __str__(self) -> str:
+        return f"{self.person} looks like {self.other}: centroid distance {self.distance:.2f}"
+
+
+def look_alikes(snapshot, names, *, within: float = LOOKALIKE_DISTANCE) -> list[LookAlike]:
+    """The nearest other person of each of ``names`` when within ``within`` (centroids)."""
+    cents, _, person = snapshot.centroids
+    if len(person) < 2:
+        return []
+    index = {snapshot.people[p]: g for g, p in enumerate(person)}
+    out = []
+    for name in dict.fromkeys(names):
+        g = index.get(name)
+        if g is None:
+            continue
+        d = np.sqrt(((cents - cents[g]) ** 2).sum(1))
+        d[g] = np.inf
+        j = int(np.argmin(d))
+        if d[j] <= within:
+            out.append(LookAlike(name, snapshot.people[person[j]], float(d[j])))
+    return out
+
+
+def margin_veto(snapshot, rows, dist, accepted, *, margin: float, within: float) -> np.ndarray:
+    """``accepted`` with column 0 turned away where the best two people are look-alikes
+    (centroids within ``within``) and the best is not ``margin`` nearer.
+
+    Args:
+        rows: ``(N, >=2)`` person index of the nearest people (-1 for none).
+        dist: ``(N, >=2)`` their distances.
+        accepted: ``(N, k)`` bool.
+    """
+    if margin <= 0 or rows.shape[1] < 2:
+        return accepted
+    close = (rows[:, 1] >= 0) & (dist[:, 1] - dist[:, 0] < margin) & accepted[:, 0]
+    if not close.any():
+        return accepted
+    cents, _, person = snapshot.centroids
+    at = snapshot.centroid_row
+    out = accepted.copy()
+    for i in np.flatnonzero(close):
+        a, b = at[rows[i, 0]], at[rows[i, 1]]
+        if a >= 0 and b >= 0 and np.linalg.norm(cents[a] - cents[b]) <= within:
+            out[i, 0] = False
+    return out
