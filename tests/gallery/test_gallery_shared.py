@@ -296,3 +296,29 @@ def test_create_never_replaces_a_gallery_that_appeared(tmp_path) -> None:
     assert store.create(path, model_id="other", dim=64, threshold=0.5) is False
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.sqlite"]
+
+
+def test_same_photo_enrolled_by_two_writers_is_stored_once(tmp_path) -> None:
+    """The dedupe by sha256 is decided inside the write transaction: a photo another
+    process enrolled while this one was detecting and embedding is not stored twice,
+    and this one's summary names it a duplicate (with its holder)."""
+    from gallery_fakes import FakeRecognizer, write_photo
+
+    photos = [write_photo(tmp_path / "in" / f"{v}.png", 4, v) for v in range(3)]
+    path = tmp_path / "g.sqlite"
+
+    class Racing(FakeRecognizer):
+        """While A embeds its last photo (its second one checked and kept already), B
+        enrolls A's second photo as 'Dora'."""
+
+        def embed(self, image, detections):
+            if int(image[0, 0, 2]) == 2 and not b.people:
+                b.enroll("Dora", [photos[1]], recognizer=FakeRecognizer())
+            return super().embed(image, detections)
+
+    with Gallery(path, model_id=MODEL) as a, Gallery(path, model_id=MODEL) as b:
+        summary = a.enroll("Dora", photos, recognizer=Racing())
+        assert [label for _, label in summary.enrolled] == [str(photos[0]), str(photos[2])]
+        assert summary.duplicates == [(str(photos[1]), "Dora")]
+        assert len(a) == 3 and len(b) == 3  # not 4
+        assert sorted(f.source for f in a.faces()) == sorted(map(str, photos))

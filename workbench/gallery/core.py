@@ -461,7 +461,12 @@ class Gallery:
         return self.add_many([batch])[0]
 
     def add_many(
-        self, batches: Iterable[FaceBatch], *, refresh: bool = True, inside=None
+        self,
+        batches: Iterable[FaceBatch],
+        *,
+        refresh: bool = True,
+        inside=None,
+        skip_known: dict[str, str] | None = None,
     ) -> list[list[int]]:
         """Several people's faces in one transaction (enroll and import end here).
 
@@ -475,6 +480,10 @@ class Gallery:
                 ``enroll_folder`` does it once at the end instead of after each batch.
             inside: called with the connection inside the same transaction, after the
                 inserts (naming a proposal removes its unknowns there: all or nothing).
+            skip_known: a dict: faces whose sha256 the file holds already (checked
+                inside the transaction, so another process's enrollment of the same
+                photo a moment earlier counts) are not written; their sha256 is added
+                to this dict with the person holding it. Their ids are left out.
 
         Returns:
             The new face ids, one list per batch.
@@ -493,7 +502,16 @@ class Gallery:
                 stale = self._stale(conn)
                 next_pid = store.next_id(conn, "people")
                 next_fid = store.next_id(conn, "faces")
-                for name, vecs, (srcs, shas, bxs, scs, dets, owned) in prepared:
+                held = {}
+                if skip_known is not None:
+                    digests = sorted({h for _, _, c in prepared for h in c[1] if h})
+                    held = store.sha256_holders(conn, self.path, digests)
+                    skip_known.update(held)
+                for name, vecs, cols in prepared:
+                    if held:
+                        keep = [i for i, h in enumerate(cols[1]) if h not in held]
+                        vecs, cols = vecs[keep], [[col[i] for i in keep] for col in cols]
+                    srcs, shas, bxs, scs, dets, owned = cols
                     if not vecs.shape[0]:
                         new_ids.append([])
                         continue

@@ -201,6 +201,7 @@ class _Faces:
     boxes: list[np.ndarray] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     saved: list[bool] = field(default_factory=list)  # the workbench wrote this source
+    written: set[str] = field(default_factory=set)  # files this run created
 
 
 def _process(
@@ -257,8 +258,10 @@ def _process(
             out.embeddings.append(vec[0])
         saved = save_dir is not None and isinstance(payload, bytes)
         if saved:
-            source = str(_save_photo(save_dir, payload, digest, source))
-            label = source
+            path, wrote = _save_photo(save_dir, payload, digest, source)
+            source = label = str(path)
+            if wrote:
+                out.written.add(source)
         out.saved.append(saved)
         known.seen[digest] = "(this run)"
         out.labels.append(label)
@@ -294,6 +297,7 @@ def _commit(
             f.embeddings.extend(vectors[start : start + len(f.chips)])
             start += len(f.chips)
             f.chips.clear()
+    held: dict[str, str] = {}  # photos another writer enrolled since we checked
     ids = gallery.add_many(
         [
             FaceBatch(
@@ -309,9 +313,18 @@ def _commit(
             for name, f in people
         ],
         refresh=refresh,
+        skip_known=held,
     )
     for (name, f), person_ids in zip(people, ids, strict=True):
-        summary.enrolled.extend((name, label) for label in f.labels)
+        for label, digest, source, saved in zip(
+            f.labels, f.sha256s, f.sources, f.saved, strict=True
+        ):
+            if digest in held:
+                summary.duplicates.append((label, held[digest]))
+                if saved and source in f.written:  # our copy of a photo not enrolled
+                    Path(source).unlink(missing_ok=True)
+            else:
+                summary.enrolled.append((name, label))
         summary.face_ids.extend(int(i) for i in person_ids)
     # People whose faces fall near another enrolled person's (siblings, twins): said in
     # the summary, and their decision asks for a margin (see lookalike.py).
@@ -325,9 +338,13 @@ def _commit(
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", ".png"), (b"GIF8", ".gif"), (b"BM", ".bmp"))
 
 
-def _save_photo(folder: Path, data: bytes, digest: str, source: str | None) -> Path:
+def _save_photo(folder: Path, data: bytes, digest: str, source: str | None) -> tuple[Path, bool]:
     """Write an enrolled photo as ``folder/<time>-<sha256[:8]><suffix>`` (atomically; a
-    file of that name is kept), so the gallery's sources point at a copy it controls."""
+    file of that name is kept), so the gallery's sources point at a copy it controls.
+
+    Returns:
+        The path, and whether this call created the file.
+    """
     from workbench.files import atomic_write_bytes
 
     suffix = Path(source).suffix.lower() if source is not None else ""
@@ -337,9 +354,10 @@ def _save_photo(folder: Path, data: bytes, digest: str, source: str | None) -> P
         else:
             suffix = next((s for magic, s in _MAGIC if data.startswith(magic)), ".jpg")
     path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{digest[:8]}{suffix}"
-    if not path.exists():
-        atomic_write_bytes(path, data)
-    return path
+    if path.exists():
+        return path, False
+    atomic_write_bytes(path, data)
+    return path, True
 
 
 def _batches(recognizer: FaceRecognizer) -> bool:

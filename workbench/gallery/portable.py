@@ -342,6 +342,12 @@ def import_file(gallery: Gallery, path: str | os.PathLike) -> ImportSummary:
                 scores,
             )
         )
-        people_added += name not in existing
-    added = gallery.add_many(batches)  # one transaction for the whole file
-    return ImportSummary(people_added, sum(len(a) for a in added), duplicates)
+    # One transaction for the whole file; photos another writer enrolled since the
+    # check above are skipped inside it.
+    held: dict[str, str] = {}
+    added = gallery.add_many(batches, skip_known=held)
+    for batch, ids in zip(batches, added, strict=True):
+        people_added += bool(ids) and batch.name not in existing
+    faces_added = sum(len(a) for a in added)
+    duplicates += sum(len(b.embeddings) for b in batches) - faces_added
+    return ImportSummary(people_added, faces_added, duplicates)
