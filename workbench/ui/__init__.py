@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from workbench._lazy import lazy_exports
 
-__all__ = ["EmbeddingExplorer", "EnrollPanel", "LivePanel"]
+__all__ = ["EmbeddingExplorer", "EnrollPanel", "LivePanel", "PeoplePanel"]
 
 _WHERE = {
     "EnrollPanel": "workbench.ui.enroll",
     "EmbeddingExplorer": "workbench.ui.explore",
     "LivePanel": "workbench.ui.live",
+    "PeoplePanel": "workbench.ui.people",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())

@@ -1,0 +1,72 @@
+"""PeoplePanel driven by .click(): real LFW faces scanned into a fresh gallery's unknowns."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from workbench.gallery import Gallery
+from workbench.ui.people import NO_UNKNOWNS, PeoplePanel
+
+
+@pytest.fixture
+def panel(people, recognizer, tmp_path):
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    for photos in people.values():
+        for photo in photos:
+            os.symlink(photo, archive / photo.name)
+    with Gallery(tmp_path / "g.sqlite", model_id=recognizer.embedder.model_id) as g:
+        g.scan_folder(archive, recognizer=recognizer, progress=False)
+        yield PeoplePanel(g)
+
+
+def _person(card):
+    return os.path.basename(card.proposal.faces[0].source).rsplit("_", 1)[0]
+
+
+def test_cards_show_the_proposals(panel, people):
+    assert len(panel.cards) == len(people)
+    assert sorted(_person(c) for c in panel.cards) == sorted(people)
+    card = panel.cards[0]
+    assert len(card.thumbs.children) == len(card.proposal.faces)
+    assert card.thumbs.children[0].value[:2] == b"\xff\xd8"  # a JPEG thumbnail
+    assert "proposed people" in panel.status.value
+
+
+def test_name_a_card(panel):
+    card = panel.cards[0]
+    who = _person(card)
+    card.name.value = who
+    card.name_button.click()
+    assert who in panel.gallery and len(panel.gallery.faces(who)) == len(card.proposal.faces)
+    assert len(panel.cards) == 2 and "enrolled" in panel.status.value
+
+
+def test_bad_name_is_shown_on_the_card(panel):
+    card = panel.cards[0]
+    card.name.value = "../escape"
+    card.name_button.click()
+    assert "InvalidNameError" in card.note.value and panel.last_error
+    assert panel.gallery.people == [] and len(panel.cards) == 3
+
+
+def test_merge_move_out_discard(panel):
+    first = panel.cards[0]
+    first.merge_target.value = panel.cards[1].proposal.id
+    first.merge_button.click()
+    assert len(panel.cards) == 2
+    big = max(panel.cards, key=lambda c: len(c.proposal.faces))
+    size = len(big.proposal.faces)
+    big.move_button.click()
+    assert max(len(c.proposal.faces) for c in panel.cards) == size - 1
+    panel.cards[0].discard_button.click()
+    assert "discarded" in panel.status.value
+
+
+def test_empty_gallery(tmp_path):
+    with Gallery(tmp_path / "g.sqlite", model_id="m") as g:
+        p = PeoplePanel(g)
+        assert p.cards == [] and "no unknown faces yet" in p.status.value
+        assert NO_UNKNOWNS.startswith("no unknown faces")
