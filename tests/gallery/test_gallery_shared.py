@@ -176,6 +176,29 @@ _WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.parametrize("decision", ["centroid"])  # the default; a few s per decision
+def test_two_gallery_objects_with_the_approximate_index(tmp_path, decision) -> None:
+    """The index (faiss IVF from 2 vectors on) is rebuilt when another writer changed the
+    file: a search never uses an index that no longer matches it (the probe's
+    IndexError and misnamed faces)."""
+    from workbench.gallery import IndexOptions
+
+    opts = IndexOptions(threshold=2)
+    for n, steps in enumerate(PROBES):
+        path = tmp_path / f"g{n}.sqlite"
+        with (
+            Gallery(path, model_id=MODEL, decision=decision, index=opts) as a,
+            Gallery(path, model_id=MODEL, decision=decision, index=opts) as b,
+        ):
+            _run(
+                steps,
+                _local(a),
+                _local(b),
+                lambda m, label, a=a: _check(a, m, "A " + label),
+                lambda m, label, b=b: _check(b, m, "B " + label),
+            )
+
+
 def test_two_processes_on_one_file(tmp_path) -> None:
     """B is another process (another kernel, the CLI): the same orderings, in all of
     which each side sees what the file holds."""
