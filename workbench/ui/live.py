@@ -80,6 +80,7 @@ class LivePanel:
         self.gallery = gallery
         self.embedder = embedder
         self.live = None
+        self._keeper = None  # keeps the unknown faces of a run (UnknownsKeeper)
         self._detectors: dict[str, Detector] = {}
         self._last_view = 0.0
         self._lock = threading.Lock()
@@ -217,6 +218,7 @@ class LivePanel:
         source = self._make_source()
         browser = self.source.value == BROWSER
         self._overlay_camera = self.camera if browser else None
+        self._keeper = _keeper_for(self.gallery, recognizer.detector, self.source.value)
         self.live = LiveRecognizer(source, recognizer, on_result=self._on_result)
         if browser:
             self.camera.streaming = True
@@ -239,6 +241,8 @@ class LivePanel:
             if live is not None:
                 try:
                     live.stop()
+                    if self._keeper is not None:
+                        self._keeper.flush()  # the unknown faces still queued
                 finally:
                     # The threads are joined: no result can draw stale boxes or names
                     # after this.
@@ -291,6 +295,9 @@ class LivePanel:
     # Worker-thread callback -------------------------------------------------------------
 
     def _on_result(self, result: LiveResult) -> None:
+        keeper = self._keeper
+        if keeper is not None:
+            keeper(result)  # unknown tracks' best faces, for the people panel (notebook 06)
         camera = self._overlay_camera
         if camera is not None:
             # A small JSON list per result; the browser draws it over the live preview.
@@ -437,3 +444,14 @@ def _faces_html(result: LiveResult) -> str:
         dist = "" if np.isnan(d) else f" ({float(d):.2f})"
         items.append(f"<b>{html.escape(name)}</b>{dist}")
     return "<span class='wb-faces'>in view: " + ", ".join(items) + "</span>"
+
+
+def _keeper_for(gallery, detector, source: str):
+    """The keeper of a run's unknown faces, or ``None`` when the gallery keeps none."""
+    from workbench.gallery import Gallery
+    from workbench.recognize import UnknownsKeeper
+
+    if not isinstance(gallery, Gallery):
+        return None
+    keeper = UnknownsKeeper(gallery, detector=detector, source=f"live panel: {source}")
+    return keeper if keeper.enabled else None
