@@ -8,6 +8,7 @@ The steps themselves (pick a face, align, embed; many images in batches) are
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -169,6 +170,10 @@ class UnknownsKeeper:
         # Track ids restart at 1 in every run: the run's start time tells runs apart.
         self.run = store.now()
         self._ids: list[int] = []
+        #: Track ids named during the run: their later faces are not unknown any more.
+        self.named_tracks: set[int] = set()
+        # offer() runs on the live worker thread, flush() also on the caller's.
+        self._lock = threading.Lock()
         self._pending: list[dict] = []
         self._count = 0
         self._last = time.monotonic()
@@ -193,18 +198,19 @@ class UnknownsKeeper:
             if track_ids is None
             else [f"{self.run}#{int(t)}" if int(t) >= 0 else None for t in track_ids]
         )
-        self._pending.append(
-            {
-                "embeddings": np.asarray(embeddings, np.float32),
-                "chips": chips,
-                "boxes": np.asarray(detections.xyxy, np.float64),
-                "scores": np.asarray(detections.scores, np.float64),
-                "frames": [frame] * len(detections),
-                "tracks": tracks,
-            }
-        )
-        self._count += len(detections)
-        if self._count >= self.batch or time.monotonic() - self._last >= self.max_wait_s:
+        item = {
+            "embeddings": np.asarray(embeddings, np.float32),
+            "chips": chips,
+            "boxes": np.asarray(detections.xyxy, np.float64),
+            "scores": np.asarray(detections.scores, np.float64),
+            "frames": [frame] * len(detections),
+            "tracks": tracks,
+        }
+        with self._lock:
+            self._pending.append(item)
+            self._count += len(detections)
+            due = self._count >= self.batch or time.monotonic() - self._last >= self.max_wait_s
+        if due:
             self.flush()
 
     def chips_of(self, image: np.ndarray, detections: FaceDetections) -> np.ndarray:
@@ -238,7 +244,11 @@ class UnknownsKeeper:
         if not self.enabled or result.detections is None or result.embeddings is None:
             return
         embedded = np.flatnonzero(result.embedded)
-        rows = [j for j, i in enumerate(embedded) if result.names[i] == UNKNOWN]
+        rows = [
+            j
+            for j, i in enumerate(embedded)
+            if result.names[i] == UNKNOWN and int(result.track_ids[i]) not in self.named_tracks
+        ]
         if not rows:
             return
         idx = embedded[rows]
@@ -252,8 +262,9 @@ class UnknownsKeeper:
 
     def flush(self) -> int:
         """Write what is queued (one transaction); returns how many faces stayed stored."""
-        pending, self._pending, self._count = self._pending, [], 0
-        self._last = time.monotonic()
+        with self._lock:
+            pending, self._pending, self._count = self._pending, [], 0
+            self._last = time.monotonic()
         if not pending:
             return 0
         ids = self.gallery.add_unknowns(

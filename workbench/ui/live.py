@@ -393,8 +393,29 @@ class LivePanel:
             detector=getattr(detector, "name", None),
             scores=[float(face.scores[0])],
         )
+        self._name_kept_faces(track_id, name)
         self.threshold_label.value = threshold_html(self.gallery)  # enrollment re-derived it
         return face_id
+
+    def _name_kept_faces(self, track_id: int, name: str) -> None:
+        """The faces of this track kept as unknowns are named too (the people panel's
+        path: enrolled above the quality floor, gone from the unknowns either way)."""
+        from workbench.errors import GalleryError
+
+        keeper = self._keeper
+        if keeper is None:
+            return
+        keeper.named_tracks.add(int(track_id))
+        keeper.flush()
+        key = f"{keeper.run}#{track_id}"
+        ids = [u.id for u in self.gallery.unknowns() if u.track == key]
+        if not ids:
+            return
+        try:
+            self.gallery.name_faces(ids, name)
+        except GalleryError:
+            # None reaches the quality floor: not enrolled, but not unknown any more.
+            self.gallery.remove_unknowns(ids)
 
     def _on_enroll_unknown(self, _button: Any = None) -> None:
         if self.unknown.value is None:
