@@ -141,3 +141,32 @@ def test_names_stored_by_older_rules_can_still_be_removed(gallery_path) -> None:
         g.rename("CON", "Connie")
         assert g.remove_person("a:b") == 1
         assert g.people == ["Connie"]
+
+
+def test_names_that_differ_only_by_case_are_one_folder(gallery, tmp_path) -> None:
+    """ "Ada" and "ada" would share reference_images/Ada/ on macOS and Windows: a new
+    person whose name differs from an enrolled one only by case is refused (decided in
+    the write transaction), and enroll_folder lists such a folder as refused."""
+    import numpy as np
+    from gallery_fakes import FakeRecognizer, write_photo
+
+    v = np.full((1, 128), 0.1, np.float32)
+    gallery.add_embeddings("Ada", v)
+    for clash in ["ada", "ADA", "A\u0044a"]:
+        with pytest.raises(InvalidNameError, match="only by case"):
+            gallery.add_embeddings(clash, v)
+    gallery.add_embeddings("Zoë", -v)
+    with pytest.raises(InvalidNameError, match="only by case"):
+        gallery.add_embeddings("ZOË", v)
+    with pytest.raises(InvalidNameError, match="only by case"):
+        gallery.rename("Zoë", "aDa")
+    gallery.rename("Ada", "ADA")  # the same person's own spelling may change
+    assert gallery.people == ["ADA", "Zoë"] and len(gallery) == 2
+
+    write_photo(tmp_path / "ada" / "1.png", 1, 1)
+    write_photo(tmp_path / "Bob" / "1.png", 2, 1)
+    write_photo(tmp_path / "bob" / "1.png", 3, 1)
+    summary = gallery.enroll_folder(tmp_path, recognizer=FakeRecognizer(), progress=False)
+    assert summary.people == ["Bob"]
+    assert sorted(n for n, _ in summary.invalid_names) == ["ada", "bob"]
+    assert gallery.people == ["ADA", "Zoë", "Bob"]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workbench.errors import GalleryError, InvalidArgumentError
+from workbench.errors import GalleryError, InvalidArgumentError, InvalidNameError
 from workbench.gallery import calibrate as _calibrate
 from workbench.gallery import enroll as _enroll
 from workbench.gallery import integrity, store
@@ -29,7 +29,7 @@ from workbench.gallery import portable as _portable
 from workbench.gallery import unknowns as _unknowns
 from workbench.gallery.calibrate import Calibration, ThresholdInfo
 from workbench.gallery.enroll import EnrollSummary, MultipleFaces
-from workbench.gallery.names import lookup_name, validate_name
+from workbench.gallery.names import folder_key, lookup_name, validate_name
 from workbench.gallery.portable import ImportSummary
 from workbench.gallery.search import (
     IndexOptions,
@@ -502,7 +502,7 @@ class Gallery:
                 stale = self._stale(conn)
                 next_pid = store.next_id(conn, "people")
                 next_fid = store.next_id(conn, "faces")
-                held = {}
+                held, folders = {}, None
                 if skip_known is not None:
                     digests = sorted({h for _, _, c in prepared for h in c[1] if h})
                     held = store.sha256_holders(conn, self.path, digests)
@@ -517,6 +517,7 @@ class Gallery:
                         continue
                     row = store.person_row(conn, name)
                     if row is None:
+                        folders = self._check_case(conn, name, folders)
                         pid, next_pid = next_pid, next_pid + 1
                         store.insert_person(conn, pid, name, created)
                         new_people.append((pid, name))
@@ -542,6 +543,22 @@ class Gallery:
             if refresh and appended:
                 _calibrate.refresh(self)
         return new_ids
+
+    def _check_case(self, conn, name: str, folders: dict | None) -> dict:
+        """Inside a write that creates ``name``: refuse it if an enrolled person's name
+        differs only by case (one folder on macOS and Windows). ``folders``: the folder
+        keys of this transaction so far (read from the file once per transaction)."""
+        if folders is None:
+            folders = {folder_key(n): n for n in store.person_names(conn, self.path)}
+        other = folders.get(folder_key(name))
+        if other is not None and other != name:
+            raise InvalidNameError(
+                f"{name!r} differs from the enrolled {other!r} only by case, and the two "
+                "would share one photo folder on macOS and Windows: use that name, or "
+                "another"
+            )
+        folders[folder_key(name)] = name
+        return folders
 
     def _mirror_added(self, new_people: list[tuple[int, str]], appended: list[tuple]) -> None:
         """Committed, and nobody else wrote since our snapshot: mirror it in memory."""
@@ -589,6 +606,8 @@ class Gallery:
                     raise GalleryError(
                         f"{self.path}: cannot rename {old!r} to {new!r}: that name is taken"
                     )
+                if folder_key(new) != folder_key(old):
+                    self._check_case(conn, new, None)
                 store.rename_person(conn, pid, new, created)
             if stale:
                 self._load()

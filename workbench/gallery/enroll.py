@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import GalleryError, InvalidArgumentError, InvalidImageError
-from workbench.gallery.names import validate_name
+from workbench.gallery.names import folder_key, validate_name
 from workbench.gallery.types import FaceBatch
 from workbench.photos import is_photo, photos_in
 from workbench.pipeline import Pick, pick_face
@@ -447,6 +447,27 @@ def enroll(
     return summary
 
 
+def _without_case_clashes(people: list, gallery: Gallery, summary: EnrollSummary) -> list:
+    """Folders whose name differs only by case from an enrolled person or an earlier
+    folder (one folder on macOS and Windows) go to ``summary.invalid_names``: checked
+    before any photo is read, so the rest of the folder still enrolls."""
+    seen = {folder_key(n): n for n in gallery.people}
+    out = []
+    for name, photos in people:
+        other = seen.setdefault(folder_key(name), name)
+        if other != name:
+            summary.invalid_names.append(
+                (
+                    name,
+                    f"{name!r} differs from {other!r} only by case (one folder on macOS "
+                    "and Windows): rename the folder",
+                )
+            )
+            continue
+        out.append((name, photos))
+    return out
+
+
 def iter_person_folders(root: Path, summary: EnrollSummary) -> Iterator[tuple[str, list[Path]]]:
     """``(validated name, photos)`` of each ``root/<person>/`` (photos found recursively).
 
@@ -521,7 +542,7 @@ def enroll_folder(
     _check_model(gallery, recognizer)
     summary = EnrollSummary(policy=policy.value)
     known = _Known(gallery)
-    people = list(iter_person_folders(root, summary))
+    people = _without_case_clashes(list(iter_person_folders(root, summary)), gallery, summary)
     total = sum(len(p) for _, p in people)
     detector = _detector_name(recognizer)
     bar = _progress_bar(total, progress, "enroll")

@@ -130,3 +130,9 @@ def lookup_name(name: object) -> str:
     if any(unicodedata.category(ch) == "Cs" for ch in name):
         raise InvalidNameError("a person name must be valid Unicode text (no lone surrogates)")
     return unicodedata.normalize("NFC", name).strip()
+
+
+def folder_key(name: str) -> str:
+    """The form two names share when they would be one folder on macOS or Windows (both
+    case-insensitive, and APFS also normalisation-insensitive): NFC of the case fold."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())

@@ -682,6 +682,11 @@ def sha256_holders(conn: sqlite3.Connection, path: Path, digests: list[str]) -> 
     return out
 
 
+def person_names(conn: sqlite3.Connection, path: Path) -> list[str]:
+    """Every person's name (one scan of the people table)."""
+    return [r[0] for r in _read(conn, path, "SELECT name FROM people")]
+
+
 def next_id(conn: sqlite3.Connection, table: str) -> int:
     """The id AUTOINCREMENT would give the next row (ids are never reused)."""
     row = conn.execute(
