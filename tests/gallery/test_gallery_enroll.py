@@ -150,7 +150,10 @@ def test_enroll_folder_batches_across_people(gallery, tmp_path) -> None:
     rec = BatchingFakeRecognizer()
     summary = gallery.enroll_folder(root, recognizer=rec, progress=False, batch_size=8)
     assert len(summary.enrolled) == 21 and rec.embed_calls == 0
-    assert rec.embedder.batches == [9, 9, 3]  # whole people, flushed past 8 faces
+    # Whole people, flushed past 8 faces; each batch also embeds the other face of each
+    # person's two-face photo (kept as an unknown).
+    assert rec.embedder.batches == [12, 12, 4]
+    assert summary.unknowns_kept == 7 and gallery.count_unknowns() == 7
     assert summary.enrolled[:2] == [("person 0", str(root / "person 0" / "0.png"))] + [
         ("person 0", str(root / "person 0" / "1.png"))
     ]

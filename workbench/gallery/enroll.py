@@ -62,6 +62,8 @@ class EnrollSummary:
         face_ids: gallery ids of the faces added, in the order of ``enrolled``.
         look_alikes: warnings ``"Ada looks like Bea: centroid distance 0.39"`` for
             enrolled people whose faces fall near another person's.
+        unknowns_kept: the other faces of multi-face photos kept as unknowns (for
+            ``workbench cluster``), within the gallery's policy.
     """
 
     enrolled: list[tuple[str, str]] = field(default_factory=list)
@@ -76,6 +78,7 @@ class EnrollSummary:
     seconds: float = 0.0
     face_ids: list[int] = field(default_factory=list)
     look_alikes: list[str] = field(default_factory=list)
+    unknowns_kept: int = 0
 
     @property
     def people(self) -> list[str]:
@@ -201,6 +204,8 @@ class _Faces:
     boxes: list[np.ndarray] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     saved: list[bool] = field(default_factory=list)  # the workbench wrote this source
+    # The other faces of multi-face photos: (chips, detections, source), kept as unknowns.
+    others: list[tuple] = field(default_factory=list)
     written: set[str] = field(default_factory=set)  # files this run created
 
 
@@ -240,6 +245,7 @@ def _process(
         finally:
             if progress is not None:
                 progress.update(1)
+        found = dets
         if len(dets) and face is not None:
             # The user picked the face (an index or a box), whatever the count.
             dets = pick_face(dets, face)
@@ -269,6 +275,13 @@ def _process(
         out.sha256s.append(digest)
         out.boxes.append(dets.xyxy[0])
         out.scores.append(float(dets.scores[0]))
+        if len(found) > 1 and hasattr(recognizer, "chips"):
+            # The other faces of the photo are people nobody named: kept as unknowns
+            # (within the gallery's policy) after the enrollment commits.
+            rest = [i for i in range(len(found)) if not np.array_equal(found.xyxy[i], dets.xyxy[0])]
+            if rest:
+                others = found[rest]
+                out.others.append((recognizer.chips(image, others), others, source))
     return out
 
 
@@ -289,9 +302,14 @@ def _commit(
     if not people:
         return
     chips = [c for _, f in people for c in f.chips]
+    keep_others = gallery.unknowns_policy.keep
+    other_chips = [c for _, f in people for cs, _, _ in f.others for c in cs] if keep_others else []
+    other_vectors = None
     if chips:
-        # One forward pass over every waiting face: batches run ~2x faster than singles.
-        vectors = np.asarray(recognizer.embedder.embed(np.stack(chips)), np.float32)
+        # One forward pass over every waiting face (the other faces of multi-face photos
+        # too): batches run ~2x faster than singles.
+        vectors = np.asarray(recognizer.embedder.embed(np.stack(chips + other_chips)), np.float32)
+        other_vectors = vectors[len(chips) :]
         start = 0
         for _, f in people:
             f.embeddings.extend(vectors[start : start + len(f.chips)])
@@ -332,6 +350,28 @@ def _commit(
     summary.look_alikes.extend(
         str(w) for w in gallery.look_alikes([n for n, _ in people]) if w.person not in warned
     )
+    if keep_others:
+        _keep_others(gallery, people, recognizer, detector, summary, other_vectors)
+
+
+def _keep_others(gallery, people, recognizer, detector, summary, vectors) -> None:
+    """The other faces of the multi-face photos, into the unknowns (a second transaction,
+    after the enrollment's). ``vectors``: their embeddings when already computed."""
+    others = [o for _, f in people for o in f.others]
+    if not others:
+        return
+    chips = np.concatenate([c for c, _, _ in others])
+    if vectors is None or len(vectors) != len(chips):
+        vectors = np.asarray(recognizer.embedder.embed(chips), np.float32)
+    ids = gallery.add_unknowns(
+        vectors,
+        chips=chips,
+        source=[src for _, dets, src in others for _ in range(len(dets))],
+        boxes=np.concatenate([np.asarray(d.xyxy, np.float64) for _, d, _ in others]),
+        scores=np.concatenate([np.asarray(d.scores, np.float64) for _, d, _ in others]),
+        detector=detector,
+    )
+    summary.unknowns_kept += len(ids)
 
 
 #: Leading bytes of the formats a saved photo is named after (anything else: ``.jpg``).
