@@ -46,3 +46,16 @@ def test_no_margin_between_people_who_are_not_look_alikes(gallery):
     assert gallery.look_alikes() == []
     ann = np.stack([face_vector(0, i, noise=0.02) for i in range(3)]).mean(0)
     assert gallery.search(ann).best()[0].label == "Ann"
+
+
+def test_enroll_summary_warns(gallery):
+    from gallery_fakes import FakeRecognizer, photo_array
+
+    rec = FakeRecognizer()
+    gallery.enroll("Ann", [photo_array(0, v) for v in range(3)], recognizer=rec)
+    summary = gallery.enroll("Ann 2", [photo_array(0, v) for v in range(3, 6)], recognizer=rec)
+    assert len(summary.look_alikes) == 1
+    assert summary.look_alikes[0].startswith("Ann 2 looks like Ann: centroid distance")
+    assert "warning: Ann 2 looks like Ann" in str(summary)
+    other = gallery.enroll("Cid", [photo_array(2, v) for v in range(2)], recognizer=rec)
+    assert other.look_alikes == []

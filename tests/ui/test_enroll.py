@@ -219,3 +219,17 @@ def test_errors_show_next_to_their_control_until_it_is_used_again(
     panel.folder_button.click()
     assert "expected a folder" not in panel.folder_message.value
     assert "enrolled 3 faces" in panel.folder_message.value
+
+
+def test_look_alike_warning_in_the_panel(panel, gallery, lfw_dir, uploaded):
+    """The same person enrolled under a second name: the panel says they look alike."""
+    photos = sorted((lfw_dir / "Colin_Powell").iterdir())
+    panel.upload.value = tuple(uploaded(p) for p in photos[:2])
+    panel.name.value = "Colin"
+    panel.enroll_button.click()
+    assert "warning" not in panel.status.value
+    panel.upload.value = tuple(uploaded(p) for p in photos[2:4])
+    panel.name.value = "Colin again"
+    panel.enroll_button.click()
+    assert panel.errors.last is None, panel.errors.last
+    assert "warning: Colin again looks like Colin: centroid distance" in panel.status.value

@@ -90,6 +90,7 @@ class EnrollPanel:
         self.recognizer = recognizer
         self.photos_dir = Path(photos_dir)
         self.pending: list[Photo] = []
+        self.last_summary = None  # the EnrollSummary of the last enrollment
         self._awaiting_capture = False
         self._rearmed = 0
 
@@ -372,6 +373,7 @@ class EnrollPanel:
                 )
             raise InvalidArgumentError(f"no face could be enrolled: {summary}")
         self.pending = [p for p in self.pending if not p.usable]
+        self.last_summary = summary
         return summary.face_ids
 
     def _on_enroll(self, _button: Any = None) -> None:
@@ -393,7 +395,10 @@ class EnrollPanel:
         self.retake_button.disabled = not self.pending
         self.name.value = ""
         self._update_pending()
-        self.status.value = f"enrolled {len(ids)} face(s) of <b>{html.escape(name)}</b>"
+        self.status.value = f"enrolled {len(ids)} face(s) of <b>{html.escape(name)}</b>" + "".join(
+            f"<br><span style='color:#b36b00'>warning: {html.escape(w)}</span>"
+            for w in self.last_summary.look_alikes
+        )
         self.refresh()
 
     def _on_enroll_folder(self, _button: Any = None) -> None:
