@@ -117,6 +117,13 @@ def test_browser_camera_and_who_is_this(gallery, embedder, people):
         # The track refreshes its embedding every few frames and the vote turns.
         assert wait_for(lambda: send_frame() and name in panel.faces.value, 30)
         assert wait_for(lambda: send_frame() and any(name in lab for lab in labels()), 10)
+        # "This is not <name>": stored as a correction of that person.
+        assert wait_for(lambda: send_frame() and bool(panel.named.options), 10)
+        panel.named.value = panel.named.options[0][1]
+        panel.reject_button.click()
+        assert panel.errors.last is None, panel.errors.last
+        [correction] = gallery.negatives(name)
+        assert correction.source.startswith("live panel: ")
         # The annotated image view is not used for the browser camera.
         assert bytes(panel.view.value) == b""
         assert panel.view.layout.display == "none"
@@ -130,6 +137,7 @@ def test_browser_camera_and_who_is_this(gallery, embedder, people):
     assert "in view" not in panel.faces.value.replace("last in view", "")
     assert panel.faces_text.startswith("not running; last in view: ")
     assert panel.unknown.options == () and panel.enroll_button.disabled
+    assert panel.named.options == () and panel.reject_button.disabled
     # The face was unknown before it was named: its kept faces were named with it (the
     # people panel's path), so none of that track is left among the unknowns.
     assert all(not u.source.startswith("live panel: ") for u in gallery.unknowns())

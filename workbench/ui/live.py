@@ -111,11 +111,17 @@ class LivePanel:
         self.new_name = w.Text(placeholder="their name", description="who is this?")
         # Enabled only while an unknown face is in view (see _set_unknown).
         self.enroll_button = w.Button(description="Enroll face", icon="user-plus", disabled=True)
+        # "This is not X": a correction the decision keeps (Gallery.reject).
+        self.named = w.Dropdown(options=[], description="named")
+        self.reject_button = w.Button(
+            description="Not this person", icon="user-times", disabled=True
+        )
         self.camera_box = w.Box()
 
         self.start_button.on_click(self.errors.guard(lambda _b: self.start()))
         self.stop_button.on_click(self.errors.guard(lambda _b: self.stop()))
         self.enroll_button.on_click(self.errors.guard(self._on_enroll_unknown))
+        self.reject_button.on_click(self.errors.guard(self._on_reject))
         self.source.observe(self.errors.guard(self._on_source), names="value")
         self.detector.observe(self.errors.guard(self._on_detector), names="value")
         self._on_source({"new": source})
@@ -132,6 +138,7 @@ class LivePanel:
                 self.stats,
                 self.faces,
                 w.HBox([self.unknown, self.new_name, self.enroll_button]),
+                w.HBox([self.named, self.reject_button]),
                 self.output,
             ]
         )
@@ -250,6 +257,7 @@ class LivePanel:
                     if self._camera is not None and not restarting:
                         self._camera.streaming = False
                     self._set_unknown([])
+                    self._set_named([])
                     if not restarting:  # a restart says "switching", not "ended"
                         # Not "in view" any more: what was seen last, said as such.
                         last = self.faces_text
@@ -324,11 +332,52 @@ class LivePanel:
                 if n == "unknown" and t >= 0
             ]
         )
+        self._set_named(
+            [
+                (f"track {int(t)}: {n}", int(t))
+                for t, n in zip(result.track_ids, result.names, strict=True)
+                if n != "unknown" and t >= 0
+            ]
+        )
 
     def _set_unknown(self, options: list[tuple[str, int]]) -> None:
         if options != [tuple(o) for o in self.unknown.options]:
             self.unknown.options = options
         self.enroll_button.disabled = not options
+
+    def _set_named(self, options: list[tuple[str, int]]) -> None:
+        if options != [tuple(o) for o in self.named.options]:
+            self.named.options = options
+        self.reject_button.disabled = not options
+
+    def reject_track(self, track_id: int) -> str:
+        """ "This is not X" for a named track in the latest frame: its face is stored as a
+        correction of X (:meth:`Gallery.reject`); returns X.
+
+        Raises:
+            InvalidArgumentError: nothing running, or the track is not named in view.
+        """
+        from workbench.pipeline import embed_faces
+
+        result = self.live.latest() if self.live is not None else None
+        if result is None:
+            raise InvalidArgumentError("start the live view first: there is no frame yet")
+        hits = np.flatnonzero(result.track_ids == track_id)
+        if not len(hits) or result.names[hits[0]] == "unknown" or result.detections is None:
+            raise InvalidArgumentError(f"track {track_id} is not named in the latest frame")
+        name = result.names[hits[0]]
+        face = result.detections[hits[:1]]
+        detector = self._get_detector()
+        vector = embed_faces(result.image, face, detector=detector, embedder=self.embedder)
+        self.gallery.reject(vector, name, source=f"live panel: {self.source.value}")
+        return name
+
+    def _on_reject(self, _button: Any = None) -> None:
+        if self.named.value is None:
+            raise InvalidArgumentError("no named face is in view to correct")
+        name = self.reject_track(int(self.named.value))
+        self.faces.value += f"<p>noted: that is not {html.escape(name)}</p>"
+        self.faces_text += f"\nnoted: that is not {name}"
 
     def summary(self) -> str:
         """The faces in view and the frame rates, as plain text (for a script or a cell;
