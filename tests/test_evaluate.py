@@ -7,6 +7,8 @@ from workbench.errors import InvalidArgumentError
 from workbench.evaluate import (
     best_threshold,
     kfold_accuracy,
+    kfold_correct,
+    mcnemar_exact,
     read_pairs,
     roc_curve,
     threshold_at_far,
@@ -197,3 +199,24 @@ def test_score_clustering_perfect_and_errors():
         score_clustering([0, 1], ["a"])
     with pytest.raises(InvalidArgumentError):
         score_clustering([], [])
+
+
+def test_kfold_correct_matches_kfold_accuracy():
+    rng = np.random.default_rng(3)
+    same = rng.random(600) < 0.5
+    d = np.where(same, rng.normal(0.45, 0.1, 600), rng.normal(0.75, 0.1, 600))
+    folds = np.repeat(np.arange(10), 60)
+    correct, report = kfold_correct(d, same, folds)
+    per_fold = [correct[folds == f].mean() for f in range(10)]
+    np.testing.assert_allclose(per_fold, report.accuracies)
+    np.testing.assert_allclose(report.accuracies, kfold_accuracy(d, same, folds).accuracies)
+
+
+@pytest.mark.parametrize(("b", "c"), [(0, 0), (0, 5), (3, 11), (20, 20), (40, 17)])
+def test_mcnemar_exact_matches_scipys_binomial_test(b, c):
+    from scipy.stats import binomtest
+
+    expected = 1.0 if b + c == 0 else binomtest(b, b + c, 0.5).pvalue
+    assert mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-9)
+    with pytest.raises(InvalidArgumentError):
+        mcnemar_exact(-1, 2)

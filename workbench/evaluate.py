@@ -8,6 +8,7 @@ come from the pairs file's header, so a file with header ``2 300`` runs two fold
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -181,6 +182,38 @@ def kfold_accuracy(distances: np.ndarray, same: np.ndarray, folds: np.ndarray) -
         ths.append(t)
     overall, _ = best_threshold(distances, same)
     return FoldReport(np.array(accs), np.array(ths), overall)
+
+
+def kfold_correct(
+    distances: np.ndarray, same: np.ndarray, folds: np.ndarray
+) -> tuple[np.ndarray, FoldReport]:
+    """Per pair, whether the k-fold protocol decides it right (each fold's pairs judged
+    at the threshold chosen on the other folds), and the :class:`FoldReport`.
+
+    Two verifiers scored on the same pairs can then be compared pair by pair
+    (:func:`mcnemar_exact`)."""
+    report = kfold_accuracy(distances, same, folds)
+    d = np.asarray(distances, np.float64)
+    s = np.asarray(same, bool)
+    folds = np.asarray(folds)
+    correct = np.empty(len(d), bool)
+    for f, t in zip(np.unique(folds), report.thresholds, strict=True):
+        test = folds == f
+        correct[test] = (d[test] <= t) == s[test]
+    return correct, report
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value: ``b`` pairs only the first verifier got right,
+    ``c`` only the second (the binomial test of ``b`` against ``b + c`` at 1/2)."""
+    if b < 0 or c < 0:
+        raise InvalidArgumentError(f"counts must be non-negative, but got {b} and {c}")
+    n = b + c
+    if n == 0:
+        return 1.0
+    k = min(b, c)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,102 @@
+"""Test-time augmentation: several slightly moved chips of one face, embedded and averaged.
+
+dlib's ``compute_face_descriptor(..., num_jitters=n)`` embeds ``n`` randomly jittered
+copies of the chip (rotation up to 3 degrees, scale 0.97 to 1.0, shift up to 2%, mirror
+half the time) and averages them. Here the jitters are a fixed table (:data:`JITTERS`),
+so an embedding is reproducible, and each jittered chip is cut from the *photo* again
+(the template is moved, not the chip), so no black border enters the chip.
+
+Moving the template by a similarity ``J`` about the chip centre gives the chip of
+``J`` composed with the face's alignment, because the least-squares similarity fit is
+equivariant under a similarity of its targets.
+
+Example:
+    >>> import numpy as np
+    >>> t = jittered_template(np.array([[50.0, 50.0], [100.0, 50.0]]), Jitter(0, 1.0, 2, 0))
+    >>> t.round(1).tolist()
+    [[52.0, 50.0], [102.0, 50.0]]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.errors import InvalidArgumentError
+
+
+@dataclass(frozen=True)
+class Jitter:
+    """One move of the chip: rotation (degrees, about the chip centre), scale, shift (chip
+    pixels)."""
+
+    degrees: float
+    scale: float
+    dx: float
+    dy: float
+
+
+#: The fixed jitters, in the order they are used (``jitter=k`` takes the first ``k``);
+#: each within dlib's ``jitter_image`` ranges (3 degrees, 3% scale, 2% = 3 px shift).
+JITTERS: tuple[Jitter, ...] = (
+    Jitter(3.0, 1.0, 0.0, 0.0),
+    Jitter(-3.0, 1.0, 0.0, 0.0),
+    Jitter(0.0, 0.97, 0.0, 0.0),
+    Jitter(0.0, 1.03, 0.0, 0.0),
+    Jitter(0.0, 1.0, 3.0, 0.0),
+    Jitter(0.0, 1.0, -3.0, 0.0),
+    Jitter(0.0, 1.0, 0.0, 3.0),
+    Jitter(0.0, 1.0, 0.0, -3.0),
+)
+
+
+def jittered_template(template: np.ndarray, jitter: Jitter, *, size: int = 150) -> np.ndarray:
+    """``template`` (``(n, 2)`` chip pixels) moved by ``jitter`` about the chip centre."""
+    t = np.asarray(template, np.float64)
+    a = np.deg2rad(jitter.degrees)
+    rot = jitter.scale * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    c = np.array([size / 2, size / 2])
+    return (t - c) @ rot.T + c + np.array([jitter.dx, jitter.dy])
+
+
+def augmented_chips(
+    image: np.ndarray,
+    keypoints: np.ndarray,
+    *,
+    template: str,
+    jitter: int = 0,
+    flip: bool = False,
+) -> np.ndarray:
+    """The chips whose embeddings are averaged for one face.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB.
+        keypoints: ``(5, 2)`` keypoints of the face.
+        template: a key of :data:`workbench.align.TEMPLATES` (the detector's).
+        jitter: how many of :data:`JITTERS` to add to the plain chip (0 to 8).
+        flip: add the mirror image of every chip.
+
+    Returns:
+        ``(k, 150, 150, 3)`` uint8, the plain chip first; ``k = (1 + jitter) * (1 + flip)``.
+    """
+    from workbench.align import KEYPOINT_WEIGHTS, TEMPLATES, align_face
+
+    if not 0 <= jitter <= len(JITTERS):
+        raise InvalidArgumentError(f"jitter must be 0 to {len(JITTERS)}, but got {jitter}")
+    if template not in TEMPLATES:
+        raise InvalidArgumentError(f"unknown template {template!r}; known: {sorted(TEMPLATES)}")
+    base = TEMPLATES[template]
+    weights = KEYPOINT_WEIGHTS[template]
+    chips = [align_face(image, keypoints, template=template)]
+    for j in JITTERS[:jitter]:
+        chips.append(
+            align_face(image, keypoints, template=jittered_template(base, j), weights=weights)
+        )
+    out = np.stack(chips)
+    if flip:
+        out = np.concatenate([out, out[:, :, ::-1]])
+    return np.ascontiguousarray(out)
+
+
+__all__ = ["JITTERS", "Jitter", "augmented_chips", "jittered_template"]
