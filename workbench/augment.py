@@ -51,6 +51,32 @@ JITTERS: tuple[Jitter, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Augment:
+    """Which chips of a face are embedded and averaged: the plain chip, the first
+    ``jitter`` of :data:`JITTERS`, and with ``flip`` the mirror of each."""
+
+    jitter: int = 0
+    flip: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.jitter, bool) or not 0 <= int(self.jitter) <= len(JITTERS):
+            raise InvalidArgumentError(
+                f"jitter must be 0 to {len(JITTERS)}, but got {self.jitter!r}"
+            )
+
+    @property
+    def chips_per_face(self) -> int:
+        """Embeddings each face costs."""
+        return (1 + self.jitter) * (1 + self.flip)
+
+
+#: No augmentation: one chip per face (the live loop and recognition).
+NONE = Augment()
+#: What enrollment embeds per face (:meth:`workbench.recognize.Recognizer.enrollment_chips`).
+ENROLL_AUGMENT = NONE
+
+
 def jittered_template(template: np.ndarray, jitter: Jitter, *, size: int = 150) -> np.ndarray:
     """``template`` (``(n, 2)`` chip pixels) moved by ``jitter`` about the chip centre."""
     t = np.asarray(template, np.float64)
@@ -99,4 +125,12 @@ def augmented_chips(
     return np.ascontiguousarray(out)
 
 
-__all__ = ["JITTERS", "Jitter", "augmented_chips", "jittered_template"]
+__all__ = [
+    "ENROLL_AUGMENT",
+    "JITTERS",
+    "NONE",
+    "Augment",
+    "Jitter",
+    "augmented_chips",
+    "jittered_template",
+]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from workbench.augment import ENROLL_AUGMENT, Augment
 from workbench.detect.base import as_rgb
 from workbench.faces import UNKNOWN, FaceDetections
 from workbench.images import ImageInput
@@ -86,11 +87,17 @@ class Recognizer:
     """
 
     def __init__(
-        self, detector: Detector, embedder: FaceEmbedder, gallery: Gallery | None = None
+        self,
+        detector: Detector,
+        embedder: FaceEmbedder,
+        gallery: Gallery | None = None,
+        *,
+        enroll_augment: Augment | None = None,
     ) -> None:
         self.detector = detector
         self.embedder = embedder
         self.gallery = gallery
+        self.enroll_augment = ENROLL_AUGMENT if enroll_augment is None else enroll_augment
 
     def detect(self, image: ImageInput) -> FaceDetections:
         """Faces in one image."""
@@ -104,6 +111,24 @@ class Recognizer:
     def embed(self, image: ImageInput, detections: FaceDetections) -> np.ndarray:
         """``(n, 128)`` float32 embeddings of the given faces of ``image``."""
         return embed_faces(image, detections, detector=self.detector, embedder=self.embedder)
+
+    def enrollment_chips(self, image: ImageInput, detections: FaceDetections) -> np.ndarray:
+        """``(n, k, 150, 150, 3)`` uint8: the chips of each face whose embeddings are
+        averaged into its gallery embedding (:attr:`enroll_augment`; ``k = 1`` without
+        augmentation)."""
+        from workbench.align import template_for
+        from workbench.augment import augmented_chips
+
+        image = as_rgb(image)
+        a = self.enroll_augment
+        out = [
+            augmented_chips(
+                image, kp, template=template_for(self.detector), jitter=a.jitter, flip=a.flip
+            )
+            for kp in np.asarray(detections.keypoints)
+        ]
+        k = a.chips_per_face
+        return np.stack(out) if out else np.zeros((0, k, 150, 150, 3), np.uint8)
 
     def identify(self, embeddings: np.ndarray) -> list[Match]:
         """The best gallery match of each embedding."""

@@ -258,7 +258,10 @@ def _process(
                 continue
             dets = pick_face(dets, "largest")
         if batch:
-            out.chips.append(recognizer.chips(image, dets)[0])
+            # Each face's chips (several with enrollment's test-time augmentation) are
+            # embedded in _commit and averaged into one gallery embedding.
+            many = getattr(recognizer, "enrollment_chips", None)
+            out.chips.append(many(image, dets)[0] if many else recognizer.chips(image, dets)[:1])
         else:
             vec = np.asarray(recognizer.embed(image, dets), np.float32).reshape(1, -1)
             out.embeddings.append(vec[0])
@@ -307,9 +310,17 @@ def _commit(
     other_vectors = None
     if chips:
         # One forward pass over every waiting face (the other faces of multi-face photos
-        # too): batches run ~2x faster than singles.
-        vectors = np.asarray(recognizer.embedder.embed(np.stack(chips + other_chips)), np.float32)
-        other_vectors = vectors[len(chips) :]
+        # too): batches run ~2x faster than singles. Each enrolled face has its own chips
+        # (several with enrollment's test-time augmentation), averaged into one embedding.
+        sizes = [len(c) for c in chips]
+        n = sum(sizes)
+        flat = np.asarray(
+            recognizer.embedder.embed(np.concatenate([*chips, *[c[None] for c in other_chips]])),
+            np.float32,
+        )
+        other_vectors = flat[n:]
+        vectors = np.add.reduceat(flat[:n], np.cumsum([0, *sizes[:-1]]), axis=0)
+        vectors /= np.array(sizes, np.float32)[:, None]
         start = 0
         for _, f in people:
             f.embeddings.extend(vectors[start : start + len(f.chips)])
