@@ -70,3 +70,28 @@ def test_empty_gallery(tmp_path):
         p = PeoplePanel(g)
         assert p.cards == [] and "no unknown faces yet" in p.status.value
         assert NO_UNKNOWNS.startswith("no unknown faces")
+
+
+def test_not_the_person_it_looks_like(tmp_path):
+    """A proposal near an enrolled person: 'Not <name>' stores the correction."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    ada = rng.standard_normal((3, 128)).astype(np.float32)
+    ada = ada / np.linalg.norm(ada, axis=1, keepdims=True) * 0.05 + rng.standard_normal(128)
+    ada = (ada / np.linalg.norm(ada, axis=1, keepdims=True) * 1.4).astype(np.float32)
+    with Gallery(tmp_path / "g.sqlite", model_id="m") as g:
+        g.add_embeddings("Ada", ada)
+        g.set_threshold(0.3)
+        step = rng.standard_normal(128).astype(np.float32)
+        step *= 0.33 / np.linalg.norm(step)
+        centre = ada.mean(0)
+        g.add_unknowns(np.stack([centre + step, centre + step * 1.02]))
+        p = PeoplePanel(g)
+        [card] = p.cards
+        assert card.proposal.near.name == "Ada" and card.not_button.description == "Not Ada"
+        card.not_button.click()
+        assert p.last_error is None, p.last_error
+        corrections = g.negatives("Ada")  # one per face of the proposal
+        assert [c.source for c in corrections] == [f"proposal {card.proposal.id}"] * 2
+        assert "is not Ada" in p.status.value

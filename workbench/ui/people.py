@@ -30,7 +30,7 @@ NO_UNKNOWNS = (
 class ProposalCard:
     """The widgets of one proposal (attributes for tests: ``name``, ``name_button``,
     ``discard_button``, ``merge_target``, ``merge_button``, ``face``, ``move_button``,
-    ``note``)."""
+    ``not_button``, ``note``)."""
 
     def __init__(self, panel: PeoplePanel, proposal: ProposedPerson, others: list[int]) -> None:
         import ipywidgets as w
@@ -52,17 +52,24 @@ class ProposalCard:
         self.merge_button = w.Button(description="Merge with", disabled=not others)
         self.face = w.Dropdown(options=proposal.face_ids, value=proposal.face_ids[-1])
         self.move_button = w.Button(description="Move out")
+        # "This is not X" for the person the proposal looks like: a correction the
+        # decision keeps (Gallery.reject with the proposal's faces).
+        near_name = proposal.near.name if proposal.near is not None else None
+        self.not_button = w.Button(
+            description=f"Not {near_name}" if near_name else "Not them", disabled=not near_name
+        )
         self.note = w.HTML()
         errors = panel.errors
         self.name_button.on_click(errors.guard(lambda _b: panel.name(self), near=self.note))
         self.discard_button.on_click(errors.guard(lambda _b: panel.discard(self), near=self.note))
         self.merge_button.on_click(errors.guard(lambda _b: panel.merge(self), near=self.note))
         self.move_button.on_click(errors.guard(lambda _b: panel.move_out(self), near=self.note))
+        self.not_button.on_click(errors.guard(lambda _b: panel.not_near(self), near=self.note))
         self.widget = w.VBox(
             [
                 self.title,
                 self.thumbs,
-                w.HBox([self.name, self.name_button, self.discard_button]),
+                w.HBox([self.name, self.name_button, self.discard_button, self.not_button]),
                 w.HBox([self.merge_button, self.merge_target, self.move_button, self.face]),
                 self.note,
             ],
@@ -141,6 +148,17 @@ class PeoplePanel:
         self.gallery.move_face_out(card.face.value)
         self.refresh()
         self.status.value = message_html(f"face {card.face.value} is on its own now")
+
+    def not_near(self, card: ProposalCard) -> None:
+        near = card.proposal.near
+        if near is None:
+            from workbench.errors import InvalidArgumentError
+
+            raise InvalidArgumentError("this proposal looks like nobody enrolled")
+        _, vectors = self.gallery.unknown_embeddings(card.proposal.face_ids)
+        self.gallery.reject(vectors, near.name, source=f"proposal {card.proposal.id}")
+        self.refresh()
+        self.status.value = message_html(f"noted: proposal {card.proposal.id} is not {near.name}")
 
     @property
     def last_error(self) -> str | None:
