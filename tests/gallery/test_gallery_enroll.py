@@ -14,6 +14,7 @@ from gallery_fakes import (
 )
 
 from workbench.errors import GalleryError, InvalidArgumentError, InvalidNameError
+from workbench.faces import FaceDetections
 from workbench.gallery import EnrollSummary
 
 
@@ -190,3 +191,34 @@ def test_enroll_saves_photos_given_as_bytes(gallery, recognizer, tmp_path) -> No
     again = enroll(gallery, "Ada", data[:1], recognizer=recognizer, save_photos=tmp_path / "kept")
     assert not again.face_ids and again.duplicates == [("<image 0>", "Ada")]
     assert len(list((tmp_path / "kept" / "Ada").iterdir())) == 2
+
+
+class AugmentingFakeRecognizer(BatchingFakeRecognizer):
+    """Three chips per enrolled face (as ``Recognizer.enrollment_chips`` with augmentation):
+    the face's own chip and two with the variant moved by 10 and 20."""
+
+    def enrollment_chips(self, image: np.ndarray, detections: FaceDetections) -> np.ndarray:
+        base = self.chips(image, detections)
+        out = np.repeat(base[:, None], 3, axis=1)
+        out[:, 1, 0, 0, 2] += 10
+        out[:, 2, 0, 0, 2] += 20
+        return out
+
+
+def test_enroll_averages_each_faces_augmented_chips(gallery, tmp_path) -> None:
+    root = tmp_path / "ref"
+    for p in range(3):
+        for v in range(2):
+            write_photo(root / f"person {p}" / f"{v}.png", p, v, faces=1 + v)
+    rec = AugmentingFakeRecognizer()
+    summary = gallery.enroll_folder(root, recognizer=rec, progress=False, batch_size=100)
+    # 6 enrolled faces x 3 chips, plus the other face of each two-face photo (one chip).
+    assert rec.embedder.batches == [6 * 3 + 3]
+    assert len(summary.enrolled) == 6 and summary.unknowns_kept == 3
+    vectors, owners = gallery.embeddings()
+    for row, (p, v) in enumerate((p, v) for p in range(3) for v in range(2)):
+        # The largest face of photo v is face v: the fake's variant is v + 100 v.
+        face = v + 100 * v
+        expected = np.mean([face_vector(p, face + d) for d in (0, 10, 20)], axis=0)
+        np.testing.assert_allclose(vectors[row], expected, atol=1e-6)
+        assert owners[row] == f"person {p}"
