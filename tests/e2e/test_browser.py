@@ -36,6 +36,7 @@ NOTEBOOKS = (
     "02_explore_embeddings.ipynb",
     "05_benchmark.ipynb",
     "04_siamese_training.ipynb",
+    "06_people_to_name.ipynb",
 )
 #: Face-free screenshots (plots and tables only) also go here when
 #: ``WORKBENCH_SCREENSHOTS_TO_DOCS=1``, for the README.
@@ -352,6 +353,32 @@ def test_face_free_screenshots_of_the_plots(lab, browser):
         _open_and_run_all(page, base, token, NOTEBOOKS[4])  # for its outputs' check
     except Exception:
         _shot(page, "failure_plots.png")
+        raise
+    finally:
+        context.close()
+
+
+def test_people_to_name_in_the_browser(lab, browser):
+    """Notebook 06 in the browser: the proposals render as cards with thumbnails; a name
+    typed into a card and its Name button enroll that proposal."""
+    base, token = lab
+    context = browser.new_context(viewport={"width": 1280, "height": 1300})
+    page = context.new_page()
+    try:
+        _open_and_run_all(page, base, token, NOTEBOOKS[5])
+        # The notebook names its first proposal from code; the others stay as cards.
+        name_buttons = _button(page, "Name")
+        name_buttons.first.wait_for(timeout=60_000)
+        cards = name_buttons.count()
+        assert cards >= 1
+        assert page.locator(".widget-image").count() >= cards  # thumbnails
+        page.get_by_placeholder("who is this?").first.fill("Named in the browser")
+        name_buttons.first.click()
+        status = page.locator(".widget-html", has_text="as Named in the browser")
+        status.first.wait_for(timeout=30_000)
+        _wait(lambda: _button(page, "Name").count() == cards - 1, 30, "the card to go")
+    except Exception:
+        _shot(page, "failure_people.png")
         raise
     finally:
         context.close()
