@@ -123,7 +123,7 @@ def _register_corrections(subparsers) -> None:
     p.add_argument(
         "--face", type=int, default=None, metavar="INDEX", help="with --image: which face"
     )
-    p.add_argument("--detector", default="mediapipe", help="with --image: mediapipe or mtcnn")
+    add_detector_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run_reject)
 
@@ -149,7 +149,7 @@ def _register_corrections(subparsers) -> None:
     pick = p.add_mutually_exclusive_group()
     pick.add_argument("--face", type=int, default=None, metavar="INDEX")
     pick.add_argument("--box", default=None, metavar="X1,Y1,X2,Y2")
-    p.add_argument("--detector", default="mediapipe", help="mediapipe (default) or mtcnn")
+    add_detector_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run_add)
 
@@ -348,6 +348,7 @@ def run_reject(args: argparse.Namespace) -> int:
 
 
 def _reject_image(args: argparse.Namespace):
+    from workbench.cli import detector_options
     from workbench.detect import create_detector
     from workbench.embed import default_embedder
     from workbench.errors import InvalidImageError
@@ -360,7 +361,7 @@ def _reject_image(args: argparse.Namespace):
     embedder = default_embedder()
     with (
         Gallery(args.gallery, model_id=embedder.model_id, create=False) as gallery,
-        create_detector(args.detector) as detector,
+        create_detector(args.detector, **detector_options(args)) as detector,
     ):
         if args.name not in gallery:
             from workbench.errors import GalleryError
@@ -413,7 +414,7 @@ def _parse_box(text: str):
 def run_add(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from workbench.cli import print_json_line
+    from workbench.cli import detector_options, print_json_line
     from workbench.detect import create_detector
     from workbench.embed import default_embedder
     from workbench.gallery import Gallery
@@ -428,7 +429,7 @@ def run_add(args: argparse.Namespace) -> int:
     embedder = default_embedder()
     with (
         Gallery(args.gallery, model_id=embedder.model_id, create=True) as gallery,
-        create_detector(args.detector) as detector,
+        create_detector(args.detector, **detector_options(args)) as detector,
     ):
         summary = gallery.enroll(
             args.name, args.photos, recognizer=Recognizer(detector, embedder), face=face
