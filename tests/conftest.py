@@ -122,13 +122,19 @@ def pg_cluster():
 
 @pytest.fixture
 def pg_url(pg_cluster, request) -> str:
-    """URL of a fresh, empty database on the session's server (one per test)."""
+    """URL of a fresh, empty gallery database on the session's server, one per test: a
+    schema of its own in one shared database (``CREATE SCHEMA`` takes milliseconds,
+    ``CREATE DATABASE`` a second on this machine), chosen by the URL's search_path."""
     import re
 
     import psycopg
 
-    name = "t_" + re.sub(r"\W", "_", request.node.name.lower())[:40] + f"_{os.getpid()}"
+    db = "tests"
+    schema = "t_" + re.sub(r"\W", "_", request.node.name.lower())[:40] + f"_{os.getpid()}"
     with psycopg.connect(pg_cluster.url(), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    return pg_cluster.url(name)
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone():
+            admin.execute(f'CREATE DATABASE "{db}"')
+    with psycopg.connect(pg_cluster.url(db), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return pg_cluster.url(db) + f"?options=-csearch_path%3D{schema}"

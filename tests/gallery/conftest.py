@@ -19,9 +19,26 @@ def recognizer() -> FakeRecognizer:
     return FakeRecognizer()
 
 
-@pytest.fixture
-def gallery_path(tmp_path: Path) -> Path:
-    return tmp_path / "gallery.sqlite"
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "sqlite_only(reason): a test of the SQLite file itself (its bytes, journal, "
+        "permissions); runs against the SQLite store only",
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def gallery_path(request, tmp_path: Path):
+    """Where the test's gallery lives: a file in ``tmp_path``, or (second run of every
+    test) a fresh database on the session's throwaway PostgreSQL server. Tests of the
+    SQLite file itself carry ``@pytest.mark.sqlite_only(reason)``."""
+    if request.param == "sqlite":
+        return tmp_path / "gallery.sqlite"
+    marker = request.node.get_closest_marker("sqlite_only")
+    if marker is not None:
+        reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
+        pytest.skip(f"SQLite-only: {reason}")
+    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture

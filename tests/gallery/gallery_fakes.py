@@ -102,3 +102,32 @@ class BatchingFakeRecognizer(FakeRecognizer):
         for j, box in enumerate(detections.xyxy):
             out[j, 0, 0] = (int((box[2] - 4) // 2), person, variant)
         return out
+
+
+def raw_sql(location, *statements: tuple) -> list[list[tuple]]:
+    """Run SQL on a gallery behind its back (a hand edit, damage): ``statements`` are
+    ``(sql, params)`` or ``(sql,)`` in SQLite's dialect, on the file or, for a
+    ``postgresql://`` URL, on the database (translated as the gallery's store does).
+    Returns each statement's rows (empty for statements without rows)."""
+    import sqlite3
+
+    from workbench.gallery import pgstore
+
+    out = []
+    if pgstore.is_url(location):
+        import psycopg
+
+        with psycopg.connect(str(location)) as con:  # one transaction, committed at exit
+            for sql, *params in statements:
+                cur = con.execute(pgstore.translate(sql), *(params or [None]))
+                out.append(cur.fetchall() if cur.description else [])
+        return out
+    con = sqlite3.connect(location)
+    try:
+        for stmt in statements:
+            cur = con.execute(*stmt)
+            out.append(cur.fetchall())
+        con.commit()
+    finally:
+        con.close()
+    return out

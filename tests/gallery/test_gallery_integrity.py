@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gallery_fakes import MODEL, face_vector
+from gallery_fakes import MODEL, face_vector, raw_sql
 
 from workbench.errors import GalleryError, InvalidArgumentError
 from workbench.gallery import SCHEMA_VERSION, Gallery, store
@@ -30,12 +30,8 @@ def _filled(path: Path, people: int = 3, faces: int = 2) -> None:
             )
 
 
-def _sql(path: Path, *statements: tuple) -> None:
-    con = sqlite3.connect(path)
-    for stmt in statements:
-        con.execute(*stmt)
-    con.commit()
-    con.close()
+def _sql(path, *statements: tuple) -> None:
+    raw_sql(path, *statements)
 
 
 @pytest.mark.parametrize(
@@ -62,7 +58,11 @@ def test_writes_refuse_embeddings_no_embedder_makes(gallery, value) -> None:
         (np.full(128, 1e38, np.float32).tobytes(), "norm"),
         (np.full(128, np.nan, np.float32).tobytes(), "NaN"),
         (b"\x00" * 12, "512 bytes"),
-        ("a text embedding", "str"),
+        pytest.param(
+            "a text embedding",
+            "str",
+            marks=pytest.mark.sqlite_only("a PostgreSQL BYTEA column holds no text"),
+        ),
     ],
     ids=["1e38", "nan", "short", "text"],
 )
@@ -70,9 +70,7 @@ def test_load_refuses_bad_embeddings_naming_the_face(gallery_path, blob, why) ->
     """Even with a matching checksum (a hand edit, or schema 1 without checksums), a value
     no write accepts is refused at open, naming the face and its person."""
     _filled(gallery_path)
-    con = sqlite3.connect(gallery_path)
-    r = con.execute(f"SELECT {store.FACE_COLUMNS} FROM faces WHERE id = 3").fetchone()
-    con.close()
+    ((r,),) = raw_sql(gallery_path, (f"SELECT {store.FACE_COLUMNS} FROM faces WHERE id = 3",))
     digest = store.face_checksum(r[:-1], blob if isinstance(blob, bytes) else b"")
     _sql(
         gallery_path, ("UPDATE faces SET embedding = ?, checksum = ? WHERE id = 3", (blob, digest))
@@ -89,9 +87,20 @@ def test_load_refuses_bad_embeddings_naming_the_face(gallery_path, blob, why) ->
         ("UPDATE faces SET source = 'evil.jpg' WHERE id = ?", "is damaged"),
         ("UPDATE faces SET box = '[1, 2' WHERE id = ?", "is damaged"),
         ("UPDATE people SET name = 'Mallory' WHERE id = ?", "person row 1 is damaged"),
-        ("UPDATE people SET name = CAST(X'ff41' AS TEXT) WHERE id = ?", "person row 1 is damag"),
-        ("UPDATE meta SET value = '0.9' WHERE key = 'threshold' AND ?", "'threshold' is damaged"),
-        ("UPDATE meta SET value = CAST(X'ff' AS TEXT) WHERE key = 'created' AND ?", "'created'"),
+        pytest.param(
+            "UPDATE people SET name = CAST(X'ff41' AS TEXT) WHERE id = ?",
+            "person row 1 is damag",
+            marks=pytest.mark.sqlite_only("PostgreSQL refuses text that is not UTF-8"),
+        ),
+        (
+            "UPDATE meta SET value = '0.9' WHERE key = 'threshold' AND ? = 1",
+            "'threshold' is damaged",
+        ),
+        pytest.param(
+            "UPDATE meta SET value = CAST(X'ff' AS TEXT) WHERE key = 'created' AND ? = 1",
+            "'created'",
+            marks=pytest.mark.sqlite_only("PostgreSQL refuses text that is not UTF-8"),
+        ),
     ],
 )
 def test_changed_rows_fail_their_checksum(gallery_path, statement, match) -> None:
@@ -137,6 +146,7 @@ def _raw(path: Path) -> bytes:
     return data + (journal.read_bytes() if journal.exists() else b"")
 
 
+@pytest.mark.sqlite_only("reads the SQLite file's raw bytes and journal")
 def test_removed_person_leaves_no_trace_in_the_file(gallery_path) -> None:
     """secure_delete is set by the package, not left to how SQLite was built: the name
     and the embedding bytes are gone from the raw file (and no journal keeps them)."""
@@ -157,6 +167,7 @@ def test_removed_person_leaves_no_trace_in_the_file(gallery_path) -> None:
     assert not gallery_path.with_name(gallery_path.name + "-journal").exists()
 
 
+@pytest.mark.sqlite_only("an SQLite pragma")
 def test_secure_delete_is_on_even_when_sqlite_defaults_it_off(gallery_path, monkeypatch) -> None:
     """The probe's point: the pragma must come from the package. A connection that
     starts with secure_delete off (SQLite's usual default) is turned on by connect()."""
@@ -208,6 +219,7 @@ def _schema_1(path: Path, embedding: bytes | None = None) -> None:
     con.close()
 
 
+@pytest.mark.sqlite_only("schema 1 existed only as SQLite files")
 def test_schema_1_gallery_is_upgraded_on_first_open(gallery_path) -> None:
     _schema_1(gallery_path)
     with Gallery(gallery_path, model_id=MODEL) as g:
@@ -224,6 +236,7 @@ def test_schema_1_gallery_is_upgraded_on_first_open(gallery_path) -> None:
         Gallery(gallery_path, model_id=MODEL)
 
 
+@pytest.mark.sqlite_only("schema 1 existed only as SQLite files")
 def test_schema_1_gallery_with_a_bad_row_is_refused_not_upgraded(gallery_path) -> None:
     _schema_1(gallery_path, embedding=np.full(128, 1e38, np.float32).tobytes())
     with pytest.raises(GalleryError, match="face 2 of 'Ada' is damaged.*norm"):
@@ -233,6 +246,7 @@ def test_schema_1_gallery_with_a_bad_row_is_refused_not_upgraded(gallery_path) -
     con.close()
 
 
+@pytest.mark.sqlite_only("schema 1 existed only as SQLite files")
 def test_read_only_schema_1_gallery_still_opens(gallery_path, monkeypatch) -> None:
     """Without write access the upgrade is skipped and the rows are only checked by what
     any write would refuse (os.access is patched: tests may run as root)."""
@@ -247,6 +261,7 @@ def test_read_only_schema_1_gallery_still_opens(gallery_path, monkeypatch) -> No
     con.close()
 
 
+@pytest.mark.sqlite_only("flips bytes of the SQLite file")
 def test_damaged_schema_text_is_a_gallery_error(gallery_path) -> None:
     """Found by the fuzz suite: SQLite's "malformed database schema" message quotes the
     damaged schema, and Python failed to decode it (UnicodeDecodeError at connect)."""

@@ -117,25 +117,24 @@ def test_every_accepted_name_makes_a_folder(tmp_path, name) -> None:
 def test_names_stored_by_older_rules_can_still_be_removed(gallery_path) -> None:
     """A gallery made before the rules grew may hold 'CON' or 'a:b': rename and remove
     must still reach them."""
-    import sqlite3
 
     import numpy as np
-    from gallery_fakes import MODEL
+    from gallery_fakes import MODEL, raw_sql
 
     from workbench.gallery import Gallery, store
 
     with Gallery(gallery_path, model_id=MODEL) as g:
         g.add_embeddings("placeholder", np.full((1, 128), 0.1, np.float32))
         g.add_embeddings("other", np.full((1, 128), -0.1, np.float32))
-    con = sqlite3.connect(gallery_path)
     for pid, old in [(1, "CON"), (2, "a:b")]:
-        created = con.execute("SELECT created FROM people WHERE id = ?", (pid,)).fetchone()[0]
-        con.execute(
-            "UPDATE people SET name = ?, checksum = ? WHERE id = ?",
-            (old, store.person_checksum(pid, old, created), pid),
+        [[(created,)]] = raw_sql(gallery_path, ("SELECT created FROM people WHERE id = ?", (pid,)))
+        raw_sql(
+            gallery_path,
+            (
+                "UPDATE people SET name = ?, checksum = ? WHERE id = ?",
+                (old, store.person_checksum(pid, old, created), pid),
+            ),
         )
-    con.commit()
-    con.close()
     with Gallery(gallery_path, model_id=MODEL) as g:
         assert g.people == ["CON", "a:b"]
         g.rename("CON", "Connie")

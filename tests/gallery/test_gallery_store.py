@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gallery_fakes import MODEL, face_vector
+from gallery_fakes import MODEL, face_vector, raw_sql
 
 from workbench.errors import GalleryError, InvalidArgumentError
 from workbench.gallery import SCHEMA_VERSION, Gallery, PersonInfo
@@ -80,10 +80,7 @@ def test_other_model_is_refused_saying_which(gallery_path) -> None:
 
 def test_other_schema_version_is_refused_saying_which(gallery_path) -> None:
     _filled(gallery_path)
-    con = sqlite3.connect(gallery_path)
-    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    con.commit()
-    con.close()
+    raw_sql(gallery_path, ("UPDATE meta SET value = '99' WHERE key = 'schema_version'",))
     with pytest.raises(GalleryError, match=f"version 99.*versions 1 and {SCHEMA_VERSION}"):
         Gallery(gallery_path, model_id=MODEL)
 
@@ -109,7 +106,7 @@ def test_non_sqlite_file_is_refused(tmp_path, content) -> None:
         Gallery(path, model_id=MODEL)
 
 
-@pytest.mark.parametrize("keep", [0.3, 0.5, 0.9])
+@pytest.mark.sqlite_only("damages the SQLite file's bytes")
 def test_truncated_file_is_refused(gallery_path, keep) -> None:
     _filled(gallery_path, people=40, faces=5)
     data = gallery_path.read_bytes()
@@ -118,6 +115,7 @@ def test_truncated_file_is_refused(gallery_path, keep) -> None:
         Gallery(gallery_path, model_id=MODEL)
 
 
+@pytest.mark.sqlite_only("damages the SQLite file's bytes")
 def test_corrupt_pages_are_refused(gallery_path) -> None:
     _filled(gallery_path, people=40, faces=5)
     data = bytearray(gallery_path.read_bytes())
@@ -188,8 +186,6 @@ def test_set_threshold_is_stored(gallery_path) -> None:
 
 def test_file_has_no_pickle(gallery_path) -> None:
     _filled(gallery_path)
-    con = sqlite3.connect(gallery_path)
-    blob = con.execute("SELECT embedding FROM faces LIMIT 1").fetchone()[0]
-    con.close()
+    [[(blob,)]] = raw_sql(gallery_path, ("SELECT embedding FROM faces LIMIT 1",))
     assert len(blob) == 128 * 4
     assert not blob.startswith(b"\x80")  # pickle protocol marker

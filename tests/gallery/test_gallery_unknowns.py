@@ -7,7 +7,7 @@ import sqlite3
 
 import numpy as np
 import pytest
-from gallery_fakes import MODEL, face_vector
+from gallery_fakes import MODEL, face_vector, raw_sql
 
 from workbench.errors import GalleryError, InvalidArgumentError
 from workbench.gallery import Gallery, UnknownsPolicy, store
@@ -109,6 +109,7 @@ def test_keep_no_unknowns_removes_them_and_stores_none(gallery_path):
         assert len(g.add_unknowns(_vectors(1, 2))) == 2
 
 
+@pytest.mark.sqlite_only("reads the SQLite file's raw bytes and journal")
 def test_removal_is_for_good(gallery_path):
     """The thumbnail's image data is not left in the file's free pages after removal."""
     with Gallery(gallery_path, model_id=MODEL) as g:
@@ -166,15 +167,13 @@ def test_bad_policy(gallery, changes):
 def test_damaged_row_is_named(gallery_path):
     with Gallery(gallery_path, model_id=MODEL) as g:
         (uid,) = g.add_unknowns(_vectors(0, 1), source="a.jpg")
-    con = sqlite3.connect(gallery_path)
-    con.execute("UPDATE unknowns SET source = 'b.jpg'")
-    con.commit()
-    con.close()
+    raw_sql(gallery_path, ("UPDATE unknowns SET source = 'b.jpg'",))
     with Gallery(gallery_path, model_id=MODEL) as g:
         with pytest.raises(GalleryError, match=f"unknown face {uid} is damaged"):
             g.unknowns()
 
 
+@pytest.mark.sqlite_only("schema 2 existed only as SQLite files")
 def test_schema_2_gallery_gains_the_tables(gallery_path):
     with Gallery(gallery_path, model_id=MODEL) as g:
         g.add_embeddings("Ada", _vectors(0, 2))

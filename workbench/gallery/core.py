@@ -22,7 +22,7 @@ import numpy as np
 from workbench.errors import GalleryError, InvalidArgumentError, InvalidNameError
 from workbench.gallery import calibrate as _calibrate
 from workbench.gallery import enroll as _enroll
-from workbench.gallery import integrity, store
+from workbench.gallery import integrity, pgstore, store
 from workbench.gallery import lookalike as _lookalike
 from workbench.gallery import negatives as _negatives
 from workbench.gallery import portable as _portable
@@ -104,7 +104,10 @@ class Gallery:
         decision: Decision | str = Decision.CENTROID,
         index: IndexOptions | None = None,
     ) -> None:
-        self.path = Path(path)
+        # A URL (postgresql://user@host:port/db) is a database; anything else a file.
+        self._url = str(path) if pgstore.is_url(path) else None
+        self.path = pgstore.display(self._url) if self._url else Path(path)
+        self._listener: pgstore.Listener | None = None
         try:
             self.decision = Decision(decision)
         except ValueError:
@@ -131,6 +134,8 @@ class Gallery:
     # ------------------------------------------------------------------ open / close
 
     def _open(self, model_id: str | None, create: bool, dim: int):
+        if self._url is not None:
+            return self._open_database(model_id, create, dim)
         path = self.path
         if path.is_dir():
             raise GalleryError(f"{path}: expected a gallery file, but this is a folder")
@@ -189,6 +194,17 @@ class Gallery:
         self._meta = meta
         return conn
 
+    def _open_database(self, model_id: str | None, create: bool, dim: int):
+        conn, meta = pgstore.open_database(
+            self._url, model_id=model_id, create=create, dim=dim, threshold=default_threshold()
+        )
+        self.model_id = meta["model_id"]
+        self.dim = int(meta["dim"])
+        self._meta = meta
+        # Told of other processes' writes by NOTIFY: a search asks the server only then.
+        self._listener = pgstore.Listener(self._url)
+        return conn
+
     def _load(self) -> None:
         """Read the whole file into a fresh snapshot (at open, and after another process
         wrote)."""
@@ -233,8 +249,13 @@ class Gallery:
         """
         if self._writing:
             return self._state
+        listener = self._listener
+        if listener is not None and not listener.changed.is_set():
+            return self._state  # no NOTIFY since the last look: nothing changed
         with self._lock:
             conn = self._conn_or_raise()
+            if listener is not None:
+                listener.changed.clear()  # before asking: a NOTIFY after this sets it again
             if store.data_version(conn, self.path) != self._data_version:
                 self._load()
             return self._state
@@ -268,6 +289,9 @@ class Gallery:
     def close(self) -> None:
         """Close the SQLite connection; searching a closed gallery raises."""
         with self._lock:
+            if self._listener is not None:
+                self._listener.close()
+                self._listener = None
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.errors import GalleryError
-from workbench.gallery import integrity
+from workbench.gallery import integrity, pgstore
 
 #: Bumped whenever a table changes. Version 1 (no checksums, no ``stored`` column),
 #: version 2 (no ``unknowns`` and ``negatives`` tables) and version 3 (no
@@ -114,6 +114,9 @@ CREATE TABLE unknown_groups (
 CREATE INDEX unknown_groups_grp ON unknown_groups(grp);
 """
 
+#: Every table of the current schema (SQLite's dialect; pgstore translates it).
+SCHEMA_SQL = _SCHEMA + _SCHEMA_3 + _SCHEMA_4
+
 #: Columns of a face row in checksum order (``embedding`` is hashed as the blob).
 FACE_COLUMNS = (
     "id, person_id, source, sha256, box, detector, model_id, score, created, stored, embedding"
@@ -124,7 +127,7 @@ FACE_COLUMNS = (
 #: Unicode errors from decoding an error message that quotes damaged schema text (seen
 #: in fuzzing: "malformed database schema" with invalid UTF-8 in it) or from binding
 #: text that cannot be encoded.
-ERRORS = (sqlite3.Error, UnicodeError)
+ERRORS = (sqlite3.Error, UnicodeError, pgstore.PgError)
 
 
 def now() -> str:
@@ -260,19 +263,9 @@ def create(path: Path, *, model_id: str, dim: int, threshold: float) -> bool:
             _configure(conn)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute("BEGIN")
-            for statement in filter(str.strip, (_SCHEMA + _SCHEMA_3 + _SCHEMA_4).split(";")):
+            for statement in filter(str.strip, SCHEMA_SQL.split(";")):
                 conn.execute(statement)
-            write_meta(
-                conn,
-                {
-                    "schema_version": str(SCHEMA_VERSION),
-                    "model_id": model_id,
-                    "dim": str(dim),
-                    "threshold": repr(float(threshold)),
-                    "threshold_source": "default",
-                    "created": now(),
-                },
-            )
+            write_meta(conn, initial_meta(model_id, dim, threshold))
             conn.execute("COMMIT")
         finally:
             conn.close()
@@ -282,6 +275,18 @@ def create(path: Path, *, model_id: str, dim: int, threshold: float) -> bool:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def initial_meta(model_id: str, dim: int, threshold: float) -> dict[str, str]:
+    """The meta rows of a new, empty gallery (file or database)."""
+    return {
+        "schema_version": str(SCHEMA_VERSION),
+        "model_id": model_id,
+        "dim": str(dim),
+        "threshold": repr(float(threshold)),
+        "threshold_source": "default",
+        "created": now(),
+    }
 
 
 def _link_into_place(tmp: str, path: Path) -> bool:
@@ -341,6 +346,12 @@ def read_meta(conn: sqlite3.Connection, path: Path) -> dict[str, str]:
         GalleryError: another application's SQLite file, another schema version, a meta
             row that is damaged, or a corrupt file.
     """
+    if isinstance(conn, pgstore.PgConnection):
+        try:
+            rows = conn.execute("SELECT key, value, checksum FROM meta").fetchall()
+        except ERRORS as exc:
+            raise _err(path, "read the gallery", exc) from None
+        return _check_meta_rows(rows, path)
     try:
         (app_id,) = conn.execute("PRAGMA application_id").fetchone()
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -357,6 +368,10 @@ def read_meta(conn: sqlite3.Connection, path: Path) -> dict[str, str]:
         ).fetchall()
     except ERRORS as exc:
         raise _err(path, "read the gallery", exc) from None
+    return _check_meta_rows(rows, path)
+
+
+def _check_meta_rows(rows: list, path) -> dict[str, str]:
     meta = {}
     for key, value, _ in rows:
         if not isinstance(key, str) or not isinstance(value, str):
@@ -469,6 +484,8 @@ def quick_check(conn: sqlite3.Connection, path: Path, *, full: bool = False) -> 
     Raises:
         GalleryError: the check finds damage.
     """
+    if isinstance(conn, pgstore.PgConnection):
+        return  # the server keeps its own pages (initdb --data-checksums checks them)
     try:
         pragma = "integrity_check" if full else "quick_check"
         rows = conn.execute(f"PRAGMA {pragma}").fetchall()
@@ -563,6 +580,8 @@ def _face(row: tuple, names: dict[int, str]) -> str:
 def data_version(conn: sqlite3.Connection, path: Path) -> int:
     """``PRAGMA data_version``: changes whenever another connection commits (~10 us)."""
     try:
+        if isinstance(conn, pgstore.PgConnection):
+            return conn.data_version()
         return int(conn.execute("PRAGMA data_version").fetchone()[0])
     except ERRORS as exc:
         raise _err(path, "read the gallery", exc) from None

@@ -35,6 +35,10 @@ from pathlib import Path
 #: The superuser of a throwaway cluster (trust authentication, 127.0.0.1 only).
 USER = "workbench"
 
+#: A user that must give a password (scram-sha-256), for tests of wrong credentials; the
+#: cluster does not create the role, a test does (``CREATE ROLE ... PASSWORD``).
+PASSWORD_USER = "wb_password"
+
 
 class ClusterUnavailable(RuntimeError):
     """PostgreSQL is not installed here, or a throwaway server cannot start (the reason)."""
@@ -186,6 +190,9 @@ def start_cluster() -> Cluster:
                 "--locale=C", "--no-sync",
             )
         )  # fmt: skip
+        hba = datadir / "pg_hba.conf"
+        line = f"host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256\n"
+        hba.write_text(line + hba.read_text())  # first match wins: before the trust lines
         cluster.watchdog = _watchdog(cluster)
         cluster.start()
     except BaseException:
