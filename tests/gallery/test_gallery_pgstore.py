@@ -145,3 +145,72 @@ def test_dialect(sqlite, postgres) -> None:
 def test_display_masks_the_password() -> None:
     assert pgstore.display("postgresql://u:s3cret@h:5/db") == "postgresql://u:***@h:5/db"
     assert pgstore.display("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def _cli(*args: str):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).parents[2])
+    return subprocess.run(
+        [sys.executable, "-m", "workbench", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": root},
+    )
+
+
+def test_cli_refused_connection_exits_2_with_one_line(pg_cluster) -> None:
+    from workbench.testing.pgcluster import free_port
+
+    url = f"postgresql://workbench:secret@127.0.0.1:{free_port()}/gallery"
+    proc = _cli("unknowns", "--gallery", url)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "connection refused" in lines[0], proc.stderr
+    assert "secret" not in proc.stderr
+
+
+def test_cli_reads_a_gallery_by_url(pg_url) -> None:
+    with Gallery(pg_url, model_id=MODEL) as g:
+        g.add_unknowns(np.stack([face_vector(0, 0), face_vector(0, 1)]), source="door.jpg")
+    proc = _cli("unknowns", "--gallery", pg_url, "--json")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    assert json.loads(proc.stdout)["unknowns"] == 2
+
+
+def test_server_stopped_and_back_searches_go_on_from_the_snapshot(pg_cluster) -> None:
+    """The server goes away under an open gallery (a live loop's): searches keep naming
+    from the last snapshot, the loss is reported once, and changes made after the server
+    is back are seen without reopening."""
+    from workbench.testing.pgcluster import start_cluster
+
+    own = start_cluster()  # stopped and started by this test, not the session's
+    try:
+        url = own.create_database("g")
+        with Gallery(url, model_id=MODEL) as g:
+            g.add_embeddings("Ada", face_vector(0, 0)[None])
+            assert g.store_problem is None
+            own.stop(mode="fast")
+            for _ in range(5):
+                assert g.search(face_vector(0, 0)[None]).best()[0].name == "Ada"
+            assert g.store_problem is not None and "connection" in g.store_problem
+            assert g.store_outages == 1  # once, however many searches met it
+            with pytest.raises(GalleryError, match="PostgreSQL server"):
+                g.add_embeddings("Bob", face_vector(1, 0)[None])
+            own.start()
+            with Gallery(url, model_id=MODEL) as other:
+                other.add_embeddings("Cy", face_vector(2, 0)[None])
+            deadline = time.monotonic() + 5.0
+            while "Cy" not in g.people and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert g.people == ["Ada", "Cy"] and g.store_problem is None
+            assert g.store_outages == 1
+            g.add_embeddings("Dee", face_vector(3, 0)[None])  # writes work again too
+    finally:
+        own.remove()

@@ -107,6 +107,7 @@ def test_non_sqlite_file_is_refused(tmp_path, content) -> None:
 
 
 @pytest.mark.sqlite_only("damages the SQLite file's bytes")
+@pytest.mark.parametrize("keep", [0.3, 0.5, 0.9])
 def test_truncated_file_is_refused(gallery_path, keep) -> None:
     _filled(gallery_path, people=40, faces=5)
     data = gallery_path.read_bytes()

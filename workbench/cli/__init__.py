@@ -106,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
 RANGES = ("auto", "short", "full", "tiled")
 
 
+#: ``--gallery`` of every command: a file, or a database several machines share.
+GALLERY_HELP = "gallery file (.sqlite) or PostgreSQL URL (postgresql://user@host:port/db)"
+
+
 def add_detector_arguments(parser: argparse.ArgumentParser, *, default: str = "mediapipe") -> None:
     """``--detector NAME`` and ``--range R``, the same on every command that detects."""
     other = "mtcnn" if default == "mediapipe" else "mediapipe"

@@ -19,7 +19,7 @@ import contextlib
 import math
 from pathlib import Path
 
-from workbench.cli import add_detector_arguments
+from workbench.cli import GALLERY_HELP, add_detector_arguments
 
 #: Inputs with these endings (or any URL) are read as videos, everything else as images.
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
@@ -34,7 +34,7 @@ def register(subparsers) -> None:
         "(same sha256) are skipped, so running it again only adds what is new.",
     )
     p.add_argument("folder", metavar="DIR", help="folder of <person>/<photos>")
-    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--gallery", required=True, metavar="GALLERY", help=GALLERY_HELP)
     add_detector_arguments(p)
     p.add_argument(
         "--multiple-faces",
@@ -53,7 +53,7 @@ def register(subparsers) -> None:
         "name or 'unknown', and distance to the nearest enrolled person.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or one video")
-    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--gallery", required=True, metavar="GALLERY", help=GALLERY_HELP)
     add_detector_arguments(p)
     p.add_argument("--json", action="store_true", help="one JSON object per image or frame")
     p.add_argument(
@@ -79,7 +79,7 @@ def register(subparsers) -> None:
         "change the target, or to hand a threshold set with --set back to enrollment. "
         "Prints threshold, source and the FAR and FRR measured on the gallery's faces.",
     )
-    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--gallery", required=True, metavar="GALLERY", help=GALLERY_HELP)
     how = p.add_mutually_exclusive_group()
     how.add_argument(
         "--far",
@@ -106,7 +106,7 @@ def register(subparsers) -> None:
         "Photos enrolled from your own folders are never touched.",
     )
     p.add_argument("names", nargs="+", metavar="NAME", help="person to remove")
-    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--gallery", required=True, metavar="GALLERY", help=GALLERY_HELP)
     p.add_argument("--json", action="store_true", help="one JSON object per person")
     p.set_defaults(func=run_remove)
 

@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.cli import add_detector_arguments
+from workbench.cli import GALLERY_HELP, add_detector_arguments
 
 #: Results in a row a track must keep its label before the command reports it.
 SETTLE_RESULTS = 3
@@ -39,7 +39,7 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("source", metavar="SOURCE", help="camera index, video file, or URL")
-    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file to search")
+    p.add_argument("--gallery", required=True, metavar="GALLERY", help=GALLERY_HELP)
     add_detector_arguments(p)
     p.add_argument("--seconds", type=float, default=None, metavar="N", help="stop after N seconds")
     p.add_argument(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.cli import add_detector_arguments
+from workbench.cli import GALLERY_HELP, add_detector_arguments
 
 
 def register(subparsers) -> None:
@@ -31,7 +31,7 @@ def register(subparsers) -> None:
         "before are skipped.",
     )
     p.add_argument("folder", nargs="?", metavar="DIR", help="photos to add first (optional)")
-    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--gallery", required=True, metavar="GALLERY", help=GALLERY_HELP)
     add_detector_arguments(p)  # used with DIR
     p.add_argument(
         "--threshold",
@@ -52,7 +52,7 @@ def register(subparsers) -> None:
         "people who did not agree to be enrolled: --keep-none removes them all and keeps "
         "no more; --remove ID... and --clear remove them for good.",
     )
-    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--gallery", required=True, metavar="GALLERY", help=GALLERY_HELP)
     keep = p.add_mutually_exclusive_group()
     keep.add_argument("--keep", action="store_true", help="keep unknown faces (the default)")
     keep.add_argument(
@@ -75,7 +75,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("cluster", type=int, metavar="ID", help="proposal id from `workbench cluster`")
     p.add_argument("name", metavar="NAME")
-    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--gallery", required=True, metavar="GALLERY", help=GALLERY_HELP)
     p.add_argument(
         "--min-quality", type=float, default=None, metavar="Q", help="quality floor (0.1)"
     )
@@ -84,13 +84,13 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("merge", help="make two proposed people one")
     p.add_argument("clusters", type=int, nargs=2, metavar="ID")
-    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--gallery", required=True, metavar="GALLERY", help=GALLERY_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run_merge)
 
     p = subparsers.add_parser("discard", help="delete a proposed person's faces for good")
     p.add_argument("cluster", type=int, metavar="ID")
-    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--gallery", required=True, metavar="GALLERY", help=GALLERY_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run_discard)
 
@@ -98,7 +98,7 @@ def register(subparsers) -> None:
         "move-out", help="take one face (its id in `cluster --json`) out of its proposal"
     )
     p.add_argument("face", type=int, metavar="FACE")
-    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--gallery", required=True, metavar="GALLERY", help=GALLERY_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run_move_out)
 
@@ -116,7 +116,7 @@ def _register_corrections(subparsers) -> None:
         "a face in a photo (--image PHOTO, with --face INDEX when it shows several).",
     )
     p.add_argument("name", metavar="NAME", help="the enrolled person the face is not")
-    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--gallery", required=True, metavar="GALLERY", help=GALLERY_HELP)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--unknown", type=int, metavar="ID", help="an unknown face's id")
     which.add_argument("--image", metavar="PHOTO", help="a photo of the face")
@@ -130,7 +130,7 @@ def _register_corrections(subparsers) -> None:
     p = subparsers.add_parser(
         "negatives", help="list (or remove) the corrections stored with `workbench reject`"
     )
-    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--gallery", required=True, metavar="GALLERY", help=GALLERY_HELP)
     p.add_argument("--name", default=None, help="only the corrections of this person")
     p.add_argument("--remove", type=int, nargs="+", default=None, metavar="ID")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -145,7 +145,7 @@ def _register_corrections(subparsers) -> None:
     )
     p.add_argument("photos", nargs="+", metavar="PHOTO")
     p.add_argument("--name", required=True, metavar="NAME")
-    p.add_argument("--gallery", required=True, metavar="FILE", help="gallery file (.sqlite)")
+    p.add_argument("--gallery", required=True, metavar="GALLERY", help=GALLERY_HELP)
     pick = p.add_mutually_exclusive_group()
     pick.add_argument("--face", type=int, default=None, metavar="INDEX")
     pick.add_argument("--box", default=None, metavar="X1,Y1,X2,Y2")

@@ -1,4 +1,5 @@
-"""Enrolled identities in one SQLite file; exact and approximate search; threshold.
+"""Enrolled identities in one SQLite file or a PostgreSQL database; exact and approximate
+search; threshold.
 
 Example:
     >>> from workbench.gallery import Gallery
@@ -14,6 +15,7 @@ from workbench.gallery.calibrate import Calibration, ThresholdInfo
 from workbench.gallery.core import DEFAULT_PATH, Gallery, default_threshold
 from workbench.gallery.enroll import EnrollSummary, MultipleFaces
 from workbench.gallery.names import validate_name
+from workbench.gallery.pgstore import gallery_location
 from workbench.gallery.portable import ImportSummary
 from workbench.gallery.search import ANN_THRESHOLD, UNKNOWN, IndexOptions, Match, SearchResult
 from workbench.gallery.store import SCHEMA_VERSION, FaceRecord
@@ -41,5 +43,6 @@ __all__ = [
     "UnknownFace",
     "UnknownsPolicy",
     "default_threshold",
+    "gallery_location",
     "validate_name",
 ]

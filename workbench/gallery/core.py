@@ -10,9 +10,11 @@ sees half a write and never waits for a write's disk I/O.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,6 +110,10 @@ class Gallery:
         self._url = str(path) if pgstore.is_url(path) else None
         self.path = pgstore.display(self._url) if self._url else Path(path)
         self._listener: pgstore.Listener | None = None
+        self._store_problem: str | None = None
+        self._retry_at = 0.0
+        #: Times the connection to the store was lost since open (PostgreSQL).
+        self.store_outages = 0
         try:
             self.decision = Decision(decision)
         except ValueError:
@@ -255,10 +261,57 @@ class Gallery:
         with self._lock:
             conn = self._conn_or_raise()
             if listener is not None:
-                listener.changed.clear()  # before asking: a NOTIFY after this sets it again
+                return self._fresh_database(conn, listener)
             if store.data_version(conn, self.path) != self._data_version:
                 self._load()
             return self._state
+
+    def _fresh_database(self, conn, listener: pgstore.Listener) -> Snapshot:
+        """PostgreSQL: ask the server only after a NOTIFY. With the server gone, searches
+        go on from the last snapshot, the loss is said once (:attr:`store_problem`, a
+        warning) and a new connection is tried at most every second."""
+        listener.changed.clear()  # before asking: a NOTIFY after this sets it again
+        try:
+            if conn.broken:
+                if time.monotonic() < self._retry_at:
+                    listener.changed.set()
+                    return self._state
+                self._reconnect()
+                self._load()
+            elif store.data_version(conn, self.path) != self._data_version:
+                self._load()
+        except GalleryError as exc:
+            if not self._conn.broken:
+                raise  # the server answered: a real error, not a lost connection
+            self._retry_at = time.monotonic() + 1.0
+            listener.changed.set()  # look again on the next search
+            if self._store_problem is None:
+                self._store_problem = str(exc)
+                self.store_outages += 1
+                logging.getLogger(__name__).warning(
+                    "%s; searching the last snapshot until it is back", exc
+                )
+            return self._state
+        if self._store_problem is not None:
+            logging.getLogger(__name__).warning("%s: the connection is back", self.path)
+            self._store_problem = None
+        return self._state
+
+    def _reconnect(self) -> None:
+        """A new connection in place of a broken one (raises GalleryError while down)."""
+        fresh = pgstore.PgConnection(self._url, connect_timeout=2.0)
+        old, self._conn = self._conn, fresh
+        with contextlib.suppress(Exception):
+            old.close()
+
+    @property
+    def store_problem(self) -> str | None:
+        """Why the store cannot be reached now (a PostgreSQL server gone), or ``None``.
+
+        While set, searches use the last snapshot; it clears when a connection is back.
+        :attr:`store_outages` counts the losses since open.
+        """
+        return self._store_problem
 
     def _stale(self, conn) -> bool:
         """Inside a write transaction: has another connection committed since our load?"""
@@ -601,6 +654,10 @@ class Gallery:
         """The lock and connection of one write; searches meanwhile use the snapshot."""
         with self._lock:
             conn = self._conn_or_raise()
+            if self._listener is not None and conn.broken:
+                self._reconnect()  # the server came back since: write on a new connection
+                self._load()
+                conn = self._conn
             self._writing = True
             try:
                 yield conn

@@ -27,8 +27,10 @@ psycopg is imported only when a URL is opened.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -79,12 +81,29 @@ def is_url(location: object) -> bool:
     return isinstance(location, str) and location.startswith(SCHEMES)
 
 
+def gallery_location(text: str | os.PathLike) -> str | Path:
+    """What ``Gallery`` takes, from a setting or a command line: a PostgreSQL URL stays
+    text (``Path`` would fold its ``//``), anything else is a file path.
+
+    Example:
+        >>> gallery_location("postgresql://me@db:5432/faces")
+        'postgresql://me@db:5432/faces'
+        >>> gallery_location("reference_images/gallery.sqlite")
+        PosixPath('reference_images/gallery.sqlite')
+    """
+    return str(text) if is_url(str(text)) else Path(text)
+
+
 def display(url: str) -> str:
     """The URL with its password masked, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+    if password is None:
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
 
 
@@ -102,7 +121,11 @@ def _connect_error(url: str, exc: BaseException) -> GalleryError:
     """One line that says what went wrong and what to check."""
     text = str(exc).strip()
     parts = urlsplit(url)
-    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    try:
+        port = parts.port or 5432
+    except ValueError:  # out of range or not a number: libpq's own message says which
+        port = parts.netloc.rpartition(":")[2]
+    where = f"{parts.hostname or 'localhost'}:{port}"
     low = text.lower()
     if "password authentication failed" in low or "no password supplied" in low:
         why = f"wrong user name or password for user {parts.username!r}"
@@ -190,7 +213,7 @@ class PgConnection:
         self._psycopg = psycopg
         try:
             self._conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout)
-        except psycopg.Error as exc:
+        except (psycopg.Error, ValueError) as exc:
             raise _connect_error(url, exc) from None
         self._own = 0  # wb_version bumps made by this connection's own transactions
         self._write_start: int | None = None

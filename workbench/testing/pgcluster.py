@@ -26,8 +26,8 @@ import pwd
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,6 +212,9 @@ def throwaway_cluster() -> Iterator[Cluster]:
         cluster.remove()
 
 
-if __name__ == "__main__":  # python -m workbench.testing.pgcluster: start, print, stop
+if __name__ == "__main__":  # python -m workbench.testing.pgcluster: a server until Ctrl-C
     with throwaway_cluster() as c:
-        print(c.url(), file=sys.stderr)
+        print(f"{c.create_database('gallery')}  (Ctrl-C stops and deletes it)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
