@@ -26,6 +26,12 @@ Sub-commands:
     calibration gallery; nearest face vs centroid on a second protocol with several
     photos enrolled per person.
 
+``stores``
+    The SQLite file against PostgreSQL (a throwaway local server, fsync on), per size:
+    bulk enrollment (faces/s), open time in a fresh process, search p50, change
+    propagation between processes (p50/p95 over 100 enrollments), four processes
+    enrolling at once; see ``benchmarks/_stores.py``.
+
 ``calibration``
     The threshold on the default path: the issue-10 protocol (30 LFW people x 2 photos)
     through ``workbench enroll`` / ``recognize`` alone against the fixed 0.6 (``--set``),
@@ -35,6 +41,7 @@ Sub-commands:
 Run:
     .venv/bin/python benchmarks/gallery.py search [--sizes 10000 100000 1000000]
     .venv/bin/python benchmarks/gallery.py libraries [--size 100000]
+    .venv/bin/python benchmarks/gallery.py stores [--sizes 10000 100000]
     .venv/bin/python benchmarks/gallery.py lfw-enroll --out /tmp/lfw_gallery.sqlite
     .venv/bin/python benchmarks/gallery.py lfw-enroll --compare --limit-people 600
     .venv/bin/python benchmarks/gallery.py lfw-openset --gallery /tmp/lfw_gallery.sqlite
@@ -698,6 +705,12 @@ def bench_open(args) -> None:
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
+def _bench_stores(args) -> None:
+    from _stores import bench_stores
+
+    bench_stores(args)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -710,6 +723,11 @@ def main() -> None:
     p = sub.add_parser("open", help="cost of the checks on open and on search")
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     p.set_defaults(func=bench_open)
+    p = sub.add_parser("stores", help="SQLite file against PostgreSQL (benchmarks/_stores.py)")
+    p.add_argument("--sizes", type=int, nargs="+", default=[100_000])
+    p.add_argument("--stores", nargs="+", default=["sqlite", "postgres"])
+    p.add_argument("--changes", type=int, default=100, help="enrollments timed for propagation")
+    p.set_defaults(func=_bench_stores)
     p = sub.add_parser("libraries")
     p.add_argument("--size", type=int, default=100_000)
     p.add_argument("--queries", type=int, default=500)

@@ -246,6 +246,54 @@ class Gallery:
         self._version = getattr(self, "_version", 0)
         self._publish(names)
 
+    def _load_changes(self) -> None:
+        """Another process wrote: read only the faces added since the snapshot (and the
+        people, meta and negatives, which are small) when nothing was removed; reload
+        everything otherwise. Face ids are never reused, so "added" is ``id > last``, and
+        "nothing removed" is: the faces counted now are the old ones plus the added ones,
+        and every person of the snapshot is still there."""
+        s = self._state
+        if not s.n:
+            return self._load()
+        conn = self._conn
+        try:
+            conn.execute("BEGIN")  # one read transaction, as in _load
+            try:
+                version = store.data_version(conn, self.path)
+                meta = store.read_meta(conn, self.path)
+                (count,) = conn.execute("SELECT COUNT(*) FROM faces").fetchone()
+                people, face_ids, owner_ids, vectors = store.load(
+                    conn, self.path, self.dim, verify=self._verify, after_id=int(s.face_ids[-1])
+                )
+                negatives = _negatives.load(conn, self.path, self.dim) if self._verify else {}
+            finally:
+                with contextlib.suppress(*store.ERRORS):
+                    conn.execute("ROLLBACK")
+        except store.ERRORS as exc:
+            raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
+        ids = np.array([p[0] for p in people], np.int64)
+        known = self._person_ids
+        if (
+            int(count) != s.n + len(face_ids)
+            or meta["model_id"] != self.model_id
+            or not np.isin(known, ids).all()
+        ):
+            return self._load()  # something was removed: start over
+        names_by_id = dict(people)
+        new_ids = ids[~np.isin(ids, known)]
+        if new_ids.size and known.size and new_ids.min() <= known.max():
+            return self._load()  # ids only grow; anything else: start over
+        names = [names_by_id[int(p)] for p in known] + [names_by_id[int(p)] for p in new_ids]
+        self._person_ids = np.concatenate([known, new_ids])
+        if len(face_ids):  # ascending ids, after every id of the snapshot
+            owners = np.searchsorted(self._person_ids, owner_ids)
+            self._buffers.append(face_ids, owners, vectors)
+        self._meta = meta
+        self._negatives = negatives
+        self._data_version = version
+        self._publish(tuple(names))
+        self._search.people_changed(int(p) for p in np.unique(owner_ids))
+
     def _fresh(self) -> Snapshot:
         """The snapshot, reloaded first if another connection committed since it was made.
 
@@ -263,7 +311,7 @@ class Gallery:
             if listener is not None:
                 return self._fresh_database(conn, listener)
             if store.data_version(conn, self.path) != self._data_version:
-                self._load()
+                self._load_changes()
             return self._state
 
     def _fresh_database(self, conn, listener: pgstore.Listener) -> Snapshot:
@@ -279,7 +327,7 @@ class Gallery:
                 self._reconnect()
                 self._load()
             elif store.data_version(conn, self.path) != self._data_version:
-                self._load()
+                self._load_changes()
         except GalleryError as exc:
             if not self._conn.broken:
                 raise  # the server answered: a real error, not a lost connection

@@ -151,6 +151,12 @@ _UPSERT = re.compile(r"INSERT OR REPLACE INTO (\w+)\s*\(([^)]*)\)(.*)", re.S | r
 _IGNORE = re.compile(r"INSERT OR IGNORE INTO (.*)", re.S | re.I)
 
 
+# A plain INSERT ... VALUES (%s, ...) (no ON CONFLICT), and rows per multi-row INSERT
+# (PostgreSQL takes at most 65535 parameters per statement: 13 columns x 2000 is well under).
+_VALUES = re.compile(r"^\s*(INSERT INTO [^;]*?)\s+VALUES\s*(\((?:%s,\s*)*%s\))\s*$", re.S)
+_CHUNK = 2000
+
+
 def translate(sql: str) -> str:
     """SQLite's dialect as used by the gallery, in PostgreSQL's."""
     sql = sql.replace("%", "%%")
@@ -243,9 +249,21 @@ class PgConnection:
         return self._raw(translate(sql), params)
 
     def executemany(self, sql: str, rows) -> Any:
+        rows = list(rows)
+        sql = translate(sql)
         try:
             cur = self._conn.cursor()
-            cur.executemany(translate(sql), list(rows))
+            m = _VALUES.match(sql)
+            if m and len(rows) > 1:
+                # One multi-row INSERT per chunk instead of a statement (and a trigger
+                # run) per row: bulk enrollment ~5x faster (benchmarks/gallery.py stores).
+                head, one = m.group(1), m.group(2)
+                for i in range(0, len(rows), _CHUNK):
+                    chunk = rows[i : i + _CHUNK]
+                    values = ", ".join([one] * len(chunk))
+                    cur.execute(f"{head} VALUES {values}", [v for r in chunk for v in r])
+                return cur
+            cur.executemany(sql, rows)
             return cur
         except self._psycopg.Error as exc:
             raise self._error(exc) from None

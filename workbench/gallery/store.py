@@ -504,7 +504,7 @@ def _damaged(path: Path, what: str, why: str) -> GalleryError:
 
 
 def load(
-    conn: sqlite3.Connection, path: Path, dim: int, *, verify: bool = True
+    conn: sqlite3.Connection, path: Path, dim: int, *, verify: bool = True, after_id: int = 0
 ) -> tuple[list[tuple[int, str]], np.ndarray, np.ndarray, np.ndarray]:
     """Everything search needs: people and every embedding, each row checked.
 
@@ -515,8 +515,9 @@ def load(
 
     Returns:
         ``(people, face_ids, person_ids, embeddings)``: people as ``(id, name)`` sorted by
-        id; ``(n,)`` int64 face ids ascending, ``(n,)`` int64 owner person ids and
-        ``(n, dim)`` float32 embeddings in the same order.
+        id (all of them, whatever ``after_id``); ``(n,)`` int64 face ids ascending,
+        ``(n,)`` int64 owner person ids and ``(n, dim)`` float32 embeddings in the same
+        order.
 
     Raises:
         GalleryError: naming the first damaged row (face id, person name) and why.
@@ -528,8 +529,11 @@ def load(
         ).fetchall()
         # Schema 1 (``verify=False``) has neither ``stored`` nor ``checksum``.
         columns = FACE_COLUMNS if verify else FACE_COLUMNS.replace("stored", "0")
+        # after_id: only faces added since a snapshot that held faces up to that id.
         rows = conn.execute(
-            f"SELECT {columns}, " + ("checksum" if verify else "NULL") + " FROM faces ORDER BY id"
+            f"SELECT {columns}, " + ("checksum" if verify else "NULL") + " FROM faces "
+            "WHERE id > ? ORDER BY id",
+            (int(after_id),),
         ).fetchall()
     except ERRORS as exc:
         raise _err(path, "read the gallery", exc) from None

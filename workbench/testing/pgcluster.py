@@ -74,6 +74,7 @@ class Cluster:
     runas: str | None  # the user the server runs as when we are root
     watchdog: subprocess.Popen | None = None
     stopped: bool = False
+    durable: bool = False  # fsync on (benchmarks); off for tests
 
     def url(self, dbname: str = "postgres") -> str:
         """``postgresql://workbench@127.0.0.1:PORT/dbname``."""
@@ -101,9 +102,11 @@ class Cluster:
         opts = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} "
             f"-c unix_socket_directories={self.datadir} "
-            # Thrown away afterwards: durability against power loss buys the tests nothing.
-            "-c fsync=off -c full_page_writes=off -c max_connections=60"
+            "-c max_connections=60"
         )
+        if not self.durable:
+            # Thrown away afterwards: durability against power loss buys tests nothing.
+            opts += " -c fsync=off -c full_page_writes=off"
         log = self.datadir / "server.log"
         _run(
             self._cmd("pg_ctl", "-D", str(self.datadir), "-l", str(log), "-o", opts, "-w", "start")
@@ -167,8 +170,10 @@ def _watchdog(cluster: Cluster) -> subprocess.Popen:
     )
 
 
-def start_cluster() -> Cluster:
+def start_cluster(*, durable: bool = False) -> Cluster:
     """initdb + start; the caller must :meth:`Cluster.remove` (see :func:`throwaway_cluster`).
+
+    ``durable``: PostgreSQL's default fsync (for benchmarks); tests turn it off.
 
     Raises:
         ClusterUnavailable: not installed, or initdb/start failed (with the reason).
@@ -182,7 +187,7 @@ def start_cluster() -> Cluster:
         entry = pwd.getpwnam(runas)
         os.chown(datadir, entry.pw_uid, entry.pw_gid)
         os.chmod(top, 0o755)  # the postgres user must reach datadir
-    cluster = Cluster(bindir, datadir, free_port(), runas)
+    cluster = Cluster(bindir, datadir, free_port(), runas, durable=durable)
     try:
         _run(
             cluster._cmd(
@@ -203,9 +208,9 @@ def start_cluster() -> Cluster:
 
 
 @contextlib.contextmanager
-def throwaway_cluster() -> Iterator[Cluster]:
+def throwaway_cluster(*, durable: bool = False) -> Iterator[Cluster]:
     """A running server for the ``with`` block; stopped and deleted afterwards."""
-    cluster = start_cluster()
+    cluster = start_cluster(durable=durable)
     try:
         yield cluster
     finally:

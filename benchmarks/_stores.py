@@ -1,0 +1,184 @@
+"""``benchmarks/gallery.py stores``: the SQLite file against PostgreSQL, measured in one run.
+
+Per store, at each size: bulk enrollment of random unit 128-D embeddings (faces/s,
+4 per person, one transaction per 16,000 faces), open time in a fresh process, search
+latency (exact and the faiss index: the same in-memory code for both stores, so the
+figure shows what the store adds: the freshness check), change propagation from a
+writer process to a reader process (p50/p95 over 100 enrollments), and four processes
+enrolling different people at once (nothing lost, no error).
+
+The PostgreSQL server is a throwaway one on this machine (workbench/testing/pgcluster.py)
+with PostgreSQL's default durability (fsync on), reached over TCP on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A writer process: enrolls person k, prints the wall time of each commit.
+_WRITER = """
+import sys, time, numpy as np
+from workbench.gallery import Gallery
+loc, n, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rng = np.random.default_rng(abs(hash(tag)) % 2**32)
+with Gallery(loc, model_id="random-unit-128") as g:
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for k in range(n):
+        v = rng.standard_normal((1, 128)).astype(np.float32)
+        v /= np.linalg.norm(v)
+        g.add_embeddings(f"{tag}{k}", v)
+        print(time.time(), flush=True)
+        time.sleep(0.05)
+"""
+
+_OPEN = """
+import sys, time
+t = time.perf_counter()
+from workbench.gallery import Gallery
+g = Gallery(sys.argv[1], model_id="random-unit-128")
+n = len(g)
+print(time.perf_counter() - t, n)
+"""
+
+
+def _python(code: str, *args: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args], env=env, text=True, **kw
+    )  # fmt: skip
+
+
+def open_fresh_process(location: str) -> float:
+    proc = _python(_OPEN, location, stdout=subprocess.PIPE)
+    out, _ = proc.communicate(timeout=1800)
+    return float(out.split()[0])
+
+
+def propagation(location: str, count: int = 100) -> tuple[float, float]:
+    """p50, p95 ms from a writer process's commit to this process's search seeing it."""
+    from workbench.gallery import Gallery
+
+    with Gallery(location, model_id="random-unit-128") as reader:
+        before = len(reader)
+        proc = _python(
+            _WRITER, location, str(count), "w", stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        assert proc.stdout.readline().strip() == "ready"
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        delays = []
+        q = np.zeros((1, 128), np.float32)
+        q[0, 0] = 1.0
+        for k in range(count):
+            committed = float(proc.stdout.readline())
+            while len(reader) < before + k + 1:
+                reader.search(q)  # what a live loop does each frame
+                time.sleep(0.001)
+            delays.append((time.time() - committed) * 1000)
+        proc.wait(timeout=60)
+    return float(np.percentile(delays, 50)), float(np.percentile(delays, 95))
+
+
+def four_writers(location: str, per: int = 50) -> str:
+    """Four processes enroll 50 different people each at once: lost or error?"""
+    from workbench.gallery import Gallery
+
+    with Gallery(location, model_id="random-unit-128") as g:
+        before = len(g)
+    procs = [
+        _python(
+            _WRITER,
+            location,
+            str(per),
+            f"proc{i}-",
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(4)
+    ]
+    for p in procs:
+        assert p.stdout.readline().strip() == "ready"
+    for p in procs:
+        p.stdin.write("\n")
+        p.stdin.flush()
+    errors = 0
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        errors += p.returncode != 0 or "Error" in err
+    with Gallery(location, model_id="random-unit-128") as g:
+        got = len(g) - before
+        names = {n for n in g.people if n.startswith("proc")}
+    return f"{got}/{4 * per} faces, {len(names)} people, {errors} errors"
+
+
+def bench_stores(args) -> None:
+    from _machine import machine
+
+    from workbench.testing.pgcluster import throwaway_cluster
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from gallery import EXACT, fill, latencies, unit
+
+    from workbench.gallery import Gallery
+
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f}")
+    rows = []
+    with throwaway_cluster(durable=True) as cluster, tempfile.TemporaryDirectory() as tmp:
+        for n in args.sizes:
+            rng = np.random.default_rng(n)
+            vectors = unit(rng, n)
+            queries = unit(rng, 200)
+            for store in args.stores:
+                if store == "sqlite":
+                    loc = str(Path(tmp) / f"g{n}.sqlite")
+                else:
+                    loc = cluster.create_database(f"g{n}")
+                load0 = os.getloadavg()[0]
+                rate = fill(loc, vectors)
+                opened = open_fresh_process(loc)
+                with Gallery(loc, model_id="random-unit-128", index=EXACT) as g:
+                    exact = latencies(g.search, queries)
+                with Gallery(loc, model_id="random-unit-128") as g:
+                    g.build_index()
+                    ann = latencies(g.search, queries)
+                p50, p95 = propagation(loc, args.changes)
+                writers = four_writers(loc)
+                row = {
+                    "store": store,
+                    "faces": n,
+                    "enroll_faces_per_s": round(rate),
+                    "open_fresh_process_s": round(opened, 2),
+                    "search_exact_p50_ms": round(exact[0], 3),
+                    "search_index_p50_ms": round(ann[0], 3),
+                    "propagation_p50_ms": round(p50, 1),
+                    "propagation_p95_ms": round(p95, 1),
+                    "four_writers": writers,
+                    "load": f"{load0:.1f}-{os.getloadavg()[0]:.1f}",
+                }
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    print(
+        "| store | faces | enroll (faces/s) | open, fresh process (s) | search exact p50 "
+        "(ms) | search index p50 (ms) | change seen p50 / p95 (ms) | 4 writers at once "
+        "| load |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    for r in rows:
+        print(
+            f"| {r['store']} | {r['faces']:,} | {r['enroll_faces_per_s']:,} | "
+            f"{r['open_fresh_process_s']} | {r['search_exact_p50_ms']} | "
+            f"{r['search_index_p50_ms']} | {r['propagation_p50_ms']} / "
+            f"{r['propagation_p95_ms']} | {r['four_writers']} | {r['load']} |"
+        )
