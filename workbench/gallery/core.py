@@ -813,6 +813,37 @@ class Gallery:
         self._publish(tuple(names))
         self._search.faces_removed(removed, (int(p) for p in changed))
 
+    def purge(self) -> None:
+        """Rewrite the store so removed rows leave no bytes in its files.
+
+        SQLite already overwrites what a removal frees (``secure_delete``) and keeps no
+        journal, so this only runs ``VACUUM`` (the file shrinks). PostgreSQL keeps a
+        removed row's bytes in the table's pages until they are reused, also after a plain
+        ``VACUUM`` (measured: the name and the embedding were still in the table files);
+        ``VACUUM FULL`` writes new table files and drops the old ones, which this runs on
+        every gallery table, then a ``CHECKPOINT`` where the user may. Still left: the
+        write-ahead log holds the row until its segment is recycled, and freed file
+        system blocks until overwritten (see docs/SCALING.md). ``VACUUM FULL`` locks
+        each table while it rewrites it: other processes' reads and writes wait.
+
+        Raises:
+            GalleryError: the store refused (e.g. not the tables' owner).
+        """
+        with self._writer() as conn:
+            if self._url is None:
+                statements = ["VACUUM"]
+            else:
+                tables = "people, faces, unknowns, negatives, unknown_groups"
+                statements = [f"VACUUM (FULL) {tables}"]
+            try:
+                for sql in statements:
+                    conn.execute(sql)
+                if self._url is not None:
+                    with contextlib.suppress(*store.ERRORS):  # needs pg_checkpoint rights
+                        conn.execute("CHECKPOINT")
+            except store.ERRORS as exc:
+                raise GalleryError(f"{self.path}: cannot purge the gallery: {exc}") from None
+
     def move_sources(self, moves: dict[str, str]) -> int:
         """Point faces whose ``source`` is a key of ``moves`` at the value instead (after
         their photo files were moved, e.g. a person's folder renamed); returns how many.

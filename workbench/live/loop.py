@@ -158,6 +158,9 @@ class LiveStats:
         latency_p95_ms: 95th percentile of the same.
         elapsed_s: seconds from start to now, or to the worker's end.
         end_reason: why the loop ended, ``None`` while it runs.
+        gallery_problem: why the gallery's store cannot be reached now (a PostgreSQL
+            server gone: names then come from the gallery's last snapshot), else ``None``.
+        gallery_outages: times the gallery lost its store since it was opened.
     """
 
     frames_captured: int
@@ -175,6 +178,8 @@ class LiveStats:
     latency_p95_ms: float
     elapsed_s: float
     end_reason: str | None
+    gallery_problem: str | None = None
+    gallery_outages: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, floats rounded, ready for JSON."""
@@ -423,6 +428,7 @@ class LiveRecognizer:
 
     def stats(self) -> LiveStats:
         """A consistent snapshot of the counters and rates. Safe from any thread."""
+        gallery = getattr(self.recognizer, "gallery", None)
         with self._lock:
             end = self._t_end if self._t_end is not None else time.monotonic()
             elapsed = max(end - self._t_start, 1e-9) if self._started else 0.0
@@ -445,6 +451,8 @@ class LiveRecognizer:
                 latency_p95_ms=p95,
                 elapsed_s=elapsed,
                 end_reason=self._end_reason,
+                gallery_problem=getattr(gallery, "store_problem", None),
+                gallery_outages=getattr(gallery, "store_outages", 0),
             )
 
     # Threads ---------------------------------------------------------------------------

@@ -402,6 +402,11 @@ class LivePanel:
             f"{s.frames_dropped} · detect {s.detect_ms:.0f} ms · embed "
             f"{s.embed_ms:.0f} ms · latency p50 {s.latency_p50_ms:.0f} / p95 "
             f"{s.latency_p95_ms:.0f} ms"
+            + (
+                f" · gallery unreachable, naming from its last snapshot: {s.gallery_problem}"
+                if s.gallery_problem
+                else ""
+            )
         )
 
     # "Who is this?" ---------------------------------------------------------------------
