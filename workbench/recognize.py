@@ -8,6 +8,7 @@ The steps themselves (pick a face, align, embed; many images in batches) are
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,13 @@ from workbench.pipeline import (
     pick_face,
     picked_faces,
 )
+
+#: Smallest face (detection box height, pixels of the image it was found in) that is
+#: named; a smaller one is drawn but kept ``unknown`` (``"too_small": true`` in JSON).
+#: From benchmarks/small_face_video.py and benchmarks/small_face_naming.py
+#: (docs/benchmarks/small_face_naming.md): below it, strangers in the crowd video were
+#: accepted far more often than the gallery's target false-accept rate.
+MIN_FACE_PX = 40.0
 
 if TYPE_CHECKING:
     from workbench.detect.base import Detector
@@ -59,7 +67,8 @@ class Recognition:
         return np.array([not m.accepted for m in self.matches], bool).reshape(len(self.matches))
 
     def to_dicts(self) -> list[dict[str, Any]]:
-        """JSON-ready faces: box, name (or ``"unknown"``), distance, accepted."""
+        """JSON-ready faces: box, name (or ``"unknown"``), distance, accepted, too_small
+        (below :data:`MIN_FACE_PX`: kept ``unknown`` however near)."""
         out = []
         for i, match in enumerate(self.matches):
             out.append(
@@ -68,6 +77,7 @@ class Recognition:
                     "name": match.label,
                     "distance": None if match.distance is None else round(float(match.distance), 4),
                     "accepted": bool(match.accepted),
+                    "too_small": bool(match.too_small),
                 }
             )
         return out
@@ -81,6 +91,8 @@ class Recognizer:
         embedder: a :class:`workbench.embed.Embedder`.
         gallery: a :class:`workbench.gallery.Gallery`, or ``None`` to only detect and embed
             (enrollment needs no gallery to search).
+        min_face_px: faces whose box is less tall than this are not named
+            (:data:`MIN_FACE_PX`; 0 names every face).
 
     The recognizer does not own its parts: closing them is the caller's job (or use
     :func:`open_recognizer`).
@@ -93,8 +105,10 @@ class Recognizer:
         gallery: Gallery | None = None,
         *,
         enroll_augment: Augment | None = None,
+        min_face_px: float = MIN_FACE_PX,
     ) -> None:
         self.detector = detector
+        self.min_face_px = float(min_face_px)
         self.embedder = embedder
         self.gallery = gallery
         self.enroll_augment = ENROLL_AUGMENT if enroll_augment is None else enroll_augment
@@ -130,13 +144,24 @@ class Recognizer:
         k = a.chips_per_face
         return np.stack(out) if out else np.zeros((0, k, 150, 150, 3), np.uint8)
 
-    def identify(self, embeddings: np.ndarray) -> list[Match]:
-        """The best gallery match of each embedding."""
+    def identify(
+        self, embeddings: np.ndarray, *, detections: FaceDetections | None = None
+    ) -> list[Match]:
+        """The best gallery match of each embedding; with the ``detections`` they came
+        from, a face smaller than :attr:`min_face_px` is not accepted (``too_small``):
+        a tiny face upsampled to the chip lands near strangers' enrolled faces."""
         if self.gallery is None:
             raise ValueError("this recognizer has no gallery to identify against")
         if not len(embeddings):
             return []
-        return self.gallery.search(embeddings, k=1).best()
+        matches = self.gallery.search(embeddings, k=1).best()
+        if detections is None or self.min_face_px <= 0:
+            return matches
+        heights = np.asarray(detections.xyxy, np.float64)[:, 3] - detections.xyxy[:, 1]
+        return [
+            dataclasses.replace(m, accepted=False, too_small=True) if h < self.min_face_px else m
+            for m, h in zip(matches, heights, strict=True)
+        ]
 
     def recognize(self, image: ImageInput) -> Recognition:
         """Detect, align, embed and identify every face in ``image``."""
@@ -147,7 +172,8 @@ class Recognizer:
         # The chips are kept: the unknown faces among them are stored with a thumbnail.
         chips = self.chips(image, detections)
         embeddings = embed_chips(chips, embedder=self.embedder)
-        return Recognition(detections, self.identify(embeddings), embeddings, chips)
+        matches = self.identify(embeddings, detections=detections)
+        return Recognition(detections, matches, embeddings, chips)
 
 
 class UnknownsKeeper:

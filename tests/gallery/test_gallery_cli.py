@@ -78,7 +78,8 @@ def test_enroll_then_recognize_real_faces(main, lfw_dir, tmp_path, capsys) -> No
     lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
     assert [x["source"] for x in lines] == [str(known), str(stranger)]
     [face] = lines[0]["faces"]
-    assert set(face) == {"box", "name", "distance", "accepted"}
+    assert set(face) == {"box", "name", "distance", "accepted", "too_small"}
+    assert face["too_small"] is False
     assert face["name"] == "Aaron_Peirsol" and face["accepted"] and face["distance"] < 0.6
     assert [f["name"] for f in lines[1]["faces"]] == ["unknown"]
 

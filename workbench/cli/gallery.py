@@ -209,7 +209,8 @@ def _print(source: str, faces: list[dict], *, as_json: bool, frame: int | None, 
     for face in faces:
         x1, y1, x2, y2 = face["box"]
         d = "-" if face["distance"] is None else f"{face['distance']:.3f}"
-        print(f"  box=({x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}) {face['name']} distance={d}")
+        small = " (too small to name)" if face.get("too_small") else ""
+        print(f"  box=({x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}) {face['name']}{small} distance={d}")
 
 
 def run_recognize(args: argparse.Namespace) -> int:

@@ -167,6 +167,7 @@ class _Settler:
                         "name": name,
                         "distance": None if distance != distance else round(distance, 4),
                         "box": [round(float(v), 1) for v in result.boxes[i]],
+                        "too_small": result.is_too_small(i),
                     }
                 )
         # Forget tracks long gone (the tracker never reuses an id) so memory stays flat.

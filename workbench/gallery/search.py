@@ -39,11 +39,14 @@ class Match:
         name: the nearest enrolled person, or ``None`` when the gallery is empty.
         distance: Euclidean distance to that person (``inf`` when there is none).
         accepted: ``distance <= threshold``: the face is taken to be ``name``.
+        too_small: the face was too small to name (:data:`workbench.recognize.MIN_FACE_PX`):
+            not accepted whatever the distance.
     """
 
     name: str | None
     distance: float
     accepted: bool
+    too_small: bool = False
 
     @property
     def label(self) -> str:

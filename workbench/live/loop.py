@@ -87,6 +87,8 @@ class LiveResult:
         embeddings: ``(embedded.sum(), 128)`` float32 embeddings of the faces embedded on
             this frame, in face order (``None`` in a result built by hand); the keeper of
             unknown faces stores these.
+        too_small: ``(n,)`` bool, faces below the recognizer's ``min_face_px``: kept
+            ``unknown`` however near a gallery face (``None`` in a result built by hand).
     """
 
     frame_id: int
@@ -100,6 +102,7 @@ class LiveResult:
     timestamp: float
     detections: FaceDetections | None = None
     embeddings: np.ndarray | None = field(default=None, repr=False)
+    too_small: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -115,6 +118,10 @@ class LiveResult:
             for name, d in zip(self.names, self.distances, strict=True)
         ]
 
+    def is_too_small(self, i: int) -> bool:
+        """Whether face ``i`` is below the recognizer's size gate (drawn, not named)."""
+        return bool(self.too_small is not None and self.too_small[i])
+
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values for JSON (the image left out)."""
         return {
@@ -128,6 +135,7 @@ class LiveResult:
                     else round(float(self.distances[i]), 4),
                     "box": [round(float(v), 1) for v in self.boxes[i]],
                     "embedded": bool(self.embedded[i]),
+                    "too_small": self.is_too_small(i),
                 }
                 for i in range(len(self))
             ],
@@ -511,7 +519,7 @@ class LiveRecognizer:
             t2 = time.perf_counter()
             embeddings = rec.embed(frame.image, detections[todo])
             t3 = time.perf_counter()
-            matches = list(rec.identify(embeddings))
+            matches = list(_identify(rec, embeddings, detections[todo]))
             t4 = time.perf_counter()
             embed_s, search_s = t3 - t2, t4 - t3
             if len(matches) != len(todo):
@@ -556,6 +564,8 @@ class LiveRecognizer:
             timestamp=frame.timestamp,
             detections=detections,
             embeddings=embeddings,
+            # The same rule as Recognizer.identify, for every face (not only embedded ones).
+            too_small=(boxes[:, 3] - boxes[:, 1]) < float(getattr(rec, "min_face_px", 0.0)),
         )
 
     def _fail(self, exc: BaseException) -> None:
@@ -605,6 +615,17 @@ def warm_up(recognizer: Recognizer) -> None:
             (keypoints[None] + shift[:, :, None]).astype(np.float32),
         )
         recognizer.identify(recognizer.embed(image, faces))
+
+
+def _identify(rec, embeddings: np.ndarray, detections: FaceDetections) -> list:
+    """``rec.identify`` with the faces' boxes (the size gate of
+    :meth:`workbench.recognize.Recognizer.identify`), for recognizers that take them."""
+    import inspect
+
+    # A stand-in recognizer (tests, notebooks) may have the older one-argument identify.
+    if "detections" in inspect.signature(rec.identify).parameters:
+        return rec.identify(embeddings, detections=detections)
+    return rec.identify(embeddings)
 
 
 def _dist(match: Match) -> float:
