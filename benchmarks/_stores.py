@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _WRITER = """
 import sys, time, numpy as np
 from workbench.gallery import Gallery
-loc, n, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+loc, n, tag, pause = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
 rng = np.random.default_rng(abs(hash(tag)) % 2**32)
 with Gallery(loc, model_id="random-unit-128") as g:
     print("ready", flush=True)
@@ -39,7 +39,7 @@ with Gallery(loc, model_id="random-unit-128") as g:
         v /= np.linalg.norm(v)
         g.add_embeddings(f"{tag}{k}", v)
         print(time.time(), flush=True)
-        time.sleep(0.05)
+        time.sleep(pause)
 """
 
 _OPEN = """
@@ -65,14 +65,20 @@ def open_fresh_process(location: str) -> float:
     return float(out.split()[0])
 
 
-def propagation(location: str, count: int = 100) -> tuple[float, float]:
+def propagation(location: str, count: int = 100, pause: float = 0.05) -> tuple[float, float]:
     """p50, p95 ms from a writer process's commit to this process's search seeing it."""
     from workbench.gallery import Gallery
 
     with Gallery(location, model_id="random-unit-128") as reader:
         before = len(reader)
         proc = _python(
-            _WRITER, location, str(count), "w", stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            _WRITER,
+            location,
+            str(count),
+            "w",
+            str(pause),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
         assert proc.stdout.readline().strip() == "ready"
         proc.stdin.write("\n")
@@ -102,6 +108,7 @@ def four_writers(location: str, per: int = 50) -> str:
             location,
             str(per),
             f"proc{i}-",
+            "0.0",
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -113,14 +120,18 @@ def four_writers(location: str, per: int = 50) -> str:
     for p in procs:
         p.stdin.write("\n")
         p.stdin.flush()
-    errors = 0
+    errors, first = 0, ""
     for p in procs:
         _, err = p.communicate(timeout=600)
-        errors += p.returncode != 0 or "Error" in err
+        if p.returncode != 0 or "Error" in err:
+            errors += 1
+            first = first or err.strip().splitlines()[-1][:160]
     with Gallery(location, model_id="random-unit-128") as g:
         got = len(g) - before
         names = {n for n in g.people if n.startswith("proc")}
-    return f"{got}/{4 * per} faces, {len(names)} people, {errors} errors"
+    return f"{got}/{4 * per} faces, {len(names)} people, {errors} errors" + (
+        f" (first: {first})" if first else ""
+    )
 
 
 def bench_stores(args) -> None:
@@ -153,7 +164,7 @@ def bench_stores(args) -> None:
                 with Gallery(loc, model_id="random-unit-128") as g:
                     g.build_index()
                     ann = latencies(g.search, queries)
-                p50, p95 = propagation(loc, args.changes)
+                p50, p95 = propagation(loc, args.changes, args.interval)
                 writers = four_writers(loc)
                 row = {
                     "store": store,

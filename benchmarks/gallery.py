@@ -727,6 +727,7 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     p.add_argument("--stores", nargs="+", default=["sqlite", "postgres"])
     p.add_argument("--changes", type=int, default=100, help="enrollments timed for propagation")
+    p.add_argument("--interval", type=float, default=0.05, help="seconds between them")
     p.set_defaults(func=_bench_stores)
     p = sub.add_parser("libraries")
     p.add_argument("--size", type=int, default=100_000)

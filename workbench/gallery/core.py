@@ -662,7 +662,7 @@ class Gallery:
                 if inside is not None:
                     inside(conn)
             if stale:
-                self._load()
+                self._load_changes()  # only the rows added since, when nothing went
             else:
                 self._mirror_added(new_people, appended)
             if refresh and appended:
@@ -739,7 +739,7 @@ class Gallery:
                     self._check_case(conn, new, None)
                 store.rename_person(conn, pid, new, created)
             if stale:
-                self._load()
+                self._load_changes()
                 return
             names = list(self._state.people)
             names[int(np.searchsorted(self._person_ids, pid))] = new
