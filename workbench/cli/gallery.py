@@ -4,12 +4,14 @@ and ``workbench calibrate --gallery FILE [--far F | --set T]``.
 ``recognize`` output, one block (or with ``--json`` one JSON object per line) per image::
 
     {"source": "a.jpg", "faces": [{"box": [x1, y1, x2, y2], "name": "Ada",
-                                   "distance": 0.41, "accepted": true}],
+                                   "distance": 0.41, "accepted": true,
+                                   "too_small": false}],
      "threshold": 0.508, "threshold_source": "calibrated on 30 people / 60 faces"}
 
 For a video, one line per processed frame with ``"frame"`` (its index) added. ``name`` is
-``"unknown"`` when the distance is above the gallery's threshold; ``distance`` is ``null``
-when the gallery is empty.
+``"unknown"`` when the distance is above the gallery's threshold, or when the face's box is
+less than ``workbench.recognize.MIN_FACE_PX`` tall (``"too_small": true``: drawn, not
+named); ``distance`` is ``null`` when the gallery is empty.
 """
 
 from __future__ import annotations
