@@ -258,3 +258,14 @@ def test_purge_on_a_file(tmp_path) -> None:
         g.add_embeddings("Ada", face_vector(0, 0)[None])
         g.purge()
         assert g.people == ["Ada"]
+
+
+def test_cli_remove_purges_a_database_gallery(pg_url) -> None:
+    with Gallery(pg_url, model_id=MODEL) as g:
+        g.add_embeddings("Ada", face_vector(0, 0)[None])
+        g.add_embeddings("Zeb", face_vector(1, 0)[None])
+    proc = _cli("remove", "Zeb", "--gallery", pg_url)
+    assert proc.returncode == 0, proc.stderr
+    assert "purged" in proc.stdout and "1 people, 1 faces" in proc.stdout
+    proc = _cli("remove", "Ada", "--gallery", pg_url, "--no-purge")
+    assert proc.returncode == 0 and "purged" not in proc.stdout

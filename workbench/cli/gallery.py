@@ -110,6 +110,12 @@ def register(subparsers) -> None:
     p.add_argument("names", nargs="+", metavar="NAME", help="person to remove")
     p.add_argument("--gallery", required=True, metavar="GALLERY", help=GALLERY_HELP)
     p.add_argument("--json", action="store_true", help="one JSON object per person")
+    p.add_argument(
+        "--no-purge",
+        action="store_true",
+        help="PostgreSQL: skip the VACUUM FULL that removes the rows' bytes from the "
+        "table files (it locks the gallery's tables for its duration)",
+    )
     p.set_defaults(func=run_remove)
 
 
@@ -294,7 +300,7 @@ def run_recognize(args: argparse.Namespace) -> int:
 
 def run_remove(args: argparse.Namespace) -> int:
     from workbench.cli import print_json_line
-    from workbench.gallery import Gallery
+    from workbench.gallery import Gallery, gallery_location
 
     # No embedder: removing needs no model (and no TensorFlow import).
     with Gallery(args.gallery, model_id=None, create=False) as gallery:
@@ -309,6 +315,11 @@ def run_remove(args: argparse.Namespace) -> int:
                     f"removed {name}: {faces} face(s), {len(deleted)} photo(s) the workbench "
                     "had saved"
                 )
+        if gallery_location(args.gallery) == args.gallery and not args.no_purge:
+            # A PostgreSQL DELETE leaves the rows' bytes in the table files (docs/SCALING.md).
+            gallery.purge()
+            if not args.json:
+                print("purged: the removed rows are gone from the database's table files")
         print(f"gallery {gallery.path}: {len(gallery.people)} people, {len(gallery)} faces")
     return 0
 

@@ -26,6 +26,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -218,6 +219,10 @@ def throwaway_cluster(*, durable: bool = False) -> Iterator[Cluster]:
 
 
 if __name__ == "__main__":  # python -m workbench.testing.pgcluster: a server until Ctrl-C
+    import signal
+
+    # SIGTERM (and SIGINT, which a background job ignores) end the with block cleanly.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with throwaway_cluster() as c:
         print(f"{c.create_database('gallery')}  (Ctrl-C stops and deletes it)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
