@@ -73,7 +73,7 @@ def test_naming_is_one_transaction(gallery, monkeypatch):
     def boom(*_a, **_k):
         raise GalleryError("disk full (simulated)")
 
-    monkeypatch.setattr(unknowns_mod, "_delete_ids", boom)
+    monkeypatch.setattr(unknowns_mod, "delete_within", boom)
     with pytest.raises(GalleryError, match="simulated"):
         gallery.name_proposal(big.id, "Bea")
     assert "Bea" not in gallery and len(gallery) == 3 and gallery.count_unknowns() == 6

@@ -201,7 +201,7 @@ class Gallery:
         return conn
 
     def _open_database(self, model_id: str | None, create: bool, dim: int):
-        conn, meta = pgstore.open_database(
+        conn, meta = store.open_database(
             self._url, model_id=model_id, create=create, dim=dim, threshold=default_threshold()
         )
         self.model_id = meta["model_id"]
@@ -618,7 +618,7 @@ class Gallery:
         """
         # Every batch is checked before the transaction starts: all or nothing.
         prepared = [_prepared(batch, self.dim) for batch in batches]
-        with self._writer() as conn:
+        with self.writer() as conn:
             created = store.now()
             new_ids: list[list[int]] = []
             new_people: list[tuple[int, str]] = []
@@ -698,8 +698,14 @@ class Gallery:
         self._search.people_changed(int(pid) for pid, _, _ in appended)
 
     @contextlib.contextmanager
-    def _writer(self):
-        """The lock and connection of one write; searches meanwhile use the snapshot."""
+    def writer(self):
+        """The lock and connection of one write: open ``store.transaction`` on it, then
+        publish what changed (reload, :meth:`reload_negatives`) before leaving; searches
+        meanwhile use the snapshot.
+
+        Raises:
+            GalleryError: the gallery is closed (or its server is still gone).
+        """
         with self._lock:
             conn = self._conn_or_raise()
             if self._listener is not None and conn.broken:
@@ -712,12 +718,16 @@ class Gallery:
             finally:
                 self._writing = False
 
-    def _person_row(self, conn, name: str, action: str) -> tuple[int, str]:
-        """``(id, created)`` of the person called ``name`` in the file, inside a write."""
-        row = store.person_row(conn, name)
-        if row is None:
-            raise GalleryError(f"{self.path}: no person named {name!r} to {action}")
-        return row
+    @contextlib.contextmanager
+    def reader(self):
+        """The lock and connection of reads that must see one state of the file (other
+        writes of this object wait; searches go on from the snapshot).
+
+        Raises:
+            GalleryError: the gallery is closed.
+        """
+        with self._lock:
+            yield self._conn_or_raise()
 
     def rename(self, old: str, new: str) -> None:
         """Rename a person.
@@ -727,10 +737,10 @@ class Gallery:
             GalleryError: no person ``old``, or ``new`` is taken.
         """
         old, new = lookup_name(old), validate_name(new)
-        with self._writer() as conn:
+        with self.writer() as conn:
             with store.transaction(conn, self.path):
                 stale = self._stale(conn)
-                pid, created = self._person_row(conn, old, "rename")
+                pid, created = store.existing_person(conn, self.path, old, "rename")
                 if new != old and store.person_row(conn, new) is not None:
                     raise GalleryError(
                         f"{self.path}: cannot rename {old!r} to {new!r}: that name is taken"
@@ -760,10 +770,10 @@ class Gallery:
             GalleryError: no such person.
         """
         name = lookup_name(name)
-        with self._writer() as conn:
+        with self.writer() as conn:
             with store.transaction(conn, self.path):
                 stale = self._stale(conn)
-                pid, _ = self._person_row(conn, name, "remove")
+                pid, _ = store.existing_person(conn, self.path, name, "remove")
                 n, photos = store.delete_person(conn, pid)
             if stale:
                 self._load()
@@ -783,7 +793,7 @@ class Gallery:
         Raises:
             GalleryError: no such face.
         """
-        with self._writer() as conn:
+        with self.writer() as conn:
             with store.transaction(conn, self.path):
                 stale = self._stale(conn)
                 removed = store.delete_face(conn, int(face_id))
@@ -829,7 +839,7 @@ class Gallery:
         Raises:
             GalleryError: the store refused (e.g. not the tables' owner).
         """
-        with self._writer() as conn:
+        with self.writer() as conn:
             if self._url is None:
                 statements = ["VACUUM"]
             else:
@@ -851,7 +861,7 @@ class Gallery:
         moves = {str(k): str(v) for k, v in moves.items()}
         if not moves:
             return 0
-        with self._writer() as conn:
+        with self.writer() as conn:
             with store.transaction(conn, self.path):
                 n = store.move_sources(conn, moves)
             # Sources are not part of the in-memory snapshot: nothing to mirror.
@@ -880,8 +890,13 @@ class Gallery:
         one state: other writes of this object wait; searches go on from the snapshot."""
         return self._lock
 
-    def write_meta(self, items: dict[str, str]) -> None:
+    def write_meta(self, items: dict[str, str], *, inside=None):
         """Store ``meta`` keys (with their checksums) in one transaction and mirror them.
+
+        Args:
+            items: the keys and their values.
+            inside: called with the connection inside the same transaction (a policy
+                stored and applied at once); what it returns is returned.
 
         Raises:
             InvalidArgumentError: a threshold no open would accept (it would make the
@@ -891,10 +906,12 @@ class Gallery:
             raise InvalidArgumentError(
                 f"threshold: {integrity.threshold_problem(items['threshold'])}"
             )
-        with self._writer() as conn:
+        with self.writer() as conn:
             with store.transaction(conn, self.path):
                 store.write_meta(conn, items)
+                result = None if inside is None else inside(conn)
             self._meta = {**self._meta, **items}
+        return result
 
     def sha256_known(self, digests: Iterable[str]) -> dict[str, str]:
         """Which of ``digests`` are enrolled already, mapped to the person holding each."""
@@ -985,7 +1002,9 @@ class Gallery:
         s = self._fresh()
         return _lookalike.look_alikes(s, s.people if names is None else list(names))
 
-    def _reload_negatives(self) -> None:
+    def reload_negatives(self) -> None:
+        """Read the corrections again after a write changed them (the decision uses the
+        copy held in memory)."""
         with self._lock:
             self._negatives = _negatives.load(self._conn_or_raise(), self.path, self.dim)
 

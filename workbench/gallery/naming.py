@@ -73,7 +73,7 @@ def name_faces(
     name = validate_name(name)
     if not isinstance(min_quality, int | float) or not 0.0 <= min_quality <= 1.0:
         raise InvalidArgumentError(f"min_quality must be in [0, 1], but got {min_quality!r}")
-    wanted = _unknowns._ids(face_ids)
+    wanted = _unknowns.checked_ids(face_ids)
     if not wanted:
         raise InvalidArgumentError("naming needs at least one unknown face id")
     faces, vecs = _unknowns.unknown_faces(gallery, wanted)
@@ -95,7 +95,7 @@ def name_faces(
         scores=[f.score for f in keep],
     )
     [ids] = gallery.add_many(
-        [batch], inside=lambda conn: _unknowns._delete_ids(gallery, conn, wanted)
+        [batch], inside=lambda conn: _unknowns.delete_within(gallery, conn, wanted)
     )
     return NameResult(name, new_person, ids, int((~ok).sum()))
 
@@ -110,16 +110,9 @@ def groups(gallery: Gallery) -> dict[int, int]:
     Raises:
         GalleryError: a damaged row.
     """
-    _unknowns._has_table(gallery)
-    with gallery._lock:
-        try:
-            rows = (
-                gallery._conn_or_raise()
-                .execute("SELECT face_id, grp, checksum FROM unknown_groups")
-                .fetchall()
-            )
-        except store.sqlite3.Error as exc:
-            raise GalleryError(f"{gallery.path}: cannot read the unknowns: {exc}") from None
+    _unknowns.require_table(gallery)
+    with gallery.reader() as conn:
+        rows = store.unknown_groups(conn, gallery.path)
     out = {}
     for fid, grp, digest in rows:
         if digest != _group_checksum(fid, grp):
@@ -138,25 +131,16 @@ def regroup(gallery: Gallery, face_ids) -> int:
     Raises:
         GalleryError: an id that is not stored (nothing changes then).
     """
-    wanted = _unknowns._ids(face_ids)
+    wanted = _unknowns.checked_ids(face_ids)
     if not wanted:
         raise InvalidArgumentError("regrouping needs at least one unknown face id")
-    _unknowns._has_table(gallery)
-    with gallery._writer() as conn:
+    _unknowns.require_table(gallery)
+    with gallery.writer() as conn:
         with store.transaction(conn, gallery.path):
-            present = set()
-            for i in range(0, len(wanted), 500):
-                chunk = wanted[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                sql = f"SELECT id FROM unknowns WHERE id IN ({marks})"
-                present |= {r[0] for r in conn.execute(sql, chunk)}
+            present = store.present_ids(conn, "unknowns", wanted)
             missing = [i for i in wanted if i not in present]
             if missing:
                 raise GalleryError(f"{gallery.path}: no unknown face with id {missing[0]}")
-            top = conn.execute("SELECT MAX(grp) FROM unknown_groups").fetchone()[0]
-            grp = int(top or 0) + 1
-            conn.executemany(
-                "INSERT OR REPLACE INTO unknown_groups(face_id, grp, checksum) VALUES (?, ?, ?)",
-                [(fid, grp, _group_checksum(fid, grp)) for fid in wanted],
-            )
+            grp = store.next_group(conn)
+            store.set_groups(conn, [(fid, grp, _group_checksum(fid, grp)) for fid in wanted])
     return grp

@@ -21,11 +21,10 @@ from workbench.errors import GalleryError
 from workbench.gallery import integrity, store
 from workbench.gallery.names import lookup_name
 from workbench.gallery.search import check_queries
+from workbench.gallery.unknowns import checked_ids
 
 if TYPE_CHECKING:
     from workbench.gallery import Gallery
-
-COLUMNS = "id, person_id, source, model_id, created, embedding"
 
 
 @dataclass(frozen=True)
@@ -51,10 +50,7 @@ def load(conn, path, dim: int) -> dict[int, np.ndarray]:
     Raises:
         GalleryError: a damaged row.
     """
-    try:
-        rows = conn.execute(f"SELECT {COLUMNS}, checksum FROM negatives ORDER BY id").fetchall()
-    except store.sqlite3.OperationalError:
-        return {}  # an old read-only file without the table: no corrections
+    rows = store.negative_rows(conn)  # [] for an old read-only file without the table
     out: dict[int, list[np.ndarray]] = {}
     for r in rows:
         blob, digest = r[5], r[6]
@@ -85,40 +81,27 @@ def reject(gallery: Gallery, embeddings: np.ndarray, name: str, *, source: str |
             f"embedding {int(bad[0])} {integrity.describe_embedding(vecs[bad[0]])}: "
             "that is no face embedding"
         )
-    with gallery._writer() as conn:
+    with gallery.writer() as conn:
         with store.transaction(conn, gallery.path):
-            pid, _ = gallery._person_row(conn, name, "correct")
+            pid, _ = store.existing_person(conn, gallery.path, name, "correct")
             created = store.now()
-            top = conn.execute("SELECT seq FROM sqlite_sequence WHERE name='negatives'").fetchone()
-            first = int(top[0]) + 1 if top else 1
+            first = store.next_negative_id(conn)
             ids, rows = [], []
             for i, v in enumerate(vecs):
                 values = (first + i, pid, source, gallery.model_id, created)
                 blob = v.tobytes()
                 rows.append((*values, blob, _checksum(values, blob)))
                 ids.append(first + i)
-            conn.executemany(
-                f"INSERT INTO negatives({COLUMNS}, checksum) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
-            )
-        gallery._reload_negatives()
+            store.insert_negatives(conn, rows)
+        gallery.reload_negatives()
     return ids
 
 
 def records(gallery: Gallery, name: str | None = None) -> list[NegativeRecord]:
     """Stored corrections (all, or those of ``name``), by id."""
-    sql = (
-        "SELECT n.id, p.name, n.source, n.created FROM negatives n "
-        "JOIN people p ON p.id = n.person_id"
-    )
-    args: tuple = ()
-    if name is not None:
-        sql += " WHERE p.name = ?"
-        args = (lookup_name(name),)
-    with gallery._lock:
-        try:
-            rows = gallery._conn_or_raise().execute(sql + " ORDER BY n.id", args).fetchall()
-        except store.sqlite3.Error as exc:
-            raise GalleryError(f"{gallery.path}: cannot read the corrections: {exc}") from None
+    name = None if name is None else lookup_name(name)
+    with gallery.reader() as conn:
+        rows = store.negative_records(conn, gallery.path, name)
     return [NegativeRecord(*r) for r in rows]
 
 
@@ -128,19 +111,15 @@ def remove(gallery: Gallery, ids) -> int:
     Raises:
         GalleryError: an id that is not stored.
     """
-    from workbench.gallery.unknowns import _ids
-
-    wanted = _ids(ids)
-    with gallery._writer() as conn:
+    wanted = checked_ids(ids)
+    with gallery.writer() as conn:
         with store.transaction(conn, gallery.path):
-            marks = ",".join("?" * len(wanted))
-            sql = f"SELECT id FROM negatives WHERE id IN ({marks})"
-            present = {r[0] for r in conn.execute(sql, wanted)}
+            present = store.present_ids(conn, "negatives", wanted)
             missing = [i for i in wanted if i not in present]
             if missing:
                 raise GalleryError(f"{gallery.path}: no correction with id {missing[0]}")
-            conn.execute(f"DELETE FROM negatives WHERE id IN ({marks})", wanted)
-        gallery._reload_negatives()
+            store.delete_ids(conn, "negatives", wanted)
+        gallery.reload_negatives()
     return len(wanted)
 
 

@@ -320,6 +320,52 @@ def _link_into_place(tmp: str, path: Path) -> bool:
     return False
 
 
+def open_database(
+    url: str, *, model_id: str | None, create: bool, dim: int, threshold: float
+) -> tuple[pgstore.PgConnection, dict[str, str]]:
+    """Connect, create the tables in an empty database (``create``), check and return the
+    meta as :func:`read_meta` does for a file.
+
+    Raises:
+        GalleryError: cannot connect (refused, wrong credentials, no such database), an
+            empty database with ``create=False``, a database of another application or
+            schema version, or another ``model_id``.
+    """
+    where = pgstore.display(url)
+    conn = pgstore.PgConnection(url)
+    try:
+        tables = conn.tables()
+        if "meta" not in tables:
+            if tables:
+                raise GalleryError(
+                    f"{where}: expected a workbench gallery, but this database has other "
+                    f"tables {sorted(tables)[:8]} and no 'meta'; use an empty database"
+                )
+            if not create:
+                raise GalleryError(f"{where}: no gallery here (the database has no tables)")
+            if model_id is None:
+                raise GalleryError(f"{where}: creating a gallery needs a model_id, got None")
+            meta = initial_meta(model_id, dim, threshold)
+            conn.create_schema(pgstore.schema_sql(SCHEMA_SQL), lambda c: write_meta(c, meta))
+        meta = read_meta(conn, where)
+        if model_id is not None and meta["model_id"] != model_id:
+            raise GalleryError(
+                f"{where}: this gallery holds embeddings of model {meta['model_id']!r}, "
+                f"but model {model_id!r} was asked for; re-enroll with that model "
+                "or open the gallery with the model it was made with"
+            )
+        if meta["schema_version"] != str(SCHEMA_VERSION):
+            raise GalleryError(
+                f"{where}: gallery schema version {meta['schema_version']} in the database; "
+                f"this workbench writes version {SCHEMA_VERSION} (upgrading a "
+                "database in place is not supported yet: export and import)"
+            )
+    except BaseException:
+        conn.close()
+        raise
+    return conn, meta
+
+
 def write_meta(conn: sqlite3.Connection, items: dict[str, str]) -> None:
     """Insert or replace meta rows with their checksums (inside the caller's transaction)."""
     conn.executemany(
@@ -637,11 +683,18 @@ def box_from_text(text: str | None) -> tuple[float, float, float, float] | None:
 # :func:`transaction`, which turns a failure into a GalleryError and rolls back.
 
 
-def _read(conn: sqlite3.Connection, path: Path, sql: str, args: tuple | list = ()) -> list:
+def _read(
+    conn: sqlite3.Connection,
+    path: Path,
+    sql: str,
+    args: tuple | list = (),
+    *,
+    what: str = "the gallery",
+) -> list:
     try:
         return conn.execute(sql, args).fetchall()
     except ERRORS as exc:
-        raise GalleryError(f"{path}: cannot read the gallery: {exc}") from None
+        raise GalleryError(f"{path}: cannot read {what}: {exc}") from None
 
 
 def people_counts(conn: sqlite3.Connection, path: Path) -> list[tuple[str, int, str]]:
@@ -790,3 +843,198 @@ def move_sources(conn: sqlite3.Connection, moves: dict[str, str]) -> int:
             (values[2], face_checksum(values, r[-1]), r[0]),
         )
     return len(rows)
+
+
+def existing_person(
+    conn: sqlite3.Connection, path: Path, name: str, action: str
+) -> tuple[int, str]:
+    """Inside a write: ``(id, created)`` of the person called ``name``, or GalleryError
+    saying there is nobody to ``action``."""
+    row = person_row(conn, name)
+    if row is None:
+        raise GalleryError(f"{path}: no person named {name!r} to {action}")
+    return row
+
+
+def _chunks(ids: list[int]) -> Iterator[tuple[list[int], str]]:
+    """``(chunk, "?,?,...")`` of at most 500 ids (SQLite's bound-parameter limit)."""
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        yield chunk, ",".join("?" * len(chunk))
+
+
+def present_ids(conn: sqlite3.Connection, table: str, ids: list[int]) -> set[int]:
+    """Which of ``ids`` are rows of ``table`` (``unknowns`` or ``negatives``)."""
+    present: set[int] = set()
+    for chunk, marks in _chunks(ids):
+        present |= {
+            r[0] for r in conn.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", chunk)
+        }
+    return present
+
+
+def delete_ids(conn: sqlite3.Connection, table: str, ids: list[int]) -> None:
+    """Delete these rows of ``table`` (``unknowns`` or ``negatives``)."""
+    for chunk, marks in _chunks(ids):
+        conn.execute(f"DELETE FROM {table} WHERE id IN ({marks})", chunk)
+
+
+# -- unknowns: faces nobody could name (workbench/gallery/unknowns.py) -------------------
+
+#: Columns of an unknowns row in checksum order (``embedding`` + ``thumbnail`` hashed as
+#: the blob).
+UNKNOWN_COLUMNS = (
+    "id, source, frame, track, box, detector, score, quality, model_id, created, "
+    "embedding, thumbnail"
+)
+
+_UNKNOWNS = "the unknowns"
+
+
+def next_unknown_id(conn: sqlite3.Connection) -> int:
+    """The id the next unknown gets."""
+    # AUTOINCREMENT's sqlite_sequence: ids are never reused, even after removals, so a
+    # cluster id seen before a removal cannot name other faces after it.
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'unknowns'").fetchone()
+    top = conn.execute("SELECT MAX(id) FROM unknowns").fetchone()[0]
+    return max(int(row[0]) if row else 0, int(top or 0)) + 1
+
+
+def insert_unknowns(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+    """Unknowns; each row holds the :data:`UNKNOWN_COLUMNS` values and the checksum."""
+    conn.executemany(
+        f"INSERT INTO unknowns({UNKNOWN_COLUMNS}, checksum) VALUES ({','.join('?' * 13)})", rows
+    )
+
+
+def unknown_ids_between(conn: sqlite3.Connection, first: int, last: int) -> set[int]:
+    """The stored unknown ids in ``first..last`` (both included)."""
+    rows = conn.execute("SELECT id FROM unknowns WHERE id >= ? AND id < ?", (first, last + 1))
+    return {r[0] for r in rows}
+
+
+def keep_best_of_track(conn: sqlite3.Connection, source: str | None, track: str, keep: int) -> None:
+    """Delete all but the ``keep`` best (by quality) unknowns of one track."""
+    conn.execute(
+        "DELETE FROM unknowns WHERE id IN (SELECT id FROM unknowns WHERE source IS ? AND "
+        "track = ? ORDER BY quality DESC, id ASC LIMIT -1 OFFSET ?)",
+        (source, track, keep),
+    )
+
+
+def delete_unknowns_before(conn: sqlite3.Connection, created: str) -> None:
+    """Delete the unknowns stored before ``created`` (UTC ISO 8601)."""
+    conn.execute("DELETE FROM unknowns WHERE created < ?", (created,))
+
+
+def keep_newest_unknowns(conn: sqlite3.Connection, keep: int) -> None:
+    """Delete all but the ``keep`` newest (highest id) unknowns."""
+    conn.execute(
+        "DELETE FROM unknowns WHERE id IN (SELECT id FROM unknowns ORDER BY id DESC "
+        "LIMIT -1 OFFSET ?)",
+        (int(keep),),
+    )
+
+
+def unknown_tracks(conn: sqlite3.Connection) -> list[tuple[str | None, str]]:
+    """``(source, track)`` of every track that has stored unknowns."""
+    return conn.execute(
+        "SELECT DISTINCT source, track FROM unknowns WHERE track IS NOT NULL"
+    ).fetchall()
+
+
+def delete_all_unknowns(conn: sqlite3.Connection) -> int:
+    """Delete every unknown; returns how many."""
+    return int(conn.execute("DELETE FROM unknowns").rowcount)
+
+
+def unknown_rows(conn: sqlite3.Connection, path: Path, ids: list[int] | None = None) -> list:
+    """The :data:`UNKNOWN_COLUMNS` and checksum of every unknown (or of these ids), by id."""
+    sql = f"SELECT {UNKNOWN_COLUMNS}, checksum FROM unknowns"
+    if ids is None:
+        return _read(conn, path, sql + " ORDER BY id", what=_UNKNOWNS)
+    rows = []
+    for chunk, marks in _chunks(ids):
+        rows += _read(conn, path, f"{sql} WHERE id IN ({marks}) ORDER BY id", chunk, what=_UNKNOWNS)
+    return sorted(rows, key=lambda r: r[0])
+
+
+def unknown_sources(conn: sqlite3.Connection, path: Path) -> set[str]:
+    """The distinct sources of the stored unknowns."""
+    sql = "SELECT DISTINCT source FROM unknowns WHERE source IS NOT NULL"
+    return {r[0] for r in _read(conn, path, sql, what=_UNKNOWNS)}
+
+
+def count_unknowns(conn: sqlite3.Connection, path: Path, ids: list[int] | None = None) -> int:
+    """Number of stored unknowns (or of these ids that are stored)."""
+    if ids is None:
+        return int(_read(conn, path, "SELECT COUNT(*) FROM unknowns", what=_UNKNOWNS)[0][0])
+    n = 0
+    for chunk, marks in _chunks(ids):
+        sql = f"SELECT COUNT(*) FROM unknowns WHERE id IN ({marks})"
+        n += int(_read(conn, path, sql, chunk, what=_UNKNOWNS)[0][0])
+    return n
+
+
+def unknown_groups(conn: sqlite3.Connection, path: Path) -> list[tuple[int, int, bytes]]:
+    """``(face id, group, checksum)`` of every face the user grouped by hand."""
+    sql = "SELECT face_id, grp, checksum FROM unknown_groups"
+    return _read(conn, path, sql, what=_UNKNOWNS)
+
+
+def next_group(conn: sqlite3.Connection) -> int:
+    """A group number no grouped face has yet."""
+    top = conn.execute("SELECT MAX(grp) FROM unknown_groups").fetchone()[0]
+    return int(top or 0) + 1
+
+
+def set_groups(conn: sqlite3.Connection, rows: list[tuple[int, int, bytes]]) -> None:
+    """Put faces into groups: ``(face id, group, checksum)`` rows, replacing old ones."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO unknown_groups(face_id, grp, checksum) VALUES (?, ?, ?)", rows
+    )
+
+
+# -- negatives: "this is not X" corrections (workbench/gallery/negatives.py) -------------
+
+#: Columns of a negatives row in checksum order (``embedding`` hashed as the blob).
+NEGATIVE_COLUMNS = "id, person_id, source, model_id, created, embedding"
+
+
+def negative_rows(conn: sqlite3.Connection) -> list:
+    """The :data:`NEGATIVE_COLUMNS` and checksum of every correction, by id (``[]`` for an
+    old read-only file without the table)."""
+    try:
+        return conn.execute(
+            f"SELECT {NEGATIVE_COLUMNS}, checksum FROM negatives ORDER BY id"
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return []
+
+
+def next_negative_id(conn: sqlite3.Connection) -> int:
+    """The id the next correction gets."""
+    top = conn.execute("SELECT seq FROM sqlite_sequence WHERE name='negatives'").fetchone()
+    return int(top[0]) + 1 if top else 1
+
+
+def insert_negatives(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+    """Corrections; each row holds the :data:`NEGATIVE_COLUMNS` values and the checksum."""
+    conn.executemany(
+        f"INSERT INTO negatives({NEGATIVE_COLUMNS}, checksum) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+    )
+
+
+def negative_records(
+    conn: sqlite3.Connection, path: Path, name: str | None = None
+) -> list[tuple[int, str, str | None, str]]:
+    """``(id, person, source, created)`` of every correction (or ``name``'s), by id."""
+    sql = (
+        "SELECT n.id, p.name, n.source, n.created FROM negatives n "
+        "JOIN people p ON p.id = n.person_id"
+    )
+    args: tuple = ()
+    if name is not None:
+        sql += " WHERE p.name = ?"
+        args = (name,)
+    return _read(conn, path, sql + " ORDER BY n.id", args, what="the corrections")

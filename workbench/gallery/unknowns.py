@@ -47,13 +47,6 @@ FULL_SIZE_PX = 100.0
 #: motion-blurred or out-of-focus chip falls to a few units.
 FULL_SHARPNESS = 30.0
 
-#: Columns of an unknowns row in checksum order (``embedding`` + ``thumbnail`` hashed as
-#: the blob).
-COLUMNS = (
-    "id, source, frame, track, box, detector, score, quality, model_id, created, "
-    "embedding, thumbnail"
-)
-
 
 @dataclass(frozen=True)
 class UnknownsPolicy:
@@ -199,7 +192,8 @@ def _checksum(values: tuple, embedding: bytes, thumb: bytes | None) -> bytes:
     return integrity.checksum("unknowns", values, embedding + (thumb or b""))
 
 
-def _has_table(gallery: Gallery) -> None:
+def require_table(gallery: Gallery) -> None:
+    """Raise GalleryError when the gallery has no unknowns table (an old read-only file)."""
     if gallery.meta.get("schema_version") != str(store.SCHEMA_VERSION):
         raise GalleryError(
             f"{gallery.path}: this gallery (schema {gallery.meta.get('schema_version')}) "
@@ -285,13 +279,13 @@ def add_unknowns(
     policy = gallery.unknowns_policy
     if not policy.keep or not n:
         return []
-    _has_table(gallery)
+    require_table(gallery)
     sources = source if isinstance(source, list | tuple) else [source] * n
     src_col = [None if v is None else str(v) for v in _rows(sources, n, "source")]
-    with gallery._writer() as conn:
+    with gallery.writer() as conn:
         with store.transaction(conn, gallery.path):
             created = store.now()
-            next_id = _next_id(conn)
+            next_id = store.next_unknown_id(conn)
             ids = list(range(next_id, next_id + n))
             rows = []
             for i, uid in enumerate(ids):
@@ -309,48 +303,21 @@ def add_unknowns(
                 )
                 blob = vecs[i].tobytes()
                 rows.append((*values, blob, thumbs[i], _checksum(values, blob, thumbs[i])))
-            conn.executemany(
-                f"INSERT INTO unknowns({COLUMNS}, checksum) VALUES ({','.join('?' * 13)})", rows
-            )
+            store.insert_unknowns(conn, rows)
             for src, track in sorted(
                 {(src_col[i], t) for i, t in enumerate(track_col) if t is not None},
                 key=str,
             ):
-                _keep_best_of_track(conn, src, track, policy.per_track)
+                store.keep_best_of_track(conn, src, track, policy.per_track)
             _apply_bounds(conn, policy)
-            kept = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT id FROM unknowns WHERE id >= ? AND id < ?", (ids[0], ids[-1] + 1)
-                )
-            }
+            kept = store.unknown_ids_between(conn, ids[0], ids[-1])
     return [i for i in ids if i in kept]
-
-
-def _next_id(conn) -> int:
-    # AUTOINCREMENT's sqlite_sequence: ids are never reused, even after removals, so a
-    # cluster id seen before a removal cannot name other faces after it.
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'unknowns'").fetchone()
-    top = conn.execute("SELECT MAX(id) FROM unknowns").fetchone()[0]
-    return max(int(row[0]) if row else 0, int(top or 0)) + 1
-
-
-def _keep_best_of_track(conn, source: str | None, track: str, per_track: int) -> None:
-    conn.execute(
-        "DELETE FROM unknowns WHERE id IN (SELECT id FROM unknowns WHERE source IS ? AND "
-        "track = ? ORDER BY quality DESC, id ASC LIMIT -1 OFFSET ?)",
-        (source, track, per_track),
-    )
 
 
 def _apply_bounds(conn, policy: UnknownsPolicy) -> None:
     oldest = datetime.now(UTC) - timedelta(days=float(policy.max_age_days))
-    conn.execute("DELETE FROM unknowns WHERE created < ?", (oldest.isoformat(timespec="seconds"),))
-    conn.execute(
-        "DELETE FROM unknowns WHERE id IN (SELECT id FROM unknowns ORDER BY id DESC "
-        "LIMIT -1 OFFSET ?)",
-        (int(policy.max_count),),
-    )
+    store.delete_unknowns_before(conn, oldest.isoformat(timespec="seconds"))
+    store.keep_newest_unknowns(conn, policy.max_count)
 
 
 def _damaged(gallery: Gallery, uid, why: str) -> GalleryError:
@@ -358,18 +325,6 @@ def _damaged(gallery: Gallery, uid, why: str) -> GalleryError:
         f"{gallery.path}: unknown face {uid} is damaged ({why}); remove it with "
         "`workbench unknowns --remove` or clear the unknowns"
     )
-
-
-def _select(gallery: Gallery, where: str = "", args: tuple = ()) -> list[tuple]:
-    _has_table(gallery)
-    with gallery._lock:
-        conn = gallery._conn_or_raise()
-        try:
-            return conn.execute(
-                f"SELECT {COLUMNS}, checksum FROM unknowns {where} ORDER BY id", args
-            ).fetchall()
-        except store.sqlite3.Error as exc:
-            raise GalleryError(f"{gallery.path}: cannot read the unknowns: {exc}") from None
 
 
 def _checked(gallery: Gallery, rows: list[tuple]) -> tuple[list[UnknownFace], np.ndarray]:
@@ -401,21 +356,23 @@ def unknown_faces(gallery: Gallery, ids=None) -> tuple[list[UnknownFace], np.nda
     Raises:
         GalleryError: a damaged row, or (with ``ids``) an id that is not stored.
     """
-    if ids is None:
-        return _checked(gallery, _select(gallery))
-    wanted = _ids(ids)
-    rows = []
-    for i in range(0, len(wanted), 500):
-        chunk = wanted[i : i + 500]
-        rows += _select(gallery, f"WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk))
-    missing = sorted(set(wanted) - {r[0] for r in rows})
-    if missing:
-        raise GalleryError(f"{gallery.path}: no unknown face with id {missing[0]}")
-    rows.sort(key=lambda r: r[0])
+    wanted = None if ids is None else checked_ids(ids)
+    require_table(gallery)
+    with gallery.reader() as conn:
+        rows = store.unknown_rows(conn, gallery.path, wanted)
+    if wanted is not None:
+        missing = sorted(set(wanted) - {r[0] for r in rows})
+        if missing:
+            raise GalleryError(f"{gallery.path}: no unknown face with id {missing[0]}")
     return _checked(gallery, rows)
 
 
-def _ids(ids) -> list[int]:
+def checked_ids(ids) -> list[int]:
+    """Row ids as sorted distinct ints (unknown faces, corrections).
+
+    Raises:
+        InvalidArgumentError: a value that is no integer.
+    """
     out = []
     for v in ids:
         if isinstance(v, bool) or not isinstance(v, int | np.integer):
@@ -427,35 +384,17 @@ def _ids(ids) -> list[int]:
 def sources(gallery: Gallery) -> set[str]:
     """The distinct sources of the stored unknowns (so a folder scanned again adds only
     its new photos)."""
-    _has_table(gallery)
-    with gallery._lock:
-        try:
-            rows = gallery._conn_or_raise().execute(
-                "SELECT DISTINCT source FROM unknowns WHERE source IS NOT NULL"
-            )
-            return {r[0] for r in rows}
-        except store.sqlite3.Error as exc:
-            raise GalleryError(f"{gallery.path}: cannot read the unknowns: {exc}") from None
+    require_table(gallery)
+    with gallery.reader() as conn:
+        return store.unknown_sources(conn, gallery.path)
 
 
 def count(gallery: Gallery, ids=None) -> int:
     """Number of stored unknowns (or of these ids that are still stored)."""
-    _has_table(gallery)
-    wanted = None if ids is None else _ids(ids)
-    with gallery._lock:
-        conn = gallery._conn_or_raise()
-        try:
-            if wanted is None:
-                return int(conn.execute("SELECT COUNT(*) FROM unknowns").fetchone()[0])
-            n = 0
-            for i in range(0, len(wanted), 500):
-                chunk = wanted[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                sql = f"SELECT COUNT(*) FROM unknowns WHERE id IN ({marks})"
-                n += int(conn.execute(sql, chunk).fetchone()[0])
-            return n
-        except store.sqlite3.Error as exc:
-            raise GalleryError(f"{gallery.path}: cannot read the unknowns: {exc}") from None
+    require_table(gallery)
+    wanted = None if ids is None else checked_ids(ids)
+    with gallery.reader() as conn:
+        return store.count_unknowns(conn, gallery.path, wanted)
 
 
 def remove_unknowns(gallery: Gallery, ids=None) -> int:
@@ -467,29 +406,26 @@ def remove_unknowns(gallery: Gallery, ids=None) -> int:
     Raises:
         GalleryError: (with ``ids``) an id that is not stored: then nothing is removed.
     """
-    _has_table(gallery)
-    with gallery._writer() as conn:
+    require_table(gallery)
+    with gallery.writer() as conn:
         with store.transaction(conn, gallery.path):
             if ids is None:
-                return int(conn.execute("DELETE FROM unknowns").rowcount)
-            return _delete_ids(gallery, conn, _ids(ids))
+                return store.delete_all_unknowns(conn)
+            return delete_within(gallery, conn, checked_ids(ids))
 
 
-def _delete_ids(gallery: Gallery, conn, wanted: list[int]) -> int:
-    """Inside a transaction: delete these ids, all or none."""
-    present: set[int] = set()
-    for i in range(0, len(wanted), 500):
-        chunk = wanted[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        present |= {
-            r[0] for r in conn.execute(f"SELECT id FROM unknowns WHERE id IN ({marks})", chunk)
-        }
+def delete_within(gallery: Gallery, conn, wanted: list[int]) -> int:
+    """Inside the caller's transaction on ``conn``: delete these unknown ids, all or
+    none (naming a proposal enrolls its faces and removes them in one commit).
+
+    Raises:
+        GalleryError: an id that is not stored.
+    """
+    present = store.present_ids(conn, "unknowns", wanted)
     missing = [i for i in wanted if i not in present]
     if missing:
         raise GalleryError(f"{gallery.path}: no unknown face with id {missing[0]}")
-    for i in range(0, len(wanted), 500):
-        chunk = wanted[i : i + 500]
-        conn.execute(f"DELETE FROM unknowns WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+    store.delete_ids(conn, "unknowns", wanted)
     return len(wanted)
 
 
@@ -498,20 +434,16 @@ def set_policy(gallery: Gallery, policy: UnknownsPolicy) -> int:
     transaction. Returns how many unknowns it removed."""
     if not isinstance(policy, UnknownsPolicy):
         raise InvalidArgumentError(f"expected an UnknownsPolicy, but got {type(policy).__name__}")
-    _has_table(gallery)
-    with gallery._writer() as conn:
-        with store.transaction(conn, gallery.path):
-            before = int(conn.execute("SELECT COUNT(*) FROM unknowns").fetchone()[0])
-            store.write_meta(conn, policy.to_meta())
-            if not policy.keep:
-                conn.execute("DELETE FROM unknowns")
-            else:
-                _apply_bounds(conn, policy)
-                tracks = conn.execute(
-                    "SELECT DISTINCT source, track FROM unknowns WHERE track IS NOT NULL"
-                ).fetchall()
-                for src, track in tracks:
-                    _keep_best_of_track(conn, src, track, policy.per_track)
-            after = int(conn.execute("SELECT COUNT(*) FROM unknowns").fetchone()[0])
-        gallery._meta = {**gallery._meta, **policy.to_meta()}
-    return before - after
+    require_table(gallery)
+
+    def apply(conn) -> int:
+        before = store.count_unknowns(conn, gallery.path)
+        if not policy.keep:
+            store.delete_all_unknowns(conn)
+        else:
+            _apply_bounds(conn, policy)
+            for src, track in store.unknown_tracks(conn):
+                store.keep_best_of_track(conn, src, track, policy.per_track)
+        return before - store.count_unknowns(conn, gallery.path)
+
+    return gallery.write_meta(policy.to_meta(), inside=apply)
