@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import threading
 import time
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.errors import GalleryError, InvalidArgumentError, InvalidNameError
+from workbench.gallery import batches as _batches
 from workbench.gallery import calibrate as _calibrate
 from workbench.gallery import enroll as _enroll
 from workbench.gallery import integrity, pgstore, store
@@ -29,6 +29,7 @@ from workbench.gallery import lookalike as _lookalike
 from workbench.gallery import negatives as _negatives
 from workbench.gallery import portable as _portable
 from workbench.gallery import unknowns as _unknowns
+from workbench.gallery import verdict as _verdict
 from workbench.gallery.calibrate import Calibration, ThresholdInfo
 from workbench.gallery.enroll import EnrollSummary, MultipleFaces
 from workbench.gallery.names import folder_key, lookup_name, validate_name
@@ -38,7 +39,6 @@ from workbench.gallery.search import (
     Searcher,
     SearchResult,
     check_queries,
-    to_result,
 )
 from workbench.gallery.snapshot import Buffers, Snapshot
 from workbench.gallery.types import Decision, FaceBatch, PersonInfo
@@ -522,26 +522,16 @@ class Gallery:
         rows, d2 = self._search.nearest(
             s, queries, max(k, 2) if margin > 0 else k, self.decision, self._latest
         )
-        result = to_result(s, rows[:, :k], d2[:, :k], k, threshold)
-        accepted = result.accepted
-        if margin > 0 and rows.shape[1] >= 2:
-            dist = np.where(rows >= 0, np.sqrt(np.maximum(d2, 0.0)), np.inf)
-            accepted = _lookalike.margin_veto(
-                s, rows, dist, accepted, margin=margin, within=_lookalike.LOOKALIKE_DISTANCE
-            )
-        negatives = self._negatives
-        if negatives:
-            person_rows = np.full(result.names.shape, -1, np.int64)
-            person_rows[:, : min(k, rows.shape[1])] = rows[:, :k]
-            accepted = _negatives.veto(
-                queries,
-                person_rows,
-                accepted,
-                person_ids=s.person_ids,
-                negatives=negatives,
-                own_faces=lambda p: _own_faces(s, p),
-            )
-        return SearchResult(result.names, result.distances, accepted, threshold)
+        return _verdict.decide(
+            s,
+            queries,
+            rows,
+            d2,
+            k=k,
+            threshold=threshold,
+            margin=margin,
+            corrections=self._negatives,
+        )
 
     def build_index(self) -> None:
         """Build (or bring up to date) the approximate index now instead of on first search.
@@ -617,7 +607,7 @@ class Gallery:
             InvalidNameError, InvalidArgumentError, GalleryError: as :meth:`add_embeddings`.
         """
         # Every batch is checked before the transaction starts: all or nothing.
-        prepared = [_prepared(batch, self.dim) for batch in batches]
+        prepared = [_batches.prepare(batch, self.dim) for batch in batches]
         with self.writer() as conn:
             created = store.now()
             new_ids: list[list[int]] = []
@@ -782,7 +772,7 @@ class Gallery:
                 idx = int(np.searchsorted(self._person_ids, pid))
                 self._rebuild_after_removal(s.owners != idx, drop_person=idx)
             _calibrate.refresh(self)
-        _delete_stored_photos(photos)
+        _enroll.delete_saved_photos(photos)
         return int(n)
 
     def remove_face(self, face_id: int) -> None:
@@ -807,7 +797,7 @@ class Gallery:
                 self._rebuild_after_removal(keep, drop_person=None)
             _calibrate.refresh(self)
         src, sha, stored = removed
-        _delete_stored_photos([(src, sha)] if stored == 1 else [])
+        _enroll.delete_saved_photos([(src, sha)] if stored == 1 else [])
 
     def _rebuild_after_removal(self, keep: np.ndarray, drop_person: int | None) -> None:
         s = self._state
@@ -1153,104 +1143,3 @@ class Gallery:
     def import_file(self, path: str | os.PathLike) -> ImportSummary:
         """Add an export's people and faces; see :func:`.portable.import_file`."""
         return _portable.import_file(self, path)
-
-
-def _own_faces(s: Snapshot, person: int) -> np.ndarray:
-    """``(n, D)`` enrolled faces of the person at index ``person`` of snapshot ``s``."""
-    perm, starts, owners = s.groups
-    g = int(np.searchsorted(owners, person))
-    end = starts[g + 1] if g + 1 < len(starts) else s.n
-    return s.vectors[perm[starts[g] : end]]
-
-
-def _prepared(batch: FaceBatch, dim: int) -> tuple[str, np.ndarray, list[list]]:
-    """``(name, vectors, columns)`` of a batch, every value as SQLite will store it.
-
-    Raises:
-        InvalidNameError: a bad name. InvalidArgumentError: a bad embedding or a column
-            of the wrong length.
-    """
-    name = validate_name(batch.name)
-    vecs = check_queries(batch.embeddings, dim)
-    bad = integrity.bad_embedding_rows(vecs)
-    if bad.size:
-        raise InvalidArgumentError(
-            f"embedding {int(bad[0])} of {name!r} "
-            f"{integrity.describe_embedding(vecs[bad[0]])}: that is no face embedding "
-            "(NaN, inf, zeros or far from unit scale)"
-        )
-    m = vecs.shape[0]
-    detector = batch.detector
-    dets = (
-        _column(detector, m, "detector") if isinstance(detector, list | tuple) else [detector] * m
-    )
-    cols = [
-        [_text(v) for v in _column(batch.sources, m, "sources")],
-        [_text(v) for v in _column(batch.sha256s, m, "sha256s")],
-        [store.box_to_text(v) for v in _column(batch.boxes, m, "boxes")],
-        [_score(v) for v in _column(batch.scores, m, "scores")],
-        [_text(v) for v in dets],
-        [int(bool(v)) for v in _column(batch.saved, m, "saved")]
-        if batch.saved is not None
-        else [0] * m,
-    ]
-    return name, vecs, cols
-
-
-def _column(values, m: int, what: str) -> list:
-    if values is None:
-        return [None] * m
-    values = list(values)
-    if len(values) != m:
-        raise InvalidArgumentError(
-            f"{what} must have {m} entries (one per embedding), got {len(values)}"
-        )
-    return values
-
-
-def _text(value) -> str | None:
-    """A text column's value exactly as SQLite will hand it back (checksums depend on it).
-
-    Lone surrogates (a Linux file name that is not UTF-8, decoded by ``os.fsdecode``)
-    cannot be stored as text: they become ``\\udcff``-style escapes.
-    """
-    if value is None:
-        return None
-    text = str(value)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
-
-
-def _score(value) -> float | None:
-    """A score as SQLite hands it back: REAL, and NaN stored as NULL."""
-    if value is None:
-        return None
-    v = float(value)
-    return v if math.isfinite(v) else None
-
-
-def _delete_stored_photos(photos: list[tuple[str | None, str | None]]) -> None:
-    """Delete photos the workbench saved, each only if its content is still the enrolled
-    one (sha256); then their folders if left empty. Failures leave the file in place."""
-    import hashlib
-
-    folders = set()
-    for source, digest in photos:
-        if not source:
-            continue
-        path = Path(source)
-        try:
-            if not path.is_file() or path.is_symlink():
-                continue
-            if digest and hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-                continue  # replaced by the user since: not ours to delete
-            path.unlink()
-            folders.add(path.parent)
-        except OSError:
-            continue
-    for folder in folders:
-        with contextlib.suppress(OSError):
-            folder.rmdir()  # only succeeds when empty

@@ -8,6 +8,7 @@ person it finished and a rerun skips them as duplicates.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import os
@@ -625,3 +626,25 @@ def enroll_folder(
             gallery.refresh_threshold()
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def delete_saved_photos(photos: list[tuple[str | None, str | None]]) -> None:
+    """Delete photos the workbench saved, each only if its content is still the enrolled
+    one (sha256); then their folders if left empty. Failures leave the file in place."""
+    folders = set()
+    for source, digest in photos:
+        if not source:
+            continue
+        path = Path(source)
+        try:
+            if not path.is_file() or path.is_symlink():
+                continue
+            if digest and hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+                continue  # replaced by the user since: not ours to delete
+            path.unlink()
+            folders.add(path.parent)
+        except OSError:
+            continue
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only succeeds when empty

@@ -52,6 +52,13 @@ class Snapshot:
         starts = np.flatnonzero(np.r_[True, sorted_owners[1:] != sorted_owners[:-1]])
         return perm, starts, sorted_owners[starts]
 
+    def person_faces(self, person: int) -> np.ndarray:
+        """``(n, D)`` enrolled faces of the person at index ``person``."""
+        perm, starts, owners = self.groups
+        g = int(np.searchsorted(owners, person))
+        end = starts[g + 1] if g + 1 < len(starts) else self.n
+        return self.vectors[perm[starts[g] : end]]
+
     @cached_property
     def centroid_row(self) -> np.ndarray:
         """``(P,)`` row of each person in :attr:`centroids`, -1 for people without faces."""

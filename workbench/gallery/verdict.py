@@ -1,0 +1,57 @@
+"""The verdict between a search's nearest people and its result.
+
+Two rules can turn an accepted match away: of two look-alike people the best must beat
+the second by a margin (:mod:`.lookalike`), and a correction "this is not X" vetoes X for
+probes nearer to it than to X's own faces (:mod:`.negatives`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workbench.gallery import lookalike, negatives
+from workbench.gallery.search import SearchResult, to_result
+from workbench.gallery.snapshot import Snapshot
+
+
+def decide(
+    s: Snapshot,
+    queries: np.ndarray,
+    rows: np.ndarray,
+    d2: np.ndarray,
+    *,
+    k: int,
+    threshold: float,
+    margin: float,
+    corrections: dict[int, np.ndarray],
+) -> SearchResult:
+    """The ``(N, k)`` result of :meth:`.search.Searcher.nearest`'s person ``rows`` and
+    squared distances ``d2`` (at least two columns when ``margin > 0``).
+
+    Args:
+        s: the snapshot searched.
+        queries: ``(N, D)`` float32.
+        k: columns of the result.
+        threshold: accept a person nearer than this.
+        margin: the look-alike margin (0: no rule).
+        corrections: ``{person id: (m, D)}`` negatives.
+    """
+    result = to_result(s, rows[:, :k], d2[:, :k], k, threshold)
+    accepted = result.accepted
+    if margin > 0 and rows.shape[1] >= 2:
+        dist = np.where(rows >= 0, np.sqrt(np.maximum(d2, 0.0)), np.inf)
+        accepted = lookalike.margin_veto(
+            s, rows, dist, accepted, margin=margin, within=lookalike.LOOKALIKE_DISTANCE
+        )
+    if corrections:
+        person_rows = np.full(result.names.shape, -1, np.int64)
+        person_rows[:, : min(k, rows.shape[1])] = rows[:, :k]
+        accepted = negatives.veto(
+            queries,
+            person_rows,
+            accepted,
+            person_ids=s.person_ids,
+            negatives=corrections,
+            own_faces=s.person_faces,
+        )
+    return SearchResult(result.names, result.distances, accepted, threshold)
