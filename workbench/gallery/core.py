@@ -251,7 +251,8 @@ class Gallery:
         people, meta and negatives, which are small) when nothing was removed; reload
         everything otherwise. Face ids are never reused, so "added" is ``id > last``, and
         "nothing removed" is: the faces counted now are the old ones plus the added ones,
-        and every person of the snapshot is still there."""
+        and every person of the snapshot is still there. It relies on a face never changing
+        owner or embedding in place (no write does; one that did must reload instead)."""
         s = self._state
         if not s.n:
             return self._load()
