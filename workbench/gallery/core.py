@@ -214,21 +214,14 @@ class Gallery:
     def _load(self) -> None:
         """Read the whole file into a fresh snapshot (at open, and after another process
         wrote)."""
-        conn = self._conn
-        try:
-            conn.execute("BEGIN")  # one read transaction: people, faces and meta agree
-            try:
-                version = store.data_version(conn, self.path)
-                meta = store.read_meta(conn, self.path)
-                people, face_ids, owner_ids, vectors = store.load(
-                    conn, self.path, self.dim, verify=self._verify
-                )
-                negatives = _negatives.load(conn, self.path, self.dim) if self._verify else {}
-            finally:
-                with contextlib.suppress(*store.ERRORS):
-                    conn.execute("ROLLBACK")  # a read transaction: nothing to keep
-        except store.ERRORS as exc:
-            raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
+        # One read transaction: people, faces and meta agree.
+        with store.read_transaction(self._conn, self.path) as conn:
+            version = store.data_version(conn, self.path)
+            meta = store.read_meta(conn, self.path)
+            people, face_ids, owner_ids, vectors = store.load(
+                conn, self.path, self.dim, verify=self._verify
+            )
+            negatives = _negatives.load(conn, self.path, self.dim) if self._verify else {}
         if meta["model_id"] != self.model_id or int(meta["dim"]) != self.dim:
             raise GalleryError(
                 f"{self.path}: the gallery's model changed on disk to {meta['model_id']!r} "
@@ -256,22 +249,14 @@ class Gallery:
         s = self._state
         if not s.n:
             return self._load()
-        conn = self._conn
-        try:
-            conn.execute("BEGIN")  # one read transaction, as in _load
-            try:
-                version = store.data_version(conn, self.path)
-                meta = store.read_meta(conn, self.path)
-                (count,) = conn.execute("SELECT COUNT(*) FROM faces").fetchone()
-                people, face_ids, owner_ids, vectors = store.load(
-                    conn, self.path, self.dim, verify=self._verify, after_id=int(s.face_ids[-1])
-                )
-                negatives = _negatives.load(conn, self.path, self.dim) if self._verify else {}
-            finally:
-                with contextlib.suppress(*store.ERRORS):
-                    conn.execute("ROLLBACK")
-        except store.ERRORS as exc:
-            raise GalleryError(f"{self.path}: cannot read the gallery: {exc}") from None
+        with store.read_transaction(self._conn, self.path) as conn:  # as in _load
+            version = store.data_version(conn, self.path)
+            meta = store.read_meta(conn, self.path)
+            count = store.face_count(conn)
+            people, face_ids, owner_ids, vectors = store.load(
+                conn, self.path, self.dim, verify=self._verify, after_id=int(s.face_ids[-1])
+            )
+            negatives = _negatives.load(conn, self.path, self.dim) if self._verify else {}
         ids = np.array([p[0] for p in people], np.int64)
         known = self._person_ids
         if (
@@ -831,19 +816,7 @@ class Gallery:
             GalleryError: the store refused (e.g. not the tables' owner).
         """
         with self.writer() as conn:
-            if self._url is None:
-                statements = ["VACUUM"]
-            else:
-                tables = "people, faces, unknowns, negatives, unknown_groups"
-                statements = [f"VACUUM (FULL) {tables}"]
-            try:
-                for sql in statements:
-                    conn.execute(sql)
-                if self._url is not None:
-                    with contextlib.suppress(*store.ERRORS):  # needs pg_checkpoint rights
-                        conn.execute("CHECKPOINT")
-            except store.ERRORS as exc:
-                raise GalleryError(f"{self.path}: cannot purge the gallery: {exc}") from None
+            store.purge(conn, self.path)
 
     def move_sources(self, moves: dict[str, str]) -> int:
         """Point faces whose ``source`` is a key of ``moves`` at the value instead (after

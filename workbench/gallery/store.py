@@ -660,6 +660,48 @@ def transaction(conn: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connec
         raise
 
 
+@contextlib.contextmanager
+def read_transaction(conn: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connection]:
+    """``BEGIN`` ... ``ROLLBACK``: reads that see one state (a read keeps nothing).
+
+    Raises:
+        GalleryError: wrapping any of :data:`ERRORS`.
+    """
+    try:
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            with contextlib.suppress(*ERRORS):
+                conn.execute("ROLLBACK")
+    except ERRORS as exc:
+        raise GalleryError(f"{path}: cannot read the gallery: {exc}") from None
+
+
+def purge(conn: sqlite3.Connection, path: Path) -> None:
+    """Rewrite the store so removed rows leave no bytes in its files (outside any
+    transaction): ``VACUUM`` for SQLite; ``VACUUM (FULL)`` of every gallery table, then a
+    ``CHECKPOINT`` where allowed, for PostgreSQL (see ``Gallery.purge``).
+
+    Raises:
+        GalleryError: the store refused (e.g. not the tables' owner).
+    """
+    postgres = isinstance(conn, pgstore.PgConnection)
+    if not postgres:
+        statements = ["VACUUM"]
+    else:
+        tables = "people, faces, unknowns, negatives, unknown_groups"
+        statements = [f"VACUUM (FULL) {tables}"]
+    try:
+        for sql in statements:
+            conn.execute(sql)
+        if postgres:
+            with contextlib.suppress(*ERRORS):  # needs pg_checkpoint rights
+                conn.execute("CHECKPOINT")
+    except ERRORS as exc:
+        raise GalleryError(f"{path}: cannot purge the gallery: {exc}") from None
+
+
 def box_to_text(box: object) -> str | None:
     """Store a box as JSON text ``[x1, y1, x2, y2]`` (readable in any SQLite browser)."""
     if box is None:
@@ -771,6 +813,11 @@ def next_id(conn: sqlite3.Connection, table: str) -> int:
         (table,),
     ).fetchone()
     return int(row[0]) + 1
+
+
+def face_count(conn: sqlite3.Connection) -> int:
+    """Number of stored faces."""
+    return int(conn.execute("SELECT COUNT(*) FROM faces").fetchone()[0])
 
 
 def person_row(conn: sqlite3.Connection, name: str) -> tuple[int, str] | None:
