@@ -18,7 +18,6 @@ Run: .venv/bin/python benchmarks/kernel_idle.py [--seconds 20] [--write]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -30,7 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine  # noqa: E402
 
 from workbench.data import PROJECT_ROOT  # noqa: E402
-from workbench.testing.lab import CHROMIUM, chromium_flags, jupyter_lab  # noqa: E402
+from workbench.testing.lab import (  # noqa: E402
+    CHROMIUM,
+    chromium_flags,
+    jupyter_lab,
+    write_notebook,
+)
 
 CELL = """
 from workbench.live import WebcamWidget
@@ -51,21 +55,7 @@ def run(seconds: float) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        nb = {
-            "cells": [
-                {
-                    "cell_type": "code",
-                    "metadata": {},
-                    "execution_count": None,
-                    "outputs": [],
-                    "source": CELL,
-                }
-            ],
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-            "nbformat": 4,
-            "nbformat_minor": 5,
-        }
-        (root / "idle.ipynb").write_text(json.dumps(nb))
+        write_notebook(root / "idle.ipynb", [CELL])
         env = {"PYTHONPATH": str(PROJECT_ROOT)}
         out = {}
         with jupyter_lab(root, workdir=root / "lab", env=env) as server, sync_playwright() as p:

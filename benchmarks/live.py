@@ -253,28 +253,19 @@ def browser_camera(stills: list[Path], tmp: Path, seconds: float) -> list[str]:
     JupyterLab in headless Chromium fed by a fake camera (JPEG and PNG snapshots)."""
     import json
 
-    import nbformat
     from playwright.sync_api import sync_playwright
 
-    from workbench.testing.lab import CHROMIUM, chromium_flags, jupyter_lab
+    from workbench.testing.lab import CHROMIUM, chromium_flags, jupyter_lab, write_notebook
 
     clip = tmp / "camera.y4m"
     write_y4m(stills[:3], clip)
     root = tmp / "lab"
     root.mkdir()
     result = tmp / "camera.json"
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell(f"SECONDS = {seconds}\nRESULT = {str(result)!r}"),
-        *[nbformat.v4.new_code_cell(c) for c in CAMERA_NOTEBOOK_CELLS],
-    ]
-    # Without a kernelspec JupyterLab asks which kernel to use in a modal dialog.
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, root / "camera.ipynb")
+    write_notebook(
+        root / "camera.ipynb",
+        [f"SECONDS = {seconds}\nRESULT = {str(result)!r}", *CAMERA_NOTEBOOK_CELLS],
+    )
     with jupyter_lab(root, workdir=tmp) as server:
         with sync_playwright() as p:
             browser = p.chromium.launch(

@@ -18,7 +18,6 @@ Run: .venv/bin/python benchmarks/scatter.py [--sizes 1000,10000] [--write]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -31,7 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine  # noqa: E402
 
 from workbench.data import PROJECT_ROOT  # noqa: E402
-from workbench.testing.lab import CHROMIUM, chromium_flags, jupyter_lab  # noqa: E402
+from workbench.testing.lab import (  # noqa: E402
+    CHROMIUM,
+    chromium_flags,
+    jupyter_lab,
+    write_notebook,
+)
 
 CELL = """
 import numpy as np
@@ -110,21 +114,7 @@ def run(sizes: list[int]) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        nb = {
-            "cells": [
-                {
-                    "cell_type": "code",
-                    "metadata": {},
-                    "execution_count": None,
-                    "outputs": [],
-                    "source": f"SIZES = {sizes!r}\n" + CELL,
-                }
-            ],
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-            "nbformat": 4,
-            "nbformat_minor": 5,
-        }
-        (root / "scatter.ipynb").write_text(json.dumps(nb))
+        write_notebook(root / "scatter.ipynb", [f"SIZES = {sizes!r}\n" + CELL])
         env = {"PYTHONPATH": str(PROJECT_ROOT)}
         with jupyter_lab(root, workdir=root / "lab", env=env) as server, sync_playwright() as p:
             browser = p.chromium.launch(

@@ -43,7 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from live import machine, write_y4m  # noqa: E402  (benchmarks/live.py, beside this file)
 
 from workbench.data import PROJECT_ROOT, shared_data_dir  # noqa: E402
-from workbench.testing.lab import CHROMIUM, chromium_flags, jupyter_lab  # noqa: E402
+from workbench.testing.lab import (  # noqa: E402
+    CHROMIUM,
+    chromium_flags,
+    jupyter_lab,
+    write_notebook,
+)
 
 #: Reading notes and the decision, written under the figures (they hold for any run).
 NOTES = [
@@ -290,19 +295,11 @@ def run_lab(
 
     ``allow_camera=False`` launches Chromium without the flag that accepts the camera
     prompt and without granting the permission, so ``getUserMedia`` is refused."""
-    import nbformat
     from playwright.sync_api import sync_playwright
 
     root = tmp / "lab"
     root.mkdir(exist_ok=True)
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, root / "webcam.ipynb")
+    write_notebook(root / "webcam.ipynb", cells)
     console: list[str] = []
     with jupyter_lab(root, workdir=tmp) as server:
         with sync_playwright() as p:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +89,74 @@ class LabServer:
         return f"{self.base}{path}{sep}token={self.token}"
 
 
+def write_notebook(path: str | os.PathLike, cells: list[str]) -> Path:
+    """Write a notebook of code ``cells`` with the python3 kernelspec (without one,
+    JupyterLab asks which kernel to use in a modal dialog); returns the path."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(path))
+    return Path(path)
+
+
+@contextlib.contextmanager
+def _server_process(
+    name: str,
+    command: list[str],
+    *,
+    env: dict[str, str],
+    log_path: Path,
+    ready: Callable[[], object],
+    timeout: float,
+) -> Iterator[None]:
+    """Run ``command`` in its own process group, wait until ``ready()`` stops raising
+    OSError, and on exit stop the group (TERM, then KILL after 20 s).
+
+    Raises:
+        LabStartError: the process exited or was not ready within ``timeout``.
+    """
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            command,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # The server and every kernel it starts share one process group, so one
+            # signal stops them all.
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    raise LabStartError(f"{name} exited: {log_path.read_text()[-2000:]}")
+                try:
+                    ready()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise LabStartError(
+                            f"{name} did not answer within {timeout:.0f} s"
+                        ) from None
+                    time.sleep(0.5)
+            yield
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+            except ProcessLookupError:
+                pass
+
+
 @contextlib.contextmanager
 def jupyter_lab(
     root_dir: str | os.PathLike,
@@ -119,50 +187,36 @@ def jupyter_lab(
         **(env or {}),
     }
     server = LabServer(f"http://127.0.0.1:{port}", token, log_path)
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1"]
-            + [f"--port={port}", f"--IdentityProvider.token={token}"]
-            + [f"--ServerApp.root_dir={root_dir}", "--ServerApp.port_retries=0"]
-            + [
-                "--LabApp.news_url=",
-                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            ]
-            + (["--allow-root"] if os.geteuid() == 0 else []),
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            # The server and every kernel it starts share one process group, so one
-            # signal stops them all.
-            start_new_session=True,
-        )
+    command = (
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1"]
+        + [f"--port={port}", f"--IdentityProvider.token={token}"]
+        + [f"--ServerApp.root_dir={root_dir}", "--ServerApp.port_retries=0"]
+        + [
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]
+        + (["--allow-root"] if os.geteuid() == 0 else [])
+    )
+    with _server_process(
+        "JupyterLab",
+        command,
+        env=full_env,
+        log_path=log_path,
+        ready=lambda: server.api("/api/status"),
+        timeout=timeout,
+    ):
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if proc.poll() is not None:
-                    raise LabStartError(f"JupyterLab exited: {log_path.read_text()[-2000:]}")
-                try:
-                    server.api("/api/status")
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise LabStartError(
-                            f"JupyterLab did not answer within {timeout:.0f} s"
-                        ) from None
-                    time.sleep(0.5)
             yield server
         finally:
+            # Kernels first, through the API, so they can shut down cleanly.
             with contextlib.suppress(OSError):
                 for kernel in server.api("/api/kernels") or []:
                     server.api(f"/api/kernels/{kernel['id']}", "DELETE")
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-            except ProcessLookupError:
-                pass
+
+
+def _port_open(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=1):
+        pass
 
 
 @contextlib.contextmanager
@@ -185,36 +239,17 @@ def voila_app(
     log_path = workdir / "voila.log"
     full_env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"), **(env or {})}
     server = LabServer(f"http://127.0.0.1:{port}", token, log_path)
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "voila", str(notebook), "--no-browser"]
-            + ["--Voila.ip=127.0.0.1", f"--port={port}", f"--token={token}"],
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # one signal stops the server and its kernel
-        )
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if proc.poll() is not None:
-                    raise LabStartError(f"Voila exited: {log_path.read_text()[-2000:]}")
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise LabStartError(
-                            f"Voila did not answer within {timeout:.0f} s"
-                        ) from None
-                    time.sleep(0.5)
-            yield server
-        finally:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-            except ProcessLookupError:
-                pass
+    command = [sys.executable, "-m", "voila", str(notebook), "--no-browser"] + [
+        "--Voila.ip=127.0.0.1",
+        f"--port={port}",
+        f"--token={token}",
+    ]
+    with _server_process(
+        "Voila",
+        command,
+        env=full_env,
+        log_path=log_path,
+        ready=lambda: _port_open(port),
+        timeout=timeout,
+    ):
+        yield server
