@@ -410,10 +410,14 @@ def main() -> None:
         if not args.skip_crowd and crowd.is_file():
             # Short range finds no face here (they are small); full range at the default
             # score finds 2-4 of the 6-7, at 0.3 about 3-5 (MTCNN finds all 7 but takes
-            # 1.5 s a frame).
-            for rng, min_score in (("short", 0.5), ("full", 0.5), ("full", 0.3)):
+            # 1.5 s a frame). "auto" (the default: short range, then the tiled search when
+            # it finds nothing) is what a user gets.
+            for rng, min_score in (("auto", None), ("short", 0.5), ("full", 0.5), ("full", 0.3)):
+                options = (
+                    {"range": rng} if min_score is None else {"range": rng, "min_score": min_score}
+                )
                 with (
-                    create_detector("mediapipe", range=rng, min_score=min_score) as detector,
+                    create_detector("mediapipe", **options) as detector,
                     Gallery(tmp / "g.sqlite", model_id=embedder.model_id) as gallery,
                 ):
                     rec = Recognizer(detector, embedder, gallery)
@@ -423,11 +427,12 @@ def main() -> None:
                         stats, _ = run_loop(source, rec, tracking=tracking, callback=release)
                         results[label] = stats
                     base = results["every face"]
+                    score = detector.options.min_score
                     for label, stats in results.items():
                         saved = 1 - stats.embeddings / base.embeddings if base.embeddings else 0
                         crowd_rows.append(
                             row(
-                                f"crowd, {rng} range, score >= {min_score}, lockstep, {label}",
+                                f"crowd, {rng} range, score >= {score}, lockstep, {label}",
                                 stats,
                             )
                             + f" saved {saved:.0%} |"
