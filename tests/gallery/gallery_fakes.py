@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from workbench.faces import FaceDetections
+from workbench.gallery import Gallery
 
 DIM = 128
 MODEL = "fake-model-v1"
@@ -131,3 +132,19 @@ def raw_sql(location, *statements: tuple) -> list[list[tuple]]:
     finally:
         con.close()
     return out
+
+
+def fill_gallery(path, people: int = 3, faces: int = 2) -> None:
+    """Create or extend the gallery at ``path`` (a file or a URL) with ``people`` fake
+    people of ``faces`` faces each, with sources, hashes, boxes and scores filled in."""
+    with Gallery(path, model_id=MODEL) as g:
+        for p in range(people):
+            g.add_embeddings(
+                f"person {p}",
+                np.stack([face_vector(p, v) for v in range(faces)]),
+                sources=[f"p{p}_{v}.jpg" for v in range(faces)],
+                sha256s=[f"{p:02d}{v:062d}" for v in range(faces)],
+                boxes=[[1, 2, 30, 40]] * faces,
+                detector="fake",
+                scores=[0.9] * faces,
+            )

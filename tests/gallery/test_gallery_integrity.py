@@ -10,24 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gallery_fakes import MODEL, face_vector, raw_sql
+from gallery_fakes import MODEL, face_vector, fill_gallery, raw_sql
 
 from workbench.errors import GalleryError, InvalidArgumentError
 from workbench.gallery import SCHEMA_VERSION, Gallery, store
-
-
-def _filled(path: Path, people: int = 3, faces: int = 2) -> None:
-    with Gallery(path, model_id=MODEL) as g:
-        for p in range(people):
-            g.add_embeddings(
-                f"person {p}",
-                np.stack([face_vector(p, v) for v in range(faces)]),
-                sources=[f"p{p}_{v}.jpg" for v in range(faces)],
-                sha256s=[f"{p:02d}{v:062d}" for v in range(faces)],
-                boxes=[[1, 2, 30, 40]] * faces,
-                detector="fake",
-                scores=[0.9] * faces,
-            )
 
 
 def _sql(path, *statements: tuple) -> None:
@@ -69,7 +55,7 @@ def test_writes_refuse_embeddings_no_embedder_makes(gallery, value) -> None:
 def test_load_refuses_bad_embeddings_naming_the_face(gallery_path, blob, why) -> None:
     """Even with a matching checksum (a hand edit, or schema 1 without checksums), a value
     no write accepts is refused at open, naming the face and its person."""
-    _filled(gallery_path)
+    fill_gallery(gallery_path)
     ((r,),) = raw_sql(gallery_path, (f"SELECT {store.FACE_COLUMNS} FROM faces WHERE id = 3",))
     digest = store.face_checksum(r[:-1], blob if isinstance(blob, bytes) else b"")
     _sql(
@@ -104,7 +90,7 @@ def test_load_refuses_bad_embeddings_naming_the_face(gallery_path, blob, why) ->
     ],
 )
 def test_changed_rows_fail_their_checksum(gallery_path, statement, match) -> None:
-    _filled(gallery_path)
+    fill_gallery(gallery_path)
     arg = face_vector(5, 5).tobytes() if "embedding" in statement else 1
     _sql(gallery_path, (statement, (arg,)))
     with pytest.raises(GalleryError, match=match):
@@ -113,7 +99,7 @@ def test_changed_rows_fail_their_checksum(gallery_path, statement, match) -> Non
 
 @pytest.mark.parametrize("value", ["nan", "-5", "0", "inf", "1e999", "x", ""])
 def test_stored_threshold_must_be_positive_finite(gallery_path, value) -> None:
-    _filled(gallery_path)
+    fill_gallery(gallery_path)
     digest = store.integrity.checksum("meta", ("threshold", value))
     _sql(
         gallery_path,
@@ -150,7 +136,7 @@ def _raw(path: Path) -> bytes:
 def test_removed_person_leaves_no_trace_in_the_file(gallery_path) -> None:
     """secure_delete is set by the package, not left to how SQLite was built: the name
     and the embedding bytes are gone from the raw file (and no journal keeps them)."""
-    _filled(gallery_path, people=2)
+    fill_gallery(gallery_path, people=2)
     secret = "Zebediah Quux"
     vector = face_vector(42, 0)
     with Gallery(gallery_path, model_id=MODEL) as g:
@@ -265,7 +251,7 @@ def test_read_only_schema_1_gallery_still_opens(gallery_path, monkeypatch) -> No
 def test_damaged_schema_text_is_a_gallery_error(gallery_path) -> None:
     """Found by the fuzz suite: SQLite's "malformed database schema" message quotes the
     damaged schema, and Python failed to decode it (UnicodeDecodeError at connect)."""
-    _filled(gallery_path)
+    fill_gallery(gallery_path)
     data = bytearray(gallery_path.read_bytes())
     at = data.index(b"CREATE TABLE people")
     data[at + 13] = 0xC1  # not valid UTF-8

@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 import numpy as np
 import pytest
-from gallery_fakes import MODEL, face_vector, raw_sql
+from gallery_fakes import MODEL, face_vector, fill_gallery, raw_sql
 
 from workbench.errors import GalleryError, InvalidArgumentError
 from workbench.gallery import SCHEMA_VERSION, Gallery, PersonInfo
 from workbench.gallery.calibrate import prior_threshold
 
 
-def _filled(path: Path, people: int = 3, faces: int = 2) -> None:
-    with Gallery(path, model_id=MODEL) as g:
-        for p in range(people):
-            g.add_embeddings(
-                f"person {p}",
-                np.stack([face_vector(p, v) for v in range(faces)]),
-                sources=[f"p{p}_{v}.jpg" for v in range(faces)],
-                sha256s=[f"{p:02d}{v:062d}" for v in range(faces)],
-                boxes=[[1, 2, 30, 40]] * faces,
-                detector="fake",
-                scores=[0.9] * faces,
-            )
-
-
 def test_create_reopen_keeps_everything(gallery_path) -> None:
-    _filled(gallery_path)
+    fill_gallery(gallery_path)
     with Gallery(gallery_path, model_id=MODEL, create=False) as g:
         assert g.people == ["person 0", "person 1", "person 2"]
         assert len(g) == 6
@@ -71,7 +56,7 @@ def test_folder_is_refused(tmp_path) -> None:
 
 
 def test_other_model_is_refused_saying_which(gallery_path) -> None:
-    _filled(gallery_path)
+    fill_gallery(gallery_path)
     with pytest.raises(GalleryError, match=f"'{MODEL}'.*'other-model'"):
         Gallery(gallery_path, model_id="other-model")
     with Gallery(gallery_path, model_id=None) as g:  # None: whatever it holds
@@ -79,7 +64,7 @@ def test_other_model_is_refused_saying_which(gallery_path) -> None:
 
 
 def test_other_schema_version_is_refused_saying_which(gallery_path) -> None:
-    _filled(gallery_path)
+    fill_gallery(gallery_path)
     raw_sql(gallery_path, ("UPDATE meta SET value = '99' WHERE key = 'schema_version'",))
     with pytest.raises(GalleryError, match=f"version 99.*versions 1 and {SCHEMA_VERSION}"):
         Gallery(gallery_path, model_id=MODEL)
@@ -109,7 +94,7 @@ def test_non_sqlite_file_is_refused(tmp_path, content) -> None:
 @pytest.mark.sqlite_only("damages the SQLite file's bytes")
 @pytest.mark.parametrize("keep", [0.3, 0.5, 0.9])
 def test_truncated_file_is_refused(gallery_path, keep) -> None:
-    _filled(gallery_path, people=40, faces=5)
+    fill_gallery(gallery_path, people=40, faces=5)
     data = gallery_path.read_bytes()
     gallery_path.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(GalleryError, match="truncated"):
@@ -118,7 +103,7 @@ def test_truncated_file_is_refused(gallery_path, keep) -> None:
 
 @pytest.mark.sqlite_only("damages the SQLite file's bytes")
 def test_corrupt_pages_are_refused(gallery_path) -> None:
-    _filled(gallery_path, people=40, faces=5)
+    fill_gallery(gallery_path, people=40, faces=5)
     data = bytearray(gallery_path.read_bytes())
     rng = np.random.default_rng(0)
     # Garbage over everything after the first page (the header stays plausible).
@@ -149,7 +134,7 @@ def test_wrong_embedding_shape(gallery) -> None:
 
 
 def test_rename_remove_and_counts(gallery_path) -> None:
-    _filled(gallery_path)
+    fill_gallery(gallery_path)
     with Gallery(gallery_path, model_id=MODEL) as g:
         g.rename("person 1", "Zoë")
         with pytest.raises(GalleryError, match="taken"):
@@ -186,7 +171,7 @@ def test_set_threshold_is_stored(gallery_path) -> None:
 
 
 def test_file_has_no_pickle(gallery_path) -> None:
-    _filled(gallery_path)
+    fill_gallery(gallery_path)
     [[(blob,)]] = raw_sql(gallery_path, ("SELECT embedding FROM faces LIMIT 1",))
     assert len(blob) == 128 * 4
     assert not blob.startswith(b"\x80")  # pickle protocol marker
