@@ -221,20 +221,9 @@ def test_purge_leaves_no_removed_bytes_in_the_table_files(pg_cluster, pg_url) ->
     tables. The write-ahead log (pg_wal) is not searched: it keeps the row until its
     segment is recycled (docs/SCALING.md says so)."""
     import os
-    from pathlib import Path
 
     secret, vector = "Zebediah Quux", face_vector(42, 0)
-
-    def in_tables(needle: bytes) -> bool:
-        base = Path(pg_cluster.datadir) / "base"
-        for root, _, files in os.walk(base):
-            for f in files:
-                try:
-                    if needle in (Path(root) / f).read_bytes():
-                        return True
-                except OSError:
-                    continue
-        return False
+    in_tables = pg_cluster.files_hold
 
     if not os.access(pg_cluster.datadir, os.R_OK):
         pytest.skip("the server's data folder is not readable here")

@@ -233,3 +233,38 @@ def test_look_alike_warning_in_the_panel(panel, gallery, lfw_dir, uploaded):
     panel.enroll_button.click()
     assert panel.errors.last is None, panel.errors.last
     assert "warning: Colin again looks like Colin: centroid distance" in panel.status.value
+
+
+def test_remove_in_the_panel_purges_a_database_gallery(
+    pg_cluster, pg_url, embedder, recognizer, people, uploaded, tmp_path
+):
+    """The panel's Remove takes the CLI's path (workbench/gallery/removal.py): on
+    PostgreSQL the person's name and embeddings leave the table files too."""
+    import os
+
+    import psycopg
+
+    from workbench.gallery import Gallery
+
+    if not os.access(pg_cluster.datadir, os.R_OK):
+        pytest.skip("the server's data folder is not readable here")
+    secret = "Yolanda Quibbleworth"
+    photos = next(iter(people.values()))
+    with Gallery(pg_url, model_id=embedder.model_id) as gallery:
+        panel = EnrollPanel(gallery, recognizer, photos_dir=tmp_path / "photos", camera=False)
+        panel.upload.value = tuple(uploaded(p) for p in photos[:2])
+        panel.name.value = secret
+        panel.enroll_button.click()
+        assert panel.errors.last is None, panel.errors.last
+        vector = gallery.embeddings()[0][0]
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+        assert pg_cluster.files_hold(secret.encode())
+        panel.rows[secret]["remove"].click()
+        panel.confirm_box.children[1].click()
+        assert panel.errors.last is None, panel.errors.last
+        assert gallery.people == [] and "purged" in panel.table_message.value
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+        assert not pg_cluster.files_hold(secret.encode())
+        assert not pg_cluster.files_hold(vector.tobytes()[:64])

@@ -300,26 +300,26 @@ def run_recognize(args: argparse.Namespace) -> int:
 
 def run_remove(args: argparse.Namespace) -> int:
     from workbench.cli import print_json_line
-    from workbench.gallery import Gallery, gallery_location
+    from workbench.gallery import Gallery
+    from workbench.gallery.removal import remove_people
 
     # No embedder: removing needs no model (and no TensorFlow import).
     with Gallery(args.gallery, model_id=None, create=False) as gallery:
-        for name in args.names:
-            saved = [p for p in gallery.stored_photos(name) if p.is_file()]
-            faces = gallery.remove_person(name)
-            deleted = [str(p) for p in saved if not p.exists()]
+        # The same path as the panels' Remove: rows, saved photos, then the purge.
+        removed, purged = remove_people(gallery, args.names, purge=not args.no_purge)
+        for r in removed:
             if args.json:
-                print_json_line({"removed": name, "faces": faces, "photos_deleted": deleted})
+                print_json_line(
+                    {"removed": r.name, "faces": r.faces, "photos_deleted": list(r.photos_deleted)}
+                )
             else:
                 print(
-                    f"removed {name}: {faces} face(s), {len(deleted)} photo(s) the workbench "
-                    "had saved"
+                    f"removed {r.name}: {r.faces} face(s), {len(r.photos_deleted)} photo(s) "
+                    "the workbench had saved"
                 )
-        if gallery_location(args.gallery) == args.gallery and not args.no_purge:
+        if purged and not args.json:
             # A PostgreSQL DELETE leaves the rows' bytes in the table files (docs/SCALING.md).
-            gallery.purge()
-            if not args.json:
-                print("purged: the removed rows are gone from the database's table files")
+            print("purged: the removed rows are gone from the database's table files")
         print(f"gallery {gallery.path}: {len(gallery.people)} people, {len(gallery)} faces")
     return 0
 

@@ -243,6 +243,8 @@ def run_unknowns(args: argparse.Namespace) -> int:
     }
     if args.keep or args.keep_none:
         changes["keep"] = bool(args.keep)
+    from workbench.gallery.removal import purge_removed
+
     removed = 0
     with Gallery(args.gallery, model_id=None, create=False) as gallery:
         if changes:
@@ -251,6 +253,8 @@ def run_unknowns(args: argparse.Namespace) -> int:
             removed += gallery.remove_unknowns(args.remove)
         if args.clear:
             removed += gallery.remove_unknowns()
+        if removed:
+            purge_removed(gallery)  # as `workbench remove`: no bytes left in the store
         policy, count = gallery.unknowns_policy, gallery.count_unknowns()
     if args.json:
         print_json_line({"policy": policy.to_dict(), "unknowns": count, "removed": removed})
@@ -303,9 +307,10 @@ def run_merge(args: argparse.Namespace) -> int:
 
 def run_discard(args: argparse.Namespace) -> int:
     from workbench.cli import print_json_line
+    from workbench.gallery.removal import remove_unknowns
 
     with _open_existing(args.gallery) as gallery:
-        n = gallery.discard_proposal(args.cluster)
+        n = remove_unknowns(gallery, lambda: gallery.discard_proposal(args.cluster))
     if args.json:
         print_json_line({"discarded": args.cluster, "faces": n})
     else:

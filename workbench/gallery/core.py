@@ -818,6 +818,13 @@ class Gallery:
         with self.writer() as conn:
             store.purge(conn, self.path)
 
+    @property
+    def keeps_removed_bytes(self) -> bool:
+        """Does a removal leave the rows' bytes in the store's files until :meth:`purge`?
+        ``True`` for PostgreSQL; SQLite overwrites them at commit (``secure_delete``).
+        :mod:`.removal` purges after every removal the CLI and the panels make."""
+        return self._url is not None
+
     def move_sources(self, moves: dict[str, str]) -> int:
         """Point faces whose ``source`` is a key of ``moves`` at the value instead (after
         their photo files were moved, e.g. a person's folder renamed); returns how many.

@@ -114,6 +114,18 @@ class Cluster:
         )
         self.stopped = False
 
+    def files_hold(self, needle: bytes) -> bool:
+        """Do the table files (``base/``, not the write-ahead log) hold ``needle``? Run a
+        ``CHECKPOINT`` first so the pages reach them."""
+        for root, _, files in os.walk(self.datadir / "base"):
+            for f in files:
+                try:
+                    if needle in (Path(root) / f).read_bytes():
+                        return True
+                except OSError:
+                    continue
+        return False
+
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.datadir.parent, ignore_errors=True)

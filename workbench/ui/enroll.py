@@ -517,12 +517,14 @@ class EnrollPanel:
         uploads, under ``photos_dir/<name>/``), then refresh. Photos enrolled from the
         user's own folders stay. The table's Remove button asks first (:meth:`ask_remove`).
         """
-        saved = [p for p in self.gallery.stored_photos(name) if p.is_file()]
-        n = self.gallery.remove_person(name)
-        deleted = sum(not p.exists() for p in saved)
+        from workbench.gallery.removal import remove_people
+
+        # The CLI's path: rows, saved photos, then a purge where the store keeps bytes.
+        (removed,), purged = remove_people(self.gallery, [name])
         self.table_message.value = (
-            f"removed {html.escape(name)} ({n} face(s)) and {deleted} photo(s) the "
-            "workbench had saved for them"
+            f"removed {html.escape(name)} ({removed.faces} face(s)) and "
+            f"{len(removed.photos_deleted)} photo(s) the workbench had saved for them"
+            + ("; purged from the database's files" if purged else "")
         )
         self.refresh()
 

@@ -633,8 +633,9 @@ class EmbeddingExplorer:
                 f"removing these {len(group)} faces would leave {len(set(left))} people and "
                 f"{len(left)} faces: the explorer needs two people and one with two faces"
             )
-        for k in group:
-            self.gallery.remove_face(self.face_ids[k])
+        from workbench.gallery.removal import remove_faces
+
+        remove_faces(self.gallery, [self.face_ids[k] for k in group])
         self._set_faces(
             self.embeddings[keep],
             left,

@@ -135,7 +135,9 @@ class PeoplePanel:
         self.status.value = message_html(str(result), colour="green")
 
     def discard(self, card: ProposalCard) -> None:
-        n = self.gallery.discard_proposal(card.proposal.id)
+        from workbench.gallery.removal import remove_unknowns
+
+        n = remove_unknowns(self.gallery, lambda: self.gallery.discard_proposal(card.proposal.id))
         self.refresh()
         self.status.value = message_html(f"discarded {n} faces for good")
 
