@@ -80,7 +80,7 @@ def test_download_with_wrong_bytes_falls_back_to_wheel(isolated_cache, monkeypat
 
 def test_offline_fallback_reads_the_pypi_wheel(isolated_cache, monkeypatch):
     """The real offline path: no official download, the mediapipe 0.10.21 wheel fetched
-    from PyPI by pip (or found in the wheel cache), both models read from it."""
+    from PyPI by pip (or found in the wheel cache), the three models read from it."""
     default_wheels = assets.Path.home() / ".cache" / "workbench" / "wheels"
     cached = sorted(default_wheels.glob("mediapipe-0.10.21-*.whl"))
     if cached:
@@ -88,7 +88,7 @@ def test_offline_fallback_reads_the_pypi_wheel(isolated_cache, monkeypatch):
         (isolated_cache / "wheels").mkdir(parents=True)
         (isolated_cache / "wheels" / cached[0].name).symlink_to(cached[0])
     monkeypatch.setenv("WORKBENCH_OFFLINE", "1")
-    for name in ("blaze_face_short_range", "blaze_face_full_range_sparse"):
+    for name in ("blaze_face_short_range", "blaze_face_full_range_sparse", "face_landmark"):
         path = assets.asset_path(name)
         assert path.parent == isolated_cache
         assert assets.sha256_file(path) == assets.ASSETS[name].sha256

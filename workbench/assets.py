@@ -10,8 +10,8 @@ file on first use, in this order:
 3. for the MediaPipe detectors, the official download;
 4. when that fails (offline, or its bytes do not match the pinned hash), the same model
    taken from the ``mediapipe==0.10.21`` wheel fetched from PyPI with
-   ``pip download --no-deps``; for dlib's networks, the installed
-   ``face_recognition_models`` package.
+   ``pip download --no-deps`` (the only source of the face mesh, ``face_landmark``);
+   for dlib's networks, the installed ``face_recognition_models`` package.
 
 Every file is checked against a pinned sha256 and written to the cache atomically
 (temporary file, then rename), so an interrupted fetch never leaves half a model behind.
@@ -90,6 +90,15 @@ ASSETS: dict[str, Asset] = {
             size=676_746,
             wheel_member="mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
             description="MediaPipe BlazeFace, full range sparse (faces up to about 5 m)",
+        ),
+        Asset(
+            name="face_landmark",
+            filename="face_landmark.tflite",
+            sha256="1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+            size=1_242_398,
+            # No official download of this exact file: the wheel is the verifiable source.
+            wheel_member="mediapipe/modules/face_landmark/face_landmark.tflite",
+            description="MediaPipe face mesh, 468 points (dense landmarks and head pose)",
         ),
         Asset(
             name="dlib_resnet_v1",
