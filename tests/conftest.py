@@ -49,6 +49,25 @@ def crowd_video(shared_data: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def two_faces(lfw_dir: Path):
+    """``two_faces(path) -> path``: a group photo, Colin Powell left and Hugo Chavez right,
+    side by side in one 500x250 image (written in ``path``'s format)."""
+
+    def make(path: Path) -> Path:
+        from PIL import Image
+
+        left = Image.open(sorted((lfw_dir / "Colin_Powell").iterdir())[0])
+        right = Image.open(sorted((lfw_dir / "Hugo_Chavez").iterdir())[0])
+        both = Image.new("RGB", (500, 250))
+        both.paste(left, (0, 0))
+        both.paste(right, (250, 0))
+        both.save(path)
+        return path
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def mediapipe_detector():
     from workbench.detect import create_detector
 

@@ -167,24 +167,11 @@ def test_reject_and_negatives_from_the_cli(archive, lfw_dir, tmp_path, capsys):
         assert len(g.negatives()) == 1
 
 
-def _two_faces(lfw_dir, path):
-    """Colin Powell left, Hugo Chavez right, side by side in one 500x250 photo."""
-    from PIL import Image
-
-    left = Image.open(sorted((lfw_dir / "Colin_Powell").iterdir())[0])
-    right = Image.open(sorted((lfw_dir / "Hugo_Chavez").iterdir())[0])
-    both = Image.new("RGB", (500, 250))
-    both.paste(left, (0, 0))
-    both.paste(right, (250, 0))
-    both.save(path)
-    return path
-
-
-def test_add_picks_one_face_of_a_group(lfw_dir, tmp_path, capsys):
+def test_add_picks_one_face_of_a_group(lfw_dir, two_faces, tmp_path, capsys):
     from workbench.detect import create_detector
     from workbench.images import load_image
 
-    photo = _two_faces(lfw_dir, tmp_path / "both.jpg")
+    photo = two_faces(tmp_path / "both.jpg")
     with create_detector("mediapipe") as det:
         boxes = det.detect(load_image(photo)).xyxy
     assert len(boxes) == 2
@@ -194,7 +181,7 @@ def test_add_picks_one_face_of_a_group(lfw_dir, tmp_path, capsys):
     assert cli.main([*args, "--face", str(right)]) == 0
     assert len(json.loads(capsys.readouterr().out)["face_ids"]) == 1
     # Another file of the same picture (the first is a duplicate now, by sha256).
-    png = _two_faces(lfw_dir, tmp_path / "both.png")
+    png = two_faces(tmp_path / "both.png")
     box_args = ["add", str(png), "--gallery", str(gallery), "--box", "260,0,500,250"]
     assert cli.main([*box_args, "--name", "Hugo"]) == 0
     capsys.readouterr()
@@ -206,7 +193,7 @@ def test_add_picks_one_face_of_a_group(lfw_dir, tmp_path, capsys):
     [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
     assert line["faces"][0]["name"] == "Hugo"
     # An index out of range: exit 2, one line, nothing enrolled.
-    fresh = str(_two_faces(lfw_dir, tmp_path / "both.bmp"))
+    fresh = str(two_faces(tmp_path / "both.bmp"))
     args = ["add", fresh, "--gallery", str(gallery), "--json"]
     assert cli.main([*args[:-1], "--face", "5", "--name", "Nope"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from workbench.errors import InvalidArgumentError
 from workbench.ui import EnrollPanel
 
 
@@ -268,3 +269,154 @@ def test_remove_in_the_panel_purges_a_database_gallery(
             conn.execute("CHECKPOINT")
         assert not pg_cluster.files_hold(secret.encode())
         assert not pg_cluster.files_hold(vector.tobytes()[:64])
+
+
+@pytest.fixture
+def counted(recognizer, monkeypatch):
+    """The recognizer, counting its ``detect`` calls (``counted.calls``)."""
+    calls = []
+    detect = recognizer.detect
+
+    def counting(image):
+        calls.append(1)
+        return detect(image)
+
+    monkeypatch.setattr(recognizer, "detect", counting)
+    recognizer.calls = calls
+    yield recognizer
+    del recognizer.calls
+
+
+def _right(buttons, photo):
+    """Index of the right-hand face (Hugo Chavez in the ``two_faces`` photo)."""
+    import numpy as np
+
+    assert len(buttons) == len(photo.detections) == 2
+    return int(np.argmax(photo.detections.xyxy[:, 0]))
+
+
+def _nearer_hugo(gallery, recognizer, lfw_dir, name: str) -> None:
+    """The face enrolled as ``name`` is Hugo Chavez's: another photo of him is nearer to
+    it than another photo of Colin Powell."""
+    from workbench.images import load_image
+
+    def distance(person: str) -> float:
+        image = load_image(sorted((lfw_dir / person).iterdir())[3])
+        emb = recognizer.embed(image, recognizer.detect(image).largest())
+        [match] = gallery.search(emb, k=1).best()
+        assert match.label in (name, "unknown")
+        return float(match.distance)
+
+    assert distance("Hugo_Chavez") < distance("Colin_Powell")
+
+
+def test_group_upload_shows_faces_and_enrolls_the_one_clicked(
+    gallery, counted, lfw_dir, two_faces, uploaded, tmp_path
+):
+    panel = EnrollPanel(gallery, counted, photos_dir=tmp_path / "photos", camera=False)
+    group = two_faces(tmp_path / "group.jpg")
+    panel.upload.value = (uploaded(group),)
+    assert panel.errors.last is None, panel.errors.last
+    [photo] = panel.pending
+    assert photo.needs_pick and not photo.usable
+    assert "2 faces found: click the face to enroll" in panel.quality.value
+    assert "1 waiting for you to click the face" in panel.pending_label.value
+    assert len(panel.picker.thumbnails) == 2 and all(panel.picker.thumbnails)
+    assert "group.jpg: 2 faces" in panel.picker.title.value
+    # Enroll before a pick: refused, said next to the button.
+    panel.name.value = "Hugo"
+    assert panel.enroll_button.disabled
+    panel.enroll_button.click()
+    assert "click the face to enroll first" in panel.status.value
+    assert len(gallery) == 0
+
+    right = _right(panel.picker.buttons, photo)
+    panel.picker.buttons[1 - right].click()  # a first pick can be changed
+    panel.picker.buttons[right].click()
+    assert panel.errors.last is None, panel.errors.last
+    assert photo.face == right and photo.usable, photo.quality
+    assert f"face {right + 1} of 2" in panel.quality.value
+    assert panel.picker.picked == right
+    assert "wb-face-picked" in panel.picker.buttons[right]._dom_classes
+    assert "wb-face-picked" not in panel.picker.buttons[1 - right]._dom_classes
+    assert not panel.enroll_button.disabled
+    panel.enroll_button.click()
+    assert panel.errors.last is None, panel.errors.last
+    [face] = gallery.faces("Hugo")
+    assert face.box[0] >= 250  # the right-hand face, as clicked
+    assert panel.last_summary.unknowns_kept == 1  # the other face: an unknown
+    assert not panel.picker.showing  # nothing left to pick
+    assert counted.calls == [1]  # detected once: for the preview, reused to enroll
+    _nearer_hugo(gallery, counted, lfw_dir, "Hugo")
+
+    # A bad index from code: a package error, nothing changes.
+    panel.upload.value = (uploaded(two_faces(tmp_path / "group.png")),)
+    with pytest.raises(InvalidArgumentError, match="face 6 does not exist: 2 faces found"):
+        panel.pick(5)
+    assert panel.pending[0].needs_pick
+
+
+def test_one_face_photo_needs_no_pick_and_is_detected_once(
+    gallery, counted, people, uploaded, tmp_path
+):
+    panel = EnrollPanel(gallery, counted, photos_dir=tmp_path / "photos", camera=False)
+    photos = next(iter(people.values()))
+    panel.upload.value = tuple(uploaded(p) for p in photos[:2])
+    assert not panel.picker.showing and not panel.picker.widget.children
+    panel.name.value = "Ada"
+    panel.enroll_button.click()
+    assert panel.errors.last is None and len(gallery) == 2
+    assert len(counted.calls) == 2  # one detection per photo, not two
+
+
+def test_webcam_frame_with_two_faces_shows_the_picker(gallery, recognizer, two_faces, tmp_path):
+    cam_panel = EnrollPanel(gallery, recognizer, photos_dir=tmp_path / "photos", camera=True)
+    cam_panel.capture_button.click()
+    cam_panel.recorder.image.value = two_faces(tmp_path / "frame.jpg").read_bytes()
+    cam_panel.recorder.recording = False
+    assert cam_panel.errors.last is None, cam_panel.errors.last
+    [photo] = cam_panel.pending
+    assert photo.origin == "webcam" and len(cam_panel.picker.buttons) == 2
+    right = _right(cam_panel.picker.buttons, photo)
+    cam_panel.picker.buttons[right].click()
+    cam_panel.name.value = "Hugo"
+    cam_panel.enroll_button.click()
+    assert cam_panel.errors.last is None, cam_panel.errors.last
+    assert [f.box[0] >= 250 for f in gallery.faces("Hugo")] == [True]
+
+
+def test_folder_photo_with_two_faces_waits_for_a_click(
+    panel, gallery, counted, lfw_dir, two_faces, tmp_path
+):
+    import shutil
+
+    root = tmp_path / "refs"
+    (root / "Hugo").mkdir(parents=True)
+    shutil.copyfile(sorted((lfw_dir / "Hugo_Chavez").iterdir())[1], root / "Hugo" / "one.jpg")
+    two_faces(root / "Hugo" / "group.jpg")
+    two_faces(root / "Hugo" / "group2.png")
+    panel.recognizer = counted
+    panel.folder.value = str(root)
+    panel.folder_button.click()
+    assert panel.errors.last is None, panel.errors.last
+    assert len(gallery.faces("Hugo")) == 1  # the group photos wait
+    assert "2 photo(s) with several faces" in panel.folder_message.value
+    assert len(panel.held) == 2 and len(panel.folder_picker.buttons) == 2
+    assert "click Hugo's face (1 more after this one)" in panel.folder_picker.title.value
+    held = panel.held[0][1]
+    right = _right(panel.folder_picker.buttons, held)
+    panel.folder_picker.buttons[right].click()
+    assert panel.errors.last is None, panel.errors.last
+    assert "enrolled face" in panel.folder_message.value and "as Hugo" in panel.folder_message.value
+    faces = gallery.faces("Hugo")
+    assert len(faces) == 2 and faces[1].box[0] >= 250
+    assert "2 face(s)" in panel.rows["Hugo"]["row"].children[1].value
+    assert len(counted.calls) == 3  # three photos, each detected once
+    # The second group photo: skipped.
+    assert len(panel.held) == 1 and panel.folder_picker.showing
+    panel.folder_picker.skip_button.click()
+    assert "skipped" in panel.folder_message.value
+    assert not panel.held and not panel.folder_picker.showing
+    assert len(gallery.faces("Hugo")) == 2
+    with pytest.raises(InvalidArgumentError, match="no folder photo is waiting"):
+        panel.pick_held(0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from workbench.gallery.calibrate import Calibration, ThresholdInfo
 from workbench.gallery.core import DEFAULT_PATH, Gallery, default_threshold
-from workbench.gallery.enroll import EnrollSummary, MultipleFaces
+from workbench.gallery.enroll import DetectedPhoto, EnrollSummary, MultipleFaces
 from workbench.gallery.names import validate_name
 from workbench.gallery.pgstore import gallery_location
 from workbench.gallery.portable import ImportSummary
@@ -29,6 +29,7 @@ __all__ = [
     "UNKNOWN",
     "Calibration",
     "Decision",
+    "DetectedPhoto",
     "EnrollSummary",
     "FaceBatch",
     "FaceRecord",

@@ -27,6 +27,7 @@ from workbench.photos import is_photo, photos_in
 from workbench.pipeline import Pick, pick_face
 
 if TYPE_CHECKING:
+    from workbench.faces import FaceDetections
     from workbench.gallery import Gallery
     from workbench.pipeline import FaceRecognizer
 
@@ -35,11 +36,34 @@ class MultipleFaces(enum.Enum):
     """What to do with a reference photo that shows several faces.
 
     ``LARGEST``: enroll the largest face (reference photos are usually portraits with
-    someone in the background). ``SKIP``: enroll nothing from that photo.
+    someone in the background). ``SKIP``: enroll nothing from that photo. ``ASK``: enroll
+    nothing from it yet and hand it back with its faces in
+    :attr:`EnrollSummary.to_pick`, for a front end that lets the user pick the face (the
+    enroll panel); enrolling ``DetectedPhoto(photo, detections, face=i)`` then does not
+    detect again.
     """
 
     LARGEST = "largest"
     SKIP = "skip"
+    ASK = "ask"
+
+
+@dataclass(frozen=True)
+class DetectedPhoto:
+    """A photo whose faces were found already, as :func:`enroll` takes it: the faces are
+    reused (a panel detects once for its preview and again never), and ``face`` says
+    which one to enroll.
+
+    Attributes:
+        photo: what :func:`enroll` takes: a path, encoded bytes, an array or a PIL image.
+        detections: every face the same recognizer's detector found in it.
+        face: the face the user picked, an index into ``detections`` or a box (as
+            ``enroll(face=...)``); ``None``: the ``multiple_faces`` policy decides.
+    """
+
+    photo: Any
+    detections: FaceDetections
+    face: Pick | None = None
 
 
 @dataclass
@@ -65,6 +89,8 @@ class EnrollSummary:
             enrolled people whose faces fall near another person's.
         unknowns_kept: the other faces of multi-face photos kept as unknowns (for
             ``workbench cluster``), within the gallery's policy.
+        to_pick: with the ``"ask"`` policy, ``(person, DetectedPhoto)`` of each photo
+            with several faces, not enrolled: the user picks the face (empty otherwise).
     """
 
     enrolled: list[tuple[str, str]] = field(default_factory=list)
@@ -80,6 +106,7 @@ class EnrollSummary:
     face_ids: list[int] = field(default_factory=list)
     look_alikes: list[str] = field(default_factory=list)
     unknowns_kept: int = 0
+    to_pick: list[tuple[str, DetectedPhoto]] = field(default_factory=list)
 
     @property
     def people(self) -> list[str]:
@@ -89,7 +116,8 @@ class EnrollSummary:
     @property
     def photos_seen(self) -> int:
         """Photos looked at (enrolled, no face, skipped, duplicate or unreadable)."""
-        skipped = len(self.several_faces) if self.policy == MultipleFaces.SKIP.value else 0
+        held = (MultipleFaces.SKIP.value, MultipleFaces.ASK.value)
+        skipped = len(self.several_faces) if self.policy in held else 0
         return (
             len(self.enrolled)
             + len(self.no_face)
@@ -210,6 +238,32 @@ class _Faces:
     written: set[str] = field(default_factory=set)  # files this run created
 
 
+def _one_face(
+    dets: FaceDetections,
+    face: Pick | None,
+    policy: MultipleFaces,
+    summary: EnrollSummary,
+    label: str,
+    held: tuple[str, Any],
+) -> FaceDetections | None:
+    """The one face of a photo to enroll, or ``None`` (recorded in ``summary``)."""
+    if len(dets) and face is not None:
+        # The user picked the face (an index or a box), whatever the count.
+        dets = pick_face(dets, face)
+    if len(dets) == 0:
+        summary.no_face.append(label)
+        return None
+    if len(dets) > 1:
+        summary.several_faces.append((label, len(dets)))
+        if policy is MultipleFaces.ASK:
+            person, item = held
+            summary.to_pick.append((person, DetectedPhoto(item, dets)))
+        if policy is not MultipleFaces.LARGEST:
+            return None
+        dets = pick_face(dets, "largest")
+    return dets
+
+
 def _process(
     items: Iterable[Any],
     recognizer: FaceRecognizer,
@@ -221,13 +275,20 @@ def _process(
     batch: bool = False,
     save_dir: Path | None = None,
     face: Pick | None = None,
+    person: str = "",
 ) -> _Faces:
     """Read, dedupe, detect and embed (or with ``batch`` only align) each photo; with
-    ``save_dir``, keep a copy of each enrolled photo there (it becomes the source)."""
+    ``save_dir``, keep a copy of each enrolled photo there (it becomes the source).
+    A :class:`DetectedPhoto` brings its faces (not detected again) and maybe its pick."""
     from workbench.images import load_image
 
     out = _Faces()
+    default_pick = face
     for i, item in enumerate(items):
+        given, face = None, default_pick
+        if isinstance(item, DetectedPhoto):
+            given, face = item.detections, default_pick if item.face is None else item.face
+            item = item.photo
         is_path = isinstance(item, str | os.PathLike)
         label = str(item) if is_path else f"<image {label_offset + i}>"
         source = payload = None
@@ -239,7 +300,7 @@ def _process(
                 continue
             # The bytes were read once (to hash them); the message names the file.
             image = load_image(payload, label=None if source is None else Path(source).name)
-            dets = recognizer.detect(image)
+            dets = recognizer.detect(image) if given is None else given
         except InvalidImageError as exc:
             summary.unreadable.append((label, str(exc)))
             continue
@@ -247,17 +308,9 @@ def _process(
             if progress is not None:
                 progress.update(1)
         found = dets
-        if len(dets) and face is not None:
-            # The user picked the face (an index or a box), whatever the count.
-            dets = pick_face(dets, face)
-        if len(dets) == 0:
-            summary.no_face.append(label)
+        dets = _one_face(dets, face, policy, summary, label, (person, item))
+        if dets is None:
             continue
-        if len(dets) > 1:
-            summary.several_faces.append((label, len(dets)))
-            if policy is MultipleFaces.SKIP:
-                continue
-            dets = pick_face(dets, "largest")
         if batch:
             # Each face's chips (several with enrollment's test-time augmentation) are
             # embedded in _commit and averaged into one gallery embedding.
@@ -445,7 +498,8 @@ def enroll(
         gallery: the gallery to add to.
         name: the person; created if new, added to if known.
         images: photos: paths, encoded bytes, ``(H, W, 3)`` uint8 arrays or PIL images
-            (one of them alone also works).
+            (one of them alone also works), or :class:`DetectedPhoto` (faces found
+            already, maybe the one picked).
         recognizer: has ``detect(image) -> FaceDetections`` and
             ``embed(image, detections) -> (n, D)``; a :class:`workbench.recognize.Recognizer`.
         multiple_faces: policy for photos with several faces, see :class:`MultipleFaces`.
@@ -490,6 +544,7 @@ def enroll(
             _batches(recognizer),
             save_dir,
             face=face,
+            person=name,
         )
     finally:
         if bar is not None:
@@ -610,7 +665,9 @@ def enroll_folder(
         for name, photos in people:
             if bar is not None:
                 bar.set_postfix_str(name, refresh=False)
-            faces = _process(photos, recognizer, policy, summary, known, offset, bar, batch)
+            faces = _process(
+                photos, recognizer, policy, summary, known, offset, bar, batch, person=name
+            )
             offset += len(photos)
             waiting.append((name, faces))
             if not batch or sum(len(f.chips) for _, f in waiting) >= batch_size:

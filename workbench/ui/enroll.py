@@ -3,6 +3,11 @@
 Every photo taken or uploaded is saved under ``photos_dir/<name>/`` when enrolled, so the
 enrollment folder stays the record of who was enrolled from what (and a gallery can be
 rebuilt from it with ``Gallery.enroll_folder``).
+
+A photo with several faces (an upload, a webcam frame, a photo in the enrolled folder)
+shows them as thumbnails (:class:`~workbench.ui.enroll_picker.FacePicker`): the face the
+user clicks is enrolled, through the same ``enroll(face=INDEX)`` path as ``workbench add
+--face``. Each photo is detected once: the faces of the preview are the ones enrolled.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import InvalidArgumentError, WorkbenchError
+from workbench.gallery.enroll import DetectedPhoto
 from workbench.ui.common import (
     CAMERA_CSS,
     ErrorLog,
@@ -26,6 +32,7 @@ from workbench.ui.common import (
     threshold_html,
     thumbnail,
 )
+from workbench.ui.enroll_picker import FacePicker
 
 if TYPE_CHECKING:
     from workbench.faces import FaceDetections
@@ -46,9 +53,10 @@ class Photo:
         data: the encoded bytes as received (saved as is).
         suffix: file suffix for ``data`` (``.jpg``, ``.png``).
         origin: ``"webcam"``, or the uploaded file's name.
-        detections: faces found in ``image``.
+        detections: faces found in ``image`` (found once: enrolled as they are).
         quality: one-line verdict of :func:`workbench.ui.common.face_quality`.
-        usable: exactly one good face.
+        usable: exactly one good face, or the face picked of several is good.
+        face: the face picked when there are several (an index into ``detections``).
     """
 
     image: np.ndarray
@@ -58,6 +66,12 @@ class Photo:
     detections: FaceDetections
     quality: str
     usable: bool
+    face: int | None = None
+
+    @property
+    def needs_pick(self) -> bool:
+        """Several faces and none picked yet."""
+        return len(self.detections) > 1 and self.face is None
 
 
 class EnrollPanel:
@@ -90,6 +104,10 @@ class EnrollPanel:
         self.recognizer = recognizer
         self.photos_dir = Path(photos_dir)
         self.pending: list[Photo] = []
+        #: Folder photos with several faces, waiting for the user to pick the person's
+        #: face: ``(person, DetectedPhoto)``.
+        self.held: list[tuple[str, DetectedPhoto]] = []
+        self._picker_photo: Photo | None = None  # the photo whose faces the picker shows
         self.last_summary = None  # the EnrollSummary of the last enrollment
         self._awaiting_capture = False
         self._rearmed = 0
@@ -131,6 +149,10 @@ class EnrollPanel:
         self.upload.observe(
             self.errors.guard(self._on_upload, near=self.upload_message), names="value"
         )
+        #: The faces of the photo that needs a pick (uploads and webcam).
+        self.picker = FacePicker()
+        #: The faces of the held folder photo (:attr:`held`).
+        self.folder_picker = FacePicker()
         self.folder = w.Text(
             placeholder="reference_images/ (one sub-folder per person)", description="folder"
         )
@@ -174,6 +196,7 @@ class EnrollPanel:
                 w.HTML(CAMERA_CSS + "<b>1. Take photos with the webcam, or upload some</b>"),
                 capture,
                 w.HBox([self.upload, self.upload_message]),
+                self.picker.widget,
                 w.HTML("<b>2. Name the person and enroll</b>"),
                 w.HBox([self.name, self.enroll_button]),
                 self.name_message,
@@ -182,6 +205,7 @@ class EnrollPanel:
                 w.HTML("<b>Or enroll a whole folder</b>"),
                 w.HBox([self.folder, self.folder_button]),
                 self.folder_message,
+                self.folder_picker.widget,
                 w.HTML("<b>Enrolled people</b>"),
                 self.threshold_label,
                 self.people_box,
@@ -218,19 +242,71 @@ class EnrollPanel:
         else:
             data = bytes(data)
             suffix = ".png" if data[:8] == b"\x89PNG\r\n\x1a\n" else ".jpg"
+        # The only detection of this photo: enrollment reuses these faces.
         detections = self.recognizer.detect(image)
         text, usable = face_quality(image, detections)
+        if len(detections) > 1:
+            text = f"{len(detections)} faces found: click the face to enroll"
         photo = Photo(image, data, suffix, origin, detections, text, usable)
         self.pending.append(photo)
-        face = crop_face(image, detections.xyxy[0]) if len(detections) == 1 else image
-        set_image(self.preview, encode_image(thumbnail(face, 160)))
-        colour = "green" if usable else "darkorange"
-        self.quality.value = (
-            f"<span style='color:{colour}'>{html.escape(origin)}: {html.escape(text)}</span>"
-        )
+        self._show_photo(photo)
         self.retake_button.disabled = False
+        self._show_picker()
         self._update_pending()
         return photo
+
+    def _show_photo(self, photo: Photo) -> None:
+        """The preview (the face, or the whole photo while no face is chosen) and the
+        photo's verdict."""
+        one = photo.face if photo.face is not None else (0 if len(photo.detections) == 1 else None)
+        face = photo.image if one is None else crop_face(photo.image, photo.detections.xyxy[one])
+        set_image(self.preview, encode_image(thumbnail(face, 160)))
+        colour = "green" if photo.usable else "darkorange"
+        self.quality.value = (
+            f"<span style='color:{colour}'>{html.escape(photo.origin)}: "
+            f"{html.escape(photo.quality)}</span>"
+        )
+
+    def pick(self, index: int, photo: Photo | None = None) -> Photo:
+        """Choose face ``index`` of ``photo`` (default: the one the picker shows) as the
+        face to enroll; its quality decides whether the photo is usable.
+
+        Raises:
+            InvalidArgumentError: no photo waits for a pick, or ``index`` is out of range.
+        """
+        photo = photo if photo is not None else self._picker_photo
+        if photo is None or not any(p is photo for p in self.pending):
+            raise InvalidArgumentError("no photo with several faces is waiting for a pick")
+        n = len(photo.detections)
+        if not 0 <= int(index) < n:
+            raise InvalidArgumentError(f"face {int(index) + 1} does not exist: {n} faces found")
+        photo.face = int(index)
+        text, photo.usable = face_quality(photo.image, photo.detections[[photo.face]])
+        photo.quality = f"face {photo.face + 1} of {n}: {text}"
+        self._show_photo(photo)
+        self._show_picker()
+        self._update_pending()
+        return photo
+
+    def _show_picker(self) -> None:
+        """Faces to click: the first photo still waiting for a pick, else the last photo
+        picked (to change the pick), else nothing."""
+        waiting = [p for p in self.pending if p.needs_pick]
+        picked = [p for p in self.pending if len(p.detections) > 1 and p.face is not None]
+        photo = waiting[0] if waiting else (picked[-1] if picked else None)
+        self._picker_photo = photo
+        if photo is None:
+            self.picker.clear()
+            return
+        more = f" ({len(waiting) - 1} more photo(s) after this one)" if len(waiting) > 1 else ""
+        self.picker.show(
+            photo.image,
+            photo.detections,
+            title=f"{photo.origin}: {len(photo.detections)} faces: click the face to enroll" + more,
+            on_pick=lambda i, p=photo: self.pick(i, p),
+            picked=photo.face,
+            wrap=lambda fn: self.errors.guard(fn, near=self.quality),
+        )
 
     def _on_capture(self, _button: Any = None) -> None:
         if self.recorder is None:
@@ -276,6 +352,7 @@ class EnrollPanel:
             self.quality.value = f"<i>dropped the photo from {html.escape(dropped.origin)}</i>"
         set_image(self.preview, b"")
         self.retake_button.disabled = not self.pending
+        self._show_picker()
         self._update_pending()
 
     def _on_upload(self, change: dict) -> None:
@@ -298,10 +375,13 @@ class EnrollPanel:
 
     def _update_pending(self) -> None:
         good = sum(p.usable for p in self.pending)
-        bad = len(self.pending) - good
+        waiting = sum(p.needs_pick for p in self.pending)
+        bad = len(self.pending) - good - waiting
         text = f"{good} photo(s) ready to enroll"
+        if waiting:
+            text += f", {waiting} waiting for you to click the face to enroll"
         if bad:
-            text += f", {bad} without exactly one good face (skipped)"
+            text += f", {bad} without a good face (skipped)"
         self.pending_label.value = text
         self._validated_name()
         self._update_enroll_button()
@@ -352,15 +432,20 @@ class EnrollPanel:
         name = validate_name(name)
         usable = [p for p in self.pending if p.usable]
         if not usable:
+            if any(p.needs_pick for p in self.pending):
+                raise InvalidArgumentError(
+                    "the photo shows several faces: click the face to enroll first"
+                )
             raise InvalidArgumentError(
                 "no photo with exactly one good face to enroll: capture or upload one"
             )
         # The gallery's one enrollment path: dedupe by sha256, the photo saved under
-        # photos_dir/<name>/, one transaction, the same summary as the CLI's.
+        # photos_dir/<name>/, one transaction, the same summary as the CLI's. The faces
+        # are the preview's (not detected again); a picked one goes as enroll(face=i).
         summary = enroll(
             self.gallery,
             name,
-            [p.data for p in usable],
+            [DetectedPhoto(p.data, p.detections, face=p.face) for p in usable],
             recognizer=self.recognizer,
             save_photos=self.photos_dir,
         )
@@ -374,6 +459,7 @@ class EnrollPanel:
             raise InvalidArgumentError(f"no face could be enrolled: {summary}")
         self.pending = [p for p in self.pending if not p.usable]
         self.last_summary = summary
+        self._show_picker()
         return summary.face_ids
 
     def _on_enroll(self, _button: Any = None) -> None:
@@ -407,12 +493,90 @@ class EnrollPanel:
             raise InvalidArgumentError(f"expected a folder of <person>/<photos>, got {folder}")
         self.folder_message.value = f"<i>enrolling {html.escape(str(folder))}...</i>"
         try:
-            summary = self.gallery.enroll_folder(folder, recognizer=self.recognizer)
+            # Photos with several faces wait for the user to click the person's face.
+            summary = self.gallery.enroll_folder(
+                folder, recognizer=self.recognizer, multiple_faces="ask"
+            )
         except Exception:
             self.folder_message.value = ""
             raise
-        self.folder_message.value = f"<pre>{html.escape(str(summary))}</pre>"
+        self.held.extend(summary.to_pick)
+        text = f"<pre>{html.escape(str(summary))}</pre>"
+        if summary.to_pick:
+            text += (
+                f"{len(summary.to_pick)} photo(s) with several faces: click the "
+                "person's face in each, below"
+            )
+        self.folder_message.value = text
+        self._show_held()
         self.refresh()
+
+    def _show_held(self) -> None:
+        """The faces of the first held folder photo, or nothing."""
+        from workbench.images import load_image
+
+        while self.held:
+            person, photo = self.held[0]
+            try:
+                image = load_image(photo.photo)  # decoded again; its faces are not re-detected
+            except WorkbenchError as exc:
+                self.held.pop(0)
+                self.folder_message.value = message_html(f"{exc} (skipped)", colour="#c62828")
+                continue
+            more = f" ({len(self.held) - 1} more after this one)" if len(self.held) > 1 else ""
+            where = Path(photo.photo)
+            self.folder_picker.show(
+                image,
+                photo.detections,
+                title=f"{where.parent.name}/{where.name}: {len(photo.detections)} faces: "
+                f"click {person}'s face" + more,
+                on_pick=self.pick_held,
+                on_skip=self.skip_held,
+                wrap=lambda fn: self.errors.guard(fn, near=self.folder_message),
+            )
+            return
+        self.folder_picker.clear()
+
+    def pick_held(self, index: int) -> list[int]:
+        """Enroll face ``index`` of the first held folder photo as its folder's person
+        (``enroll(face=index)``, the faces found by the folder's enrollment); returns the
+        new face ids.
+
+        Raises:
+            InvalidArgumentError: no folder photo is held, or ``index`` is out of range.
+        """
+        from workbench.gallery.enroll import enroll
+
+        if not self.held:
+            raise InvalidArgumentError("no folder photo is waiting for a pick")
+        person, photo = self.held[0]
+        summary = enroll(
+            self.gallery,
+            person,
+            [DetectedPhoto(photo.photo, photo.detections, face=int(index))],
+            recognizer=self.recognizer,
+        )
+        self.held.pop(0)
+        self.last_summary = summary
+        done = (
+            f"enrolled face {int(index) + 1} of {photo.photo} as {person}"
+            if summary.face_ids
+            else f"{photo.photo}: nothing enrolled ({summary})"
+        )
+        self.folder_message.value = html.escape(done) + "".join(
+            f"<br><span style='color:#b36b00'>warning: {html.escape(w)}</span>"
+            for w in summary.look_alikes
+        )
+        self._show_held()
+        self.refresh()
+        return summary.face_ids
+
+    def skip_held(self) -> None:
+        """Enroll nothing from the first held folder photo."""
+        if self.held:
+            _, photo = self.held.pop(0)
+            self.folder_message.value = html.escape(f"skipped {photo.photo}")
+        self._show_held()
 
     # People table ---------------------------------------------------------------------
 
