@@ -76,6 +76,42 @@ def test_several_faces_policy(gallery, recognizer, policy, enrolled) -> None:
         np.testing.assert_allclose(gallery.embeddings()[0][0], face_vector(1, 200))
 
 
+def test_ask_policy_hands_back_group_photos_and_detected_photos_are_not_detected_again(
+    gallery, recognizer, monkeypatch
+) -> None:
+    from workbench.gallery import DetectedPhoto
+
+    group = photo_array(1, 0, faces=3)
+    summary = gallery.enroll(
+        "Ada", [group, photo_array(1, 1)], recognizer=recognizer, multiple_faces="ask"
+    )
+    assert summary.several_faces == [("<image 0>", 3)] and summary.photos_seen == 2
+    assert len(summary.enrolled) == 1  # the one-face photo; the group waits
+    [(person, held)] = summary.to_pick
+    assert person == "Ada" and held.photo is group and len(held.detections) == 3
+
+    def no_detect(_image):
+        raise AssertionError("detected again")
+
+    monkeypatch.setattr(recognizer, "detect", no_detect)
+    picked = DetectedPhoto(held.photo, held.detections, face=0)  # the smallest face
+    summary = gallery.enroll("Ada", [picked], recognizer=recognizer)
+    assert len(summary.enrolled) == 1 and not summary.several_faces
+    assert gallery.faces("Ada")[-1].box == (0.0, 0.0, 4.0, 4.0)
+    np.testing.assert_allclose(gallery.embeddings()[0][-1], face_vector(1, 0))
+    # A pick given to enroll() applies to a DetectedPhoto without its own.
+    summary = gallery.enroll(
+        "Bea",
+        DetectedPhoto(photo_array(2, 0, faces=2), held.detections[:2]),
+        recognizer=recognizer,
+        face=1,
+    )
+    assert gallery.faces("Bea")[0].box == (0.0, 0.0, 6.0, 6.0)
+    with pytest.raises(InvalidArgumentError, match="out of range"):
+        fresh = DetectedPhoto(photo_array(1, 5, faces=3), held.detections, face=7)
+        gallery.enroll("Bea", fresh, recognizer=recognizer)
+
+
 def test_unknown_policy(gallery, recognizer) -> None:
     with pytest.raises(InvalidArgumentError, match="multiple_faces must be one of"):
         gallery.enroll("Ada", [photo_array(1)], recognizer=recognizer, multiple_faces="all")
