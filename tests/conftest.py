@@ -157,3 +157,29 @@ def pg_url(pg_cluster, request) -> str:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         conn.execute(f'CREATE SCHEMA "{schema}"')
     return pg_cluster.url(db) + f"?options=-csearch_path%3D{schema}"
+
+
+#: Two real LFW people among benchmarks/lookalike.py's 100 closest pairs (centroids 0.37
+#: apart through the default pipeline): ``close_pair`` enrolls one photo of each and keeps
+#: the other as a probe.
+CLOSE_PAIR = ("Jong_Thae_Hwa", "Kim_Jin-sun")
+
+
+@pytest.fixture(scope="session")
+def close_pair(lfw_dir, mediapipe_detector):
+    """``{person: (enrolled (1, D), probe (1, D), probe photo)}`` for the two people of
+    :data:`CLOSE_PAIR` (in that order), through the package's own pipeline (detect,
+    align, embed), as `workbench recognize` sees them."""
+    from workbench.embed import default_embedder
+    from workbench.evaluate import align_images, embed_chips
+
+    photos = [lfw_dir / p / f"{p}_{i:04d}.jpg" for p in CLOSE_PAIR for i in (1, 2)]
+    for photo in photos:
+        if not photo.is_file():
+            pytest.skip(f"{photo.name} is not in the shared LFW copy")
+    aligned = align_images(photos, detector=mediapipe_detector, progress=False)
+    x = embed_chips(aligned.chips, embedder=default_embedder())
+    return {
+        p: (x[2 * k : 2 * k + 1], x[2 * k + 1 : 2 * k + 2], photos[2 * k + 1])
+        for k, p in enumerate(CLOSE_PAIR)
+    }

@@ -13,6 +13,31 @@ from workbench.errors import InvalidArgumentError
 #: the live loop) no recognition yet. ``Match.label`` and the tracker use this one value.
 UNKNOWN = "unknown"
 
+
+def or_label(first: str, second: str) -> str:
+    """The label of a face the gallery cannot tell between two look-alikes: ``"X or Y?"``.
+
+    A person name never holds ``?`` (:func:`workbench.gallery.names.validate_name`), so
+    no such label is ever a name; :func:`is_named` tells them apart.
+
+    Example:
+        >>> or_label("Ann", "Bea")
+        'Ann or Bea?'
+    """
+    return f"{first} or {second}?"
+
+
+def is_named(label: str) -> bool:
+    """Whether a face's label names one person: not :data:`UNKNOWN` and not an
+    :func:`or_label` ``"X or Y?"`` (names never hold ``?``).
+
+    Example:
+        >>> [is_named(x) for x in ("Ann", "unknown", "Ann or Bea?")]
+        [True, False, False]
+    """
+    return label != UNKNOWN and not label.endswith("?")
+
+
 #: Keypoint order shared by both detectors and by :mod:`workbench.align`. "Left" is the
 #: side on the image's left, which is the subject's right for a photo facing the camera.
 KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")

@@ -52,7 +52,8 @@ class Recognition:
 
     Attributes:
         detections: the faces found.
-        matches: one match per face (``.label`` is the name or ``"unknown"``).
+        matches: one match per face (``.label`` is the name, ``"X or Y?"`` or
+            ``"unknown"``).
         embeddings: ``(n, 128)`` float32 embeddings of the faces.
     """
 
@@ -63,21 +64,33 @@ class Recognition:
 
     @property
     def unknown(self) -> np.ndarray:
-        """``(n,)`` bool, the faces no enrolled person was accepted for."""
-        return np.array([not m.accepted for m in self.matches], bool).reshape(len(self.matches))
+        """``(n,)`` bool, the faces no enrolled person was accepted for and that are no
+        "X or Y?" either (:attr:`Match.ambiguous <workbench.gallery.Match.ambiguous>`):
+        the faces kept as unknowns. An "X or Y?" face is not kept: it is one of two
+        enrolled people (measured: ``docs/benchmarks/lookalike.md``), not somebody the
+        user has not named yet, and its track would fill the people panel with
+        proposals of people already named."""
+        return np.array([not (m.accepted or m.ambiguous) for m in self.matches], bool).reshape(
+            len(self.matches)
+        )
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """JSON-ready faces: box, name (or ``"unknown"``), distance, accepted, too_small
-        (below :data:`MIN_FACE_PX`: kept ``unknown`` however near)."""
+        (below :data:`MIN_FACE_PX`: kept ``unknown`` however near), candidates (the two
+        look-alikes of an "X or Y?" face, nearest first, ``name`` then ``"unknown"``;
+        else ``None``)."""
         out = []
         for i, match in enumerate(self.matches):
             out.append(
                 {
                     "box": [round(float(v), 1) for v in self.detections.xyxy[i]],
-                    "name": match.label,
+                    # Only a confident name: a script that counts the named faces must not
+                    # count an "X or Y?" as X (the candidates say who it may be).
+                    "name": match.name if match.accepted and match.name else UNKNOWN,
                     "distance": None if match.distance is None else round(float(match.distance), 4),
                     "accepted": bool(match.accepted),
                     "too_small": bool(match.too_small),
+                    "candidates": None if match.candidates is None else list(match.candidates),
                 }
             )
         return out
@@ -159,7 +172,9 @@ class Recognizer:
             return matches
         heights = np.asarray(detections.xyxy, np.float64)[:, 3] - detections.xyxy[:, 1]
         return [
-            dataclasses.replace(m, accepted=False, too_small=True) if h < self.min_face_px else m
+            dataclasses.replace(m, accepted=False, too_small=True, rival=None)
+            if h < self.min_face_px
+            else m
             for m, h in zip(matches, heights, strict=True)
         ]
 

@@ -78,7 +78,8 @@ def test_enroll_then_recognize_real_faces(main, lfw_dir, tmp_path, capsys) -> No
     lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
     assert [x["source"] for x in lines] == [str(known), str(stranger)]
     [face] = lines[0]["faces"]
-    assert set(face) == {"box", "name", "distance", "accepted", "too_small"}
+    assert set(face) == {"box", "name", "distance", "accepted", "too_small", "candidates"}
+    assert face["candidates"] is None
     assert face["too_small"] is False
     assert face["name"] == "Aaron_Peirsol" and face["accepted"] and face["distance"] < 0.6
     assert [f["name"] for f in lines[1]["faces"]] == ["unknown"]
@@ -126,6 +127,31 @@ def _saved_and_own(tmp_path):
         )
         saved = g.stored_photos("Ada")
     return path, own, saved
+
+
+def test_recognize_says_x_or_y_between_look_alikes(main, close_pair, tmp_path, capsys) -> None:
+    """Two real close LFW people enrolled; the probe the margin cannot settle is printed
+    "X or Y?" and in JSON ``name: unknown`` with both ``candidates``; nothing is kept."""
+    from workbench.embed import default_embedder
+    from workbench.gallery import Gallery
+
+    jong, kim = close_pair
+    gallery = tmp_path / "gallery.sqlite"
+    with Gallery(gallery, model_id=default_embedder().model_id) as g:
+        for person, (enrolled, _, _) in close_pair.items():
+            g.add_embeddings(person, enrolled)
+    probe = str(close_pair[jong][2])
+    assert main(["recognize", probe, "--gallery", str(gallery), "--json"]) == 0
+    [line] = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+    [face] = line["faces"]
+    assert face["candidates"] == [kim, jong]
+    assert face["name"] == "unknown" and face["accepted"] is False
+    assert face["distance"] <= line["threshold"]
+    assert main(["recognize", probe, "--gallery", str(gallery)]) == 0
+    out = capsys.readouterr().out
+    assert f" {kim} or {jong}? distance=" in out and "kept" not in out
+    with Gallery(gallery, model_id=None, create=False) as g:
+        assert g.count_unknowns() == 0
 
 
 def test_remove_deletes_saved_photos_not_the_users(main, tmp_path, capsys) -> None:

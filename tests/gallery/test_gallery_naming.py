@@ -37,6 +37,37 @@ def test_name_a_proposal_as_a_new_person(gallery):
     assert gallery.search(face_vector(1, 99)).best()[0].label == "Bea"
 
 
+def test_name_faces_with_the_face_in_view_is_one_transaction(gallery, monkeypatch):
+    """The live panel's "Who is this?": the face in view (``also``) and the track's kept
+    faces in one commit; a failure in its last step leaves nothing of either."""
+    from workbench.gallery import FaceBatch
+
+    big, _ = _fill(gallery, scores=[0.01, 0.01, 0.9, 0.01, 0.9, 0.9])
+    ids = [f.id for f in big.faces]
+    in_view = FaceBatch("ignored", face_vector(1, 50)[None], scores=[0.99])
+
+    def fail(*_args, **_kwargs):
+        raise GalleryError("the disk is full (a test's failure)")
+
+    monkeypatch.setattr(unknowns_mod, "delete_within", fail)
+    with pytest.raises(GalleryError, match="disk is full"):
+        gallery.name_faces(ids, "Bea", also=in_view)
+    assert "Bea" not in gallery and len(gallery) == 3 and gallery.count_unknowns() == 6
+    monkeypatch.undo()
+    # Every kept face below the floor is no error with the face in view: it alone is
+    # enrolled (first id), and the kept faces leave the unknowns all the same.
+    result = gallery.name_faces(ids, "Bea", also=in_view)
+    assert result.name == "Bea" and result.new_person and result.below_floor == 3
+    [face] = gallery.faces("Bea")
+    assert result.enrolled == [face.id] and gallery.count_unknowns() == 3
+    # Without kept faces (no keeper, or none kept): the face in view alone.
+    more = gallery.name_faces([], "Bea", also=in_view)
+    assert len(more.enrolled) == 1 and not more.new_person and len(gallery.faces("Bea")) == 2
+    with pytest.raises(GalleryError, match="no unknown face with id"):
+        gallery.name_faces([ids[0]], "Bea", also=in_view)  # gone: nothing written
+    assert len(gallery.faces("Bea")) == 2
+
+
 def test_name_into_an_existing_person(gallery):
     _, small = _fill(gallery)
     result = gallery.name_proposal(small.id, "Ada")

@@ -82,10 +82,10 @@ def test_a_file_through_live_is_processed_whole_and_summarised_per_track(
     assert stats["frames_dropped"] == 0
     # Times are positions in the 25 fps clip: frame 29 is at 1.16 s.
     assert report["tracks"] == [
-        {"track_id": 1, "name": "Zoë", "first_s": 0.0, "last_s": 1.16, "first_frame": 0,
-         "last_frame": 29, "frames": 30},
-        {"track_id": 2, "name": "unknown", "first_s": 0.0, "last_s": 1.16, "first_frame": 0,
-         "last_frame": 29, "frames": 30},
+        {"track_id": 1, "name": "Zoë", "candidates": None, "first_s": 0.0, "last_s": 1.16,
+         "first_frame": 0, "last_frame": 29, "frames": 30},
+        {"track_id": 2, "name": "unknown", "candidates": None, "first_s": 0.0, "last_s": 1.16,
+         "first_frame": 0, "last_frame": 29, "frames": 30},
     ]  # fmt: skip
     assert run_cli(["live", str(clip), "--gallery", "g.sqlite"]) == 0
     out = capsys.readouterr().out

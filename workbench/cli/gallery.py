@@ -5,13 +5,17 @@ and ``workbench calibrate --gallery FILE [--far F | --set T]``.
 
     {"source": "a.jpg", "faces": [{"box": [x1, y1, x2, y2], "name": "Ada",
                                    "distance": 0.41, "accepted": true,
-                                   "too_small": false}],
+                                   "too_small": false, "candidates": null}],
      "threshold": 0.508, "threshold_source": "calibrated on 30 people / 60 faces"}
 
 For a video, one line per processed frame with ``"frame"`` (its index) added. ``name`` is
 ``"unknown"`` when the distance is above the gallery's threshold, or when the face's box is
 less than ``workbench.recognize.MIN_FACE_PX`` tall (``"too_small": true``: drawn, not
-named); ``distance`` is ``null`` when the gallery is empty.
+named); ``distance`` is ``null`` when the gallery is empty. Between two look-alikes
+(enrolled people whose centroids lie close) the nearest must win by the gallery's margin;
+when it does not, the face is answered "Ada or Bea?": ``"name": "unknown"``,
+``"accepted": false`` and ``"candidates": ["Ada", "Bea"]`` (nearest first; ``distance``
+is Ada's). The text output prints ``Ada or Bea?`` as the name.
 """
 
 from __future__ import annotations
@@ -203,6 +207,7 @@ def _faces(recognition) -> list[dict]:
 
 def _print(source: str, faces: list[dict], *, as_json: bool, frame: int | None, threshold) -> None:
     from workbench.cli import print_json_line
+    from workbench.faces import or_label
 
     if as_json:
         obj = {"source": source}
@@ -218,7 +223,8 @@ def _print(source: str, faces: list[dict], *, as_json: bool, frame: int | None, 
         x1, y1, x2, y2 = face["box"]
         d = "-" if face["distance"] is None else f"{face['distance']:.3f}"
         small = " (too small to name)" if face.get("too_small") else ""
-        print(f"  box=({x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}) {face['name']}{small} distance={d}")
+        name = or_label(*face["candidates"]) if face.get("candidates") else face["name"]
+        print(f"  box=({x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}) {name}{small} distance={d}")
 
 
 def run_recognize(args: argparse.Namespace) -> int:

@@ -92,6 +92,8 @@ class _TrackSummary:
     last_frame: int
     frames: int = 0
     labels: Counter = field(default_factory=Counter)
+    #: The two look-alikes of each "X or Y?" label the track held.
+    pairs: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -101,7 +103,7 @@ class _TrackSummary:
     def to_dict(self) -> dict[str, Any]:
         return {
             "track_id": self.track_id,
-            "name": self.name,
+            **_name_fields(self.name, self.pairs.get(self.name)),
             "first_s": round(self.first_s, 3),
             "last_s": round(self.last_s, 3),
             "first_frame": self.first_frame,
@@ -152,6 +154,8 @@ class _Settler:
             summary.last_s, summary.last_frame = seen_s, result.frame_id
             summary.frames += 1
             summary.labels[name] += 1
+            if result.candidates_of(i) is not None:
+                summary.pairs[name] = result.candidates_of(i)
             self._last_seen[tid] = result.frame_id
             prev, run = self._runs.get(tid, (None, 0))
             run = run + 1 if prev == name else 1
@@ -164,7 +168,7 @@ class _Settler:
                         "time_s": round(time.monotonic() - self.t0, 3),
                         "frame_id": result.frame_id,
                         "track_id": tid,
-                        "name": name,
+                        **_name_fields(name, result.candidates_of(i)),
                         "distance": None if distance != distance else round(distance, 4),
                         "box": [round(float(v), 1) for v in result.boxes[i]],
                         "too_small": result.is_too_small(i),
@@ -176,6 +180,17 @@ class _Settler:
             del self._last_seen[tid]
             self._runs.pop(tid, None)
             self._reported.pop(tid, None)
+
+
+def _name_fields(label: str, pair) -> dict[str, Any]:
+    """``name`` and ``candidates`` as `workbench recognize --json` gives them: a name only
+    when it names one person; an "X or Y?" is ``"unknown"`` with both candidates."""
+    from workbench.faces import UNKNOWN, is_named
+
+    return {
+        "name": label if is_named(label) else UNKNOWN,
+        "candidates": None if pair is None else list(pair),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -304,6 +319,14 @@ def _drain(settler: _Settler, events: list[dict[str, Any]], quiet: bool) -> None
             distance = "" if event["distance"] is None else f"  {event['distance']:.3f}"
             print(
                 f"{event['time_s']:7.2f}s  frame {event['frame_id']:>6}  "
-                f"track {event['track_id']:>4}  {event['name']}{distance}",
+                f"track {event['track_id']:>4}  {_shown(event)}{distance}",
                 flush=True,
             )
+
+
+def _shown(event: dict[str, Any]) -> str:
+    """An event's label for the text output: the name, ``X or Y?`` or ``unknown``."""
+    from workbench.faces import or_label
+
+    pair = event.get("candidates")
+    return or_label(*pair) if pair else event["name"]

@@ -7,7 +7,8 @@ Two checks, both on person centroids (the mean of a person's enrolled faces):
   centroid distance 0.48") in the enrollment summary, the CLI and the panel.
 - :func:`margin_veto` in every search: when the best and the second-best person of a
   probe are such a pair, the best must beat the second by :data:`DEFAULT_MARGIN`, else
-  the probe is not accepted (``unknown``) rather than named as one of the two by a hair.
+  the probe is not accepted rather than named as one of the two by a hair: it is
+  answered "X or Y?" (``Match.rival``; :mod:`.verdict`).
 
 Both constants are measured by ``benchmarks/lookalike.py`` (``docs/benchmarks/
 lookalike.md``) on the 100 closest pairs of distinct LFW people.

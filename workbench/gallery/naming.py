@@ -8,6 +8,7 @@ record the user's grouping in ``unknown_groups``; clustering keeps it as given.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -59,14 +60,32 @@ class NameResult:
 
 
 def name_faces(
-    gallery: Gallery, face_ids, name: str, *, min_quality: float = QUALITY_FLOOR
+    gallery: Gallery,
+    face_ids,
+    name: str,
+    *,
+    min_quality: float = QUALITY_FLOOR,
+    also: FaceBatch | None = None,
 ) -> NameResult:
     """Enroll these unknown faces as ``name`` (new or existing) and remove them from the
     unknowns, in one transaction.
 
+    Args:
+        face_ids: ids of stored unknowns (may be empty when ``also`` is given).
+        min_quality: faces below it are not enrolled (they leave the unknowns all the
+            same).
+        also: more faces of this person enrolled in the same transaction whatever their
+            quality, since the user picked them (the live panel's "Who is this?": the
+            face in view, with the faces its track left among the unknowns); its
+            ``name`` is ignored. With it, kept faces all below the floor are no error.
+
+    Returns:
+        The :class:`NameResult`; ``enrolled`` lists ``also``'s new ids first.
+
     Raises:
         InvalidNameError: a name that cannot be stored.
-        InvalidArgumentError: ``min_quality`` outside ``[0, 1]``, or no ids.
+        InvalidArgumentError: ``min_quality`` outside ``[0, 1]``, or no ids and no
+            ``also``.
         GalleryError: an id that is not stored, or no face reaches ``min_quality``;
             nothing is written then.
     """
@@ -74,30 +93,42 @@ def name_faces(
     if not isinstance(min_quality, int | float) or not 0.0 <= min_quality <= 1.0:
         raise InvalidArgumentError(f"min_quality must be in [0, 1], but got {min_quality!r}")
     wanted = _unknowns.checked_ids(face_ids)
-    if not wanted:
+    if not wanted and also is None:
         raise InvalidArgumentError("naming needs at least one unknown face id")
-    faces, vecs = _unknowns.unknown_faces(gallery, wanted)
-    ok = np.array([f.quality is None or f.quality >= min_quality for f in faces], bool)
-    if not ok.any():
-        best = max(f.quality for f in faces)
-        raise GalleryError(
-            f"none of the {len(faces)} faces reaches the quality floor {min_quality:g} "
-            f"(best {best:.3f}); pass a lower min_quality (--min-quality) to enroll them"
-        )
-    keep = [f for f, good in zip(faces, ok, strict=True) if good]
+    batches = []
+    if also is not None:
+        if not isinstance(also, FaceBatch):
+            raise InvalidArgumentError(f"also must be a FaceBatch, but got {type(also).__name__}")
+        batches.append(dataclasses.replace(also, name=name))
+    below = 0
+    if wanted:
+        faces, vecs = _unknowns.unknown_faces(gallery, wanted)
+        ok = np.array([f.quality is None or f.quality >= min_quality for f in faces], bool)
+        if not ok.any() and also is None:
+            best = max(f.quality for f in faces)
+            raise GalleryError(
+                f"none of the {len(faces)} faces reaches the quality floor {min_quality:g} "
+                f"(best {best:.3f}); pass a lower min_quality (--min-quality) to enroll them"
+            )
+        keep = [f for f, good in zip(faces, ok, strict=True) if good]
+        below = int((~ok).sum())
+        if keep:
+            batches.append(
+                FaceBatch(
+                    name,
+                    vecs[ok],
+                    sources=[f.source for f in keep],
+                    boxes=[f.box for f in keep],
+                    detector=[f.detector for f in keep],
+                    scores=[f.score for f in keep],
+                )
+            )
     new_person = name not in gallery
-    batch = FaceBatch(
-        name,
-        vecs[ok],
-        sources=[f.source for f in keep],
-        boxes=[f.box for f in keep],
-        detector=[f.detector for f in keep],
-        scores=[f.score for f in keep],
+    ids = gallery.add_many(
+        batches,
+        inside=(lambda conn: _unknowns.delete_within(gallery, conn, wanted)) if wanted else None,
     )
-    [ids] = gallery.add_many(
-        [batch], inside=lambda conn: _unknowns.delete_within(gallery, conn, wanted)
-    )
-    return NameResult(name, new_person, ids, int((~ok).sum()))
+    return NameResult(name, new_person, [i for part in ids for i in part], below)
 
 
 def _group_checksum(face_id: int, grp: int) -> bytes:

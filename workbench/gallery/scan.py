@@ -33,7 +33,8 @@ class ScanSummary:
         skipped: photos skipped because their faces were stored before.
         unreadable: ``(path, reason)`` of photos that could not be read.
         faces: faces detected in the photos read.
-        known: faces the gallery named (not stored).
+        known: faces the gallery named, or narrowed to two look-alikes ("X or Y?"):
+            faces of enrolled people (not stored).
         kept: unknown faces stored (within the gallery's retention bounds).
         seconds: wall time.
     """
@@ -138,7 +139,9 @@ def _scan_batch(gallery: Gallery, paths: list[Path], recognizer, summary: ScanSu
     summary.faces += len(chip_arr)
     unknown = np.ones(len(chip_arr), bool)
     if len(gallery):
-        unknown = ~np.array([m.accepted for m in gallery.search(embeddings).best()], bool)
+        # An "X or Y?" face is one of two enrolled people: left out like a named one.
+        best = gallery.search(embeddings).best()
+        unknown = ~np.array([m.accepted or m.ambiguous for m in best], bool)
     summary.known += int((~unknown).sum())
     idx = np.flatnonzero(unknown)
     if not idx.size:

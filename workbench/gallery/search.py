@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from workbench.faces import UNKNOWN
+from workbench.faces import UNKNOWN, or_label
 from workbench.gallery.snapshot import Snapshot
 from workbench.gallery.types import Decision
 
@@ -41,16 +41,37 @@ class Match:
         accepted: ``distance <= threshold``: the face is taken to be ``name``.
         too_small: the face was too small to name (:data:`workbench.recognize.MIN_FACE_PX`):
             not accepted whatever the distance.
+        rival: the look-alike ``name`` could not be told from: ``name`` was within the
+            threshold but ``rival`` (the second-nearest person, whose centroid lies
+            within :data:`~workbench.gallery.lookalike.LOOKALIKE_DISTANCE` of ``name``'s)
+            was not :attr:`Gallery.margin <workbench.gallery.Gallery.margin>` farther.
+            Such a match is not accepted (it names nobody: no track, count or automatic
+            enrollment takes it as ``name``); its :attr:`label` is ``"name or rival?"``.
+            ``None`` otherwise.
     """
 
     name: str | None
     distance: float
     accepted: bool
     too_small: bool = False
+    rival: str | None = None
+
+    @property
+    def ambiguous(self) -> bool:
+        """``name`` or :attr:`rival`, the decision cannot say which (``"X or Y?"``)."""
+        return self.rival is not None and self.name is not None and not self.accepted
+
+    @property
+    def candidates(self) -> tuple[str, str] | None:
+        """``(name, rival)`` when :attr:`ambiguous`, else ``None``."""
+        return (self.name, self.rival) if self.ambiguous else None
 
     @property
     def label(self) -> str:
-        """``name`` when accepted, else ``"unknown"``."""
+        """``name`` when accepted, ``"name or rival?"`` when :attr:`ambiguous`, else
+        ``"unknown"``."""
+        if self.ambiguous:
+            return or_label(self.name, self.rival)
         return self.name if self.accepted and self.name is not None else UNKNOWN
 
 
@@ -63,8 +84,12 @@ class SearchResult:
             are enrolled.
         distances: ``(N, k)`` float32 Euclidean distances, ``inf`` where ``names`` is
             ``None``.
-        accepted: ``(N, k)`` bool, ``distances <= threshold``.
+        accepted: ``(N, k)`` bool, ``distances <= threshold`` and not turned away by the
+            verdict (:mod:`workbench.gallery.verdict`).
         threshold: the distance threshold that was applied.
+        rivals: ``(N,)`` object array: the look-alike the nearest person could not be
+            told from (:attr:`Match.rival`), ``None`` where there is none; ``None`` for
+            no such query at all.
 
     Example:
         >>> r = SearchResult.empty(2, 1, 0.6)
@@ -76,6 +101,7 @@ class SearchResult:
     distances: np.ndarray
     accepted: np.ndarray
     threshold: float
+    rivals: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         shape = self.names.shape
@@ -84,6 +110,8 @@ class SearchResult:
                 "names, distances and accepted must share one (N, k) shape, but got "
                 f"{self.names.shape}, {self.distances.shape}, {self.accepted.shape}"
             )
+        if self.rivals is not None and self.rivals.shape != shape[:1]:
+            raise ValueError(f"rivals must have shape ({shape[0]},), but got {self.rivals.shape}")
 
     def __len__(self) -> int:
         return self.names.shape[0]
@@ -102,10 +130,11 @@ class SearchResult:
         """The nearest person of every query, as one :class:`Match` each."""
         if self.names.shape[1] == 0:
             return [Match(None, math.inf, False) for _ in range(len(self))]
+        rivals = [None] * len(self) if self.rivals is None else self.rivals
         return [
-            Match(n, float(d), bool(a))
-            for n, d, a in zip(
-                self.names[:, 0], self.distances[:, 0], self.accepted[:, 0], strict=True
+            Match(n, float(d), bool(a), rival=None if a else r)
+            for n, d, a, r in zip(
+                self.names[:, 0], self.distances[:, 0], self.accepted[:, 0], rivals, strict=True
             )
         ]
 

@@ -1,8 +1,11 @@
 """The verdict between a search's nearest people and its result.
 
-Two rules can turn an accepted match away: of two look-alike people the best must beat
-the second by a margin (:mod:`.lookalike`), and a correction "this is not X" vetoes X for
-probes nearer to it than to X's own faces (:mod:`.negatives`).
+Two rules can turn an accepted match away: a correction "this is not X" vetoes X for
+probes nearer to it than to X's own faces (:mod:`.negatives`), and of two look-alike
+people the best must beat the second by a margin (:mod:`.lookalike`). A match the margin
+alone turns away is answered "X or Y?" (``SearchResult.rivals``, ``Match.rival``): it
+was within the threshold, and the one thing in doubt is which of the two it is. A match
+a correction vetoes is not X, so it is no "X or Y?" either.
 """
 
 from __future__ import annotations
@@ -38,11 +41,6 @@ def decide(
     """
     result = to_result(s, rows[:, :k], d2[:, :k], k, threshold)
     accepted = result.accepted
-    if margin > 0 and rows.shape[1] >= 2:
-        dist = np.where(rows >= 0, np.sqrt(np.maximum(d2, 0.0)), np.inf)
-        accepted = lookalike.margin_veto(
-            s, rows, dist, accepted, margin=margin, within=lookalike.LOOKALIKE_DISTANCE
-        )
     if corrections:
         person_rows = np.full(result.names.shape, -1, np.int64)
         person_rows[:, : min(k, rows.shape[1])] = rows[:, :k]
@@ -54,4 +52,17 @@ def decide(
             negatives=corrections,
             own_faces=s.person_faces,
         )
-    return SearchResult(result.names, result.distances, accepted, threshold)
+    rivals = None
+    if margin > 0 and rows.shape[1] >= 2:
+        # After the corrections (both rules only turn matches away, so the order changes
+        # nothing accepted): what the margin alone turns away is "X or Y?".
+        dist = np.where(rows >= 0, np.sqrt(np.maximum(d2, 0.0)), np.inf)
+        sure = lookalike.margin_veto(
+            s, rows, dist, accepted, margin=margin, within=lookalike.LOOKALIKE_DISTANCE
+        )
+        torn = np.flatnonzero(accepted[:, 0] & ~sure[:, 0])
+        if torn.size:
+            rivals = np.full(len(rows), None, dtype=object)
+            rivals[torn] = [s.people[r] for r in rows[torn, 1].tolist()]
+        accepted = sure
+    return SearchResult(result.names, result.distances, accepted, threshold, rivals)

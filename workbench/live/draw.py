@@ -32,9 +32,11 @@ from workbench.errors import InvalidImageError
 if TYPE_CHECKING:
     from workbench.live.loop import LiveResult, LiveStats
 
-#: RGB colours: named faces green, unknown faces orange-red, the status line white on grey.
+#: RGB colours: named faces green, unknown faces orange-red, "X or Y?" (two look-alikes
+#: the gallery cannot tell apart) amber, the status line white on grey.
 KNOWN_COLOR = (40, 200, 90)
 UNKNOWN_COLOR = (235, 80, 40)
+AMBIGUOUS_COLOR = (235, 175, 30)
 TEXT_COLOR = (255, 255, 255)
 STATUS_BG = (40, 40, 40)
 
@@ -138,7 +140,7 @@ def draw_faces(
     Args:
         image: ``(H, W, 3)`` uint8 RGB.
         boxes: ``(n, 4)`` boxes ``x1, y1, x2, y2`` in pixels.
-        names: ``n`` labels; ``"unknown"`` is drawn in :data:`UNKNOWN_COLOR`.
+        names: ``n`` labels, coloured by :func:`label_color`.
         distances: ``n`` distances (NaN or ``None`` to leave one out), or ``None``.
         copy: draw on a copy (default) rather than on ``image`` itself.
 
@@ -156,7 +158,7 @@ def draw_faces(
     size = max(12, round(16 * scale))
     for i, box in enumerate(boxes):
         name = names[i]
-        color = UNKNOWN_COLOR if name == "unknown" else KNOWN_COLOR
+        color = label_color(name)
         x1, y1, x2, y2 = (int(round(v)) for v in box)
         cv2.rectangle(out, (x1, y1), (x2, y2), color, thickness)
         dist = None if distances is None else distances[i]
@@ -166,6 +168,21 @@ def draw_faces(
         y = y1 - patch.shape[0] if y1 - patch.shape[0] >= 0 else y1
         paste(out, patch, x1, y)
     return out
+
+
+def label_color(label: str) -> tuple[int, int, int]:
+    """The colour a face's label is drawn in: :data:`KNOWN_COLOR` for a name,
+    :data:`AMBIGUOUS_COLOR` for ``"X or Y?"``, :data:`UNKNOWN_COLOR` for ``"unknown"``.
+
+    Example:
+        >>> label_color("Ann or Bea?") == AMBIGUOUS_COLOR
+        True
+    """
+    from workbench.faces import UNKNOWN, is_named
+
+    if is_named(label):
+        return KNOWN_COLOR
+    return UNKNOWN_COLOR if label == UNKNOWN else AMBIGUOUS_COLOR
 
 
 def draw_status(image: np.ndarray, text: str, *, copy: bool = True) -> np.ndarray:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import InvalidArgumentError, SourceError
-from workbench.faces import UNKNOWN, FaceDetections
+from workbench.faces import UNKNOWN, FaceDetections, is_named
 from workbench.live.sources import END_OF_STREAM, Frame, FrameSource
 from workbench.live.tracking import Tracker, TrackerOptions
 
@@ -73,7 +73,8 @@ class LiveResult:
     Attributes:
         frame_id: the frame's index in its source.
         boxes: ``(n, 4)`` float32 face boxes ``x1, y1, x2, y2`` in pixels.
-        names: ``n`` labels (a name, or ``"unknown"``), smoothed per track.
+        names: ``n`` labels (a name, ``"X or Y?"`` between two look-alikes, or
+            ``"unknown"``), smoothed per track; :attr:`named` says which name one person.
         distances: ``(n,)`` float32 distance backing each label (NaN when none does).
         track_ids: ``(n,)`` int64 track id per face (-1 when tracking is off).
         embedded: ``(n,)`` bool, which faces were embedded on this frame.
@@ -89,6 +90,8 @@ class LiveResult:
             unknown faces stores these.
         too_small: ``(n,)`` bool, faces below the recognizer's ``min_face_px``: kept
             ``unknown`` however near a gallery face (``None`` in a result built by hand).
+        candidates: per face, the two look-alikes ``(X, Y)`` of an ``"X or Y?"`` label,
+            nearest first, else ``None`` (``None`` in a result built by hand).
     """
 
     frame_id: int
@@ -103,20 +106,38 @@ class LiveResult:
     detections: FaceDetections | None = None
     embeddings: np.ndarray | None = field(default=None, repr=False)
     too_small: np.ndarray | None = None
+    candidates: tuple[tuple[str, str] | None, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.names)
 
     @property
+    def named(self) -> np.ndarray:
+        """``(n,)`` bool, the faces whose label names one person (not ``"unknown"``,
+        not ``"X or Y?"``)."""
+        return np.array([is_named(n) for n in self.names], bool).reshape(len(self))
+
+    def candidates_of(self, i: int) -> tuple[str, str] | None:
+        """The two look-alikes of face ``i`` when its label is ``"X or Y?"``."""
+        return None if self.candidates is None else self.candidates[i]
+
+    @property
     def matches(self) -> list[Match]:
         """One :class:`Match` per face, as :attr:`Recognition.matches`: the smoothed
-        label (accepted unless ``"unknown"``) and the distance backing it."""
+        label (accepted when it names one person; an ``"X or Y?"`` is a match with a
+        ``rival``) and the distance backing it."""
         from workbench.gallery.search import Match
 
-        return [
-            Match(None if name == UNKNOWN else name, float(d), name != UNKNOWN)
-            for name, d in zip(self.names, self.distances, strict=True)
-        ]
+        out = []
+        for i, (name, d) in enumerate(zip(self.names, self.distances, strict=True)):
+            pair = self.candidates_of(i)
+            if pair is not None:
+                out.append(Match(pair[0], float(d), False, rival=pair[1]))
+            elif is_named(name):
+                out.append(Match(name, float(d), True))
+            else:
+                out.append(Match(None, float(d), False))
+        return out
 
     def is_too_small(self, i: int) -> bool:
         """Whether face ``i`` is below the recognizer's size gate (drawn, not named)."""
@@ -129,13 +150,17 @@ class LiveResult:
             "faces": [
                 {
                     "track_id": int(self.track_ids[i]),
-                    "name": self.names[i],
+                    # As `workbench recognize --json`: a name only when confident.
+                    "name": self.names[i] if is_named(self.names[i]) else UNKNOWN,
                     "distance": None
                     if np.isnan(self.distances[i])
                     else round(float(self.distances[i]), 4),
                     "box": [round(float(v), 1) for v in self.boxes[i]],
                     "embedded": bool(self.embedded[i]),
                     "too_small": self.is_too_small(i),
+                    "candidates": None
+                    if self.candidates_of(i) is None
+                    else list(self.candidates_of(i)),
                 }
                 for i in range(len(self))
             ],
@@ -529,11 +554,15 @@ class LiveRecognizer:
                 )
         if self.tracker is not None:
             for i, match in zip(todo, matches, strict=True):
-                self.tracker.record(int(track_ids[i]), match.label, _dist(match))
+                self.tracker.record(
+                    int(track_ids[i]), match.label, _dist(match), candidates=_pair(match)
+                )
             names, distances = self.tracker.labels(track_ids)
+            candidates = self.tracker.candidates(track_ids)
         else:
             names = [m.label for m in matches]
             distances = np.array([_dist(m) for m in matches], np.float32).reshape(n)
+            candidates = [_pair(m) for m in matches]
         t_end = time.perf_counter()
         latency_ms = (time.monotonic() - frame.timestamp) * 1000.0
         timings = Timings(
@@ -566,6 +595,7 @@ class LiveRecognizer:
             embeddings=embeddings,
             # The same rule as Recognizer.identify, for every face (not only embedded ones).
             too_small=(boxes[:, 3] - boxes[:, 1]) < float(getattr(rec, "min_face_px", 0.0)),
+            candidates=tuple(candidates),
         )
 
     def _fail(self, exc: BaseException) -> None:
@@ -631,3 +661,10 @@ def _identify(rec, embeddings: np.ndarray, detections: FaceDetections) -> list:
 def _dist(match: Match) -> float:
     """A match's distance as a float (NaN when the match carries none)."""
     return float("nan") if match.distance is None else float(match.distance)
+
+
+def _pair(match: Match) -> tuple[str, str] | None:
+    """The two look-alikes of an ``"X or Y?"`` match (``None`` for any other, and for a
+    recognizer's own match type that has no such notion)."""
+    pair = getattr(match, "candidates", None)
+    return None if pair is None else (str(pair[0]), str(pair[1]))

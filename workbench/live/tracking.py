@@ -80,10 +80,14 @@ class Track:
         first_step: tracker update at which the track started.
         last_seen: tracker update of the last matched detection.
         last_embedded: tracker update of the last recognition, ``None`` before the first.
-        label: the current vote winner (:data:`UNKNOWN` before any recognition).
+        label: the current vote winner (:data:`UNKNOWN` before any recognition; an
+            ``"X or Y?"`` label between two look-alikes is a label of its own, so a track
+            is named X only when most of its votes say X).
         distance: distance of the most recent recognition that agrees with ``label``
             (NaN when none does).
-        votes: the last K recognitions as ``(label, distance)``.
+        candidates: the two look-alikes of an ``"X or Y?"`` ``label`` (from the same
+            recognition as ``distance``), else ``None``.
+        votes: the last K recognitions as ``(label, distance, candidates)``.
         recognitions: total recognitions recorded for this track.
     """
 
@@ -94,6 +98,7 @@ class Track:
     last_embedded: int | None = None
     label: str = UNKNOWN
     distance: float = float("nan")
+    candidates: tuple[str, str] | None = None
     votes: deque = field(default_factory=deque)
     recognitions: int = 0
 
@@ -205,25 +210,34 @@ class Tracker:
             or self._step - track.last_embedded >= self.options.refresh_every
         )
 
-    def record(self, track_id: int, label: str, distance: float) -> str:
+    def record(
+        self,
+        track_id: int,
+        label: str,
+        distance: float,
+        *,
+        candidates: tuple[str, str] | None = None,
+    ) -> str:
         """Store one recognition of a track, made on the last updated frame, and re-run
         its vote.
 
         Args:
             track_id: from :meth:`update`.
-            label: ``Match.label`` (a name, or :data:`UNKNOWN`).
+            label: ``Match.label`` (a name, ``"X or Y?"``, or :data:`UNKNOWN`).
             distance: the match's distance.
+            candidates: ``Match.candidates``: the two look-alikes of an ``"X or Y?"``.
 
         Returns:
             The track's label after the vote.
         """
         track = self._tracks[track_id]
-        track.votes.append((label, float(distance)))
+        track.votes.append((label, float(distance), candidates))
         track.last_embedded = self._step
         track.recognitions += 1
         track.label = _vote(track.votes, track.label)
-        track.distance = next(
-            (d for lab, d in reversed(track.votes) if lab == track.label), float("nan")
+        track.distance, track.candidates = next(
+            ((d, c) for lab, d, c in reversed(track.votes) if lab == track.label),
+            (float("nan"), None),
         )
         return track.label
 
@@ -238,16 +252,21 @@ class Tracker:
         distances = np.array([t.distance for t in tracks], np.float32).reshape(len(tracks))
         return names, distances
 
+    def candidates(self, track_ids: np.ndarray) -> list[tuple[str, str] | None]:
+        """The two look-alikes of each of these tracks whose label is ``"X or Y?"``
+        (``None`` for the others), in the order of :meth:`labels`."""
+        return [self._tracks[int(i)].candidates for i in track_ids]
+
 
 def _vote(votes: deque, current: str) -> str:
     """Rolling mode of the votes' labels; a tie keeps ``current`` if it is among the tied,
     else the most recent of the tied labels wins (a newer opinion beats an older one)."""
-    counts = Counter(label for label, _ in votes)
+    counts = Counter(label for label, *_ in votes)
     best = max(counts.values())
     tied = {label for label, n in counts.items() if n == best}
     if current in tied:
         return current
-    for label, _ in reversed(votes):
+    for label, *_ in reversed(votes):
         if label in tied:
             return label
     return current

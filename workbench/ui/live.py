@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import InvalidArgumentError
+from workbench.faces import UNKNOWN
 from workbench.ui.common import ErrorLog, encode_image, set_image, threshold_html
 
 if TYPE_CHECKING:
@@ -325,18 +326,21 @@ class LivePanel:
         self.stats.value = html.escape(self._stats_text(live))
         self.faces_text = faces_text(result)
         self.faces.value = _faces_html(result)
+        named = result.named
+        # "Who is this?" offers the unknown tracks and the "X or Y?" ones (the user's
+        # answer settles which look-alike it is); "Not X" only tracks named X.
         self._set_unknown(
             [
-                (f"track {int(t)}", int(t))
-                for t, n in zip(result.track_ids, result.names, strict=True)
-                if n == "unknown" and t >= 0
+                (f"track {int(t)}" if n == UNKNOWN else f"track {int(t)}: {n}", int(t))
+                for t, n, k in zip(result.track_ids, result.names, named, strict=True)
+                if not k and t >= 0
             ]
         )
         self._set_named(
             [
                 (f"track {int(t)}: {n}", int(t))
-                for t, n in zip(result.track_ids, result.names, strict=True)
-                if n != "unknown" and t >= 0
+                for t, n, k in zip(result.track_ids, result.names, named, strict=True)
+                if k and t >= 0
             ]
         )
 
@@ -363,7 +367,7 @@ class LivePanel:
         if result is None:
             raise InvalidArgumentError("start the live view first: there is no frame yet")
         hits = np.flatnonzero(result.track_ids == track_id)
-        if not len(hits) or result.names[hits[0]] == "unknown" or result.detections is None:
+        if not len(hits) or not result.named[hits[0]] or result.detections is None:
             raise InvalidArgumentError(f"track {track_id} is not named in the latest frame")
         name = result.names[hits[0]]
         face = result.detections[hits[:1]]
@@ -412,13 +416,17 @@ class LivePanel:
     # "Who is this?" ---------------------------------------------------------------------
 
     def enroll_track(self, track_id: int, name: str) -> int:
-        """Enroll the face of a track in the latest frame under ``name``; returns the new
-        face id. The tracker picks the name up at the track's next refresh.
+        """Enroll the face of a track in the latest frame under ``name``, with the faces
+        that track left among the unknowns, in one transaction (the people panel's
+        naming path, :meth:`Gallery.name_faces`); returns the new face id of the face in
+        view. The tracker picks the name up at the track's next refresh.
 
         Raises:
             InvalidNameError: a bad name.
             InvalidArgumentError: nothing running or the track is not in the latest frame.
+            GalleryError: the write failed: nothing of it is stored.
         """
+        from workbench.gallery import FaceBatch
         from workbench.gallery.names import validate_name
         from workbench.pipeline import embed_faces, pick_face
 
@@ -440,36 +448,33 @@ class LivePanel:
         if not len(face):
             raise InvalidArgumentError("no face found in the latest frame; try again")
         vector = embed_faces(result.image, face, detector=detector, embedder=self.embedder)
-        (face_id,) = self.gallery.add_embeddings(
+        in_view = FaceBatch(
             name,
             vector,
             boxes=[face.xyxy[0]],
             detector=getattr(detector, "name", None),
             scores=[float(face.scores[0])],
         )
-        self._name_kept_faces(track_id, name)
-        self.threshold_label.value = threshold_html(self.gallery)  # enrollment re-derived it
-        return face_id
-
-    def _name_kept_faces(self, track_id: int, name: str) -> None:
-        """The faces of this track kept as unknowns are named too (the people panel's
-        path: enrolled above the quality floor, gone from the unknowns either way)."""
-        from workbench.errors import GalleryError
-
         keeper = self._keeper
-        if keeper is None:
-            return
-        keeper.named_tracks.add(int(track_id))
-        keeper.flush()
-        key = f"{keeper.run}#{track_id}"
-        ids = [u.id for u in self.gallery.unknowns() if u.track == key]
-        if not ids:
-            return
+        kept: list[int] = []
+        if keeper is not None:
+            # Marked first, so that the worker keeps no more of this track meanwhile; the
+            # queue is written (the keeper's own routine write) so that every face the
+            # track left is stored and named below.
+            keeper.named_tracks.add(int(track_id))
+            keeper.flush()
+            key = f"{keeper.run}#{track_id}"
+            kept = [u.id for u in self.gallery.unknowns() if u.track == key]
         try:
-            self.gallery.name_faces(ids, name)
-        except GalleryError:
-            # None reaches the quality floor: not enrolled, but not unknown any more.
-            self.gallery.remove_unknowns(ids)
+            # One transaction: the face in view and the track's kept faces above the
+            # quality floor enrolled, all of the kept faces gone from the unknowns.
+            named = self.gallery.name_faces(kept, name, also=in_view)
+        except BaseException:
+            if keeper is not None:
+                keeper.named_tracks.discard(int(track_id))  # still nobody: keep its faces
+            raise
+        self.threshold_label.value = threshold_html(self.gallery)  # enrollment re-derived it
+        return named.enrolled[0]
 
     def _on_enroll_unknown(self, _button: Any = None) -> None:
         if self.unknown.value is None:
@@ -483,13 +488,14 @@ class LivePanel:
 
 def overlays_for(result: LiveResult) -> list[dict[str, Any]]:
     """A result's faces as :attr:`WebcamWidget.overlays <workbench.live.WebcamWidget>`
-    items: box in frame pixels, ``name distance`` label, green for a name, orange for
-    ``unknown`` (the colours of :func:`workbench.live.draw.draw_faces`)."""
-    from workbench.live.draw import KNOWN_COLOR, UNKNOWN_COLOR
+    items: box in frame pixels, ``name distance`` label, green for a name, amber for
+    ``"X or Y?"``, orange for ``unknown`` (:func:`workbench.live.draw.label_color`, as
+    :func:`~workbench.live.draw.draw_faces` draws them)."""
+    from workbench.live.draw import label_color
 
     items = []
     for box, name, d in zip(result.boxes, result.names, result.distances, strict=True):
-        rgb = UNKNOWN_COLOR if name == "unknown" else KNOWN_COLOR
+        rgb = label_color(name)
         items.append(
             {
                 "box": [round(float(v), 1) for v in box],
