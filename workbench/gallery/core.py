@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.errors import GalleryError, InvalidArgumentError, InvalidNameError
+from workbench.gallery import annstore, integrity, pgstore, store
 from workbench.gallery import batches as _batches
 from workbench.gallery import calibrate as _calibrate
 from workbench.gallery import enroll as _enroll
-from workbench.gallery import integrity, pgstore, store
 from workbench.gallery import lookalike as _lookalike
 from workbench.gallery import negatives as _negatives
 from workbench.gallery import portable as _portable
@@ -131,6 +131,13 @@ class Gallery:
         self._writing = False  # a write of this object is between BEGIN and publish
         self._verify = True  # rows carry checksums (schema 2)
         self._conn = self._open(model_id, create, dim)
+        # Past the threshold the index is read back from beside the file / the database.
+        self._search.kept = annstore.KeptIndex(
+            annstore.slot_for(self.path, self._url),
+            model_id=self.model_id,
+            dim=self.dim,
+            options=self.index_options,
+        )
         try:
             self._load()
         except BaseException:
@@ -522,9 +529,17 @@ class Gallery:
     def build_index(self) -> None:
         """Build (or bring up to date) the approximate index now instead of on first search.
 
-        Only has an effect past ``index.threshold`` vectors.
+        Only has an effect past ``index.threshold`` vectors. The index is read back from
+        where the gallery keeps it when that one is sound and current
+        (:mod:`.annstore`), and kept there after a build; :attr:`index_status` says which.
         """
         self._search.build(self._state, self.decision, self._latest)
+
+    @property
+    def index_status(self) -> annstore.IndexStatus:
+        """Where this process's approximate index came from: read back (``"kept"``),
+        ``"built"`` here (and why the kept one was not used), or ``"none"`` yet."""
+        return self._search.kept.status
 
     # ------------------------------------------------------------------ writing
 
@@ -753,6 +768,7 @@ class Gallery:
                 n, photos = store.delete_person(conn, pid)
             if stale:
                 self._load()
+                self._search.after_removal(None, self.decision, self._latest)
             else:
                 s = self._state
                 idx = int(np.searchsorted(self._person_ids, pid))
@@ -777,6 +793,7 @@ class Gallery:
                     raise GalleryError(f"{self.path}: no face with id {face_id} to remove")
             if stale:
                 self._load()
+                self._search.after_removal(None, self.decision, self._latest)
             else:
                 s = self._state
                 keep = s.face_ids != int(face_id)
@@ -798,6 +815,8 @@ class Gallery:
         self._buffers = Buffers(s.face_ids[keep], owners, s.vectors[keep])
         self._publish(tuple(names))
         self._search.faces_removed(removed, (int(p) for p in changed))
+        # The kept index must not keep the removed faces' vectors either.
+        self._search.after_removal(s, self.decision, self._latest)
 
     def purge(self) -> None:
         """Rewrite the store so removed rows leave no bytes in its files.

@@ -16,12 +16,14 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from workbench.faces import UNKNOWN, or_label
+from workbench.gallery.annstore import IndexStatus
 from workbench.gallery.snapshot import Snapshot
 from workbench.gallery.types import Decision
 
@@ -29,6 +31,10 @@ from workbench.gallery.types import Decision
 #: exact 0.2 ms at 10k and 9-11 ms at 100k faces (it reads every vector: memory bound),
 #: the index 0.1-0.3 ms at both; at 20k exact is still about 1-2 ms and never misses.
 ANN_THRESHOLD = 20_000
+
+#: A kept index read back is saved again once the faces added to it exceed this fraction
+#: of those it was kept with (:mod:`.annstore`): below, adding them at each open is cheap.
+RESAVE_FRACTION = 0.01
 
 
 @dataclass(frozen=True)
@@ -332,6 +338,27 @@ class AnnIndex:
         index.nprobe = min(options.nprobe, nlist)
         self._index = index
 
+    @classmethod
+    def restored(cls, index, options: IndexOptions, trained_on: int) -> AnnIndex:
+        """An index read back by :mod:`.annstore` (a deserialised faiss IVF index, which
+        owns its quantizer)."""
+        import faiss
+
+        self = cls.__new__(cls)
+        self._faiss = faiss
+        self._lock = threading.Lock()
+        self.options = options
+        self.trained_on = int(trained_on)
+        self._quantizer = None
+        index.nprobe = min(options.nprobe, index.nlist)
+        self._index = index
+        return self
+
+    @property
+    def faiss_index(self):
+        """The faiss index itself (for :mod:`.annstore` to serialise; do not add to it)."""
+        return self._index
+
     @property
     def nlist(self) -> int:
         """Number of IVF cells."""
@@ -386,6 +413,7 @@ class AnnState:
     index: AnnIndex | None = None
     max_face_id: int = -1  # NEAREST_FACE: faces with larger ids are not in it yet
     removed: list[np.ndarray] = field(default_factory=list)  # face ids pending removal
+    kept_faces: int = 0  # faces of the kept (persisted) index it was read from or saved as
 
 
 class Searcher:
@@ -393,7 +421,9 @@ class Searcher:
 
     Exact search below ``options.threshold`` vectors (people for the centroid decision),
     a faiss IVF index above, kept in step with the writes it is told about
-    (:meth:`people_changed`, :meth:`faces_removed`) rather than rebuilt for each.
+    (:meth:`people_changed`, :meth:`faces_removed`) rather than rebuilt for each. With
+    :attr:`kept` set (:class:`.annstore.KeptIndex`) an index is first read back from
+    where the gallery keeps it, and saved there after it was built.
 
     Args:
         options: the gallery's :class:`IndexOptions`.
@@ -404,6 +434,7 @@ class Searcher:
         self.lock = threading.Lock()  # building and syncing the approximate indexes
         self.states = {d: AnnState() for d in Decision}
         self.centroid_dirty: set[int] = set()  # person ids whose centroid changed
+        self.kept = None  # annstore.KeptIndex, set by the gallery once it knows its model
 
     def reset(self) -> None:
         """Forget every index (the rows were read afresh)."""
@@ -450,22 +481,47 @@ class Searcher:
         (``s`` must have a searchable person)."""
         if decision is Decision.CENTROID:
             return self._search_centroids(s, queries, k, latest)
-        return self._search_faces(s, queries, k)
+        return self._search_faces(s, queries, k, latest)
 
     def build(self, s: Snapshot, decision: Decision, latest: Callable[[], Snapshot]) -> None:
         """Build (or bring up to date) the index ``decision`` searches, if it uses one."""
         if decision is Decision.NEAREST_FACE and self.use_ann(s.n):
-            self._face_index(s)
+            self._face_index(latest)
         elif decision is Decision.CENTROID and self.use_ann(s.searchable):
             self._centroid_index(latest)
 
     def use_ann(self, n: int) -> bool:
         return n >= self.options.threshold
 
-    def _search_faces(self, s: Snapshot, q: np.ndarray, k: int):
+    def after_removal(
+        self, before: Snapshot | None, decision: Decision, latest: Callable[[], Snapshot]
+    ) -> None:
+        """This process removed faces (already told by :meth:`faces_removed`): rewrite the
+        kept index without them, or erase it, so it keeps no removed face's vector.
+
+        ``before`` is the snapshot the removal was made from (``None`` if the gallery was
+        reloaded): without an index in memory, the kept one is read back against it, the
+        removal applied, and saved again; anything else erases it (the next search
+        builds one)."""
+        if self.kept is None:
+            return
+        with self.lock:
+            s = latest()
+            n = s.searchable if decision is Decision.CENTROID else s.n
+            state = self.states[decision]
+            if state.index is None and before is not None and before.n and self.use_ann(n):
+                self._restore(state, decision, before)
+            saved = False
+            if state.index is not None and self.use_ann(n) and s.n:
+                self._sync(state, decision, s)
+                saved = self._save(state, decision, s)
+            if not saved:
+                self.kept.erase()
+
+    def _search_faces(self, s: Snapshot, q: np.ndarray, k: int, latest):
         if not self.use_ann(s.n):
             return exact_search(q, s.vectors, s.sq_norms, k, (s.owners, *s.groups))
-        index = self._face_index(s)
+        index = self._face_index(latest)
         # Ask for more faces than people: a person's several faces may fill the list.
         want = min(s.n, max(self.options.rerank, k if k == 1 else 8 * k))
         ids, _ = index.search(q, want)
@@ -516,17 +572,48 @@ class Searcher:
         return np.where(np.isfinite(d2), found, -1), d2
 
     def _centroid_index(self, latest: Callable[[], Snapshot]) -> AnnIndex:
-        state = self.states[Decision.CENTROID]
+        return self._index(Decision.CENTROID, latest)
+
+    def _face_index(self, latest: Callable[[], Snapshot]) -> AnnIndex:
+        return self._index(Decision.NEAREST_FACE, latest)
+
+    def _index(self, decision: Decision, latest: Callable[[], Snapshot]) -> AnnIndex:
+        """The index of ``decision``, in step with the latest snapshot: read back from
+        where it is kept, or built (and kept), then synced with the writes since."""
+        state = self.states[decision]
         with self.lock:
-            # The latest snapshot, not the caller's: the dirty set may name people changed
-            # after the caller's snapshot, and syncing them from an older one would leave
-            # stale centroids in the index.
+            # The latest snapshot, not the caller's: the pending changes may name people
+            # or faces changed after the caller's snapshot, and syncing them from an
+            # older one would leave stale entries in the index.
             s = latest()
-            cents, _, person = s.centroids
-            if state.index is None or state.index.needs_rebuild(cents.shape[0]):
-                state.index = AnnIndex(cents, s.person_ids[person], self.options)
-                self.centroid_dirty.clear()
-            elif self.centroid_dirty:
+            n = s.centroids[0].shape[0] if decision is Decision.CENTROID else s.n
+            if state.index is None:
+                self._restore(state, decision, s)
+            if state.index is None or state.index.needs_rebuild(n):
+                start = time.perf_counter()
+                if decision is Decision.CENTROID:
+                    cents, _, person = s.centroids
+                    state.index = AnnIndex(cents, s.person_ids[person], self.options)
+                    self.centroid_dirty.clear()
+                else:
+                    state.index = AnnIndex(s.vectors, s.face_ids, self.options)
+                    state.removed.clear()
+                state.max_face_id = int(s.face_ids[-1])
+                if self.kept is not None:
+                    why = self.kept.status.detail if self.kept.status.source == "none" else ""
+                    self.kept.status = IndexStatus("built", why, time.perf_counter() - start)
+                self._save(state, decision, s)
+            else:
+                self._sync(state, decision, s)
+                if s.n - state.kept_faces > RESAVE_FRACTION * state.kept_faces:
+                    self._save(state, decision, s)
+            return state.index
+
+    def _sync(self, state: AnnState, decision: Decision, s: Snapshot) -> None:
+        """Bring ``state.index`` in step with snapshot ``s`` (under :attr:`lock`)."""
+        if decision is Decision.CENTROID:
+            if self.centroid_dirty:
+                cents, _, _ = s.centroids
                 dirty = np.fromiter(self.centroid_dirty, np.int64)
                 self.centroid_dirty.clear()
                 state.index.remove(dirty)
@@ -536,24 +623,43 @@ class Searcher:
                 rows = s.centroid_row[pidx[present]]
                 keep = rows >= 0  # people left without faces stay out of the index
                 state.index.add(cents[rows[keep]], dirty[present][keep])
-            return state.index
-
-    def _face_index(self, s: Snapshot) -> AnnIndex:
-        state = self.states[Decision.NEAREST_FACE]
-        with self.lock:
-            if state.index is None or state.index.needs_rebuild(s.n):
-                state.index = AnnIndex(s.vectors, s.face_ids, self.options)
+            if s.n:
                 state.max_face_id = int(s.face_ids[-1])
-                state.removed.clear()
-            else:
-                if state.removed:
-                    state.index.remove(np.concatenate(state.removed))
-                    state.removed.clear()
-                start = int(np.searchsorted(s.face_ids, state.max_face_id, side="right"))
-                if start < s.n:
-                    state.index.add(s.vectors[start:], s.face_ids[start:])
-                    state.max_face_id = int(s.face_ids[-1])
-            return state.index
+            return
+        if state.removed:
+            state.index.remove(np.concatenate(state.removed))
+            state.removed.clear()
+        start = int(np.searchsorted(s.face_ids, state.max_face_id, side="right"))
+        if start < s.n:
+            state.index.add(s.vectors[start:], s.face_ids[start:])
+            state.max_face_id = int(s.face_ids[-1])
+
+    def _restore(self, state: AnnState, decision: Decision, s: Snapshot) -> None:
+        """Read the kept index back if it reflects ``s``'s faces up to its highest id,
+        and mark what ``s`` added since as pending (under :attr:`lock`)."""
+        if self.kept is None or not s.n:
+            return
+        centroid = decision is Decision.CENTROID
+        kept = self.kept.restore(s, decision.value, centroid=centroid)
+        if kept is None:
+            return
+        state.index = AnnIndex.restored(kept.index, self.options, kept.trained_on)
+        state.max_face_id = kept.max_face_id
+        state.kept_faces = kept.faces
+        if centroid:
+            # People with faces after the kept ones: their centroids changed.
+            later = np.unique(s.owners[kept.faces :])
+            self.centroid_dirty.update(int(p) for p in s.person_ids[later])
+
+    def _save(self, state: AnnState, decision: Decision, s: Snapshot) -> bool:
+        """Keep ``state.index``, which reflects ``s`` exactly (under :attr:`lock`)."""
+        if self.kept is None or not s.n:
+            return False
+        state.kept_faces = s.n
+        with state.index._lock:  # noqa: SLF001 - serialising must not meet an add
+            return self.kept.save(
+                state.index.faiss_index, s, decision.value, trained_on=state.index.trained_on
+            )
 
 
 def to_result(
