@@ -101,3 +101,34 @@ def test_a_face_too_small_to_name_stays_unknown(lfw_dir, mediapipe_detector, emb
         frame[200 : 200 + h, 300 : 300 + w] = small
         [far] = rec.recognize(frame).to_dicts()
         assert far["name"] == "unknown" and far["too_small"] is True and not far["accepted"]
+
+        # Nor is it kept as an unknown face to cluster (the same gate); a stranger's face of
+        # full size is.
+        from workbench.recognize import UnknownsKeeper
+
+        stranger = load_image(sorted((lfw_dir / "Serena_Williams").iterdir())[0])
+        with UnknownsKeeper(gallery, detector=mediapipe_detector, source="test") as keeper:
+            keeper.offer_recognition(rec.recognize(frame))
+            keeper.offer_recognition(rec.recognize(stranger))
+        [kept] = gallery.unknowns()
+        assert kept.box[3] - kept.box[1] >= MIN_FACE_PX
+
+        # The live loop's results say the same (too_small per face): not kept either.
+        from types import SimpleNamespace
+
+        from workbench.pipeline import too_small
+
+        dets = rec.detect(frame)
+        live = SimpleNamespace(
+            detections=dets,
+            embeddings=rec.embed(frame, dets),
+            embedded=np.ones(len(dets), bool),
+            names=("unknown",) * len(dets),
+            track_ids=np.arange(len(dets)),
+            image=frame,
+            frame_id=0,
+            is_too_small=lambda i: bool(too_small(dets.xyxy, rec.min_face_px)[i]),
+        )
+        with UnknownsKeeper(gallery, detector=mediapipe_detector, source="live") as keeper:
+            keeper(live)
+        assert gallery.count_unknowns() == 1

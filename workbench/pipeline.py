@@ -57,6 +57,24 @@ if TYPE_CHECKING:
 
 #: Named face-picking policies (see the module docstring); an int or a box also works.
 PICKS = ("largest", "central")
+
+
+def too_small(boxes: np.ndarray, min_face_px: float) -> np.ndarray:
+    """``(n,)`` bool: faces whose box is less tall than ``min_face_px`` (``0``: none).
+
+    The one size gate (:data:`workbench.recognize.MIN_FACE_PX` by default): such a face,
+    upsampled to the chip, embeds near strangers, so it is neither named
+    (:meth:`Recognizer.identify <workbench.recognize.Recognizer.identify>`) nor kept as an
+    unknown face to cluster.
+
+    Example:
+        >>> too_small(np.array([[0, 0, 30, 30], [0, 0, 50, 50]], np.float32), 40).tolist()
+        [True, False]
+    """
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    return (boxes[:, 3] - boxes[:, 1]) < float(min_face_px)
+
+
 #: A face-picking policy: a name from :data:`PICKS`, an index, or a box ``x1, y1, x2, y2``.
 Pick = Union[str, int, Sequence[float], np.ndarray]  # noqa: UP007 - a runtime alias
 
@@ -266,4 +284,5 @@ __all__ = [
     "face_chips",
     "pick_face",
     "picked_faces",
+    "too_small",
 ]

@@ -31,6 +31,7 @@ from workbench.pipeline import (
     face_chips,
     pick_face,
     picked_faces,
+    too_small,
 )
 
 #: Smallest face (detection box height, pixels of the image it was found in) that is
@@ -157,6 +158,11 @@ class Recognizer:
         k = a.chips_per_face
         return np.stack(out) if out else np.zeros((0, k, 150, 150, 3), np.uint8)
 
+    def too_small(self, detections: FaceDetections) -> np.ndarray:
+        """``(n,)`` bool: the faces below :attr:`min_face_px` (not named, not kept as
+        unknowns; :func:`workbench.pipeline.too_small`)."""
+        return too_small(detections.xyxy, self.min_face_px)
+
     def identify(
         self, embeddings: np.ndarray, *, detections: FaceDetections | None = None
     ) -> list[Match]:
@@ -170,12 +176,9 @@ class Recognizer:
         matches = self.gallery.search(embeddings, k=1).best()
         if detections is None or self.min_face_px <= 0:
             return matches
-        heights = np.asarray(detections.xyxy, np.float64)[:, 3] - detections.xyxy[:, 1]
         return [
-            dataclasses.replace(m, accepted=False, too_small=True, rival=None)
-            if h < self.min_face_px
-            else m
-            for m, h in zip(matches, heights, strict=True)
+            dataclasses.replace(m, accepted=False, too_small=True, rival=None) if small else m
+            for m, small in zip(matches, self.too_small(detections), strict=True)
         ]
 
     def recognize(self, image: ImageInput) -> Recognition:
@@ -291,8 +294,10 @@ class UnknownsKeeper:
         track_ids: np.ndarray | None = None,
     ) -> None:
         """Queue the unknown faces of a :meth:`Recognizer.recognize` result (``image`` is
-        needed only when the result carries no chips; ``track_ids`` one per face)."""
-        idx = np.flatnonzero(recognition.unknown)
+        needed only when the result carries no chips; ``track_ids`` one per face). Faces
+        the size gate refused (``too_small``) are not kept: they would cluster as noise."""
+        small = np.array([m.too_small for m in recognition.matches], bool)
+        idx = np.flatnonzero(recognition.unknown & ~small.reshape(recognition.unknown.shape))
         if not self.enabled or not idx.size:
             return
         self.offer(
@@ -313,7 +318,9 @@ class UnknownsKeeper:
         rows = [
             j
             for j, i in enumerate(embedded)
-            if result.names[i] == UNKNOWN and int(result.track_ids[i]) not in self.named_tracks
+            if result.names[i] == UNKNOWN
+            and int(result.track_ids[i]) not in self.named_tracks
+            and not result.is_too_small(i)  # the size gate: too small to cluster
         ]
         if not rows:
             return
@@ -414,4 +421,5 @@ __all__ = [
     "open_recognizer",
     "pick_face",
     "picked_faces",
+    "too_small",
 ]

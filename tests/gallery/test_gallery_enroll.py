@@ -179,6 +179,21 @@ def test_enroll_folder_unreadable_file(gallery, recognizer, tmp_path) -> None:
     assert source.endswith("gone.jpg") and "broken symbolic link" in reason
 
 
+def test_other_faces_below_the_size_gate_are_not_kept(gallery) -> None:
+    """The other faces of a group photo go to the unknowns unless the recognizer's size
+    gate (``too_small``, what keeps them from being named) refuses them."""
+    from workbench.pipeline import too_small
+
+    class Gated(BatchingFakeRecognizer):
+        def too_small(self, detections):
+            return too_small(detections.xyxy, 5.0)  # faces of side 4 are too small
+
+    # Four faces of sides 4, 6, 8, 10: the largest enrolled, the side-4 one refused.
+    summary = gallery.enroll("Ada", [photo_array(1, 0, faces=4)], recognizer=Gated())
+    assert len(summary.enrolled) == 1 and summary.unknowns_kept == 2
+    assert sorted(u.box[2] for u in gallery.unknowns()) == [6.0, 8.0]
+
+
 def test_enroll_folder_batches_across_people(gallery, tmp_path) -> None:
     root = tmp_path / "ref"
     for p in range(7):

@@ -336,6 +336,9 @@ def _process(
             # The other faces of the photo are people nobody named: kept as unknowns
             # (within the gallery's policy) after the enrollment commits.
             rest = [i for i in range(len(found)) if not np.array_equal(found.xyxy[i], dets.xyxy[0])]
+            gate = getattr(recognizer, "too_small", None)  # the size gate that names faces
+            if rest and gate is not None:
+                rest = [i for i, small in zip(rest, gate(found[rest]), strict=True) if not small]
             if rest:
                 others = found[rest]
                 out.others.append((recognizer.chips(image, others), others, source))

@@ -3,8 +3,11 @@ cluster DIR``): a photo archive, any layout, nested folders included.
 
 Photos are read, detected and aligned a batch at a time; the batch's chips are embedded
 in one call and stored in one transaction. Faces the gallery already names are not
-unknowns and are left out; photos whose faces are already stored (same path) are
-skipped, so scanning a folder again adds only its new photos.
+unknowns and are left out, and so are faces below the recognizer's size gate
+(:meth:`Recognizer.too_small <workbench.recognize.Recognizer.too_small>`, the one that
+keeps them from being named): too small to embed reliably, they would cluster as noise.
+Photos whose faces are already stored (same path) are skipped, so scanning a folder
+again adds only its new photos.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class ScanSummary:
         skipped: photos skipped because their faces were stored before.
         unreadable: ``(path, reason)`` of photos that could not be read.
         faces: faces detected in the photos read.
+        too_small: faces below the size gate (not embedded, not stored).
         known: faces the gallery named, or narrowed to two look-alikes ("X or Y?"):
             faces of enrolled people (not stored).
         kept: unknown faces stored (within the gallery's retention bounds).
@@ -43,6 +47,7 @@ class ScanSummary:
     skipped: int = 0
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     faces: int = 0
+    too_small: int = 0
     known: int = 0
     kept: int = 0
     seconds: float = 0.0
@@ -50,7 +55,8 @@ class ScanSummary:
     def __str__(self) -> str:
         return (
             f"{self.photos} photos ({self.skipped} scanned before, {len(self.unreadable)} "
-            f"unreadable): {self.faces} faces, {self.known} of enrolled people, "
+            f"unreadable): {self.faces} faces, {self.too_small} too small to keep, "
+            f"{self.known} of enrolled people, "
             f"{self.kept} unknown faces kept, in {self.seconds:.1f} s"
         )
 
@@ -68,8 +74,8 @@ def scan_folder(
     Args:
         gallery: the gallery (its enrolled people are searched; its unknowns filled).
         folder: a folder of photos, any layout.
-        recognizer: offers ``detector``, ``embedder`` and ``chips(image, detections)``
-            (:class:`workbench.recognize.Recognizer`).
+        recognizer: offers ``detector``, ``embedder``, ``chips(image, detections)`` and
+            ``too_small(detections)`` (:class:`workbench.recognize.Recognizer`).
         progress: show a progress bar.
         batch_size: photos per batch (one embedding call and one transaction each).
 
@@ -126,6 +132,12 @@ def _scan_batch(gallery: Gallery, paths: list[Path], recognizer, summary: ScanSu
     found = recognizer.detector.detect_batch(images)
     chips, boxes, scores, face_sources = [], [], [], []
     for image, dets, src in zip(images, found, sources, strict=True):
+        summary.faces += len(dets)
+        if len(dets):
+            # The gate that keeps these faces from being named keeps them out here too.
+            small = recognizer.too_small(dets)
+            summary.too_small += int(small.sum())
+            dets = dets[~small]
         if not len(dets):
             continue
         chips.append(recognizer.chips(image, dets))
@@ -136,7 +148,6 @@ def _scan_batch(gallery: Gallery, paths: list[Path], recognizer, summary: ScanSu
         return
     chip_arr = np.concatenate(chips)
     embeddings = np.asarray(recognizer.embedder.embed(chip_arr), np.float32)
-    summary.faces += len(chip_arr)
     unknown = np.ones(len(chip_arr), bool)
     if len(gallery):
         # An "X or Y?" face is one of two enrolled people: left out like a named one.

@@ -33,6 +33,7 @@ from workbench.errors import InvalidArgumentError, SourceError
 from workbench.faces import UNKNOWN, FaceDetections, is_named
 from workbench.live.sources import END_OF_STREAM, Frame, FrameSource
 from workbench.live.tracking import Tracker, TrackerOptions
+from workbench.pipeline import too_small
 
 if TYPE_CHECKING:
     from workbench.gallery.search import Match
@@ -594,7 +595,7 @@ class LiveRecognizer:
             detections=detections,
             embeddings=embeddings,
             # The same rule as Recognizer.identify, for every face (not only embedded ones).
-            too_small=(boxes[:, 3] - boxes[:, 1]) < float(getattr(rec, "min_face_px", 0.0)),
+            too_small=too_small(boxes, getattr(rec, "min_face_px", 0.0)),
             candidates=tuple(candidates),
         )
 
