@@ -728,6 +728,8 @@ def main() -> None:
     p.add_argument("--stores", nargs="+", default=["sqlite", "postgres"])
     p.add_argument("--changes", type=int, default=100, help="enrollments timed for propagation")
     p.add_argument("--interval", type=float, default=0.05, help="seconds between them")
+    p.add_argument("--writer-faces", type=int, default=50, help="per writer, four at once")
+    p.add_argument("--decision", default="centroid", choices=["centroid", "nearest_face"])
     p.set_defaults(func=_bench_stores)
     p = sub.add_parser("libraries")
     p.add_argument("--size", type=int, default=100_000)
