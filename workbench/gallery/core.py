@@ -127,6 +127,9 @@ class Gallery:
         #: The best of two look-alike people must beat the second by this much to be
         #: accepted (:mod:`.lookalike`; 0 turns the rule off).
         self.margin = _lookalike.DEFAULT_MARGIN
+        #: People whose centroids lie this close are look-alikes: the margin applies
+        #: between them and :meth:`look_alikes` reports them (:mod:`.lookalike`).
+        self.lookalike_distance = _lookalike.LOOKALIKE_DISTANCE
         self._conn = None
         self._writing = False  # a write of this object is between BEGIN and publish
         self._verify = True  # rows carry checksums (schema 2)
@@ -523,6 +526,7 @@ class Gallery:
             k=k,
             threshold=threshold,
             margin=margin,
+            within=self.lookalike_distance,
             corrections=self._negatives,
         )
 
@@ -988,9 +992,11 @@ class Gallery:
 
     def look_alikes(self, names: Iterable[str] | None = None) -> list[_lookalike.LookAlike]:
         """Enrolled people (all, or ``names``) whose nearest other person's centroid lies
-        within :data:`.lookalike.LOOKALIKE_DISTANCE`."""
+        within :attr:`lookalike_distance` (:data:`.lookalike.LOOKALIKE_DISTANCE`)."""
         s = self._fresh()
-        return _lookalike.look_alikes(s, s.people if names is None else list(names))
+        return _lookalike.look_alikes(
+            s, s.people if names is None else list(names), within=self.lookalike_distance
+        )
 
     def reload_negatives(self) -> None:
         """Read the corrections again after a write changed them (the decision uses the

@@ -27,6 +27,7 @@ def decide(
     threshold: float,
     margin: float,
     corrections: dict[int, np.ndarray],
+    within: float = lookalike.LOOKALIKE_DISTANCE,
 ) -> SearchResult:
     """The ``(N, k)`` result of :meth:`.search.Searcher.nearest`'s person ``rows`` and
     squared distances ``d2`` (at least two columns when ``margin > 0``).
@@ -37,6 +38,7 @@ def decide(
         k: columns of the result.
         threshold: accept a person nearer than this.
         margin: the look-alike margin (0: no rule).
+        within: centroid distance under which two people are look-alikes.
         corrections: ``{person id: (m, D)}`` negatives.
     """
     result = to_result(s, rows[:, :k], d2[:, :k], k, threshold)
@@ -57,9 +59,7 @@ def decide(
         # After the corrections (both rules only turn matches away, so the order changes
         # nothing accepted): what the margin alone turns away is "X or Y?".
         dist = np.where(rows >= 0, np.sqrt(np.maximum(d2, 0.0)), np.inf)
-        sure = lookalike.margin_veto(
-            s, rows, dist, accepted, margin=margin, within=lookalike.LOOKALIKE_DISTANCE
-        )
+        sure = lookalike.margin_veto(s, rows, dist, accepted, margin=margin, within=within)
         torn = np.flatnonzero(accepted[:, 0] & ~sure[:, 0])
         if torn.size:
             rivals = np.full(len(rows), None, dtype=object)
