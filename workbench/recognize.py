@@ -78,8 +78,8 @@ class Recognition:
     def to_dicts(self) -> list[dict[str, Any]]:
         """JSON-ready faces: box, name (or ``"unknown"``), distance, accepted, too_small
         (below :data:`MIN_FACE_PX`: kept ``unknown`` however near), candidates (the two
-        look-alikes of an "X or Y?" face, nearest first, ``name`` then ``"unknown"``;
-        else ``None``)."""
+        look-alikes of an "X or Y?" face, nearest first, whose ``name`` is then
+        ``"unknown"``; else ``None``)."""
         out = []
         for i, match in enumerate(self.matches):
             out.append(
