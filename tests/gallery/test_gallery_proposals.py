@@ -49,7 +49,22 @@ def test_near_hint(gallery):
     assert str(c.near).startswith("looks like Ada (distance ")
     d = c.to_dict()
     assert set(d) == {"id", "faces", "near"} and d["near"]["name"] == "Ada"
+    assert d["near"]["rival"] is None
     assert set(d["faces"][0]) == {"id", "source", "box", "frame"}
+
+
+def test_near_two_look_alikes_says_both(gallery, close_pair):
+    """Real close LFW people enrolled; unknown faces whose mean the margin cannot settle
+    between them: the hint names both, as the decision would ("X or Y?")."""
+    jong, kim = close_pair
+    for person, (enrolled, _, _) in close_pair.items():
+        gallery.add_embeddings(person, enrolled)
+    probe = close_pair[jong][1]
+    gallery.add_unknowns(np.concatenate([probe, probe]))
+    [c] = gallery.cluster_unknowns().clusters
+    assert (c.near.name, c.near.rival) == (kim, jong)
+    assert str(c.near).startswith(f"looks like {kim} or {jong} (distance 0.3")
+    assert c.to_dict()["near"]["rival"] == jong
 
 
 def test_ids_that_no_longer_exist(gallery):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 from workbench.gallery import Gallery
@@ -95,3 +96,18 @@ def test_not_the_person_it_looks_like(tmp_path):
         corrections = g.negatives("Ada")  # one per face of the proposal
         assert [c.source for c in corrections] == [f"proposal {card.proposal.id}"] * 2
         assert "is not Ada" in p.status.value
+
+
+def test_a_card_near_two_look_alikes_names_both(gallery, close_pair):
+    """Unknown faces of one of two real close LFW people, which the margin cannot settle:
+    the card says it looks like both, so the user names it knowing the two."""
+    jong, kim = close_pair
+    for person, (enrolled, _, _) in close_pair.items():
+        gallery.add_embeddings(person, enrolled)
+    probe = close_pair[jong][1]
+    gallery.add_unknowns(np.concatenate([probe, probe]))
+    [card] = PeoplePanel(gallery).cards
+    assert f"looks like {kim} or {jong} (distance" in card.title.value
+    card.name.value = jong
+    card.name_button.click()
+    assert len(gallery.faces(jong)) == 3 and gallery.count_unknowns() == 0

@@ -5,8 +5,12 @@ into proposed people (first detecting and embedding every photo under DIR into t
 ``--json`` prints one object::
 
     {"clusters": [{"id": 12, "faces": [{"id": 12, "source": "a.jpg", "box": [...],
-                   "frame": null}], "near": {"name": "Ada", "distance": 0.64} | null}],
+                   "frame": null}], "near": {"name": "Ada", "distance": 0.64,
+                   "rival": null} | null}],
      "unclustered": [{"id": 3, "source": "b.jpg", "box": [...]}]}
+
+``rival``: the look-alike the gallery cannot tell ``name`` from for the proposal's mean
+face (it would answer "Ada or Bea?"), else ``null``.
 
 ``workbench unknowns --gallery FILE`` shows and sets what the gallery keeps of them.
 ``workbench name ID NAME``, ``workbench merge ID ID``, ``workbench discard ID`` and

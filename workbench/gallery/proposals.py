@@ -28,13 +28,17 @@ NEAR_MARGIN = 0.1
 
 @dataclass(frozen=True)
 class Near:
-    """The enrolled person nearest to a proposal."""
+    """The enrolled person nearest to a proposal; ``rival``: the look-alike the gallery
+    cannot tell ``name`` from for the proposal's mean face (:attr:`Match.rival
+    <workbench.gallery.Match.rival>`), else ``None``."""
 
     name: str
     distance: float
+    rival: str | None = None
 
     def __str__(self) -> str:
-        return f"looks like {self.name} (distance {self.distance:.2f})"
+        who = self.name if self.rival is None else f"{self.name} or {self.rival}"
+        return f"looks like {who} (distance {self.distance:.2f})"
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,11 @@ class ProposedPerson:
             "faces": [_face_dict(f) for f in self.faces],
             "near": None
             if self.near is None
-            else {"name": self.near.name, "distance": round(self.near.distance, 4)},
+            else {
+                "name": self.near.name,
+                "distance": round(self.near.distance, 4),
+                "rival": self.near.rival,
+            },
         }
 
 
@@ -174,7 +182,7 @@ def _nearest(gallery: Gallery, vectors: np.ndarray, groups: list[np.ndarray]) ->
     best = gallery.search(means, k=1).best()
     reach = gallery.threshold + NEAR_MARGIN
     return [
-        Near(m.name, float(m.distance))
+        Near(m.name, float(m.distance), m.rival)
         if m.name is not None and m.distance is not None and m.distance <= reach
         else None
         for m in best
