@@ -173,3 +173,25 @@ def test_live_on_a_truncated_file_prints_its_report_then_exits_2(run_cli, clip, 
         f"workbench live: error: {cut}: the video ended after {stats['frames_captured']} of "
         "its 30 frames (the file is truncated or damaged)"
     )
+
+
+def test_live_says_x_or_y_between_look_alikes(run_cli, clip, monkeypatch, kit, capsys):
+    """A recognizer answering "Ann or Bea?" (the gallery's Match with a rival): the
+    settled recognition and the track say ``name: unknown`` with both candidates in
+    JSON, and ``Ann or Bea?`` in the text output."""
+    from workbench.gallery import Match
+
+    class Torn(kit.Recognizer):
+        def identify(self, embeddings):
+            return [Match("Ann", 0.41, False, rival="Bea") for _ in embeddings]
+
+    monkeypatch.setattr(live_cli, "open_recognizer", lambda args: contextlib.nullcontext(Torn()))
+    assert run_cli(["live", str(clip), "--gallery", "g.sqlite", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    [event] = report["recognitions"]
+    assert event["name"] == "unknown" and event["candidates"] == ["Ann", "Bea"]
+    [track] = report["tracks"]
+    assert track["name"] == "unknown" and track["candidates"] == ["Ann", "Bea"]
+    assert run_cli(["live", str(clip), "--gallery", "g.sqlite"]) == 0
+    out = capsys.readouterr().out
+    assert "track    1  Ann or Bea?  0.410" in out
