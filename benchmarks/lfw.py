@@ -6,8 +6,13 @@ their detections. With ``--dlib-baseline`` the same pairs also run through dlib'
 pipeline (HOG detector, 5-point shape predictor, ``get_face_chip``,
 ``compute_face_descriptor``: what the face_recognition library does), in the same run.
 
+With ``--fused`` each detector also runs the fused embedder (dlib + MobileFaceNet,
+:mod:`workbench.embed.fused`) over the same images, detected again (it cuts its own chips
+from the photo); its row carries an exact McNemar test against that detector's plain row
+(the default pipeline), pair by pair at the k-fold thresholds.
+
 Run: .venv/bin/python benchmarks/lfw.py [--detectors mtcnn mediapipe] [--folds 10]
-         [--dlib-baseline] [--json results.json]
+         [--dlib-baseline] [--fused] [--json results.json]
 """
 
 from __future__ import annotations
@@ -28,7 +33,10 @@ from workbench.embed import default_embedder
 from workbench.evaluate import (
     align_images,
     embed_chips,
+    embed_images,
     kfold_accuracy,
+    kfold_correct,
+    mcnemar_exact,
     named_pair_distances,
     read_pairs,
     roc_curve,
@@ -71,11 +79,18 @@ def dlib_pipeline(paths: list[Path]) -> tuple[np.ndarray, int, float]:
     return np.stack(out), missing, time.perf_counter() - start
 
 
+def _mcnemar(ref: np.ndarray, new: np.ndarray) -> list:
+    """``[b, c, p]``: pairs only ``ref`` got right, only ``new`` got right, exact p."""
+    b, c = int((ref & ~new).sum()), int((~ref & new).sum())
+    return [b, c, mcnemar_exact(b, c)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detectors", nargs="+", default=["mtcnn", "mediapipe"])
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--dlib-baseline", action="store_true")
+    parser.add_argument("--fused", action="store_true", help="also the fused embedder")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -99,6 +114,9 @@ def main() -> None:
             embed_s = time.perf_counter() - start
             d = named_pair_distances(emb, index, pairs.pairs)
             folds = kfold_accuracy(d, pairs.same, pairs.folds)
+            correct, _ = kfold_correct(d, pairs.same, pairs.folds)
+            if not flip:
+                plain = correct
             rows.append(
                 {
                     "pipeline": f"workbench {name}" + (" + flip" if flip else ""),
@@ -108,6 +126,31 @@ def main() -> None:
                     "auc": roc_curve(d, pairs.same).auc,
                     "no_face": int(aligned.no_face.sum()),
                     "images_per_s": len(names) / (aligned.seconds + embed_s),
+                    "errors": int((~correct).sum()),
+                }
+            )
+            if flip:
+                rows[-1]["mcnemar"] = _mcnemar(plain, correct)
+            print(json.dumps(rows[-1]), flush=True)
+        if args.fused:
+            from workbench.embed.fused import FusedEmbedder
+
+            with create_detector(name) as detector:
+                run = embed_images(paths, detector=detector, embedder=FusedEmbedder(dlib=embedder))
+            d = named_pair_distances(run.embeddings, index, pairs.pairs)
+            folds = kfold_accuracy(d, pairs.same, pairs.folds)
+            correct, _ = kfold_correct(d, pairs.same, pairs.folds)
+            rows.append(
+                {
+                    "pipeline": f"workbench {name}, fused (dlib + MobileFaceNet with flip)",
+                    "accuracy": folds.mean,
+                    "std": folds.std,
+                    "threshold": folds.threshold,
+                    "auc": roc_curve(d, pairs.same).auc,
+                    "no_face": int(run.no_face.sum()),
+                    "images_per_s": len(names) / run.seconds,
+                    "errors": int((~correct).sum()),
+                    "mcnemar": _mcnemar(plain, correct),
                 }
             )
             print(json.dumps(rows[-1]), flush=True)
@@ -132,12 +175,19 @@ def main() -> None:
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores; {len(pairs.pairs)} pairs, "
         f"{pairs.n_folds} folds, {len(names)} images"
     )
-    print("| pipeline | accuracy | threshold | AUC | images without a face | images/s |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print(f"load average after: {os.getloadavg()}")
+    print(
+        "| pipeline | accuracy | errors | vs plain (b/c, McNemar p) | threshold | AUC "
+        "| images without a face | images/s |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
+        m = r.get("mcnemar")
+        vs = f"{m[0]}/{m[1]}, p = {m[2]:.2g}" if m else ""
         print(
-            f"| {r['pipeline']} | {r['accuracy']:.2%} +- {r['std']:.2%} | {r['threshold']:.3f} "
-            f"| {r['auc']:.4f} | {r['no_face']} | {r['images_per_s']:.1f} |"
+            f"| {r['pipeline']} | {r['accuracy']:.2%} +- {r['std']:.2%} | {r.get('errors', '')} "
+            f"| {vs} | {r['threshold']:.3f} | {r['auc']:.4f} | {r['no_face']} "
+            f"| {r['images_per_s']:.1f} |"
         )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

@@ -321,6 +321,73 @@ def browser_camera(stills: list[Path], tmp: Path, seconds: float) -> list[str]:
     return lines
 
 
+def fused_comparison(photos, data, args, tmp: Path, *, repeats: int = 2) -> list[str]:
+    """Today's default embedder (dlib) against the fused one (dlib + MobileFaceNet) on the
+    same clip, in the same process, alternating ``repeats`` times so load drifts hit
+    both: lockstep, every face every frame (each frame embeds its face: the per-face
+    cost) and with tracking."""
+    from workbench.detect import create_detector
+    from workbench.embed import default_embedder
+    from workbench.embed.fused import FusedEmbedder
+    from workbench.gallery import Gallery
+    from workbench.recognize import Recognizer
+
+    clip = tmp / "clip.avi"
+    make_clip(photos[args.enroll : args.enroll + args.stills], clip)
+    dlib = default_embedder().load()
+    embedders = {"dlib (default)": dlib, "fused": FusedEmbedder(dlib=dlib).load()}
+    per = {k: {"every": [], "track": []} for k in embedders}
+    with create_detector("mediapipe") as detector:
+        recs = {}
+        for label, embedder in embedders.items():
+            gallery = Gallery(tmp / f"{label[:5]}.sqlite", model_id=embedder.model_id)
+            rec = Recognizer(detector, embedder, gallery)
+            gallery.enroll(args.person, photos[: args.enroll], recognizer=rec)
+            for other in DISTRACTORS:
+                gallery.enroll(
+                    other, sorted((data / "lfw" / other).glob("*.jpg"))[:3], recognizer=rec
+                )
+            run_loop(VideoFileSource(clip), rec, tracking=False)  # warm-up
+            recs[label] = (rec, gallery)
+        for _ in range(repeats):
+            for label, (rec, _) in recs.items():
+                for mode, tracking in (("every", False), ("track", True)):
+                    source, release = lockstep_source(clip)
+                    stats, right = run_loop(
+                        source, rec, tracking=tracking, person=args.person, callback=release
+                    )
+                    per[label][mode].append((stats, right))
+        for _, gallery in recs.values():
+            gallery.close()
+    lines = [
+        "| embedder | mode | processed fps | process ms/frame | embed ms/frame | embed ms "
+        "per face embedded | faces / embeddings | main face named right |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    base = {}
+    for label in embedders:
+        for mode in ("every", "track"):
+            runs = per[label][mode]
+            proc = np.median([s.process_ms for s, _ in runs])
+            emb = np.median([s.embed_ms for s, _ in runs])
+            per_face = np.median(
+                [s.embed_ms * s.frames_processed / max(s.embeddings, 1) for s, _ in runs]
+            )
+            fps = np.median([s.processed_fps for s, _ in runs])
+            s, right = runs[-1]
+            ratio = ""
+            if label.startswith("dlib"):
+                base[mode] = proc
+            else:
+                ratio = f" ({proc / base[mode]:.2f}x)"
+            lines.append(
+                f"| {label} | {'every face every frame' if mode == 'every' else 'tracking'} "
+                f"| {fps:.1f} | {proc:.1f}{ratio} | {emb:.1f} | {per_face:.1f} "
+                f"| {s.faces} / {s.embeddings} | {right:.1%} |"
+            )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--person", default="Colin_Powell")
@@ -335,6 +402,11 @@ def main() -> None:
         help="also measure the browser camera for this long per format (needs chromium)",
     )
     parser.add_argument("--only-browser", action="store_true", help="just that measurement")
+    parser.add_argument(
+        "--only-fused",
+        action="store_true",
+        help="just today's embedder against the fused one (printed, not written)",
+    )
     parser.add_argument(
         "--output", type=Path, default=PROJECT_ROOT / "docs" / "benchmarks" / "live.md"
     )
@@ -354,6 +426,13 @@ def main() -> None:
     from workbench.gallery import Gallery
     from workbench.recognize import Recognizer
 
+    if args.only_fused:
+        load0 = os.getloadavg()
+        with tempfile.TemporaryDirectory() as tmp:
+            lines = fused_comparison(photos, data, args, Path(tmp))
+        print(f"Machine: {machine()}; load average before {load0}, after {os.getloadavg()}")
+        print("\n".join(lines))
+        return
     if args.only_browser:
         with tempfile.TemporaryDirectory() as tmp:
             print("\n".join(browser_camera(photos, Path(tmp), args.browser_seconds or 10)))

@@ -16,7 +16,9 @@ enrolled and for the strangers, so ``benchmarks/gallery.py calibration`` can sco
 prior on people it was not derived from (N to Z).
 
 Input: embeddings of every LFW photo in a gallery file, as written by
-``benchmarks/gallery.py lfw-enroll`` (MediaPipe detection, Keras ResNet).
+``benchmarks/gallery.py lfw-enroll`` (MediaPipe detection, Keras ResNet); for the fused
+embedder's table (``PRIOR_THRESHOLDS_FUSED``), the ``.npz`` that
+``benchmarks/lfw_fusion.py --prior-vectors`` writes, passed as ``--gallery``.
 
 Run: .venv/bin/python scripts/derive_threshold_prior.py --gallery /tmp/lfw_gallery.sqlite
          [--split N] [--strangers-per-draw 4069] [--seed 0]
@@ -33,9 +35,14 @@ from workbench.gallery.calibrate import PRIOR_FARS, PRIOR_PEOPLE, choose_thresho
 
 
 def load(path: str, split: str | None, *, before: bool = True):
-    """``(vectors, persons)`` of the gallery file, people before (or from) ``split``."""
-    with Gallery(path, model_id=None, create=False) as g:
-        vectors, persons = g.embeddings()
+    """``(vectors, persons)`` of the gallery file (or of an ``.npz`` with ``vectors`` and
+    ``persons``), people before (or from) ``split``."""
+    if str(path).endswith(".npz"):
+        z = np.load(path)
+        vectors, persons = z["vectors"], list(z["persons"])
+    else:
+        with Gallery(path, model_id=None, create=False) as g:
+            vectors, persons = g.embeddings()
     persons = np.array(persons, dtype=object)
     if split:
         keep = np.array([(p.upper() < split.upper()) == before for p in persons])

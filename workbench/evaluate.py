@@ -17,7 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from workbench.errors import InvalidArgumentError, WorkbenchError
-from workbench.pipeline import embed_chips  # evaluate's step 2 (re-exported for its callers)
+from workbench.pipeline import (
+    embed_chips,  # evaluate's step 2 (re-exported for its callers)
+    needs_photo,
+)
 
 
 @dataclass(frozen=True)
@@ -355,6 +358,42 @@ def align_images(
     return AlignedImages(chips, ~found, time.perf_counter() - start, detector.name)
 
 
+def embed_photos(
+    paths: Sequence[str | Path], *, detector, embedder
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(embeddings (n, D), no_face (n,))``: the central face of each image embedded from
+    the photo (:func:`workbench.pipeline.embed_faces`); images without a face at the
+    mean keypoints of the faces found (read again, as :func:`align_images` does)."""
+    from workbench.faces import FaceDetections
+    from workbench.images import load_image
+    from workbench.pipeline import embed_faces, picked_faces
+
+    vectors: list[np.ndarray | None] = []
+    kps = []
+    for image, face in picked_faces(paths, detector=detector, pick="central", batch_size=64):
+        if len(face):
+            kps.append(face.keypoints[0])
+            vectors.append(embed_faces(image, face, detector=detector, embedder=embedder)[0])
+        else:
+            vectors.append(None)
+    missing = [i for i, v in enumerate(vectors) if v is None]
+    if len(missing) == len(vectors):
+        raise WorkbenchError(f"the {detector.name} detector found no face in any image")
+    if missing:
+        mean = np.mean(kps, axis=0, dtype=np.float64)
+        face = FaceDetections(
+            np.array([[0, 0, 1, 1]], np.float32),
+            np.ones(1, np.float32),
+            mean[None].astype(np.float32),
+        )
+        for i in missing:
+            image = load_image(paths[i])
+            vectors[i] = embed_faces(image, face, detector=detector, embedder=embedder)[0]
+    no_face = np.zeros(len(vectors), bool)
+    no_face[missing] = True
+    return np.stack(vectors).astype(np.float32), no_face
+
+
 def embed_images(
     paths: Sequence[str | Path],
     *,
@@ -363,8 +402,19 @@ def embed_images(
     flip: bool = False,
     progress: bool = True,
 ) -> EmbeddingRun:
-    """Detect, align and embed one face (the central one) per image."""
+    """Detect, align and embed one face (the central one) per image.
+
+    An embedder that cuts its own chips from the photo (the fused one) embeds each image
+    as it is read (:func:`embed_photos`); ``flip`` is then its own business.
+    """
     start = time.perf_counter()
+    if needs_photo(embedder):
+        if flip:
+            raise InvalidArgumentError(
+                "--flip is for dlib's embedder; the fused one flips MobileFaceNet's chip itself"
+            )
+        embeddings, no_face = embed_photos(paths, detector=detector, embedder=embedder)
+        return EmbeddingRun(embeddings, no_face, time.perf_counter() - start, detector.name, False)
     aligned = align_images(paths, detector=detector, progress=progress)
     embeddings = embed_chips(aligned.chips, embedder=embedder, flip=flip)
     return EmbeddingRun(

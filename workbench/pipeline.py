@@ -158,10 +158,29 @@ def align(image: np.ndarray, detections: FaceDetections, *, detector: Detector) 
     return align_faces(as_rgb(image), detections, template=template_for(detector))
 
 
+def needs_photo(embedder) -> bool:
+    """Whether ``embedder`` embeds from the photo and keypoints (``embed_faces(image,
+    keypoints, template=)``, as :class:`workbench.embed.fused.FusedEmbedder`) instead
+    of from 150x150 chips."""
+    return callable(getattr(embedder, "embed_faces", None))
+
+
 def embed_faces(
     image: np.ndarray, detections: FaceDetections, *, detector: Detector, embedder: FaceEmbedder
 ) -> np.ndarray:
-    """``(n, 128)`` float32 embeddings of the given faces of ``image``."""
+    """``(n, D)`` float32 embeddings of the given faces of ``image`` (``D`` = 128 for
+    dlib's network).
+
+    An embedder that cuts its own chips from the photo (``embed_faces``, as
+    :class:`workbench.embed.fused.FusedEmbedder` does) gets the photo and the keypoints.
+    """
+    if needs_photo(embedder):
+        from workbench.align import template_for
+        from workbench.detect.base import as_rgb
+
+        return embedder.embed_faces(
+            as_rgb(image), np.asarray(detections.keypoints), template=template_for(detector)
+        )
     if not len(detections):
         return np.zeros((0, 128), np.float32)
     return embedder.embed(align(image, detections, detector=detector))
@@ -282,6 +301,7 @@ __all__ = [
     "embed_chips",
     "embed_faces",
     "face_chips",
+    "needs_photo",
     "pick_face",
     "picked_faces",
     "too_small",

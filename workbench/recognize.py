@@ -29,6 +29,7 @@ from workbench.pipeline import (
     embed_chips,
     embed_faces,
     face_chips,
+    needs_photo,
     pick_face,
     picked_faces,
     too_small,
@@ -189,7 +190,10 @@ class Recognizer:
             return Recognition(detections, [], np.zeros((0, 128), np.float32))
         # The chips are kept: the unknown faces among them are stored with a thumbnail.
         chips = self.chips(image, detections)
-        embeddings = embed_chips(chips, embedder=self.embedder)
+        if needs_photo(self.embedder):  # it cuts its own chips from the photo
+            embeddings = self.embed(image, detections)
+        else:
+            embeddings = embed_chips(chips, embedder=self.embedder)
         matches = self.identify(embeddings, detections=detections)
         return Recognition(detections, matches, embeddings, chips)
 
@@ -392,9 +396,8 @@ class open_recognizer:  # noqa: N801 - used like a function: `with open_recogniz
             embedder = default_embedder()
             gallery = None
             if self._gallery_path is not None:
-                from workbench.gallery import Gallery
-
-                gallery = Gallery(self._gallery_path, model_id=embedder.model_id, create=False)
+                # The embedder of the gallery's own model (dlib's, or the fused one).
+                embedder, gallery = open_gallery(self._gallery_path, create=False)
                 self._owned.append(gallery)
             return Recognizer(detector, embedder, gallery)
         except BaseException:
@@ -406,6 +409,46 @@ class open_recognizer:  # noqa: N801 - used like a function: `with open_recogniz
             self._owned.pop().close()
 
 
+def open_gallery(path, *, create: bool, embedder: str | None = None):
+    """``(embedder, gallery)``: a gallery and the embedder of its model.
+
+    An existing gallery is searched with the model it was made with
+    (:func:`workbench.embed.embedder_for`), so a dlib gallery keeps working whatever the
+    default; a new one (``create``) gets ``embedder`` (a name of
+    :data:`workbench.embed.EMBEDDERS`; default :data:`workbench.embed.DEFAULT_EMBEDDER`).
+
+    Raises:
+        GalleryError: no gallery at ``path`` (without ``create``), not a gallery, or a
+            gallery of another model than the ``embedder`` named.
+    """
+    from workbench.embed import DEFAULT_EMBEDDER, create_embedder, embedder_for
+    from workbench.errors import GalleryError
+    from workbench.gallery import Gallery
+
+    try:
+        gallery = Gallery(path, model_id=None, create=False)
+    except GalleryError:
+        if not create:
+            raise
+        chosen = create_embedder(embedder or DEFAULT_EMBEDDER)
+        return chosen, Gallery(path, model_id=chosen.model_id, create=True)
+    try:
+        if embedder is None:
+            return embedder_for(gallery.model_id), gallery
+        chosen = create_embedder(embedder)
+        if chosen.model_id != gallery.model_id:
+            raise GalleryError(
+                f"{gallery.path}: this gallery holds embeddings of model "
+                f"{gallery.model_id!r}, but --embedder {embedder} makes {chosen.model_id!r}; "
+                "leave --embedder out to use the gallery's own model, or enroll into a new "
+                "gallery"
+            )
+        return chosen, gallery
+    except BaseException:
+        gallery.close()
+        raise
+
+
 __all__ = [
     "PICKS",
     "FaceChips",
@@ -415,6 +458,7 @@ __all__ = [
     "Recognizer",
     "UnknownsKeeper",
     "align",
+    "open_gallery",
     "embed_chips",
     "embed_faces",
     "face_chips",

@@ -32,6 +32,12 @@ def register(subparsers) -> None:
         default="onnx",
         help="embedder runtime: onnx (default, no TensorFlow) or keras",
     )
+    lfw.add_argument(
+        "--embedder",
+        choices=("dlib", "fused"),
+        default="dlib",
+        help="dlib (default) or fused (dlib + MobileFaceNet; see docs/benchmarks/lfw.md)",
+    )
     lfw.add_argument("--flip", action="store_true", help="average with the mirrored face")
     lfw.add_argument("--json", action="store_true", help="print one JSON object")
     lfw.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -49,8 +55,13 @@ def run_lfw(args: argparse.Namespace) -> int:
     read_pairs(args.pairs)  # bad file: fail before loading any model
     with (
         create_detector(args.detector, **detector_options(args)) as detector,
-        Embedder(runtime=args.runtime) as embedder,
+        Embedder(runtime=args.runtime) as dlib,
     ):
+        embedder = dlib
+        if args.embedder == "fused":
+            from workbench.embed.fused import FusedEmbedder
+
+            embedder = FusedEmbedder(dlib=dlib)
         report = evaluate_lfw(
             args.images,
             args.pairs,

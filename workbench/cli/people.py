@@ -175,9 +175,8 @@ def run_cluster(args: argparse.Namespace) -> int:
             )
         from workbench.cli import detector_options
         from workbench.detect import create_detector
-        from workbench.embed import default_embedder
         from workbench.photos import photos_in
-        from workbench.recognize import Recognizer
+        from workbench.recognize import Recognizer, open_gallery
 
         if not photos_in(args.folder):
             # Before the gallery is opened (or created): nothing is left behind.
@@ -186,9 +185,9 @@ def run_cluster(args: argparse.Namespace) -> int:
                 ".webp, ...)"
             )
 
-        embedder = default_embedder()
+        embedder, gallery = open_gallery(args.gallery, create=True)
         with (
-            Gallery(args.gallery, model_id=embedder.model_id, create=True) as gallery,
+            gallery,
             create_detector(args.detector, **detector_options(args)) as detector,
         ):
             scanned = gallery.scan_folder(
@@ -359,17 +358,15 @@ def run_reject(args: argparse.Namespace) -> int:
 def _reject_image(args: argparse.Namespace):
     from workbench.cli import detector_options
     from workbench.detect import create_detector
-    from workbench.embed import default_embedder
     from workbench.errors import InvalidImageError
-    from workbench.gallery import Gallery
     from workbench.images import check_image_file, load_image
     from workbench.pipeline import pick_face
-    from workbench.recognize import Recognizer
+    from workbench.recognize import Recognizer, open_gallery
 
     check_image_file(args.image)
-    embedder = default_embedder()
+    embedder, gallery = open_gallery(args.gallery, create=False)
     with (
-        Gallery(args.gallery, model_id=embedder.model_id, create=False) as gallery,
+        gallery,
         create_detector(args.detector, **detector_options(args)) as detector,
     ):
         if args.name not in gallery:
@@ -425,19 +422,17 @@ def run_add(args: argparse.Namespace) -> int:
 
     from workbench.cli import detector_options, print_json_line
     from workbench.detect import create_detector
-    from workbench.embed import default_embedder
-    from workbench.gallery import Gallery
     from workbench.gallery.names import validate_name
     from workbench.images import check_image_file
-    from workbench.recognize import Recognizer
+    from workbench.recognize import Recognizer, open_gallery
 
     validate_name(args.name)
     face = _parse_box(args.box) if args.box is not None else args.face
     for photo in args.photos:
         check_image_file(photo)
-    embedder = default_embedder()
+    embedder, gallery = open_gallery(args.gallery, create=True)
     with (
-        Gallery(args.gallery, model_id=embedder.model_id, create=True) as gallery,
+        gallery,
         create_detector(args.detector, **detector_options(args)) as detector,
     ):
         summary = gallery.enroll(

@@ -24,6 +24,49 @@ from workbench.embed.embedder import (
     default_embedder,
 )
 from workbench.embed.siamese import SiameseNetwork, Verification
+from workbench.errors import GalleryError, InvalidArgumentError
+
+#: Embedders by name (``--embedder``): dlib's ResNet (the default) and dlib fused with
+#: MobileFaceNet (:mod:`workbench.embed.fused`).
+EMBEDDERS = ("dlib", "fused")
+#: The embedder a new gallery gets when none is named.
+DEFAULT_EMBEDDER = "dlib"
+
+
+def create_embedder(name: str = DEFAULT_EMBEDDER) -> FaceEmbedder:
+    """The embedder called ``name`` (one of :data:`EMBEDDERS`); loads nothing yet.
+
+    Raises:
+        InvalidArgumentError: an unknown name, listing the valid ones.
+    """
+    if name == "dlib":
+        return default_embedder()
+    if name == "fused":
+        from workbench.embed.fused import FusedEmbedder
+
+        return FusedEmbedder()
+    raise InvalidArgumentError(f"unknown embedder {name!r}; valid: {list(EMBEDDERS)}")
+
+
+def embedder_for(model_id: str) -> FaceEmbedder:
+    """The embedder whose vectors a gallery of ``model_id`` holds, so a gallery keeps
+    being searched with the model it was made with whatever the default.
+
+    Raises:
+        GalleryError: no embedder here makes that model id (a fine-tuned model: load it
+            with :func:`workbench.embed.load_finetuned`), listing the known ones.
+    """
+    known = {}
+    for name in EMBEDDERS:
+        embedder = create_embedder(name)
+        if embedder.model_id == model_id:
+            return embedder
+        known[name] = embedder.model_id
+    raise GalleryError(
+        f"the gallery holds embeddings of model {model_id!r}, which no embedder here makes "
+        f"(known: {known}); a fine-tuned model opens with workbench.embed.load_finetuned"
+    )
+
 
 #: Exported from :mod:`workbench.embed.finetune` on first use (it imports Keras).
 _FINETUNE = (
@@ -39,14 +82,18 @@ _FINETUNE = (
 
 __all__ = [
     "CHIP_SHAPE",
+    "DEFAULT_EMBEDDER",
     "DEFAULT_THRESHOLD",
+    "EMBEDDERS",
     "EMBEDDING_DIM",
     "Embedder",
     "FaceEmbedder",
     "SiameseNetwork",
     "Verification",
     "check_chips",
+    "create_embedder",
     "default_embedder",
+    "embedder_for",
     *_FINETUNE,
 ]
 

@@ -283,22 +283,48 @@ PRIOR_THRESHOLDS = (
     (0.3977, 0.4198, 0.4550, 0.4773),  # 1000
 )
 
+#: The same table for the fused embedder (:mod:`workbench.embed.fused`, 320-D; its
+#: distances run larger than dlib's), by the same script on the same people: vectors
+#: from ``benchmarks/lfw_fusion.py --prior-vectors`` (MediaPipe, central face, dlib +
+#: MobileFaceNet with flip), then ``scripts/derive_threshold_prior.py --gallery
+#: lfw_fused.npz``. At 1 person and FAR 0.01 it lands near the fused LFW pair threshold
+#: (0.77), as dlib's table does near 0.6.
+PRIOR_THRESHOLDS_FUSED = (
+    (0.7534, 0.7765, 0.8118, 0.8430),  # 1 person
+    (0.7337, 0.7552, 0.7871, 0.8149),  # 2
+    (0.7202, 0.7411, 0.7714, 0.7978),  # 3
+    (0.7068, 0.7265, 0.7551, 0.7796),  # 5
+    (0.6893, 0.7072, 0.7338, 0.7561),  # 10
+    (0.6709, 0.6885, 0.7132, 0.7343),  # 20
+    (0.6624, 0.6786, 0.7025, 0.7227),  # 30
+    (0.6516, 0.6668, 0.6899, 0.7090),  # 50
+    (0.6372, 0.6525, 0.6736, 0.6913),  # 100
+    (0.6191, 0.6351, 0.6558, 0.6728),  # 200
+    (0.6024, 0.6171, 0.6383, 0.6544),  # 500
+    (0.5907, 0.6038, 0.6239, 0.6398),  # 1000
+)
+
 #: What the source of a hand-set threshold reads.
 SET_BY_YOU = "set by you"
 
 
-def prior_threshold(people: int, target_far: float = DEFAULT_TARGET_FAR) -> float:
+def prior_threshold(
+    people: int, target_far: float = DEFAULT_TARGET_FAR, *, model_id: str | None = None
+) -> float:
     """The prior's threshold for ``people`` enrolled people at ``target_far`` per stranger.
 
     Interpolated linearly in log(people) and log(target_far) between the rows and columns
-    of :data:`PRIOR_THRESHOLDS`, and held at the table's edges beyond them.
+    of :data:`PRIOR_THRESHOLDS` (:data:`PRIOR_THRESHOLDS_FUSED` for the fused embedder's
+    model ids: its distances have another scale), and held at the table's edges beyond
+    them.
 
     Raises:
         InvalidArgumentError: ``target_far`` outside ``(0, 1)``.
     """
     if not 0.0 < target_far < 1.0:
         raise InvalidArgumentError(f"target_far must be in (0, 1), but got {target_far}")
-    table = np.asarray(PRIOR_THRESHOLDS, np.float64)
+    fused = model_id is not None and model_id.startswith("fused-")
+    table = np.asarray(PRIOR_THRESHOLDS_FUSED if fused else PRIOR_THRESHOLDS, np.float64)
     x = np.log(np.asarray(PRIOR_PEOPLE, np.float64))
     y = np.log(np.asarray(PRIOR_FARS, np.float64))
     by_far = [np.interp(np.log(max(people, 1)), x, table[:, j]) for j in range(len(y))]
@@ -444,7 +470,7 @@ def refresh(
             raise InvalidArgumentError(f"target_far must be in (0, 1), but got {target}")
         vectors, owners, counts = _owners(gallery)
         people, faces = int(counts.size), int(owners.size)
-        prior = prior_threshold(max(1, people), target)
+        prior = prior_threshold(max(1, people), target, model_id=gallery.model_id)
         genuine = impostor = np.zeros(0)
         if people >= 2:  # the gallery's own faces: to calibrate on, or to measure the prior
             refs = people if gallery.decision.value == "centroid" else faces

@@ -64,13 +64,30 @@ QUICK_CHECK_MAX_BYTES = 256 * 2**20
 INTEGRITY_CHECK_MAX_BYTES = 32 * 2**20
 
 
-def default_threshold() -> float:
-    """``workbench.embed.DEFAULT_THRESHOLD`` (dlib's 0.6), read without importing Keras."""
+#: Model ids of the fused embedder (:mod:`workbench.embed.fused`) start so.
+FUSED_PREFIX = "fused-"
+
+
+def default_threshold(model_id: str | None = None) -> float:
+    """A new gallery's threshold before any calibration: ``workbench.embed.
+    DEFAULT_THRESHOLD`` (dlib's 0.6), or the fused embedder's for its model ids; read
+    without importing Keras."""
     try:
+        if model_id is not None and model_id.startswith(FUSED_PREFIX):
+            from workbench.embed.fused import FUSED_THRESHOLD
+
+            return float(FUSED_THRESHOLD)
         from workbench.embed import DEFAULT_THRESHOLD
     except ImportError:  # the embed package is optional for a gallery-only install
         return 0.6
     return float(DEFAULT_THRESHOLD)
+
+
+def model_dim(model_id: str | None) -> int:
+    """Embedding width of a model id: 320 for the fused embedder, else dlib's 128."""
+    if model_id is not None and model_id.startswith(FUSED_PREFIX):
+        return 320
+    return DEFAULT_DIM
 
 
 class Gallery:
@@ -82,7 +99,8 @@ class Gallery:
             (``Embedder.model_id``). Opening a gallery of another model refuses. ``None``
             opens an existing gallery whatever its model (for listing and export).
         create: create the file (and its folder) when it does not exist.
-        dim: embedding size, used when creating.
+        dim: embedding size, used when creating; ``None``: the model's
+            (:func:`model_dim`).
         decision: person centroid (default) or nearest face, see :class:`Decision`.
         index: options of the approximate index used past ``index.threshold`` vectors.
 
@@ -102,7 +120,7 @@ class Gallery:
         *,
         model_id: str | None,
         create: bool = True,
-        dim: int = DEFAULT_DIM,
+        dim: int | None = None,
         decision: Decision | str = Decision.CENTROID,
         index: IndexOptions | None = None,
     ) -> None:
@@ -133,7 +151,7 @@ class Gallery:
         self._conn = None
         self._writing = False  # a write of this object is between BEGIN and publish
         self._verify = True  # rows carry checksums (schema 2)
-        self._conn = self._open(model_id, create, dim)
+        self._conn = self._open(model_id, create, model_dim(model_id) if dim is None else dim)
         # Past the threshold the index is read back from beside the file / the database.
         self._search.kept = annstore.KeptIndex(
             annstore.slot_for(self.path, self._url),
@@ -169,7 +187,7 @@ class Gallery:
             if model_id is None:
                 raise GalleryError(f"{path}: creating a gallery needs a model_id, got None")
             # False when another process created it first: then we open theirs.
-            store.create(path, model_id=model_id, dim=dim, threshold=default_threshold())
+            store.create(path, model_id=model_id, dim=dim, threshold=default_threshold(model_id))
         # A process killed mid-transaction leaves a hot journal, and the file may then be
         # shorter than its (new) header says until SQLite rolls the journal back on the
         # first read: check the header after that read, not before.
@@ -212,7 +230,11 @@ class Gallery:
 
     def _open_database(self, model_id: str | None, create: bool, dim: int):
         conn, meta = store.open_database(
-            self._url, model_id=model_id, create=create, dim=dim, threshold=default_threshold()
+            self._url,
+            model_id=model_id,
+            create=create,
+            dim=dim,
+            threshold=default_threshold(model_id),
         )
         self.model_id = meta["model_id"]
         self.dim = int(meta["dim"])

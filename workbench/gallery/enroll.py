@@ -24,7 +24,7 @@ from workbench.errors import GalleryError, InvalidArgumentError, InvalidImageErr
 from workbench.gallery.names import folder_key, validate_name
 from workbench.gallery.types import FaceBatch
 from workbench.photos import is_photo, photos_in
-from workbench.pipeline import Pick, pick_face
+from workbench.pipeline import Pick, needs_photo, pick_face
 
 if TYPE_CHECKING:
     from workbench.faces import FaceDetections
@@ -235,6 +235,8 @@ class _Faces:
     saved: list[bool] = field(default_factory=list)  # the workbench wrote this source
     # The other faces of multi-face photos: (chips, detections, source), kept as unknowns.
     others: list[tuple] = field(default_factory=list)
+    # Their embeddings, when the embedder needs the photo (it cannot embed chips later).
+    other_vectors: list[np.ndarray] = field(default_factory=list)
     written: set[str] = field(default_factory=set)  # files this run created
 
 
@@ -342,6 +344,8 @@ def _process(
             if rest:
                 others = found[rest]
                 out.others.append((recognizer.chips(image, others), others, source))
+                if needs_photo(getattr(recognizer, "embedder", None)):
+                    out.other_vectors.append(np.asarray(recognizer.embed(image, others)))
     return out
 
 
@@ -365,6 +369,8 @@ def _commit(
     keep_others = gallery.unknowns_policy.keep
     other_chips = [c for _, f in people for cs, _, _ in f.others for c in cs] if keep_others else []
     other_vectors = None
+    if keep_others and any(f.other_vectors for _, f in people):
+        other_vectors = np.concatenate([v for _, f in people for v in f.other_vectors])
     if chips:
         # One forward pass over every waiting face (the other faces of multi-face photos
         # too): batches run ~2x faster than singles. Each enrolled face has its own chips
@@ -469,8 +475,13 @@ def _save_photo(folder: Path, data: bytes, digest: str, source: str | None) -> t
 
 
 def _batches(recognizer: FaceRecognizer) -> bool:
-    """Whether faces can be aligned now and embedded later, many in one pass."""
-    return callable(getattr(recognizer, "chips", None)) and hasattr(recognizer, "embedder")
+    """Whether faces can be aligned now and embedded later, many in one pass (not when
+    the embedder cuts its own chips from the photo: the photo is gone by then)."""
+    return (
+        callable(getattr(recognizer, "chips", None))
+        and hasattr(recognizer, "embedder")
+        and not needs_photo(recognizer.embedder)
+    )
 
 
 def _progress_bar(total: int, enabled: bool, desc: str):

@@ -22,6 +22,7 @@ import numpy as np
 
 from workbench.errors import InvalidArgumentError, InvalidImageError
 from workbench.gallery import unknowns as _unknowns
+from workbench.pipeline import needs_photo
 
 if TYPE_CHECKING:
     from workbench.gallery import Gallery
@@ -130,7 +131,8 @@ def _scan_batch(gallery: Gallery, paths: list[Path], recognizer, summary: ScanSu
     if not images:
         return
     found = recognizer.detector.detect_batch(images)
-    chips, boxes, scores, face_sources = [], [], [], []
+    chips, boxes, scores, face_sources, vectors = [], [], [], [], []
+    photo = needs_photo(recognizer.embedder)  # it cuts its own chips from the photo
     for image, dets, src in zip(images, found, sources, strict=True):
         summary.faces += len(dets)
         if len(dets):
@@ -141,13 +143,18 @@ def _scan_batch(gallery: Gallery, paths: list[Path], recognizer, summary: ScanSu
         if not len(dets):
             continue
         chips.append(recognizer.chips(image, dets))
+        if photo:
+            vectors.append(np.asarray(recognizer.embed(image, dets), np.float32))
         boxes.append(np.asarray(dets.xyxy, np.float64))
         scores.append(np.asarray(dets.scores, np.float64))
         face_sources += [src] * len(dets)
     if not chips:
         return
     chip_arr = np.concatenate(chips)
-    embeddings = np.asarray(recognizer.embedder.embed(chip_arr), np.float32)
+    if photo:
+        embeddings = np.concatenate(vectors)
+    else:
+        embeddings = np.asarray(recognizer.embedder.embed(chip_arr), np.float32)
     unknown = np.ones(len(chip_arr), bool)
     if len(gallery):
         # An "X or Y?" face is one of two enrolled people: left out like a named one.

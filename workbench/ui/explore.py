@@ -348,8 +348,8 @@ class EmbeddingExplorer:
     ) -> EmbeddingExplorer:
         """Embed the central face of each photo, ``{person: [paths]}`` (photos without a
         face are left out); the aligned chips are kept for the hover thumbnails."""
-        from workbench.evaluate import align_images
-        from workbench.pipeline import embed_chips
+        from workbench.evaluate import align_images, embed_photos
+        from workbench.pipeline import embed_chips, needs_photo
 
         names = [name for name, paths in images.items() for _ in paths]
         paths = [p for paths in images.values() for p in paths]
@@ -357,8 +357,14 @@ class EmbeddingExplorer:
         keep = np.flatnonzero(~aligned.no_face)
         chips = aligned.chips[keep]
         sources = [str(paths[k]) for k in keep]
+        if needs_photo(embedder):  # it cuts its own chips from the photos
+            vectors = embed_photos([paths[k] for k in keep], detector=detector, embedder=embedder)[
+                0
+            ]
+        else:
+            vectors = embed_chips(chips, embedder=embedder)
         return cls(
-            embed_chips(chips, embedder=embedder),
+            vectors,
             [names[k] for k in keep],
             threshold=threshold,
             threshold_source=threshold_source,
@@ -814,7 +820,7 @@ class EmbeddingExplorer:
             InvalidImageError: an image cannot be read (named by its label).
         """
         from workbench.images import load_image
-        from workbench.pipeline import align, pick_face
+        from workbench.pipeline import align, embed_faces, pick_face
 
         if self.detector is None or self.embedder is None:
             raise InvalidArgumentError(
@@ -825,7 +831,7 @@ class EmbeddingExplorer:
         set_image(self.chip_a, b"")
         set_image(self.chip_b, b"")
         self.verdict.value = ""
-        chips = []
+        chips, vectors = [], []
         for label, source in zip(labels, (image_a, image_b), strict=True):
             # Bytes are named by their label (the upload's file name); a path by itself.
             named = isinstance(source, bytes | bytearray | memoryview)
@@ -834,7 +840,9 @@ class EmbeddingExplorer:
             if not len(face):
                 raise InvalidArgumentError(f"{label}: expected a face, but none was found")
             chips.append(align(image, face, detector=self.detector)[0])
-        vectors = self.embedder.embed(np.stack(chips))
+            vectors.append(
+                embed_faces(image, face, detector=self.detector, embedder=self.embedder)[0]
+            )
         distance = float(np.linalg.norm(vectors[0] - vectors[1]))
         t = self.calibrated if threshold is None else float(threshold)
         same = distance <= t

@@ -1,0 +1,372 @@
+"""LFW View 2, 10-fold: dlib's ResNet fused with MobileFaceNet, every form measured.
+
+Each image (View 2's and those of the LFW people outside View 2) is read once with the
+default detector (MediaPipe, central face); per image the script caches
+(``.cache/fusion/``, git-ignored, written atomically) the keypoints, dlib's embedding of
+the chip and of its mirror, MobileFaceNet's raw output for the ArcFace chip cut from the
+photo and for its mirror, and for the ArcFace chip cut out of the 150x150 dlib chip (the
+shape the rest of the pipeline passes around; its top rows fall outside that chip and
+are filled by replicating the edge). Then every variant is a few array operations:
+
+- alone: dlib, dlib + flip, MobileFaceNet (from the photo / from the dlib chip), + flip;
+- fused: squared (``w d_dlib^2 + (1 - w) d_mfn^2``: the one a single concatenated vector
+  gives, so the gallery needs one vector per face) or plain (``w d_dlib + (1 - w)
+  d_mfn``, the probe's), each side with and without flip;
+- the weight: fit once on pairs of LFW people outside View 2 (all their genuine pairs,
+  and impostor pairs among all their photos), by ROC area, as the issue asks; and, for
+  comparison, chosen per fold on View 2's other nine folds.
+
+Each row gives the 10-fold accuracy, errors in 6,000 pairs, the McNemar exact test
+against today's default (dlib, one chip, no flip) and against dlib + flip, and the cost:
+model runs per face and the measured milliseconds per face.
+
+Run: .venv/bin/python benchmarks/lfw_fusion.py [--json results.json]
+     .venv/bin/python benchmarks/lfw_fusion.py --prior-vectors /tmp/lfw_fused.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+
+from workbench.align import template_for
+from workbench.data import shared_data_dir
+from workbench.evaluate import (
+    best_threshold,
+    kfold_correct,
+    mcnemar_exact,
+    read_pairs,
+    roc_curve,
+)
+
+CACHE = Path(__file__).resolve().parents[1] / ".cache" / "fusion"
+#: The dlib share grid searched (w of dlib, 1 - w of MobileFaceNet).
+GRID = np.round(np.linspace(0.0, 1.0, 41), 3)
+
+
+def features(paths: list[Path], label: str) -> dict[str, np.ndarray]:
+    """Per image: keypoints, dlib plain/mirror, MobileFaceNet raw plain/mirror (photo)
+    and plain (from the dlib chip); ``cost`` holds the seconds of each step."""
+    cache = CACHE / f"features_mediapipe_{label}.npz"
+    if cache.exists():
+        z = np.load(cache)
+        return {k: z[k] for k in z.files}
+    import cv2
+
+    from workbench.align import align_face, similarity_transform
+    from workbench.detect import create_detector
+    from workbench.embed import default_embedder
+    from workbench.embed.mobilefacenet import ARCFACE_112, MobileFaceNet, arcface_chips
+    from workbench.pipeline import picked_faces
+
+    dlib = default_embedder()
+    mfn = MobileFaceNet(flip=False).load()
+    template = template_for("mediapipe")
+    # dlib chip -> ArcFace chip: the similarity between the two templates (MTCNN's points
+    # sit where ArcFace's template expects them).
+    chip_to_arc = similarity_transform(template_for_points("mtcnn"), ARCFACE_112)
+    n = len(paths)
+    out = {
+        "keypoints": np.zeros((n, 5, 2), np.float32),
+        "found": np.zeros(n, bool),
+        "dlib": np.zeros((n, 128), np.float32),
+        "dlib_mirror": np.zeros((n, 128), np.float32),
+        "mfn": np.zeros((n, 192), np.float32),
+        "mfn_mirror": np.zeros((n, 192), np.float32),
+        "mfn_from_chip": np.zeros((n, 192), np.float32),
+    }
+    cost = dict.fromkeys(("detect", "cut_dlib", "dlib", "cut_mfn", "mfn"), 0.0)
+    raw = _raw_mfn(mfn)
+    chunk = 64
+    with create_detector("mediapipe") as det:
+        for s in range(0, n, chunk):
+            t0 = time.perf_counter()
+            got = list(picked_faces(paths[s : s + chunk], detector=det, pick="central"))
+            cost["detect"] += time.perf_counter() - t0
+            imgs = [g[0] for g in got]
+            for j, (_, face) in enumerate(got):
+                if len(face):
+                    out["keypoints"][s + j] = face.keypoints[0]
+                    out["found"][s + j] = True
+            kp = out["keypoints"][s : s + len(got)]
+            if not out["found"][s : s + len(got)].all():
+                fill = out["keypoints"][out["found"]].mean(0)
+                kp[~out["found"][s : s + len(got)]] = fill
+            t0 = time.perf_counter()
+            chips = np.stack(
+                [align_face(i, k, template=template) for i, k in zip(imgs, kp, strict=True)]
+            )
+            cost["cut_dlib"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            out["dlib"][s : s + len(got)] = dlib.embed(chips)
+            out["dlib_mirror"][s : s + len(got)] = dlib.embed(
+                np.ascontiguousarray(chips[:, :, ::-1])
+            )
+            cost["dlib"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            arc = np.concatenate([arcface_chips(i, k[None]) for i, k in zip(imgs, kp, strict=True)])
+            cost["cut_mfn"] += time.perf_counter() - t0
+            from_chip = np.stack(
+                [
+                    cv2.warpAffine(c, chip_to_arc, (112, 112), borderMode=cv2.BORDER_REPLICATE)
+                    for c in chips
+                ]
+            )
+            t0 = time.perf_counter()
+            out["mfn"][s : s + len(got)] = raw(arc)
+            out["mfn_mirror"][s : s + len(got)] = raw(np.ascontiguousarray(arc[:, :, ::-1]))
+            cost["mfn"] += time.perf_counter() - t0
+            out["mfn_from_chip"][s : s + len(got)] = raw(from_chip)
+            print(f"{label}: {min(s + chunk, n)}/{n}", flush=True)
+    out["cost"] = np.array(json.dumps(cost))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(cache.stem + f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, **out)
+    tmp.replace(cache)
+    return out
+
+
+def template_for_points(name: str) -> np.ndarray:
+    from workbench.align import TEMPLATES
+
+    return TEMPLATES[name]
+
+
+def _raw_mfn(mfn):
+    """MobileFaceNet's raw (unnormalised) output, batch 2 at a time."""
+
+    def run(chips: np.ndarray) -> np.ndarray:
+        x = (chips.astype(np.float32) - 127.5) / 128.0
+        n = len(x)
+        if n % 2:
+            x = np.concatenate([x, x[-1:]])
+        out = np.empty((len(x), 192), np.float32)
+        mfn.load()
+        inp, res = mfn._io
+        for s in range(0, len(x), 2):
+            mfn._interp.set_tensor(inp, np.ascontiguousarray(x[s : s + 2]))
+            mfn._interp.invoke()
+            out[s : s + 2] = mfn._interp.get_tensor(res)
+        return out[:n]
+
+    return run
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def embeddings(f: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The per-image vectors of each single-model variant."""
+    return {
+        "dlib": f["dlib"],
+        "dlib + flip": (f["dlib"] + f["dlib_mirror"]) / 2,
+        "mfn": unit(f["mfn"]),
+        "mfn + flip": unit(f["mfn"] + f["mfn_mirror"]),
+        "mfn from dlib chip": unit(f["mfn_from_chip"]),
+    }
+
+
+def pair_d(e: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(e[a] - e[b], axis=1)
+
+
+def fuse(d1, d2, w, form, s1, s2):
+    if form == "squared":
+        return np.sqrt(w * (d1 / s1) ** 2 + (1 - w) * (d2 / s2) ** 2)
+    return w * d1 / s1 + (1 - w) * d2 / s2
+
+
+def prior_vectors(root: Path, out: Path) -> None:
+    """Fused vectors (:class:`workbench.embed.fused.FusedEmbedder`'s formula, MobileFaceNet
+    flipped) of every LFW photo, with its person, for
+    ``scripts/derive_threshold_prior.py --vectors``: the photos of View 2 and of the
+    outsiders come from their caches, the rest are read here (cached as ``rest``)."""
+    from workbench.embed.fused import FusedEmbedder
+
+    pairs = read_pairs(root / "lfw-pairs.txt")
+    view2 = [root / "lfw" / n for n in pairs.images]
+    people = {n.split("/")[0] for n in pairs.images}
+    outsiders = [
+        p
+        for d in sorted(x for x in (root / "lfw").iterdir() if x.is_dir() and x.name not in people)
+        for p in sorted(d.glob("*.jpg"))
+    ]
+    known = set(view2) | set(outsiders)
+    rest = [p for p in sorted((root / "lfw").glob("*/*.jpg")) if p not in known]
+    paths, vecs = [], []
+    fused = FusedEmbedder(dlib=_Id(), mobilefacenet=_Id())
+    for group, label in ((view2, "view2"), (outsiders, "outsiders"), (rest, "rest")):
+        f = features(group, label)
+        vecs.append(fused.fuse(f["dlib"], unit(f["mfn"] + f["mfn_mirror"])))
+        paths += group
+    persons = np.array([p.parent.name for p in paths])
+    np.savez(out, vectors=np.concatenate(vecs), persons=persons)
+    print(f"{out}: {len(paths)} photos of {len(set(persons))} people")
+
+
+class _Id:
+    model_id = "unused"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--prior-vectors", type=Path, help="write every LFW photo's fused vector here, and stop"
+    )
+    args = parser.parse_args()
+    root = shared_data_dir()
+    if root is None:
+        raise SystemExit("LFW not found: set WORKBENCH_DATA or put ../shared/data beside it")
+    if args.prior_vectors:
+        prior_vectors(root, args.prior_vectors)
+        return
+    pairs = read_pairs(root / "lfw-pairs.txt")
+    index = {n: i for i, n in enumerate(pairs.images)}
+    ia = np.array([index[p.a] for p in pairs.pairs])
+    ib = np.array([index[p.b] for p in pairs.pairs])
+    same, folds = pairs.same, pairs.folds
+    view2_people = {n.split("/")[0] for n in pairs.images}
+    outsider_dirs = sorted(
+        p for p in (root / "lfw").iterdir() if p.is_dir() and p.name not in view2_people
+    )
+    out_paths = [p for d in outsider_dirs for p in sorted(d.glob("*.jpg"))]
+    owner = np.array([p.parent.name for p in out_paths])
+
+    fv = features([root / "lfw" / n for n in pairs.images], "view2")
+    fo = features(out_paths, "outsiders")
+    ev, eo = embeddings(fv), embeddings(fo)
+
+    # Outsider pairs: every genuine pair; impostor pairs among all outsider photos.
+    genuine = [
+        (i, j)
+        for name in np.unique(owner)
+        for i, j in combinations(np.flatnonzero(owner == name), 2)
+    ]
+    ii, jj = np.triu_indices(len(out_paths), 1)
+    keep = owner[ii] != owner[jj]
+    # A fixed random 300,000 of the ~1.2 million impostor pairs: the ROC area moves by
+    # less than the grid's step with more, and the 41-weight search stays quick.
+    pick = np.sort(np.random.default_rng(0).permutation(np.flatnonzero(keep))[:300_000])
+    oa = np.concatenate([[g[0] for g in genuine], ii[pick]]).astype(int)
+    ob = np.concatenate([[g[1] for g in genuine], jj[pick]]).astype(int)
+    osame = np.arange(len(oa)) < len(genuine)
+
+    cost = json.loads(str(fv["cost"]))
+    n_img = len(pairs.images)
+    ms = {k: 1000 * v / n_img for k, v in cost.items()}
+    dlib_ms = ms["cut_dlib"] + ms["dlib"] / 2  # per chip (plain and mirror were embedded)
+    mfn_ms = ms["cut_mfn"] + ms["mfn"] / 2
+    print(
+        f"ms a face: detect {ms['detect']:.1f}, dlib cut + embed {dlib_ms:.1f} a chip, "
+        f"MobileFaceNet cut + embed {mfn_ms:.1f} a chip (batch 2); outsiders: "
+        f"{len(out_paths)} photos of {len(outsider_dirs)} people, {len(genuine)} genuine / "
+        f"{len(pick)} impostor pairs; "
+        f"no face: View 2 {int((~fv['found']).sum())}, outsiders {int((~fo['found']).sum())}"
+    )
+    rows = []
+    refs: dict[str, np.ndarray] = {}
+
+    def record(label, d, chips, ms_face, extra=None, correct=None):
+        if correct is None:
+            c, rep = kfold_correct(d, same, folds)
+            acc, std = rep.mean, rep.std
+        else:
+            c = correct
+            accs = np.array([c[folds == f].mean() for f in np.unique(folds)])
+            acc, std = accs.mean(), accs.std()
+        row = {
+            "variant": label,
+            "accuracy": float(acc),
+            "std": float(std),
+            "errors": int((~c).sum()),
+            "chips": chips,
+            "ms_face": ms_face,
+        }
+        for ref in ("dlib", "dlib + flip"):
+            if ref in refs and ref != label:
+                b, cc = int((refs[ref] & ~c).sum()), int((~refs[ref] & c).sum())
+                row[f"vs {ref}"] = [b, cc, mcnemar_exact(b, cc)]
+        row.update(extra or {})
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        return c
+
+    for label, chips, cost_ms in [
+        ("dlib", "1 dlib", dlib_ms),
+        ("dlib + flip", "2 dlib", 2 * dlib_ms),
+        ("mfn", "1 mfn", mfn_ms),
+        ("mfn + flip", "2 mfn", 2 * mfn_ms),
+        ("mfn from dlib chip", "1 mfn", ms["mfn"] / 2),
+    ]:
+        refs[label] = record(label, pair_d(ev[label], ia, ib), chips, cost_ms)
+
+    for dl, ml in [
+        ("dlib", "mfn"),
+        ("dlib", "mfn + flip"),
+        ("dlib + flip", "mfn"),
+        ("dlib + flip", "mfn + flip"),
+        ("dlib", "mfn from dlib chip"),
+    ]:
+        v1, v2 = pair_d(ev[dl], ia, ib), pair_d(ev[ml], ia, ib)
+        o1, o2 = pair_d(eo[dl], oa, ob), pair_d(eo[ml], oa, ob)
+        cost_ms = (2 if "flip" in dl else 1) * dlib_ms + (2 if "flip" in ml else 1) * mfn_ms
+        chips = f"{2 if 'flip' in dl else 1} dlib + {2 if 'flip' in ml else 1} mfn"
+        for form in ("squared", "plain"):
+            # Scale each distance by its spread on the outsiders (the fit's own data).
+            s1, s2 = o1.std(), o2.std()
+            w = max((roc_curve(fuse(o1, o2, w, form, s1, s2), osame).auc, w) for w in GRID)[1]
+            record(
+                f"{dl} + {ml}, {form}, outsider weight",
+                fuse(v1, v2, w, form, s1, s2),
+                chips,
+                cost_ms,
+                {"w": float(w), "s_dlib": float(s1), "s_mfn": float(s2)},
+            )
+            # Per fold, on View 2's other folds (optimistic: same people's pairs).
+            correct = np.empty(len(v1), bool)
+            ws = []
+            for f in np.unique(folds):
+                tr = folds != f
+                wf = max(
+                    (best_threshold(fuse(v1[tr], v2[tr], w, form, s1, s2), same[tr])[1], w)
+                    for w in GRID
+                )[1]
+                ws.append(float(wf))
+                t, _ = best_threshold(fuse(v1[tr], v2[tr], wf, form, s1, s2), same[tr])
+                correct[~tr] = (fuse(v1[~tr], v2[~tr], wf, form, s1, s2) <= t) == same[~tr]
+            record(
+                f"{dl} + {ml}, {form}, per-fold weight", None, chips, cost_ms, {"w": ws}, correct
+            )
+
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores; load {os.getloadavg()}; "
+        f"{len(same)} pairs, {len(np.unique(folds))} folds"
+    )
+    print("| variant | accuracy | errors | vs dlib (b/c, p) | vs dlib + flip | chips | ms a face |")
+    print("| --- | ---: | ---: | ---: | ---: | --- | ---: |")
+    for r in rows:
+        cells = []
+        for ref in ("vs dlib", "vs dlib + flip"):
+            v = r.get(ref)
+            cells.append(f"{v[0]}/{v[1]}, p = {v[2]:.3g}" if v else "")
+        w = r.get("w")
+        wtxt = "" if w is None else f" (w {w:.3f})" if isinstance(w, float) else " (w per fold)"
+        print(
+            f"| {r['variant']}{wtxt} | {r['accuracy']:.2%} +- {r['std']:.2%} | {r['errors']} "
+            f"| {cells[0]} | {cells[1]} | {r['chips']} | {r['ms_face']:.1f} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
