@@ -1,7 +1,8 @@
 """The workbench in a real browser: JupyterLab, headless Chromium, a fake webcam.
 
 Chromium's fake capture device plays a clip made from LFW stills of one person. Through
-notebook 01's widgets that person is enrolled from the webcam; notebook 03 then runs on
+notebook 01's widgets that person is enrolled from the webcam (and a second person from an
+uploaded photo of two, by clicking their face's thumbnail); notebook 03 then runs on
 the streaming browser camera (``WebcamWidget``) and must name them within 20 seconds, with
 the box and name drawn by the browser over the live preview. Screenshots go to
 ``artifacts/e2e/`` (git-ignored: they show LFW faces, which are for research use and are
@@ -225,7 +226,43 @@ def _union(locators) -> dict:
     return {"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0}
 
 
-def test_enroll_from_webcam_then_named_live(lab, browser):
+@pytest.fixture(scope="module")
+def group_photo(tmp_path_factory, two_faces) -> Path:
+    """A photo of two people: Colin Powell left, Hugo Chavez right."""
+    return two_faces(tmp_path_factory.mktemp("group") / "two_people.jpg")
+
+
+#: The CSS background of each face thumbnail in the picker (empty if none).
+PICK_BACKGROUNDS = """() => [...document.querySelectorAll('.wb-face-pick')]
+  .map(e => getComputedStyle(e).backgroundImage)"""
+
+
+def _enroll_one_face_of_a_group(page, group: Path) -> None:
+    """Notebook 01's panel: a photo of two people uploaded shows both faces as
+    thumbnails, left to right as in the photo; the one clicked is the one enrolled."""
+    # FileUpload's <input type=file> is not in the page: its button opens the chooser.
+    with page.expect_file_chooser() as chooser:
+        page.locator(".widget-upload").first.click()
+    chooser.value.set_files(str(group))
+    picks = page.locator(".wb-face-pick")
+    _wait(lambda: picks.count() == 2, 60, "two face thumbnails")
+    backgrounds = page.evaluate(PICK_BACKGROUNDS)
+    assert all(b.startswith('url("data:image/jpeg;base64,') for b in backgrounds), backgrounds
+    boxes = [picks.nth(i).bounding_box() for i in range(2)]
+    assert all(b["width"] >= 90 for b in boxes)  # thumbnails, not dots
+    assert boxes[0]["x"] < boxes[1]["x"]
+    picks.nth(1).click()  # shown left to right as in the photo: Hugo Chavez's face
+    page.get_by_text("two_people.jpg: face 2 of 2 from the left:").wait_for(timeout=30_000)
+    page.locator(".wb-face-picked").wait_for(timeout=10_000)  # the pick is outlined
+    picks.first.scroll_into_view_if_needed()
+    _shot(page, "01_enroll_pick.png")  # LFW faces: artifacts only
+    page.get_by_placeholder("name of the person").fill("Hugo Chavez")
+    _button(page, "Enroll").click()
+    page.get_by_text("enrolled 1 face(s) of Hugo Chavez").wait_for(timeout=60_000)
+    _wait(lambda: picks.count() == 0, 30, "the picker to clear after enrolling")
+
+
+def test_enroll_from_webcam_then_named_live(lab, browser, group_photo):
     base, token = lab
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     context.grant_permissions(["camera"])
@@ -245,6 +282,8 @@ def test_enroll_from_webcam_then_named_live(lab, browser):
         _button(page, "Enroll").click()
         page.get_by_text(f"enrolled 1 face(s) of {SHOWN_AS}").wait_for(timeout=60_000)
         _shot(page, "01_enroll.png")
+
+        _enroll_one_face_of_a_group(page, group_photo)
 
         # Notebook 03: the browser camera, live.
         _open_and_run_all(page, base, token, NOTEBOOKS[1])

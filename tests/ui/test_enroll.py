@@ -335,7 +335,9 @@ def test_group_upload_shows_faces_and_enrolls_the_one_clicked(
     panel.picker.buttons[right].click()
     assert panel.errors.last is None, panel.errors.last
     assert photo.face == right and photo.usable, photo.quality
-    assert f"face {right + 1} of 2" in panel.quality.value
+    assert "face 2 of 2 from the left" in panel.quality.value  # Hugo stands right
+    shown = panel.picker.faces.children
+    assert shown[-1] is panel.picker.buttons[right]  # thumbnails left to right
     assert panel.picker.picked == right
     assert "wb-face-picked" in panel.picker.buttons[right]._dom_classes
     assert "wb-face-picked" not in panel.picker.buttons[1 - right]._dom_classes

@@ -111,3 +111,24 @@ def test_a_card_near_two_look_alikes_names_both(gallery, close_pair):
     card.name.value = jong
     card.name_button.click()
     assert len(gallery.faces(jong)) == 3 and gallery.count_unknowns() == 0
+
+
+def test_the_readme_screenshot_gallery(tmp_path):
+    """scripts/people_panel_screenshot.py's gallery (drawn faces, no photo) gives the
+    panel the README shows: four proposals, two faces seen once, one "looks like Ada"."""
+    import importlib.util
+
+    from workbench.data import PROJECT_ROOT
+
+    script = PROJECT_ROOT / "scripts" / "people_panel_screenshot.py"
+    spec = importlib.util.spec_from_file_location("people_panel_screenshot", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.build_gallery(tmp_path / "drawn.sqlite")
+    with Gallery(tmp_path / "drawn.sqlite", model_id=None, create=False) as g:
+        panel = PeoplePanel(g)
+        assert [len(c.proposal.faces) for c in panel.cards] == list(module.FACES_EACH)
+        assert "2 faces seen once" in panel.status.value
+        near = [c.proposal.near.name for c in panel.cards if c.proposal.near is not None]
+        assert near == ["Ada"]
+        assert all(u.source.startswith("drawn/") for u in g.unknowns())

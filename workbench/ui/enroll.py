@@ -32,7 +32,7 @@ from workbench.ui.common import (
     threshold_html,
     thumbnail,
 )
-from workbench.ui.enroll_picker import FacePicker
+from workbench.ui.enroll_picker import FacePicker, left_to_right
 
 if TYPE_CHECKING:
     from workbench.faces import FaceDetections
@@ -282,7 +282,8 @@ class EnrollPanel:
             raise InvalidArgumentError(f"face {int(index) + 1} does not exist: {n} faces found")
         photo.face = int(index)
         text, photo.usable = face_quality(photo.image, photo.detections[[photo.face]])
-        photo.quality = f"face {photo.face + 1} of {n}: {text}"
+        rank = left_to_right(photo.detections).index(photo.face) + 1
+        photo.quality = f"face {rank} of {n} from the left: {text}"
         self._show_photo(photo)
         self._show_picker()
         self._update_pending()
@@ -558,8 +559,9 @@ class EnrollPanel:
         )
         self.held.pop(0)
         self.last_summary = summary
+        rank = left_to_right(photo.detections).index(int(index)) + 1
         done = (
-            f"enrolled face {int(index) + 1} of {photo.photo} as {person}"
+            f"enrolled face {rank} from the left of {photo.photo} as {person}"
             if summary.face_ids
             else f"{photo.photo}: nothing enrolled ({summary})"
         )

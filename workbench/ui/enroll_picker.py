@@ -40,6 +40,11 @@ def _css(token: str, thumbs: list[bytes]) -> str:
     )
 
 
+def left_to_right(detections: FaceDetections) -> list[int]:
+    """Face indices ordered by the left edge of their box, as the photo shows them."""
+    return [int(i) for i in np.argsort(np.asarray(detections.xyxy)[:, 0], kind="stable")]
+
+
 class FacePicker:
     """Thumbnails of the faces of one photo; clicking one calls ``on_pick(index)``.
 
@@ -107,9 +112,9 @@ class FacePicker:
         self._on_skip = None if on_skip is None else wrap(lambda _b: on_skip())
         self.style.value = _css(token, self.thumbnails)
         self.title.value = html.escape(title, quote=False)
-        self.faces.children = [
-            w.VBox([b, w.HTML(f"<center>{i + 1}</center>")]) for i, b in enumerate(self.buttons)
-        ]
+        # Shown left to right as in the photo; ``buttons`` stay in the detector's order
+        # (the index ``enroll(face=i)`` and ``workbench add --face`` take).
+        self.faces.children = [self.buttons[i] for i in left_to_right(detections)]
         self.mark(picked)
         rows = [self.style, self.title, self.faces]
         if on_skip is not None:
