@@ -351,6 +351,15 @@ def test_group_upload_shows_faces_and_enrolls_the_one_clicked(
     assert counted.calls == [1]  # detected once: for the preview, reused to enroll
     _nearer_hugo(gallery, counted, lfw_dir, "Hugo")
 
+    # A thumbnail of a photo dropped since (Retake): the error is shown in the panel.
+    panel.upload.value = (uploaded(two_faces(tmp_path / "group.webp")),)
+    stale = panel.picker.buttons[0]
+    panel.retake_button.click()
+    assert not panel.picker.showing
+    stale.click()
+    assert "no photo with several faces is waiting" in panel.quality.value
+    assert len(gallery) == 1
+
     # A bad index from code: a package error, nothing changes.
     panel.upload.value = (uploaded(two_faces(tmp_path / "group.png")),)
     with pytest.raises(InvalidArgumentError, match="face 6 does not exist: 2 faces found"):
@@ -407,13 +416,22 @@ def test_folder_photo_with_two_faces_waits_for_a_click(
     assert "click Hugo's face (1 more after this one)" in panel.folder_picker.title.value
     held = panel.held[0][1]
     right = _right(panel.folder_picker.buttons, held)
-    panel.folder_picker.buttons[right].click()
+    stale = panel.folder_picker.buttons[right]
+    stale.click()
     assert panel.errors.last is None, panel.errors.last
     assert "enrolled face" in panel.folder_message.value and "as Hugo" in panel.folder_message.value
     faces = gallery.faces("Hugo")
     assert len(faces) == 2 and faces[1].box[0] >= 250
     assert "2 face(s)" in panel.rows["Hugo"]["row"].children[1].value
     assert len(counted.calls) == 3  # three photos, each detected once
+    # A late second click on the first photo's thumbnail: refused, not applied to the
+    # photo shown now.
+    assert stale not in panel.folder_picker.buttons  # the second photo's are on show
+    stale.click()
+    assert "was enrolled or skipped already" in panel.folder_message.value
+    assert len(gallery.faces("Hugo")) == 2 and len(panel.held) == 1
+    with pytest.raises(InvalidArgumentError, match="face 3 does not exist: 2 faces"):
+        panel.pick_held(2)
     # The second group photo: skipped.
     assert len(panel.held) == 1 and panel.folder_picker.showing
     panel.folder_picker.skip_button.click()

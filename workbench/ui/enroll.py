@@ -531,35 +531,41 @@ class EnrollPanel:
                 photo.detections,
                 title=f"{where.parent.name}/{where.name}: {len(photo.detections)} faces: "
                 f"click {person}'s face" + more,
-                on_pick=self.pick_held,
-                on_skip=self.skip_held,
+                # Bound to this photo: a late second click (the picker has moved on to
+                # the next photo) must not enroll that face index of another photo.
+                on_pick=lambda i, shown=photo: self.pick_held(i, photo=shown),
+                on_skip=lambda shown=photo: self.skip_held(photo=shown),
                 wrap=lambda fn: self.errors.guard(fn, near=self.folder_message),
             )
             return
         self.folder_picker.clear()
 
-    def pick_held(self, index: int) -> list[int]:
+    def pick_held(self, index: int, *, photo: DetectedPhoto | None = None) -> list[int]:
         """Enroll face ``index`` of the first held folder photo as its folder's person
         (``enroll(face=index)``, the faces found by the folder's enrollment); returns the
-        new face ids.
+        new face ids. ``photo``: the held photo the pick was made on (the picker's
+        buttons pass it), refused unless it is still the one waiting.
 
         Raises:
-            InvalidArgumentError: no folder photo is held, or ``index`` is out of range.
+            InvalidArgumentError: no folder photo is held, ``photo`` was enrolled or
+                skipped already, or ``index`` is out of range.
         """
         from workbench.gallery.enroll import enroll
 
-        if not self.held:
-            raise InvalidArgumentError("no folder photo is waiting for a pick")
-        person, photo = self.held[0]
+        held = self._held_first(photo)
+        person, photo = held
+        n, index = len(photo.detections), int(index)
+        if not 0 <= index < n:
+            raise InvalidArgumentError(f"face {index + 1} does not exist: {n} faces found")
         summary = enroll(
             self.gallery,
             person,
-            [DetectedPhoto(photo.photo, photo.detections, face=int(index))],
+            [DetectedPhoto(photo.photo, photo.detections, face=index)],
             recognizer=self.recognizer,
         )
-        self.held.pop(0)
+        self.held.pop(0)  # held is the first (checked above)
         self.last_summary = summary
-        rank = left_to_right(photo.detections).index(int(index)) + 1
+        rank = left_to_right(photo.detections).index(index) + 1
         done = (
             f"enrolled face {rank} from the left of {photo.photo} as {person}"
             if summary.face_ids
@@ -573,12 +579,22 @@ class EnrollPanel:
         self.refresh()
         return summary.face_ids
 
-    def skip_held(self) -> None:
-        """Enroll nothing from the first held folder photo."""
-        if self.held:
-            _, photo = self.held.pop(0)
-            self.folder_message.value = html.escape(f"skipped {photo.photo}")
+    def skip_held(self, *, photo: DetectedPhoto | None = None) -> None:
+        """Enroll nothing from the first held folder photo (``photo``: as
+        :meth:`pick_held`)."""
+        held = self._held_first(photo)
+        self.held.pop(0)  # held is the first (checked above)
+        self.folder_message.value = html.escape(f"skipped {held[1].photo}")
         self._show_held()
+
+    def _held_first(self, photo: DetectedPhoto | None) -> tuple[str, DetectedPhoto]:
+        if not self.held:
+            raise InvalidArgumentError("no folder photo is waiting for a pick")
+        if photo is not None and self.held[0][1] is not photo:
+            raise InvalidArgumentError(
+                f"{photo.photo} was enrolled or skipped already: pick in the photo shown now"
+            )
+        return self.held[0]
 
     # People table ---------------------------------------------------------------------
 
