@@ -8,7 +8,9 @@ Also a 200-people subset (seeded), and our method on two disjoint halves of the 
 (names A-L, on which its threshold was chosen, and M-Z, on which it was not).
 
 Methods (the baselines in the same run):
-- ours: :func:`workbench.gallery.cluster.cluster_embeddings` with its defaults;
+- ours: :func:`workbench.gallery.cluster.cluster_embeddings` with its defaults (average
+  linkage on unit vectors, cut 0.40, gap rule 0.08 above 0.34), and the same without
+  the gap rule at 0.40 and at 0.38 (the previous default) to show what the rule does;
 - HDBSCAN (scikit-learn), ``min_cluster_size=2`` (the smallest person here), on the
   normalised embeddings and on the raw ones;
 - agglomerative clustering (average and single linkage) on the raw embeddings, cut at
@@ -24,8 +26,11 @@ Methods (the baselines in the same run):
 
 Timing: the clustering alone (embedding time is reported apart, from the cache's
 making); ``--scale`` also times ours on 10,000 faces (the 9,164 plus jittered copies).
+``--choose`` prints the grid the defaults were chosen from: every (cut, gap, gap_above)
+scored on the A-L people only, the best ones then also on M-Z.
 
-Run: .venv/bin/python benchmarks/cluster.py [--skip-slow] [--json out.json]
+Run: .venv/bin/python benchmarks/cluster.py [--skip-slow] [--scale] [--choose]
+[--json out.json]
 """
 
 from __future__ import annotations
@@ -47,7 +52,19 @@ from _machine import machine  # noqa: E402
 
 from workbench.data import shared_data_dir  # noqa: E402
 from workbench.evaluate import score_clustering  # noqa: E402
-from workbench.gallery.cluster import cluster_embeddings, normalize  # noqa: E402
+from workbench.gallery.cluster import (  # noqa: E402
+    DEFAULT_GAP,
+    DEFAULT_GAP_ABOVE,
+    DEFAULT_THRESHOLD,
+    cluster_embeddings,
+    gap_cut,
+    normalize,
+)
+
+OURS = (
+    f"ours (average linkage, unit vectors, cut {DEFAULT_THRESHOLD}, "
+    f"gap {DEFAULT_GAP} above {DEFAULT_GAP_ABOVE})"
+)
 
 #: Immich's published defaults for its facial recognition job (docs, "Machine Learning
 #: settings": max recognition distance 0.5, min recognized faces 3).
@@ -104,7 +121,15 @@ def methods(calibrated: float, unit_eps: dict[float, float], *, skip_slow: bool)
         return lambda x: fcluster(linkage(pdist(x), method), calibrated, criterion="distance")
 
     out = [
-        ("ours (average linkage, unit vectors, 0.38)", lambda x: cluster_embeddings(x).labels),
+        (OURS, lambda x: cluster_embeddings(x).labels),
+        (
+            f"average linkage, unit vectors, cut {DEFAULT_THRESHOLD}, no gap rule",
+            lambda x: cluster_embeddings(x, gap=None).labels,
+        ),
+        (
+            "average linkage, unit vectors, cut 0.38, no gap rule (previous default)",
+            lambda x: cluster_embeddings(x, threshold=0.38, gap=None).labels,
+        ),
         (
             "HDBSCAN min_cluster_size=2, unit vectors",
             lambda x: HDBSCAN(min_cluster_size=2, copy=True).fit_predict(normalize(x)),
@@ -170,12 +195,43 @@ def table(rows: list[dict]) -> str:
     )
 
 
+def choose(x: np.ndarray, people: np.ndarray, tune: np.ndarray, *, top: int = 12) -> None:
+    """The grid the defaults come from: scored on the A-L people, the best also on M-Z."""
+    from itertools import product
+
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import pdist
+
+    trees = {
+        half: linkage(pdist(normalize(x[mask])), "average")
+        for half, mask in (("A-L", tune), ("M-Z", ~tune))
+    }
+
+    def f(half, mask, **kw):
+        return score_clustering(gap_cut(trees[half], **kw), people[mask]).bcubed_f
+
+    grid = []
+    for t in (0.36, 0.37, 0.38, 0.39, 0.40, 0.41, 0.42):
+        grid.append((f("A-L", tune, threshold=t, gap=None, gap_above=t), t, None, None))
+    for t, g, above in product(
+        (0.38, 0.39, 0.40, 0.41), (0.06, 0.07, 0.08, 0.09, 0.10), (0.0, 0.30, 0.32, 0.34, 0.36)
+    ):
+        grid.append((f("A-L", tune, threshold=t, gap=g, gap_above=above), t, g, above))
+    grid.sort(key=lambda r: -r[0])
+    plain = [r for r in grid if r[2] is None]
+    print("\nchoosing on A-L (BCubed F), then M-Z for the best; plain = no gap rule")
+    for score, t, g, above in grid[:top] + plain[:3]:
+        held = f("M-Z", ~tune, threshold=t, gap=g, gap_above=t if above is None else above)
+        print(f"cut {t:.2f} gap {g} above {above}: A-L {score:.4f}  M-Z {held:.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detector", default="mediapipe")
     parser.add_argument("--subset", type=int, default=200, help="people in the small set")
     parser.add_argument("--skip-slow", action="store_true", help="no Chinese whispers rows")
     parser.add_argument("--scale", action="store_true", help="also time ours on 10,000 faces")
+    parser.add_argument("--choose", action="store_true", help="print the A-L grid")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     root = shared_data_dir()
@@ -208,9 +264,11 @@ def main() -> None:
     subset = np.isin(people, rng.choice(names, size=args.subset, replace=False))
     rows = run(f"{args.subset} people", x[subset], people[subset], todo)
     rows += run(f"{len(names)} people", x, people, todo)
+    # Ours, the plain cuts and HDBSCAN (the best baseline) on the two halves of the people.
+    halves = todo[:4]
+    rows += run("A-L people (tuned on)", x[tune], people[tune], halves)
+    rows += run("M-Z people (held out)", x[~tune], people[~tune], halves)
     ours = todo[:1]
-    rows += run("A-L people (tuned on)", x[tune], people[tune], ours)
-    rows += run("M-Z people (held out)", x[~tune], people[~tune], ours)
     if args.scale:
         extra = 10_000 - len(x)
         pick = rng.choice(len(x), size=extra, replace=False)
@@ -221,6 +279,8 @@ def main() -> None:
             np.r_[people, people[pick]],
             ours,
         )
+    if args.choose:
+        choose(x, people, tune)
     print(f"\nmachine: {machine()}; load average after {os.getloadavg()}\n")
     print(table(rows))
     if args.json:
