@@ -232,6 +232,14 @@ def main() -> None:
     parser.add_argument("--skip-slow", action="store_true", help="no Chinese whispers rows")
     parser.add_argument("--scale", action="store_true", help="also time ours on 10,000 faces")
     parser.add_argument("--choose", action="store_true", help="print the A-L grid")
+    parser.add_argument(
+        "--more-subsets",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also ours, the previous default and HDBSCAN on N more seeded subsets of "
+        "200 and of 500 people",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     root = shared_data_dir()
@@ -279,6 +287,10 @@ def main() -> None:
             np.r_[people, people[pick]],
             ours,
         )
+    for seed in range(1, args.more_subsets + 1):
+        for size in (200, 500):
+            pick = np.isin(people, np.random.default_rng(seed).choice(names, size, replace=False))
+            rows += run(f"{size} people, seed {seed}", x[pick], people[pick], halves)
     if args.choose:
         choose(x, people, tune)
     print(f"\nmachine: {machine()}; load average after {os.getloadavg()}\n")
