@@ -56,7 +56,8 @@ def test_cluster_a_folder_then_the_gallery(archive, tmp_path, capsys):
     assert only["clusters"] == out["clusters"] == again["clusters"]
     assert cli.main(["cluster", "--gallery", str(gallery)]) == 0
     text = capsys.readouterr().out
-    assert f"3 proposed people, {len(out['unclustered'])} faces seen once" in text
+    n = len(out["unclustered"])
+    assert f"3 proposed people, {n} face{'' if n == 1 else 's'} seen once" in text
 
 
 def test_unknowns_command(archive, tmp_path, capsys):

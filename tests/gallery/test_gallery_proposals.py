@@ -32,6 +32,7 @@ def test_clusters_by_person_largest_first(gallery):
     assert [f.id for f in proposals.unclustered] == [ids[5]]
     assert proposals.get(second.id) is second
     assert first.near is None  # far from Ada
+    assert str(proposals) == "2 proposed people, 1 face seen once"
 
 
 def test_near_hint(gallery):

@@ -212,10 +212,7 @@ def run_cluster(args: argparse.Namespace) -> int:
         print(scanned)
         for _path, why in scanned.unreadable[:5]:
             print(f"  unreadable: {why}")
-    print(
-        f"{len(proposals.clusters)} proposed people, {len(proposals.unclustered)} faces seen "
-        "once (unclustered)"
-    )
+    print(f"{proposals} (unclustered)")
     for c in proposals.clusters:
         near = f"  {c.near}" if c.near is not None else ""
         print(f"proposal {c.id}: {len(c.faces)} faces{near}")

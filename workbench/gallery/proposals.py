@@ -100,6 +100,11 @@ class Proposals:
     unclustered: list[UnknownFace]
     threshold: float
 
+    def __str__(self) -> str:
+        n, m = len(self.clusters), len(self.unclustered)
+        people = "proposed person" if n == 1 else "proposed people"
+        return f"{n} {people}, {m} face{'' if m == 1 else 's'} seen once"
+
     def get(self, cluster_id: int) -> ProposedPerson:
         """The proposal with this id.
 

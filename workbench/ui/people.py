@@ -124,10 +124,7 @@ class PeoplePanel:
             ProposalCard(self, c, [i for i in ids if i != c.id]) for c in proposals.clusters
         ]
         self.cards_box.children = tuple(c.widget for c in self.cards)
-        self.status.value = message_html(
-            f"{len(proposals.clusters)} proposed people, {len(proposals.unclustered)} faces "
-            "seen once"
-        )
+        self.status.value = message_html(str(proposals))
 
     def name(self, card: ProposalCard) -> None:
         result = self.gallery.name_proposal(card.proposal.id, card.name.value)
