@@ -32,6 +32,12 @@ Sub-commands:
     propagation between processes (p50/p95 over 100 enrollments), four processes
     enrolling at once; see ``benchmarks/_stores.py``.
 
+``changes``
+    Another process's changes (enroll, rename, remove, in turn) seen by a searching
+    process: p50/p95 over ``--changes`` at each ``--rates`` (changes/s), both stores, the
+    code of ``--before`` (a tree, e.g. ``git archive`` of main before a change) and of
+    this tree measured in one run; see ``benchmarks/_changes.py``.
+
 ``calibration``
     The threshold on the default path: the issue-10 protocol (30 LFW people x 2 photos)
     through ``workbench enroll`` / ``recognize`` alone against the fixed 0.6 (``--set``),
@@ -42,6 +48,7 @@ Run:
     .venv/bin/python benchmarks/gallery.py search [--sizes 10000 100000 1000000]
     .venv/bin/python benchmarks/gallery.py libraries [--size 100000]
     .venv/bin/python benchmarks/gallery.py stores [--sizes 10000 100000]
+    .venv/bin/python benchmarks/gallery.py changes --before /tmp/base [--size 100000]
     .venv/bin/python benchmarks/gallery.py lfw-enroll --out /tmp/lfw_gallery.sqlite
     .venv/bin/python benchmarks/gallery.py lfw-enroll --compare --limit-people 600
     .venv/bin/python benchmarks/gallery.py lfw-openset --gallery /tmp/lfw_gallery.sqlite
@@ -711,6 +718,12 @@ def _bench_stores(args) -> None:
     bench_stores(args)
 
 
+def _bench_changes(args) -> None:
+    from _changes import bench_changes
+
+    bench_changes(args)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -731,6 +744,16 @@ def main() -> None:
     p.add_argument("--writer-faces", type=int, default=50, help="per writer, four at once")
     p.add_argument("--decision", default="centroid", choices=["centroid", "nearest_face"])
     p.set_defaults(func=_bench_stores)
+    p = sub.add_parser(
+        "changes", help="another process's changes seen, two trees (benchmarks/_changes.py)"
+    )
+    p.add_argument("--size", type=int, default=100_000)
+    p.add_argument("--stores", nargs="+", default=["sqlite", "postgres"])
+    p.add_argument("--changes", type=int, default=100)
+    p.add_argument("--rates", type=float, nargs="+", default=[4.0, 20.0, 50.0])
+    p.add_argument("--before", required=True, help="tree of the code to compare against")
+    p.add_argument("--after", default=str(Path(__file__).resolve().parents[1]))
+    p.set_defaults(func=_bench_changes)
     p = sub.add_parser("libraries")
     p.add_argument("--size", type=int, default=100_000)
     p.add_argument("--queries", type=int, default=500)

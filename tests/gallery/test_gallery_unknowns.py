@@ -178,6 +178,7 @@ def test_schema_2_gallery_gains_the_tables(gallery_path):
     with Gallery(gallery_path, model_id=MODEL) as g:
         g.add_embeddings("Ada", _vectors(0, 2))
     con = sqlite3.connect(gallery_path, isolation_level=None)
+    con.execute("DROP TABLE changes")  # schema 2 had none of these
     con.execute("DROP TABLE unknown_groups")
     con.execute("DROP TABLE unknowns")
     con.execute("DROP TABLE negatives")

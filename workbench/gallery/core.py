@@ -24,6 +24,7 @@ from workbench.errors import GalleryError, InvalidArgumentError, InvalidNameErro
 from workbench.gallery import annstore, integrity, pgstore, store
 from workbench.gallery import batches as _batches
 from workbench.gallery import calibrate as _calibrate
+from workbench.gallery import changes as _changes
 from workbench.gallery import enroll as _enroll
 from workbench.gallery import lookalike as _lookalike
 from workbench.gallery import negatives as _negatives
@@ -250,6 +251,8 @@ class Gallery:
         with store.read_transaction(self._conn, self.path) as conn:
             version = store.data_version(conn, self.path)
             meta = store.read_meta(conn, self.path)
+            logged = meta["schema_version"] == str(store.SCHEMA_VERSION)
+            position = store.newest_change(conn) if logged else 0
             people, face_ids, owner_ids, vectors = store.load(
                 conn, self.path, self.dim, verify=self._verify
             )
@@ -266,51 +269,64 @@ class Gallery:
         self._negatives = negatives  # {person id: (m, D)}, replaced whole on each write
         self._meta = meta
         self._data_version = version
+        self._logged = logged  # a change log to follow (else: reload on each change)
+        self._position = position  # the last log row this snapshot holds
         # Index keys are ids, but what they map to may have changed: start over.
         self._search.reset()
         self._version = getattr(self, "_version", 0)
         self._publish(names)
 
     def _load_changes(self) -> None:
-        """Another process wrote: read only the faces added since the snapshot (and the
-        people, meta and negatives, which are small) when nothing was removed; reload
-        everything otherwise. Face ids are never reused, so "added" is ``id > last``, and
-        "nothing removed" is: the faces counted now are the old ones plus the added ones,
-        and every person of the snapshot is still there. It relies on a face never changing
-        owner or embedding in place (no write does; one that did must reload instead)."""
-        s = self._state
-        if not s.n:
+        """Another process wrote: apply the change log's rows after this snapshot's
+        position (:mod:`.changes`: the added and renamed rows are read, removals drop
+        rows in memory). Everything is read again only when the log cannot tell (trimmed
+        past the position, went back, damaged), on a schema or model change, or for a
+        file without a log (schema 4 opened read-only)."""
+        if not self._logged:
             return self._load()
-        with store.read_transaction(self._conn, self.path) as conn:  # as in _load
+        s = self._state
+        with store.read_transaction(self._conn, self.path) as conn:  # one state, as _load
             version = store.data_version(conn, self.path)
             meta = store.read_meta(conn, self.path)
-            count = store.face_count(conn)
-            people, face_ids, owner_ids, vectors = store.load(
-                conn, self.path, self.dim, verify=self._verify, after_id=int(s.face_ids[-1])
-            )
-            negatives = _negatives.load(conn, self.path, self.dim) if self._verify else {}
-        ids = np.array([p[0] for p in people], np.int64)
-        known = self._person_ids
-        if (
-            int(count) != s.n + len(face_ids)
-            or meta["model_id"] != self.model_id
-            or not np.isin(known, ids).all()
-        ):
-            return self._load()  # something was removed: start over
-        names_by_id = dict(people)
-        new_ids = ids[~np.isin(ids, known)]
-        if new_ids.size and known.size and new_ids.min() <= known.max():
-            return self._load()  # ids only grow; anything else: start over
-        names = [names_by_id[int(p)] for p in known] + [names_by_id[int(p)] for p in new_ids]
-        self._person_ids = np.concatenate([known, new_ids])
-        if len(face_ids):  # ascending ids, after every id of the snapshot
-            owners = np.searchsorted(self._person_ids, owner_ids)
-            self._buffers.append(face_ids, owners, vectors)
+            rows = store.changes_since(conn, self.path, self._position)
+            pending = self._pending(rows, meta)
+            if pending is not None:
+                known = dict(zip(s.person_ids.tolist(), s.people, strict=True))
+                got = _changes.read(conn, self.path, self.dim, pending, known)
+                negatives = (
+                    _negatives.load(conn, self.path, self.dim) if pending.negatives else None
+                )
+        if pending is None:
+            return self._load()
+        if meta["model_id"] != self.model_id or int(meta["dim"]) != self.dim:
+            return self._load()  # which says what changed
+        applied = _changes.apply(s, self._buffers, pending, got)
+        if applied is None:
+            return self._load()
+        self._person_ids = applied.person_ids
+        self._buffers = applied.buffers
+        if negatives is not None:
+            self._negatives = negatives
+        elif pending.removed_people:
+            gone = pending.removed_people
+            self._negatives = {p: v for p, v in self._negatives.items() if p not in gone}
         self._meta = meta
-        self._negatives = negatives
         self._data_version = version
-        self._publish(tuple(names))
-        self._search.people_changed(int(p) for p in np.unique(owner_ids))
+        self._position = pending.newest
+        self._publish(applied.names)
+        if applied.removed.size:
+            self._search.faces_removed(applied.removed, applied.changed.tolist())
+        elif applied.changed.size:
+            self._search.people_changed(applied.changed.tolist())
+
+    def _pending(self, rows: list[tuple] | None, meta: dict[str, str]):
+        """The log rows summed up, or ``None`` where only a full reload will do."""
+        if rows is None or meta["schema_version"] != self._meta["schema_version"]:
+            return None
+        try:
+            return _changes.pending(rows, self._position)
+        except ValueError:
+            return None  # a kind of change this version does not know
 
     def _fresh(self) -> Snapshot:
         """The snapshot, reloaded first if another connection committed since it was made.
@@ -644,7 +660,7 @@ class Gallery:
                 stale = self._stale(conn)
                 next_pid = store.next_id(conn, "people")
                 next_fid = store.next_id(conn, "faces")
-                held, folders = {}, None
+                held, folders, face_rows = {}, None, []
                 if skip_known is not None:
                     digests = sorted({h for _, _, c in prepared for h in c[1] if h})
                     held = store.sha256_holders(conn, self.path, digests)
@@ -667,21 +683,29 @@ class Gallery:
                         pid = row[0]
                     ids = list(range(next_fid, next_fid + vecs.shape[0]))
                     next_fid += vecs.shape[0]
-                    rows = [
+                    face_rows += [
                         (fid, pid, src, sha, box, det, self.model_id, sc, created, own)
                         for fid, src, sha, box, sc, det, own in zip(
                             ids, srcs, shas, bxs, scs, dets, owned, strict=True
                         )
                     ]
-                    store.insert_faces(conn, rows, vecs)
                     new_ids.append(ids)
                     appended.append((pid, np.array(ids, np.int64), vecs))
+                if appended:
+                    # One insert (one log row) for the transaction's faces, ids ascending.
+                    store.insert_faces(conn, face_rows, np.concatenate([a[2] for a in appended]))
+                if new_people:
+                    store.log_change(
+                        conn, "people", first_id=new_people[0][0], last_id=new_people[-1][0]
+                    )
                 if inside is not None:
                     inside(conn)
+                position = store.newest_change(conn)
             if stale:
-                self._load_changes()  # only the rows added since, when nothing went
+                self._load_changes()  # the log's rows since our snapshot, ours among them
             else:
                 self._mirror_added(new_people, appended)
+                self._position = position
             if refresh and appended:
                 _calibrate.refresh(self)
         return new_ids
@@ -765,11 +789,13 @@ class Gallery:
                 if folder_key(new) != folder_key(old):
                     self._check_case(conn, new, None)
                 store.rename_person(conn, pid, new, created)
+                position = store.newest_change(conn)
             if stale:
                 self._load_changes()
                 return
             names = list(self._state.people)
             names[int(np.searchsorted(self._person_ids, pid))] = new
+            self._position = position
             self._publish(tuple(names))
 
     def remove_person(self, name: str) -> int:
@@ -792,12 +818,14 @@ class Gallery:
                 stale = self._stale(conn)
                 pid, _ = store.existing_person(conn, self.path, name, "remove")
                 n, photos = store.delete_person(conn, pid)
+                position = store.newest_change(conn)
             if stale:
-                self._load()
+                self._load_changes()
                 self._search.after_removal(None, self.decision, self._latest)
             else:
                 s = self._state
                 idx = int(np.searchsorted(self._person_ids, pid))
+                self._position = position
                 self._rebuild_after_removal(s.owners != idx, drop_person=idx)
             _calibrate.refresh(self)
         _enroll.delete_saved_photos(photos)
@@ -817,12 +845,14 @@ class Gallery:
                 removed = store.delete_face(conn, int(face_id))
                 if removed is None:
                     raise GalleryError(f"{self.path}: no face with id {face_id} to remove")
+                position = store.newest_change(conn)
             if stale:
-                self._load()
+                self._load_changes()
                 self._search.after_removal(None, self.decision, self._latest)
             else:
                 s = self._state
                 keep = s.face_ids != int(face_id)
+                self._position = position
                 self._rebuild_after_removal(keep, drop_person=None)
             _calibrate.refresh(self)
         src, sha, stored = removed

@@ -178,15 +178,17 @@ def translate(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-def schema_sql(sqlite_schema: str) -> list[str]:
-    """The gallery's SQLite ``CREATE`` statements in PostgreSQL's types, then the support
-    tables and triggers."""
+def schema_sql(sqlite_schema: str, *, support: bool = True) -> list[str]:
+    """The gallery's SQLite ``CREATE`` statements in PostgreSQL's types, then (``support``:
+    a new database, not an upgrade) the support tables and triggers."""
     ddl = sqlite_schema
     ddl = ddl.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT PRIMARY KEY")
     ddl = re.sub(r"\bINTEGER\b", "BIGINT", ddl)
     ddl = re.sub(r"\bBLOB\b", "BYTEA", ddl)
     ddl = re.sub(r"\bREAL\b", "DOUBLE PRECISION", ddl)
     statements = [s.strip() for s in ddl.split(";") if s.strip()]
+    if not support:
+        return statements
     statements.append(_SUPPORT)
     for t in _ALL_TABLES:
         statements.append(

@@ -27,13 +27,14 @@ from workbench.errors import GalleryError
 from workbench.gallery import integrity, pgstore
 
 #: Bumped whenever a table changes. Version 1 (no checksums, no ``stored`` column),
-#: version 2 (no ``unknowns`` and ``negatives`` tables) and version 3 (no
-#: ``unknown_groups``) are upgraded in place on the first open that can write the file
-#: (see :func:`migrate`); other versions are refused.
-SCHEMA_VERSION = 4
+#: version 2 (no ``unknowns`` and ``negatives`` tables), version 3 (no
+#: ``unknown_groups``) and version 4 (no ``changes`` log) are upgraded in place on the
+#: first open that can write the file (see :func:`migrate`; a PostgreSQL database of
+#: version 4 too, see :func:`open_database`); other versions are refused.
+SCHEMA_VERSION = 5
 
 #: The versions :func:`read_meta` accepts (older ones are upgraded when writable).
-READABLE_VERSIONS = ("1", "2", "3", str(SCHEMA_VERSION))
+READABLE_VERSIONS = ("1", "2", "3", "4", str(SCHEMA_VERSION))
 
 #: ``PRAGMA application_id`` of a gallery ("WBG1"), so ``file(1)`` and we can tell it apart.
 APPLICATION_ID = 0x57424731
@@ -114,8 +115,24 @@ CREATE TABLE unknown_groups (
 CREATE INDEX unknown_groups_grp ON unknown_groups(grp);
 """
 
+# Schema 5. changes: the change log. Every write that changes what a search reads (faces
+# added or removed, people added, renamed or removed, corrections) adds a row in its own
+# transaction; another process holding the gallery open applies only the rows after the
+# last one it applied (workbench/gallery/changes.py) instead of reading everything again.
+# Rows hold ids only, never a name or an embedding: a removed person leaves no trace here.
+_SCHEMA_5 = """
+CREATE TABLE changes (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    person_id INTEGER,
+    first_id INTEGER,
+    last_id INTEGER,
+    checksum BLOB
+);
+"""
+
 #: Every table of the current schema (SQLite's dialect; pgstore translates it).
-SCHEMA_SQL = _SCHEMA + _SCHEMA_3 + _SCHEMA_4
+SCHEMA_SQL = _SCHEMA + _SCHEMA_3 + _SCHEMA_4 + _SCHEMA_5
 
 #: Columns of a face row in checksum order (``embedding`` is hashed as the blob).
 FACE_COLUMNS = (
@@ -354,11 +371,13 @@ def open_database(
                 f"but model {model_id!r} was asked for; re-enroll with that model "
                 "or open the gallery with the model it was made with"
             )
+        if meta["schema_version"] == "4":
+            meta = migrate_database(conn, where, meta)
         if meta["schema_version"] != str(SCHEMA_VERSION):
             raise GalleryError(
                 f"{where}: gallery schema version {meta['schema_version']} in the database; "
-                f"this workbench writes version {SCHEMA_VERSION} (upgrading a "
-                "database in place is not supported yet: export and import)"
+                f"this workbench writes version {SCHEMA_VERSION} and upgrades version 4 "
+                "in place (older ones: export and import)"
             )
     except BaseException:
         conn.close()
@@ -478,26 +497,34 @@ def check_meta(meta: dict[str, str], path: Path) -> None:
 
 
 def migrate(conn: sqlite3.Connection, path: Path, meta: dict[str, str]) -> dict[str, str]:
-    """Upgrade a schema-1 or schema-2 gallery to :data:`SCHEMA_VERSION` in one
+    """Upgrade a gallery file of schema 1 to 4 to :data:`SCHEMA_VERSION` in one
     transaction; returns the new meta.
 
     Schema 1 had no checksums: they are computed here from what the file holds now, so
     damage done before the upgrade cannot be detected, only damage after it. Every row
     is still checked for what any write would have refused (see :func:`load`) first.
     Schema 2 lacks the ``unknowns`` and ``negatives`` tables, schema 3 the
-    ``unknown_groups`` table: they are created empty.
+    ``unknown_groups`` table, schema 4 the ``changes`` log: they are created empty.
 
     Raises:
         GalleryError: the upgrade failed (the file is left at its old version).
     """
-    old = meta["schema_version"]
     with transaction(conn, path):
+        # Read again under the write lock: another process may have upgraded it since.
+        meta = read_meta(conn, path)
+        old = meta["schema_version"]
+        if old == str(SCHEMA_VERSION):
+            return meta
         if old == "1":
             conn.execute("ALTER TABLE meta ADD COLUMN checksum BLOB")
             conn.execute("ALTER TABLE people ADD COLUMN checksum BLOB")
             conn.execute("ALTER TABLE faces ADD COLUMN stored INTEGER NOT NULL DEFAULT 0")
             conn.execute("ALTER TABLE faces ADD COLUMN checksum BLOB")
-        new_tables = (_SCHEMA_3 if old in ("1", "2") else "") + _SCHEMA_4
+        new_tables = (
+            (_SCHEMA_3 if old in ("1", "2") else "")
+            + (_SCHEMA_4 if old in ("1", "2", "3") else "")
+            + _SCHEMA_5
+        )
         for statement in filter(str.strip, new_tables.split(";")):
             conn.execute(statement)
         migrated = f"{old} -> {SCHEMA_VERSION} {now()}"
@@ -517,6 +544,25 @@ def migrate(conn: sqlite3.Connection, path: Path, meta: dict[str, str]) -> dict[
             "UPDATE faces SET checksum = ? WHERE id = ?",
             [(face_checksum(r[:-1], r[-1]), r[0]) for r in rows],
         )
+    return meta
+
+
+def migrate_database(conn, where: str, meta: dict[str, str]) -> dict[str, str]:
+    """Upgrade a PostgreSQL gallery of schema 4 to :data:`SCHEMA_VERSION` in one
+    transaction (the ``changes`` log, created empty); returns the new meta. Processes
+    racing to upgrade wait for one another on the writers' lock; the second finds it done.
+
+    Raises:
+        GalleryError: the upgrade failed (the database is left at version 4).
+    """
+    with transaction(conn, where):
+        meta = read_meta(conn, where)
+        if meta["schema_version"] == "4":
+            for statement in pgstore.schema_sql(_SCHEMA_5, support=False):
+                conn.execute(statement)
+            migrated = f"4 -> {SCHEMA_VERSION} {now()}"
+            meta = {**meta, "schema_version": str(SCHEMA_VERSION), "migrated": migrated}
+            write_meta(conn, meta)
     return meta
 
 
@@ -573,16 +619,26 @@ def load(
             "SELECT id, name, created, " + ("checksum" if verify else "NULL") + " FROM people "
             "ORDER BY id"
         ).fetchall()
-        # Schema 1 (``verify=False``) has neither ``stored`` nor ``checksum``.
-        columns = FACE_COLUMNS if verify else FACE_COLUMNS.replace("stored", "0")
         # after_id: only faces added since a snapshot that held faces up to that id.
-        rows = conn.execute(
-            f"SELECT {columns}, " + ("checksum" if verify else "NULL") + " FROM faces "
-            "WHERE id > ? ORDER BY id",
-            (int(after_id),),
-        ).fetchall()
+        rows = _face_rows(conn, "id > ?", (int(after_id),), verify)
     except ERRORS as exc:
         raise _err(path, "read the gallery", exc) from None
+    names = _checked_people(people, path, verify)
+    return sorted(names.items()), *_checked_faces(rows, names, path, dim, verify)
+
+
+def _face_rows(conn, where: str, args: tuple, verify: bool) -> list:
+    # Schema 1 (``verify=False``) has neither ``stored`` nor ``checksum``.
+    columns = FACE_COLUMNS if verify else FACE_COLUMNS.replace("stored", "0")
+    return conn.execute(
+        f"SELECT {columns}, " + ("checksum" if verify else "NULL") + " FROM faces "
+        f"WHERE {where} ORDER BY id",
+        args,
+    ).fetchall()
+
+
+def _checked_people(people: list, path: Path, verify: bool) -> dict[int, str]:
+    """``{id: name}`` of ``(id, name, created, checksum)`` rows, each checked."""
     names: dict[int, str] = {}
     for pid, name, created, digest in people:
         what = f"person row {pid}"
@@ -595,6 +651,14 @@ def load(
         except UnicodeEncodeError:
             raise _damaged(path, what, "its name is not valid UTF-8") from None
         names[pid] = name
+    return names
+
+
+def _checked_faces(
+    rows: list, names, path: Path, dim: int, verify: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(face_ids, owner person ids, embeddings)`` of face rows, each checked; ``names``:
+    ``{person id: name}`` of every person a face may belong to."""
     n = len(rows)
     size = dim * 4
     for r in rows:
@@ -619,7 +683,115 @@ def load(
         r = rows[int(bad[0])]
         why = "its embedding " + integrity.describe_embedding(embeddings[bad[0]])
         raise _damaged(path, _face(r, names), why)
-    return sorted(names.items()), face_ids, owners, embeddings
+    return face_ids, owners, embeddings
+
+
+# -- the change log (schema 5; read back by workbench/gallery/changes.py) ----------------
+
+#: The log keeps this many newest rows; a process further behind reloads everything.
+#: At 20 changes/s that is over 8 minutes away; the table stays under ~1 MB.
+LOG_KEEP = 10_000
+
+#: Trimmed by the write whose sequence number is a multiple of this (one range DELETE
+#: per this many writes, so the log holds at most LOG_KEEP + TRIM_EVERY rows).
+TRIM_EVERY = 100
+
+#: Kinds of log rows: faces added (``first_id..last_id``), people added (their ids
+#: ``first_id..last_id``), one face removed (``first_id``, owner ``person_id``), a person
+#: removed with all their faces, a person renamed, the corrections changed.
+CHANGE_KINDS = ("faces", "people", "face_removed", "person_removed", "renamed", "negatives")
+
+
+def change_checksum(values: tuple) -> bytes:
+    """``values``: ``(seq, kind, person_id, first_id, last_id)``."""
+    return integrity.checksum("changes", values)
+
+
+def newest_change(conn: sqlite3.Connection) -> int:
+    """The sequence number of the newest log row (0: none yet)."""
+    return int(conn.execute("SELECT MAX(seq) FROM changes").fetchone()[0] or 0)
+
+
+def log_change(
+    conn: sqlite3.Connection,
+    kind: str,
+    *,
+    person_id: int | None = None,
+    first_id: int | None = None,
+    last_id: int | None = None,
+) -> int:
+    """Add a row to the change log inside the caller's write transaction (so it commits
+    with the change, or not at all); returns its sequence number. Sequence numbers are
+    given under the writers' lock, one more than the newest: they never repeat and have
+    no gaps, so a reader sees a gap only where the log was trimmed."""
+    seq = newest_change(conn) + 1
+    values = (seq, kind, person_id, first_id, last_id)
+    conn.execute(
+        "INSERT INTO changes(seq, kind, person_id, first_id, last_id, checksum) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (*values, change_checksum(values)),
+    )
+    if seq % TRIM_EVERY == 0:
+        conn.execute("DELETE FROM changes WHERE seq <= ?", (seq - LOG_KEEP,))
+    return seq
+
+
+def changes_since(conn: sqlite3.Connection, path: Path, seq: int) -> list[tuple] | None:
+    """The log rows after ``seq`` as ``(seq, kind, person_id, first_id, last_id)``, in
+    order; ``None`` when they cannot be trusted to be all: trimmed past ``seq``, a log
+    that went back (the store was restored from an older copy), or a damaged row."""
+    rows = _read(
+        conn,
+        path,
+        "SELECT seq, kind, person_id, first_id, last_id, checksum FROM changes "
+        "WHERE seq > ? ORDER BY seq",
+        (int(seq),),
+    )
+    if not rows:
+        return None if newest_change(conn) < seq else []
+    out = []
+    for expected, row in enumerate(rows, start=int(seq) + 1):
+        values = tuple(row[:5])
+        if row[0] != expected or row[5] != change_checksum(values):
+            return None
+        out.append(values)
+    return out
+
+
+def people_in(
+    conn: sqlite3.Connection,
+    path: Path,
+    *,
+    ranges: list[tuple[int, int]] = (),
+    ids: list[int] = (),
+) -> dict[int, str]:
+    """``{id: name}`` of the people with ids in ``ranges`` (``(first, last)``, both
+    included) or in ``ids``, each row checked as by :func:`load`."""
+    sql = "SELECT id, name, created, checksum FROM people WHERE "
+    rows = []
+    try:
+        for first, last in ranges:
+            rows += conn.execute(sql + "id >= ? AND id <= ?", (first, last)).fetchall()
+        for chunk, marks in _chunks(sorted(set(ids))):
+            rows += conn.execute(sql + f"id IN ({marks})", chunk).fetchall()
+    except ERRORS as exc:
+        raise _err(path, "read the gallery", exc) from None
+    return _checked_people(rows, path, True)
+
+
+def faces_in(
+    conn: sqlite3.Connection, path: Path, dim: int, ranges: list[tuple[int, int]], names
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(face_ids, owner person ids, embeddings)`` of the faces with ids in ``ranges``
+    (ascending, not overlapping), each row checked as by :func:`load`; ``names``: every
+    person a face may belong to."""
+    rows = []
+    try:
+        for first, last in ranges:
+            rows += _face_rows(conn, "id >= ? AND id <= ?", (first, last), True)
+    except ERRORS as exc:
+        raise _err(path, "read the gallery", exc) from None
+    return _checked_faces(rows, names, path, dim, True)
 
 
 def _face(row: tuple, names: dict[int, str]) -> str:
@@ -834,8 +1006,18 @@ def insert_person(conn: sqlite3.Connection, pid: int, name: str, created: str) -
 
 
 def insert_faces(conn: sqlite3.Connection, rows: list[tuple], vectors: np.ndarray) -> None:
-    """Faces with their checksums; ``rows`` hold the :data:`FACE_COLUMNS` values before
-    the embedding, one per row of ``vectors``."""
+    """Faces with their checksums, logged as one ``faces`` change of their id range;
+    ``rows`` hold the :data:`FACE_COLUMNS` values before the embedding, one per row of
+    ``vectors``, ids ascending (one call per transaction keeps the log short)."""
+    if rows:
+        owners = {r[1] for r in rows}
+        log_change(
+            conn,
+            "faces",
+            person_id=next(iter(owners)) if len(owners) == 1 else None,
+            first_id=rows[0][0],
+            last_id=rows[-1][0],
+        )
     full = []
     for values, v in zip(rows, vectors, strict=True):
         blob = v.tobytes()
@@ -847,6 +1029,7 @@ def insert_faces(conn: sqlite3.Connection, rows: list[tuple], vectors: np.ndarra
 
 
 def rename_person(conn: sqlite3.Connection, pid: int, new: str, created: str) -> None:
+    log_change(conn, "renamed", person_id=pid)
     conn.execute(
         "UPDATE people SET name = ?, checksum = ? WHERE id = ?",
         (new, person_checksum(pid, new, created), pid),
@@ -861,6 +1044,7 @@ def delete_person(conn: sqlite3.Connection, pid: int) -> tuple[int, list[tuple]]
     ).fetchall()
     n = conn.execute("DELETE FROM faces WHERE person_id = ?", (pid,)).rowcount
     conn.execute("DELETE FROM people WHERE id = ?", (pid,))
+    log_change(conn, "person_removed", person_id=pid)
     return int(n), photos
 
 
@@ -869,11 +1053,13 @@ def delete_face(
 ) -> tuple[str | None, str | None, int] | None:
     """Delete one face: its ``(source, sha256, stored)``, or ``None`` when there is none."""
     row = conn.execute(
-        "SELECT source, sha256, stored FROM faces WHERE id = ?", (face_id,)
+        "SELECT source, sha256, stored, person_id FROM faces WHERE id = ?", (face_id,)
     ).fetchone()
-    if row is not None:
-        conn.execute("DELETE FROM faces WHERE id = ?", (face_id,))
-    return row
+    if row is None:
+        return None
+    conn.execute("DELETE FROM faces WHERE id = ?", (face_id,))
+    log_change(conn, "face_removed", person_id=row[3], first_id=face_id, last_id=face_id)
+    return tuple(row[:3])
 
 
 def move_sources(conn: sqlite3.Connection, moves: dict[str, str]) -> int:
@@ -921,7 +1107,10 @@ def present_ids(conn: sqlite3.Connection, table: str, ids: list[int]) -> set[int
 
 
 def delete_ids(conn: sqlite3.Connection, table: str, ids: list[int]) -> None:
-    """Delete these rows of ``table`` (``unknowns`` or ``negatives``)."""
+    """Delete these rows of ``table`` (``unknowns`` or ``negatives``; the corrections are
+    part of what a search reads: logged)."""
+    if table == "negatives" and ids:
+        log_change(conn, "negatives")
     for chunk, marks in _chunks(ids):
         conn.execute(f"DELETE FROM {table} WHERE id IN ({marks})", chunk)
 
@@ -1067,6 +1256,8 @@ def next_negative_id(conn: sqlite3.Connection) -> int:
 
 def insert_negatives(conn: sqlite3.Connection, rows: list[tuple]) -> None:
     """Corrections; each row holds the :data:`NEGATIVE_COLUMNS` values and the checksum."""
+    if rows:
+        log_change(conn, "negatives")
     conn.executemany(
         f"INSERT INTO negatives({NEGATIVE_COLUMNS}, checksum) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
     )
