@@ -222,21 +222,25 @@ def test_purge_leaves_no_removed_bytes_in_the_table_files(pg_cluster, pg_url) ->
     segment is recycled (docs/SCALING.md says so)."""
     import os
 
-    secret, vector = "Zebediah Quux", face_vector(42, 0)
+    # Other tests' schemas share the server's files: this test's name, photo path and
+    # vector must be its own.
+    token = os.urandom(4).hex()
+    secret, vector = f"Zebediah Quux {token}", face_vector(42, int(token, 16))
+    source = f"/photos/zebediah-{token}.jpg"
     in_tables = pg_cluster.files_hold
 
     if not os.access(pg_cluster.datadir, os.R_OK):
         pytest.skip("the server's data folder is not readable here")
     with Gallery(pg_url, model_id=MODEL) as g:
         g.add_embeddings("Ada", face_vector(0, 0)[None])
-        g.add_embeddings(secret, vector[None], sources=["/photos/zebediah.jpg"])
+        g.add_embeddings(secret, vector[None], sources=[source])
         raw_sql(pg_url, ("CHECKPOINT",))  # the pages reach the table files
         assert in_tables(vector.tobytes()[:64]) and in_tables(secret.encode())
         g.remove_person(secret)
         raw_sql(pg_url, ("CHECKPOINT",))
         assert in_tables(secret.encode()), "DELETE alone was expected to leave the bytes"
         g.purge()
-        assert not in_tables(secret.encode()) and not in_tables(b"zebediah")
+        assert not in_tables(secret.encode()) and not in_tables(source.encode())
         assert not in_tables(vector.tobytes()[:64])
         assert g.people == ["Ada"]
 

@@ -47,7 +47,8 @@ def test_purge_after_removal_leaves_no_bytes_in_the_table_files(pg_cluster, pg_u
 
     if not os.access(pg_cluster.datadir, os.R_OK):
         pytest.skip("the server's data folder is not readable here")
-    secret, vector = "Quentin Zorblax", face_vector(43, 0)
+    token = os.urandom(4).hex()  # other tests' schemas share the server's files
+    secret, vector = f"Quentin Zorblax {token}", face_vector(43, int(token, 16))
     with Gallery(pg_url, model_id=MODEL) as g:
         g.add_embeddings("Ada", face_vector(0, 0)[None])
         g.add_embeddings(secret, vector[None])
