@@ -132,3 +132,25 @@ def test_a_face_too_small_to_name_stays_unknown(lfw_dir, mediapipe_detector, emb
         with UnknownsKeeper(gallery, detector=mediapipe_detector, source="live") as keeper:
             keeper(live)
         assert gallery.count_unknowns() == 1
+
+
+def test_enrollment_says_which_views_of_a_real_face_it_has(
+    lfw_dir, mediapipe_detector, embedder, tmp_path
+):
+    """George W Bush frontal (0006) and turned towards the image's left (0004): the
+    summary counts one of each and asks for a view turned right; the mirror image of 0004
+    is that view."""
+    from workbench.gallery import Gallery
+
+    frontal, turned = (lfw_dir / "George_W_Bush" / f"George_W_Bush_000{i}.jpg" for i in (6, 4))
+    rec = Recognizer(mediapipe_detector, embedder)
+    with Gallery(tmp_path / "g.sqlite", model_id=embedder.model_id) as gallery:
+        summary = gallery.enroll("George W Bush", [frontal, turned], recognizer=rec)
+        assert summary.views() == {
+            "George W Bush": {"frontal": 1, "turned left": 1, "turned right": 0}
+        }
+        assert "turned right" in summary.view_hints()[0]
+        mirrored = np.ascontiguousarray(load_image(turned)[:, ::-1])
+        summary = gallery.enroll("George W Bush", [mirrored], recognizer=rec)
+        assert summary.views()["George W Bush"]["turned right"] == 1
+        assert summary.yaws[0] > 25

@@ -209,10 +209,19 @@ def align_face(
         InvalidImageError: not an RGB uint8 array.
         InvalidArgumentError: keypoints or template of the wrong shape, or an unknown name.
     """
+    image = _check_image(image)
+    m = chip_transform(keypoints, template=template, weights=weights, size=size)
+    return cut_chip(image, m, size=size)
+
+
+def cut_chip(image: np.ndarray, m: np.ndarray, *, size: int = CHIP_SIZE) -> np.ndarray:
+    """Warp ``image`` by the ``(2, 3)`` image-to-chip similarity ``m`` into a
+    ``(size, size, 3)`` chip, halving big faces first as dlib does (see the module
+    docstring); :func:`align_face` ends here, and so can a fit on other points."""
     import cv2
 
     image = _check_image(image)
-    m = chip_transform(keypoints, template=template, weights=weights, size=size)
+    m = np.asarray(m, np.float64)
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))  # chip pixels per image pixel
 
     src = image

@@ -61,6 +61,30 @@ MIRRORED = (
 )  # fmt: skip
 
 
+#: A face turned less than this far (degrees of yaw, either way) is a frontal view; on
+#: the pose test set (``benchmarks/pose.py``) enrolling turned views as well as frontal
+#: ones named far more faces seen turned away.
+VIEW_YAW = 15.0
+#: The views :func:`view_of` names.
+VIEWS = ("frontal", "turned left", "turned right")
+
+
+def view_of(yaw: float | None) -> str | None:
+    """``"frontal"``, ``"turned left"`` or ``"turned right"`` (as seen in the photo: the
+    face looks towards the image's left or right) for a yaw in degrees; ``None`` for an
+    unknown (``None`` or NaN) yaw.
+
+    Example:
+        >>> view_of(3.0), view_of(-30.0), view_of(22.0), view_of(None)
+        ('frontal', 'turned left', 'turned right', None)
+    """
+    if yaw is None or not np.isfinite(yaw):
+        return None
+    if abs(yaw) < VIEW_YAW:
+        return "frontal"
+    return "turned left" if yaw < 0 else "turned right"
+
+
 @dataclass(frozen=True)
 class FaceMeshes:
     """The mesh of each face of one image, in the detections' order.
@@ -270,3 +294,17 @@ class FaceMesh:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+_shared: FaceMesh | None = None
+_shared_lock = threading.Lock()
+
+
+def default_mesh() -> FaceMesh:
+    """One :class:`FaceMesh` shared by the process (its model loads on first use), as
+    :func:`workbench.embed.default_embedder` shares the embedder."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared._closed:
+            _shared = FaceMesh()
+        return _shared

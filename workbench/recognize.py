@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from workbench.detect.base import Detector
     from workbench.embed.embedder import FaceEmbedder
     from workbench.gallery import Gallery, Match
+    from workbench.mesh import FaceMesh
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ class Recognizer:
             (enrollment needs no gallery to search).
         min_face_px: faces whose box is less tall than this are not named
             (:data:`MIN_FACE_PX`; 0 names every face).
+        mesh: the :class:`workbench.mesh.FaceMesh` that tells a face's yaw
+            (:meth:`yaw`); the process's shared one if omitted.
 
     The recognizer does not own its parts: closing them is the caller's job (or use
     :func:`open_recognizer`).
@@ -121,8 +124,11 @@ class Recognizer:
         *,
         enroll_augment: Augment | None = None,
         min_face_px: float = MIN_FACE_PX,
+        mesh: FaceMesh | None = None,
     ) -> None:
         self.detector = detector
+        self.mesh = mesh
+        self._mesh_problem: str | None = None
         self.min_face_px = float(min_face_px)
         self.embedder = embedder
         self.gallery = gallery
@@ -163,6 +169,20 @@ class Recognizer:
         """``(n,)`` bool: the faces below :attr:`min_face_px` (not named, not kept as
         unknowns; :func:`workbench.pipeline.too_small`)."""
         return too_small(detections.xyxy, self.min_face_px)
+
+    def yaw(self, image: ImageInput, detections: FaceDetections) -> np.ndarray:
+        """``(n,)`` float32 yaw in degrees of each face (:mod:`workbench.mesh`), so
+        enrollment can say which views of a person it has; NaN each when the mesh model
+        cannot be had (then not tried again by this recognizer: enrollment goes on)."""
+        from workbench.errors import DetectorError, ModelAssetError
+        from workbench.mesh import default_mesh
+
+        if self._mesh_problem is None:
+            try:
+                return (self.mesh or default_mesh()).run(image, detections).yaw
+            except (ModelAssetError, DetectorError) as exc:
+                self._mesh_problem = str(exc)
+        return np.full(len(detections), np.nan, np.float32)
 
     def identify(
         self, embeddings: np.ndarray, *, detections: FaceDetections | None = None

@@ -273,3 +273,34 @@ def test_enroll_averages_each_faces_augmented_chips(gallery, tmp_path) -> None:
         expected = np.mean([face_vector(p, face + d) for d in (0, 10, 20)], axis=0)
         np.testing.assert_allclose(vectors[row], expected, atol=1e-6)
         assert owners[row] == f"person {p}"
+
+
+class TurningFakeRecognizer(FakeRecognizer):
+    """Tells each photo's yaw from a table, as the real recognizer's face mesh does."""
+
+    def __init__(self, yaws) -> None:
+        super().__init__()
+        self.yaws = list(yaws)
+
+    def yaw(self, image, detections):
+        return np.array([self.yaws.pop(0)], np.float32)
+
+
+def test_enrollment_counts_views_and_asks_for_the_missing_ones(gallery) -> None:
+    rec = TurningFakeRecognizer([2.0, -8.0, -31.0, float("nan")])
+    summary = gallery.enroll("Ada", [photo_array(1, v) for v in range(4)], recognizer=rec)
+    assert summary.yaws == [2.0, -8.0, -31.0, None]
+    assert summary.views() == {"Ada": {"frontal": 2, "turned left": 1, "turned right": 0}}
+    assert summary.view_hints() == [
+        "Ada: 2 frontal, 1 turned left; add a photo turned right so Ada is named when turned away"
+    ]
+    assert "views: Ada: 2 frontal" in str(summary)
+    rec = TurningFakeRecognizer([0.0, 20.0, -20.0])
+    summary = gallery.enroll("Bea", [photo_array(2, v) for v in range(3)], recognizer=rec)
+    assert summary.views()["Bea"] == {"frontal": 1, "turned left": 1, "turned right": 1}
+    assert summary.view_hints() == [] and "views:" not in str(summary)
+
+
+def test_a_recognizer_without_a_mesh_gives_no_views(gallery, recognizer) -> None:
+    summary = gallery.enroll("Ada", [photo_array(1, 0)], recognizer=recognizer)
+    assert summary.yaws == [None] and summary.views() == {} and summary.view_hints() == []

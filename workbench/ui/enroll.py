@@ -482,9 +482,14 @@ class EnrollPanel:
         self.retake_button.disabled = not self.pending
         self.name.value = ""
         self._update_pending()
-        self.status.value = f"enrolled {len(ids)} face(s) of <b>{html.escape(name)}</b>" + "".join(
-            f"<br><span style='color:#b36b00'>warning: {html.escape(w)}</span>"
-            for w in self.last_summary.look_alikes
+        self.status.value = (
+            f"enrolled {len(ids)} face(s) of <b>{html.escape(name)}</b>"
+            + "".join(
+                f"<br><span style='color:#b36b00'>warning: {html.escape(w)}</span>"
+                for w in self.last_summary.look_alikes
+            )
+            # Turned views: a face seen turned away is named far more often with them.
+            + "".join(f"<br><i>{html.escape(h)}</i>" for h in self.last_summary.view_hints())
         )
         self.refresh()
 
