@@ -220,6 +220,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path)
     parser.add_argument(
+        "--yaw",
+        type=Path,
+        help="an .npz whose 'yaw' (degrees) is per View 2 image in the pairs file's "
+        "order (e.g. the face mesh's, .cache/mesh/view2_mediapipe_mesh1.npz): adds the "
+        "accuracy on the tenth of pairs whose yaw differs most",
+    )
+    parser.add_argument(
         "--prior-vectors", type=Path, help="write every LFW photo's fused vector here, and stop"
     )
     args = parser.parse_args()
@@ -274,6 +281,14 @@ def main() -> None:
     )
     rows = []
     refs: dict[str, np.ndarray] = {}
+    hard = None
+    if args.yaw:
+        yaw = np.load(args.yaw)["yaw"]
+        if len(yaw) != len(pairs.images):
+            raise SystemExit(f"{args.yaw}: {len(yaw)} yaws for {len(pairs.images)} images")
+        apart = np.abs(yaw[ia] - yaw[ib])
+        hard = apart >= np.quantile(apart, 0.9)
+        print(f"hardest-yaw tenth: {int(hard.sum())} pairs, yaw apart >= {apart[hard].min():.1f}")
 
     def record(label, d, chips, ms_face, extra=None, correct=None):
         if correct is None:
@@ -295,6 +310,14 @@ def main() -> None:
             if ref in refs and ref != label:
                 b, cc = int((refs[ref] & ~c).sum()), int((~refs[ref] & c).sum())
                 row[f"vs {ref}"] = [b, cc, mcnemar_exact(b, cc)]
+        if hard is not None:
+            row["hard_tenth"] = [float(c[hard].mean()), int((~c[hard]).sum())]
+            row["rest"] = [float(c[~hard].mean()), int((~c[~hard]).sum())]
+            for ref in ("dlib",):
+                if ref in refs and ref != label:
+                    r = refs[ref][hard]
+                    b, cc = int((r & ~c[hard]).sum()), int((~r & c[hard]).sum())
+                    row["hard_vs_dlib"] = [b, cc, mcnemar_exact(b, cc)]
         row.update(extra or {})
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -353,6 +376,8 @@ def main() -> None:
     )
     print("| variant | accuracy | errors | vs dlib (b/c, p) | vs dlib + flip | chips | ms a face |")
     print("| --- | ---: | ---: | ---: | ---: | --- | ---: |")
+    if hard is not None:
+        print("(hardest-yaw tenth: accuracy, errors, McNemar vs dlib on those pairs)")
     for r in rows:
         cells = []
         for ref in ("vs dlib", "vs dlib + flip"):
@@ -360,9 +385,14 @@ def main() -> None:
             cells.append(f"{v[0]}/{v[1]}, p = {v[2]:.3g}" if v else "")
         w = r.get("w")
         wtxt = "" if w is None else f" (w {w:.3f})" if isinstance(w, float) else " (w per fold)"
+        yaw_cell = ""
+        if "hard_tenth" in r:
+            h = r["hard_tenth"]
+            m = r.get("hard_vs_dlib")
+            yaw_cell = f" {h[0]:.2%} ({h[1]} errors" + (f", p = {m[2]:.2g})" if m else ")") + " |"
         print(
             f"| {r['variant']}{wtxt} | {r['accuracy']:.2%} +- {r['std']:.2%} | {r['errors']} "
-            f"| {cells[0]} | {cells[1]} | {r['chips']} | {r['ms_face']:.1f} |"
+            f"| {cells[0]} | {cells[1]} | {r['chips']} | {r['ms_face']:.1f} |{yaw_cell}"
         )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
