@@ -181,3 +181,32 @@ def test_the_fused_prior_is_its_own():
         PRIOR_THRESHOLDS_FUSED[4][1]
     )
     assert prior_threshold(10, 0.02) < prior_threshold(10, 0.02, model_id=fused_id)
+
+
+def test_cli_enroll_fused_then_recognize_with_the_galleries_model(lfw_dir, tmp_path, capsys):
+    """`workbench enroll --embedder fused` makes a fused gallery; `recognize` then uses its
+    model without being told; another --embedder for it is one clear line, exit 2."""
+    import json
+    import os
+
+    import workbench.cli as cli
+    from workbench.gallery import Gallery
+
+    ref = tmp_path / "ref"
+    for name, photos in (("Colin_Powell", POWELL[:2]), ("Serena_Williams", SERENA)):
+        (ref / name).mkdir(parents=True)
+        for p in photos:
+            os.symlink(lfw_dir / p, ref / name / p.split("/")[1])
+    gallery = tmp_path / "g.sqlite"
+    args = ["enroll", str(ref), "--gallery", str(gallery), "--embedder", "fused", "--json"]
+    assert cli.main([*args, "--quiet"]) == 0
+    capsys.readouterr()
+    with Gallery(gallery, model_id=None, create=False) as g:
+        assert g.model_id.startswith("fused-") and g.dim == 320
+    probe = lfw_dir / POWELL[2]
+    assert cli.main(["recognize", str(probe), "--gallery", str(gallery), "--json"]) == 0
+    [line] = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+    assert [f["name"] for f in line["faces"]] == ["Colin_Powell"]
+    assert cli.main(["enroll", str(ref), "--gallery", str(gallery), "--embedder", "dlib"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--embedder dlib" in err[0]
