@@ -553,24 +553,27 @@ class Searcher:
         return out_p, out_d
 
     def _search_centroids(self, s: Snapshot, q: np.ndarray, k: int, latest):
-        cents, sq, person = s.centroids
-        if not self.use_ann(cents.shape[0]):
+        if not self.use_ann(s.searchable):
+            cents, sq, person = s.centroids
             cols, d2 = exact_search(q, cents, sq, k)
             return person[cols], d2
         index = self._centroid_index(latest)
-        want = min(cents.shape[0], max(k, self.options.rerank))
+        want = min(s.searchable, max(k, self.options.rerank))
         ids, _ = index.search(q, want)
-        # Index keys are person ids; map them onto this snapshot's centroid rows (people
+        # Index keys are person ids; map them onto this snapshot's people (people
         # enrolled or removed after the snapshot was taken are skipped).
         pidx = np.minimum(np.searchsorted(s.person_ids, ids), len(s.person_ids) - 1)
-        rows = s.centroid_row[pidx]
-        ok = (ids >= 0) & (s.person_ids[pidx] == ids) & (rows >= 0)
-        rows = np.where(ok, rows, 0)
-        d2 = np.where(ok, ((q[:, None, :] - cents[rows]) ** 2).sum(-1), np.inf)
+        ok = (ids >= 0) & (s.person_ids[pidx] == ids) & (s.centroid_row[pidx] >= 0)
+        pidx = np.where(ok, pidx, -1)
+        # Only the candidates' centroids (s.centroids would compute every person's).
+        found, at = np.unique(pidx[ok], return_inverse=True)
+        cand = np.zeros(pidx.shape + (q.shape[1],), np.float32)
+        cand[ok] = s.centroids_of(found)[at]
+        d2 = np.where(ok, ((q[:, None, :] - cand) ** 2).sum(-1), np.inf)
         order = np.argsort(d2, axis=1, kind="stable")[:, :k]
         d2 = np.take_along_axis(d2, order, 1)
-        found = np.take_along_axis(np.where(ok, person[rows], -1), order, 1)
-        return np.where(np.isfinite(d2), found, -1), d2
+        people = np.take_along_axis(pidx, order, 1)
+        return np.where(np.isfinite(d2), people, -1), d2
 
     def _centroid_index(self, latest: Callable[[], Snapshot]) -> AnnIndex:
         return self._index(Decision.CENTROID, latest)
@@ -587,7 +590,7 @@ class Searcher:
             # or faces changed after the caller's snapshot, and syncing them from an
             # older one would leave stale entries in the index.
             s = latest()
-            n = s.centroids[0].shape[0] if decision is Decision.CENTROID else s.n
+            n = s.searchable if decision is Decision.CENTROID else s.n
             if state.index is None:
                 self._restore(state, decision, s)
             if state.index is None or state.index.needs_rebuild(n):
@@ -614,16 +617,15 @@ class Searcher:
         """Bring ``state.index`` in step with snapshot ``s`` (under :attr:`lock`)."""
         if decision is Decision.CENTROID:
             if self.centroid_dirty:
-                cents, _, _ = s.centroids
                 dirty = np.fromiter(self.centroid_dirty, np.int64)
                 self.centroid_dirty.clear()
                 state.index.remove(dirty)
                 pidx = np.searchsorted(s.person_ids, dirty)
                 pidx = np.minimum(pidx, max(len(s.person_ids) - 1, 0))
                 present = (s.person_ids[pidx] == dirty) if len(s.person_ids) else dirty < 0
-                rows = s.centroid_row[pidx[present]]
-                keep = rows >= 0  # people left without faces stay out of the index
-                state.index.add(cents[rows[keep]], dirty[present][keep])
+                pidx = pidx[present]
+                keep = s.centroid_row[pidx] >= 0  # people left without faces stay out
+                state.index.add(s.centroids_of(pidx[keep]), dirty[present][keep])
             if s.n:
                 state.max_face_id = int(s.face_ids[-1])
             return
