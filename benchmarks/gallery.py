@@ -551,7 +551,7 @@ def bench_calibration_sizes(args, vectors, persons) -> None:
     print(
         "| people | draws | threshold source (default path) | threshold | known named right "
         "| strangers unknown | calibrated instead: known / strangers | prior instead: "
-        "known / strangers | fixed 0.6: known / strangers | re-derive ms (median) |"
+        f"known / strangers | fixed {args.fixed:g}: known / strangers | re-derive ms (median) |"
     )
     print("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for n in args.sizes:
@@ -567,7 +567,7 @@ def bench_calibration_sizes(args, vectors, persons) -> None:
             known = np.r_[np.ones(len(probes), bool), np.zeros(len(strangers), bool)]
             with (
                 tempfile.TemporaryDirectory() as tmp,
-                Gallery(Path(tmp) / "g.sqlite", model_id="lfw") as g,
+                Gallery(Path(tmp) / "g.sqlite", model_id=args.model_id, dim=vectors.shape[1]) as g,
             ):
                 g.add_many([FaceBatch(p, vectors[r]) for p, r in enrolled.items()])
                 info = g.threshold_info
@@ -584,8 +584,9 @@ def bench_calibration_sizes(args, vectors, persons) -> None:
             sources.add(info.source.split(" on ")[0].split(" for ")[0])
             out["auto"].append(_rates(names, dist, truth, known, info.threshold))
             out["cal"].append(_rates(names, dist, truth, known, cal_t))
-            out["prior"].append(_rates(names, dist, truth, known, prior_threshold(n)))
-            out["fixed"].append(_rates(names, dist, truth, known, 0.6))
+            prior = prior_threshold(n, model_id=args.model_id)
+            out["prior"].append(_rates(names, dist, truth, known, prior))
+            out["fixed"].append(_rates(names, dist, truth, known, args.fixed))
         m = {k: np.mean(v, axis=0) for k, v in out.items()}
         pair = {k: f"{v[0]:.1%} / {v[1]:.1%}" for k, v in m.items()}
         if n < 2:
@@ -622,7 +623,7 @@ def bench_calibration_targets(args, vectors, persons) -> None:
         known = np.r_[np.ones(len(probes), bool), np.zeros(len(singles_after), bool)]
         with (
             tempfile.TemporaryDirectory() as tmp,
-            Gallery(Path(tmp) / "g.sqlite", model_id="lfw") as g,
+            Gallery(Path(tmp) / "g.sqlite", model_id=args.model_id, dim=vectors.shape[1]) as g,
         ):
             g.add_many([FaceBatch(p, vectors[r]) for p, r in enrolled.items()])
             best = g.search(vectors[q]).best()
@@ -640,9 +641,22 @@ def bench_calibration_targets(args, vectors, persons) -> None:
 
 
 def bench_calibration(args) -> None:
-    with Gallery(args.gallery, model_id=None, create=False) as g:
-        vectors, persons = g.embeddings()
-        sources = [f.source for f in g.faces()]
+    args.model_id, args.fixed = "lfw", 0.6
+    if str(args.gallery).endswith(".npz"):
+        # Vectors without photos (benchmarks/lfw_fusion.py --prior-vectors: the fused
+        # embedder's): the sizes and targets parts only, under a fused model id so the
+        # gallery takes the fused prior; "fixed" is the fused default threshold.
+        from workbench.embed.fused import FUSED_THRESHOLD
+
+        z = np.load(args.gallery)
+        vectors, persons, sources = z["vectors"], list(z["persons"]), None
+        args.parts = [p for p in args.parts if p != "cli"]
+        if vectors.shape[1] == 320:
+            args.model_id, args.fixed = "fused-lfw", FUSED_THRESHOLD
+    else:
+        with Gallery(args.gallery, model_id=None, create=False) as g:
+            vectors, persons = g.embeddings()
+            sources = [f.source for f in g.faces()]
     persons = np.array(persons, dtype=object)
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
     print(f"embeddings: {len(vectors)} LFW faces from {args.gallery} (computed once)")

@@ -201,15 +201,19 @@ def prior_vectors(root: Path, out: Path) -> None:
     ]
     known = set(view2) | set(outsiders)
     rest = [p for p in sorted((root / "lfw").glob("*/*.jpg")) if p not in known]
-    paths, vecs = [], []
+    paths, vecs, dlib = [], [], []
     fused = FusedEmbedder(dlib=_Id(), mobilefacenet=_Id())
     for group, label in ((view2, "view2"), (outsiders, "outsiders"), (rest, "rest")):
         f = features(group, label)
         vecs.append(fused.fuse(f["dlib"], unit(f["mfn"] + f["mfn_mirror"])))
+        dlib.append(f["dlib"])
         paths += group
     persons = np.array([p.parent.name for p in paths])
     np.savez(out, vectors=np.concatenate(vecs), persons=persons)
-    print(f"{out}: {len(paths)} photos of {len(set(persons))} people")
+    # dlib's own vectors of the same faces, the baseline of the same measurements.
+    baseline = out.with_name(out.stem + "_dlib.npz")
+    np.savez(baseline, vectors=np.concatenate(dlib), persons=persons)
+    print(f"{out}, {baseline}: {len(paths)} photos of {len(set(persons))} people")
 
 
 class _Id:
