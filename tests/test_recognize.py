@@ -154,3 +154,27 @@ def test_enrollment_says_which_views_of_a_real_face_it_has(
         summary = gallery.enroll("George W Bush", [mirrored], recognizer=rec)
         assert summary.views()["George W Bush"]["turned right"] == 1
         assert summary.yaws[0] > 25
+
+
+def test_only_a_detector_that_narrows_its_search_is_given_expected_faces():
+    from workbench.detect import create_detector
+    from workbench.recognize import Recognizer
+
+    # Creating MediaPipe detectors loads no model: the checks below run none.
+    assert Recognizer(create_detector("mediapipe"), None).searches_near  # auto
+    assert Recognizer(create_detector("mediapipe", range="tiled"), None).searches_near
+    assert not Recognizer(create_detector("mediapipe", range="short"), None).searches_near
+
+    class Plain:
+        def __init__(self):
+            self.calls = []
+
+        def detect(self, image):
+            self.calls.append(image)
+            return "faces"
+
+    plain = Plain()
+    rec = Recognizer(plain, None)
+    assert not rec.searches_near
+    assert rec.detect("img", near=np.zeros((1, 4), np.float32)) == "faces"
+    assert plain.calls == ["img"]

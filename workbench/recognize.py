@@ -9,6 +9,7 @@ The steps themselves (pick a face, align, embed; many images in batches) are
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import numpy as np
 
 from workbench.augment import ENROLL_AUGMENT, Augment
 from workbench.detect.base import as_rgb
+from workbench.detect.mediapipe_detector import Range
 from workbench.faces import UNKNOWN, FaceDetections
 from workbench.images import ImageInput
 from workbench.pipeline import (
@@ -134,9 +136,24 @@ class Recognizer:
         self.gallery = gallery
         self.enroll_augment = ENROLL_AUGMENT if enroll_augment is None else enroll_augment
 
-    def detect(self, image: ImageInput) -> FaceDetections:
-        """Faces in one image."""
+    def detect(self, image: ImageInput, *, near: np.ndarray | None = None) -> FaceDetections:
+        """Faces in one image.
+
+        ``near``: boxes where faces are expected (a video's live tracks), for a detector
+        whose small-face search can narrow to them (MediaPipe's ``auto`` and ``tiled``:
+        :meth:`~workbench.detect.mediapipe_detector.MediaPipeDetector.detect`); other
+        detectors search the whole image as without it.
+        """
+        if near is not None and self.searches_near:
+            return self.detector.detect(image, near=near)
         return self.detector.detect(image)
+
+    @property
+    def searches_near(self) -> bool:
+        """Whether the detector takes ``near=`` (and the narrowing can save anything)."""
+        return "near" in inspect.signature(self.detector.detect).parameters and getattr(
+            getattr(self.detector, "options", None), "range", None
+        ) in (Range.AUTO, Range.TILED)
 
     def chips(self, image: ImageInput, detections: FaceDetections) -> np.ndarray:
         """``(n, 150, 150, 3)`` uint8 aligned chips of the given faces of ``image``, with

@@ -14,9 +14,9 @@ from workbench.detect import (
     create_detector_choice,
 )
 from workbench.detect.base import fit_image
-from workbench.detect.mediapipe_detector import merge_overlapping, tile_starts
+from workbench.detect.mediapipe_detector import merge_overlapping, tile_starts, tiles_near
 from workbench.errors import InvalidArgumentError, InvalidImageError
-from workbench.faces import FaceDetections
+from workbench.faces import FaceDetections, box_iou
 from workbench.images import load_image
 
 DETECTOR_FIXTURES = ["mediapipe_detector", "mtcnn_detector"]
@@ -269,12 +269,78 @@ def test_auto_searches_tiles_only_where_short_range_finds_nothing(lfw_dir, monke
     assert det.options.range.value == "auto"
     calls = []
     tiled = det._tiled
-    monkeypatch.setattr(det, "_tiled", lambda image: calls.append(image.shape) or tiled(image))
+    monkeypatch.setattr(
+        det, "_tiled", lambda image, **kw: calls.append(image.shape) or tiled(image, **kw)
+    )
     with det:
         near = det.detect(lfw_dir / "AJ_Cook" / "AJ_Cook_0001.jpg")
         assert len(near) == 1 and calls == []
         det.detect(np.zeros((360, 640, 3), np.uint8))
         assert calls == [(360, 640, 3)]
+
+
+def test_tiles_near_group_close_boxes_and_stay_inside():
+    close = [[100, 100, 130, 130], [160, 110, 190, 140]]
+    far = [[900, 500, 930, 530]]
+    big = [[400, 50, 560, 210]]  # 160 px: 2.5 x 160 = 400 px tile
+    edge = [[0, 0, 20, 20]]
+    tiles = tiles_near(
+        np.array(close + far + big + edge, np.float32), width=1280, height=720, size=224
+    )
+    assert len(tiles) == 4  # the two close boxes share one tile
+    for x, y, side in tiles:
+        assert 0 <= x <= 1280 - side and 0 <= y <= 720 - side
+    sides = sorted(side for *_, side in tiles)
+    assert sides == [224, 224, 224, 400]
+    for box in close + far + big + edge:
+        x1, y1, x2, y2 = box
+        assert any(
+            x <= x1 and y <= y1 and x2 <= x + side and y2 <= y + side for x, y, side in tiles
+        ), box
+    assert tiles_near(np.zeros((0, 4), np.float32), width=640, height=480, size=224) == []
+    # Off the image: no tile; a tile never outgrows the image.
+    assert (
+        tiles_near(np.array([[-50, -50, -10, -10]], np.float32), width=640, height=480, size=224)
+        == []
+    )
+    assert tiles_near(
+        np.array([[0, 0, 300, 300]], np.float32), width=640, height=480, size=224
+    ) == [(0, 0, 480)]
+
+
+@pytest.fixture(scope="module")
+def crowd_frames(crowd_video):
+    from workbench.live import VideoFileSource
+
+    with VideoFileSource(crowd_video) as video:
+        return [f.image for f, _ in zip(video, range(4), strict=False)]
+
+
+def test_auto_near_expected_faces_finds_the_crowds_faces_with_few_calls(crowd_frames, monkeypatch):
+    """Frame 3 of crowd_walk.mp4 searched every tile (the reference) and searched only
+    around frame 0's faces (what the live loop does between full searches): most of the
+    reference faces are found again, with a fraction of the model calls."""
+    det = create_detector("mediapipe")
+    calls = []
+    run = det._run
+    monkeypatch.setattr(
+        det, "_run", lambda asset, image, **kw: calls.append(asset) or run(asset, image, **kw)
+    )
+    with det:
+        previous = det.detect(crowd_frames[0]).xyxy
+        calls.clear()
+        reference = det.detect(crowd_frames[3])
+        full_calls, calls[:] = len(calls), []
+        near = det.detect(crowd_frames[3], near=previous)
+        near_calls, calls[:] = len(calls), []
+        only_frame = det.detect(crowd_frames[3], near=np.zeros((0, 4), np.float32))
+        assert len(calls) == 2  # short range, then full range on the whole frame
+    assert len(reference) >= 5 and len(previous) >= 5
+    found = (box_iou(reference.xyxy, near.xyxy).max(axis=1) >= 0.3).sum()
+    assert found >= 0.8 * len(reference), (found, len(reference))
+    assert near_calls <= full_calls / 3, (near_calls, full_calls)
+    # The whole-frame call alone misses most of these small faces: the tiles matter.
+    assert len(only_frame) < len(near)
 
 
 def test_tiled_in_video_mode_keeps_timestamps(lfw_dir):

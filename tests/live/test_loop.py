@@ -35,7 +35,8 @@ def paced(frames, period_s):
 def test_finite_source_runs_to_end_and_joins_threads(kit):
     before = set(threading.enumerate())
     rec = kit.Recognizer(boxes=[(10, 10, 60, 60), (80, 10, 130, 60)], names=["alice", None])
-    live = LiveRecognizer(IterableSource(kit.frames(20)), rec)
+    # agree=1: a fast source may leave one processed frame, one recognition per face.
+    live = LiveRecognizer(IterableSource(kit.frames(20)), rec, tracking=TrackerOptions(agree=1))
     live.start()
     assert live.wait(timeout=30)
     live.stop()
@@ -134,10 +135,11 @@ def test_tracking_embeds_only_new_and_stale_tracks(kit):
     assert stats.frames_processed > 10
     assert stats.embeddings == rec.embedded
     assert stats.embeddings < stats.faces
-    # Both faces are embedded on the first processed frame, then again every 10
-    # processed frames (dropped frames do not count).
+    # Both faces are embedded on the first processed frame, again on the next (their
+    # first names await a second, agreeing recognition), then every 10 processed frames
+    # (dropped frames do not count).
     for step, r in enumerate(results):
-        due = step % 10 == 0
+        due = step == 0 or step % 10 == 1
         assert r.embedded.tolist() == [due, due], r.frame_id
     assert results[0].embedded.all()
     assert sum(int(r.embedded.sum()) for r in results) == rec.embedded
@@ -268,7 +270,9 @@ def test_a_source_stuck_in_a_read_is_reported_not_hung(kit):
 def test_result_to_dict_is_json_ready(kit):
     import json
 
-    live, results = run_to_end(IterableSource(kit.frames(3)), kit.Recognizer())
+    live, results = run_to_end(
+        IterableSource(kit.frames(3)), kit.Recognizer(), tracking=TrackerOptions(agree=1)
+    )
     d = results[-1].to_dict()
     assert json.loads(json.dumps(d)) == d
     assert d["faces"][0]["name"] == "alice"
@@ -293,10 +297,61 @@ def test_result_carries_the_frames_detections_and_matches(kit):
     """A result extends the frame's FaceDetections (scores, keypoints kept) and offers
     Recognition's matches, so no consumer detects the frame again."""
     rec = kit.Recognizer(boxes=[(10, 10, 60, 60), (80, 10, 130, 60)], names=["alice", None])
-    _, results = run_to_end(IterableSource(kit.frames(3)), rec)
+    _, results = run_to_end(IterableSource(kit.frames(3)), rec, tracking=TrackerOptions(agree=1))
     result = results[-1]
     assert result.detections is not None and len(result.detections) == len(result) == 2
     np.testing.assert_array_equal(result.detections.xyxy, result.boxes)
     assert result.detections.keypoints.shape == (2, 5, 2)
     assert [m.label for m in result.matches] == list(result.names) == ["alice", "unknown"]
     assert [m.accepted for m in result.matches] == [True, False]
+
+
+class NearRecognizer:
+    """Wraps a fake recognizer with a detector that can narrow its small-face search
+    (``searches_near``) and records what each frame's ``detect`` was given."""
+
+    searches_near = True
+
+    def __init__(self, base):
+        self.base = base
+        self.near: list = []
+
+    def detect(self, image, *, near=None):
+        self.near.append(None if near is None else np.asarray(near).copy())
+        return self.base.detect(image)
+
+    def embed(self, image, detections):
+        return self.base.embed(image, detections)
+
+    def identify(self, embeddings):
+        return self.base.identify(embeddings)
+
+
+def test_the_full_search_runs_every_n_frames_and_between_around_live_tracks(kit):
+    boxes = [(10, 10, 60, 60), (80, 10, 130, 60)]
+    rec = NearRecognizer(kit.Recognizer(boxes=boxes, names=["a", None]))
+    source = IterableSource(kit.frames(7), lossless=True)
+    run_to_end(source, rec, search_every=3)
+    assert [n is None for n in rec.near] == [True, False, False, True, False, False, True]
+    for near in rec.near[1:3] + rec.near[4:6]:
+        np.testing.assert_array_equal(near, np.array(boxes, np.float32))
+    # search_every=1 searches everything on every frame; so does a loop without tracking.
+    for options in ({"search_every": 1}, {"tracking": None}):
+        rec = NearRecognizer(kit.Recognizer(boxes=boxes, names=["a", "b"]))
+        run_to_end(IterableSource(kit.frames(4), lossless=True), rec, **options)
+        assert rec.near == [None] * 4
+    with pytest.raises(InvalidArgumentError, match="search_every"):
+        LiveRecognizer(IterableSource(kit.frames(1)), rec, search_every=0)
+
+
+def test_a_detector_that_cannot_narrow_is_never_asked_to(kit):
+    class Plain(NearRecognizer):
+        searches_near = False
+
+    rec = Plain(kit.Recognizer())
+    run_to_end(IterableSource(kit.frames(4), lossless=True), rec)
+    assert rec.near == [None] * 4
+    # The fakes' plain detect(image) takes no near= at all: still called without it.
+    base = kit.Recognizer()
+    _, results = run_to_end(IterableSource(kit.frames(4), lossless=True), base)
+    assert base.detect_calls == len(results) == 4

@@ -123,3 +123,51 @@ def test_real_crowd_video_file(recognizer, crowd_video):
     assert stats.faces >= stats.frames_processed  # several faces a frame
     assert 0 < stats.embeddings < stats.faces
     assert set(result.names) <= {PERSON, "Tony_Blair", "unknown"}
+
+
+def side_by_side_frames(stills, hold=6):
+    """640x480 frames, each still 240 px wide in a quadrant of its own, so that each
+    still starts a new track."""
+    for i, still in enumerate(stills):
+        face = cv2.resize(cv2.imread(str(still))[..., ::-1], (240, 240))
+        x, y = (20, 360)[i % 2], (0, 240)[(i // 2) % 2]
+        for k in range(hold):
+            frame = np.full((480, 640, 3), 110, np.uint8)
+            frame[y : y + 240, x + k : x + k + 240] = face
+            yield frame
+
+
+def frames_until_named(recognizer, stills, tracking):
+    """For each still (a new track), the processed frames it took until its track showed
+    the person's name (``None``: never)."""
+    from collections import defaultdict
+
+    rec, _ = recognizer
+    shown = defaultdict(list)
+    source, release = lockstep(side_by_side_frames(stills))
+
+    def on_result(result):
+        areas = (result.boxes[:, 2] - result.boxes[:, 0]) * (
+            result.boxes[:, 3] - result.boxes[:, 1]
+        )
+        main = int(np.argmax(areas))
+        shown[int(result.track_ids[main])].append(result.names[main])
+        release(result)
+
+    with LiveRecognizer(source, rec, tracking=tracking, on_result=on_result) as live:
+        assert live.wait(timeout=120)
+    return [names.index(PERSON) if PERSON in names else None for names in shown.values()]
+
+
+def test_a_true_person_is_named_one_frame_later_with_agreement(recognizer):
+    from workbench.live import TrackerOptions
+
+    _, stills = recognizer
+    before = frames_until_named(recognizer, stills, TrackerOptions(agree=1))
+    after = frames_until_named(recognizer, stills, TrackerOptions())  # default: agree 2
+    assert len(before) == len(after) == len(stills), (before, after)
+    assert before.count(0) >= 3, before  # named on its first frame without agreement
+    # With agreement: the first name waits for the next frame's recognition, no more.
+    for b, a in zip(before, after, strict=True):
+        assert b is not None and a is not None and a <= b + 1, (before, after)
+    assert after.count(1) >= 3, after

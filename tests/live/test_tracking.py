@@ -37,7 +37,7 @@ def test_box_iou_shape_is_pairwise():
 
 
 def test_new_tracks_need_embedding_then_follow_boxes():
-    tracker = Tracker()
+    tracker = Tracker(TrackerOptions(agree=1))
     ids, need = tracker.update(boxes(A, B))
     assert ids.tolist() == [1, 2] and need.tolist() == [True, True]
     tracker.record(1, "alice", 0.3)
@@ -51,7 +51,7 @@ def test_new_tracks_need_embedding_then_follow_boxes():
 
 
 def test_stale_tracks_are_embedded_again_every_n_frames():
-    tracker = Tracker(TrackerOptions(refresh_every=3))
+    tracker = Tracker(TrackerOptions(refresh_every=3, agree=1))
     schedule = []
     for _ in range(8):
         ids, need = tracker.update(boxes(A))
@@ -59,6 +59,47 @@ def test_stale_tracks_are_embedded_again_every_n_frames():
         if need[0]:
             tracker.record(int(ids[0]), "alice", 0.3)
     assert schedule == [True, False, False, True, False, False, True, False]
+
+
+def test_a_first_name_is_confirmed_on_the_next_frame_then_refreshed_as_usual():
+    tracker = Tracker(TrackerOptions(refresh_every=3))  # default agree: 2
+    schedule, shown = [], []
+    for _ in range(8):
+        ids, need = tracker.update(boxes(A))
+        schedule.append(bool(need[0]))
+        if need[0]:
+            tracker.record(int(ids[0]), "alice", 0.3)
+        shown.append(tracker.labels(ids)[0][0])
+    assert schedule == [True, True, False, False, True, False, False, True]
+    assert shown == [UNKNOWN] + ["alice"] * 7
+
+
+def test_a_name_said_once_is_never_shown():
+    # A stranger who resembles someone on one frame: the next recognition disagrees.
+    tracker = Tracker()
+    ids, _ = tracker.update(boxes(A))
+    assert tracker.record(int(ids[0]), "alice", 0.5) == UNKNOWN
+    ids, need = tracker.update(boxes(A))
+    assert need[0]
+    assert tracker.record(int(ids[0]), UNKNOWN, 0.7) == UNKNOWN
+    # Nothing awaits agreement now: back to the regular refresh.
+    assert not tracker.update(boxes(A))[1][0]
+    # A one-frame track (it ends before a second recognition) shows unknown throughout.
+    ids, _ = tracker.update(boxes(A, B))
+    assert tracker.record(int(ids[1]), "bob", 0.5) == UNKNOWN
+    assert tracker.labels(ids)[0] == [UNKNOWN, UNKNOWN]
+
+
+def test_an_x_or_y_label_needs_agreement_too():
+    tracker = Tracker()
+    ids, _ = tracker.update(boxes(A))
+    tid = int(ids[0])
+    pair = ("Ann", "Bea")
+    assert tracker.record(tid, "Ann or Bea?", 0.45, candidates=pair) == UNKNOWN
+    assert tracker.candidates(ids) == [None]
+    tracker.update(boxes(A))
+    assert tracker.record(tid, "Ann or Bea?", 0.44, candidates=pair) == "Ann or Bea?"
+    assert tracker.candidates(ids) == [pair]
 
 
 def test_refresh_every_one_embeds_every_frame():
@@ -71,7 +112,7 @@ def test_refresh_every_one_embeds_every_frame():
 
 
 def test_missed_tracks_survive_max_missed_then_go():
-    tracker = Tracker(TrackerOptions(max_missed=2))
+    tracker = Tracker(TrackerOptions(max_missed=2, agree=1))
     ids, _ = tracker.update(boxes(A))
     tracker.record(int(ids[0]), "alice", 0.3)
     tracker.update(boxes())
@@ -88,7 +129,7 @@ def test_missed_tracks_survive_max_missed_then_go():
 
 def test_ages_count_updates_not_source_frames():
     # Dropped frames do not age a track: only processed frames (updates) do.
-    tracker = Tracker(TrackerOptions(refresh_every=3))
+    tracker = Tracker(TrackerOptions(refresh_every=3, agree=1))
     ids, _ = tracker.update(boxes(A))
     tracker.record(int(ids[0]), "alice", 0.3)
     assert tracker.step == 0
@@ -102,8 +143,8 @@ def test_a_face_that_jumps_gets_a_new_track():
     assert ids2[0] != ids[0] and need[0]
 
 
-def record_sequence(labels, *, window=5):
-    tracker = Tracker(TrackerOptions(vote_window=window, refresh_every=1))
+def record_sequence(labels, *, window=5, agree=1):
+    tracker = Tracker(TrackerOptions(vote_window=window, refresh_every=1, agree=agree))
     shown = []
     for label in labels:
         ids, _ = tracker.update(boxes(A))
@@ -128,6 +169,27 @@ def record_sequence(labels, *, window=5):
 )
 def test_label_is_rolling_mode_of_last_k(votes, shown):
     assert record_sequence(votes) == shown
+
+
+@pytest.mark.parametrize(
+    "votes,shown",
+    [
+        # A name is shown from its second vote, not its first.
+        (["alice", "alice", "alice"], [UNKNOWN, "alice", "alice"]),
+        # One vote for bob among unknowns never shows bob.
+        (["unknown", "bob", "unknown", "unknown"], [UNKNOWN] * 4),
+        # Two disagreeing names: neither has two votes yet.
+        (["alice", "bob", "bob"], [UNKNOWN, UNKNOWN, "bob"]),
+        # A shown name keeps winning ties, as without agreement.
+        (["alice", "alice", "bob", "bob"], [UNKNOWN, "alice", "alice", "alice"]),
+    ],
+)
+def test_with_agree_two_a_name_needs_two_votes(votes, shown):
+    assert record_sequence(votes, agree=2) == shown
+
+
+def test_agree_is_capped_by_a_smaller_window():
+    assert record_sequence(["a", "b", "a"], window=1, agree=2) == ["a", "b", "a"]
 
 
 def test_window_one_shows_the_latest():
@@ -169,6 +231,7 @@ def test_empty_frames_and_bad_boxes():
         {"refresh_every": 0},
         {"vote_window": 0},
         {"max_missed": -1},
+        {"agree": 0},
     ],
 )
 def test_options_are_checked(kwargs):

@@ -104,6 +104,11 @@ class DetectorBase:
         fitted, scale = fit_image(image, max_side=self.options.max_side)
         if min(fitted.shape[:2]) < self.MIN_SIDE:
             return FaceDetections.empty()
+        if kwargs.get("near") is not None:
+            # Boxes given in the original's pixels, into the fitted copy's.
+            kwargs["near"] = np.asarray(kwargs["near"], np.float32).reshape(-1, 4) / np.array(
+                [*scale, *scale], np.float32
+            )
         faces = self._detect(fitted, **kwargs).mapped(scale=scale)
         return self.options.filter(faces)
 

@@ -13,7 +13,7 @@ import numpy as np
 from workbench import assets
 from workbench.detect.base import DetectorBase, DetectorOptions, as_rgb, fit_image
 from workbench.errors import DetectorError, InvalidArgumentError
-from workbench.faces import FaceDetections
+from workbench.faces import FaceDetections, box_iou
 from workbench.images import ImageInput
 from workbench.native_logs import quiet_native_logs
 
@@ -193,27 +193,45 @@ class MediaPipeDetector(DetectorBase):
             raise DetectorError(f"MediaPipe could not load {path.name}: {exc}") from exc
         return self._tasks[key]
 
-    def detect(self, image: ImageInput, *, timestamp_ms: int | None = None) -> FaceDetections:
+    def detect(
+        self,
+        image: ImageInput,
+        *,
+        timestamp_ms: int | None = None,
+        near: np.ndarray | None = None,
+    ) -> FaceDetections:
         """Faces in one image.
 
         Args:
             image: anything :func:`workbench.images.load_image` takes.
             timestamp_ms: the frame's time in VIDEO mode (strictly increasing); when
                 omitted, the previous timestamp plus one is used.
+            near: ``(k, 4)`` boxes ``x1, y1, x2, y2`` (image pixels) where faces are
+                expected, e.g. a video's live tracks: the tiled search (``tiled``, or
+                ``auto`` when short range finds no face) then covers the whole frame
+                and one tile around each box instead of every tile; an empty array
+                leaves the whole-frame full-range call only. ``None``: every tile.
+                Ignored by ``short`` and ``full``.
         """
         self._check_open()
-        return self._detect_within_limits(as_rgb(image), timestamp_ms=timestamp_ms)
+        return self._detect_within_limits(as_rgb(image), timestamp_ms=timestamp_ms, near=near)
 
-    def _detect(self, image: np.ndarray, *, timestamp_ms: int | None = None) -> FaceDetections:
+    def _detect(
+        self,
+        image: np.ndarray,
+        *,
+        timestamp_ms: int | None = None,
+        near: np.ndarray | None = None,
+    ) -> FaceDetections:
         r = self.options.range
         with self._lock:
             timestamp_ms = self._next_timestamp(timestamp_ms)
             if r is Range.TILED:
-                return self._tiled(image)
+                return self._tiled(image, near=near)
             first = _SHORT if r in (Range.SHORT, Range.AUTO) else _FULL
             faces = self._run(first, image, timestamp_ms=timestamp_ms)
             if r is Range.AUTO and not len(self.options.filter(faces)):
-                faces = self._tiled(image)
+                faces = self._tiled(image, near=near)
             return faces
 
     def _next_timestamp(self, timestamp_ms: int | None) -> int | None:
@@ -249,18 +267,32 @@ class MediaPipeDetector(DetectorBase):
             raise DetectorError(f"MediaPipe detection failed: {exc}") from exc
         return from_mediapipe(result, width=image.shape[1], height=image.shape[0])
 
-    def _tiled(self, image: np.ndarray) -> FaceDetections:
+    def _tiled(self, image: np.ndarray, *, near: np.ndarray | None = None) -> FaceDetections:
         """The full-range model on the whole image and on overlapping tiles at the
-        image's own scale (up to :data:`TILING_MAX_SIDE`), merged."""
+        image's own scale (up to :data:`TILING_MAX_SIDE`), merged; with ``near``, on
+        the tiles around those boxes only (:func:`tiles_near`)."""
         parts = [self._run(_FULL, image, timestamp_ms=None)]
         small, scale = fit_image(image, max_side=TILING_MAX_SIDE)
         size = self.options.tile_size
-        overlap = size // 4
-        for y in tile_starts(small.shape[0], size, overlap):
-            for x in tile_starts(small.shape[1], size, overlap):
-                tile = small[y : y + size, x : x + size]
-                faces = self._run(_FULL, tile, timestamp_ms=None)
-                parts.append(faces.mapped(offset=(x, y)).mapped(scale=scale))
+        if near is None:
+            overlap = size // 4
+            tiles = [
+                (x, y, size)
+                for y in tile_starts(small.shape[0], size, overlap)
+                for x in tile_starts(small.shape[1], size, overlap)
+            ]
+        else:
+            # A box the whole-frame call found again needs no tile of its own.
+            near = np.asarray(near, np.float32).reshape(-1, 4)
+            found = self.options.filter(parts[0]).xyxy
+            if len(near) and len(found):
+                near = near[box_iou(near, found).max(axis=1) < 0.3]
+            boxes = near / np.array([*scale, *scale], np.float32)
+            tiles = tiles_near(boxes, width=small.shape[1], height=small.shape[0], size=size)
+        for x, y, side in tiles:
+            tile = small[y : y + side, x : x + side]
+            faces = self._run(_FULL, tile, timestamp_ms=None)
+            parts.append(faces.mapped(offset=(x, y)).mapped(scale=scale))
         return merge_overlapping(FaceDetections.concatenate(parts))
 
     def close(self) -> None:
@@ -280,6 +312,45 @@ def tile_starts(length: int, size: int, overlap: int) -> list[int]:
         return [0]
     count = int(np.ceil((length - overlap) / (size - overlap)))
     return [round(i * (length - size) / (count - 1)) for i in range(count)]
+
+
+#: A tile around an expected face is at least this many times the face's box, so a
+#: face that moved or grew since the box was taken is still wholly inside.
+NEAR_TILE_FACTOR = 2.5
+
+
+def tiles_near(
+    boxes: np.ndarray, *, width: int, height: int, size: int
+) -> list[tuple[int, int, int]]:
+    """Square tiles ``(x, y, side)`` of an image ``width`` x ``height`` covering each box
+    with a margin: ``side`` is ``size``, or :data:`NEAR_TILE_FACTOR` times the box's
+    longer side if that is more (never more than the image). Boxes near each other share
+    a tile when all of them fit in its middle three quarters, so a group of faces costs
+    one model call; each tile is centred on its boxes and moved inside the image."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    inside = (boxes[:, 2] > 0) & (boxes[:, 3] > 0) & (boxes[:, 0] < width) & (boxes[:, 1] < height)
+    boxes = boxes[inside]
+    sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    left = list(np.argsort(-sides, kind="stable"))  # largest first: it sets the side
+    tiles: list[tuple[int, int, int]] = []
+    while left:
+        first, left = left[0], left[1:]
+        side = int(min(max(size, NEAR_TILE_FACTOR * sides[first]), width, height))
+        lo, hi = boxes[first, :2].copy(), boxes[first, 2:].copy()
+        rest = []
+        for j in sorted(left, key=lambda j: float(np.abs(centres[j] - centres[first]).max())):
+            new_lo, new_hi = np.minimum(lo, boxes[j, :2]), np.maximum(hi, boxes[j, 2:])
+            if (new_hi - new_lo).max() <= side * 3 / 4:
+                lo, hi = new_lo, new_hi
+            else:
+                rest.append(j)
+        left = [j for j in left if j in rest]
+        cx, cy = (lo + hi) / 2
+        x = int(np.clip(round(cx - side / 2), 0, width - side))
+        y = int(np.clip(round(cy - side / 2), 0, height - side))
+        tiles.append((x, y, side))
+    return tiles
 
 
 def merge_overlapping(faces: FaceDetections, *, iou: float = 0.3) -> FaceDetections:

@@ -44,6 +44,9 @@ STOPPED = "stopped"
 #: How many recent end-to-end latencies the percentiles are computed over; bounded so a
 #: loop left running for hours holds constant memory.
 LATENCY_WINDOW = 10_000
+#: Processed frames between two searches of every tile for small faces (see
+#: ``LiveRecognizer(search_every=)``); chosen on crowd_walk.mp4 in docs/benchmarks/live.md.
+SEARCH_EVERY = 5
 
 
 @dataclass(frozen=True)
@@ -287,6 +290,13 @@ class LiveRecognizer:
             missing model) are raised by ``start()`` directly.
         join_timeout_s: how long ``stop()`` waits for each thread before giving up with
             a :class:`~workbench.errors.SourceError` (a source stuck in a read).
+        search_every: with tracking on and a detector whose small-face search can
+            narrow to expected faces (MediaPipe ``auto``/``tiled``,
+            :attr:`~workbench.recognize.Recognizer.searches_near`), the search over
+            the whole frame's tiles runs on every N-th processed frame only; the frames
+            between search the whole frame at full range and a tile around each live
+            track, so faces already followed are kept and a new far face waits at most
+            N - 1 frames (:data:`SEARCH_EVERY`; 1 searches every tile on every frame).
         lossless: process every frame: the capture thread waits for the worker instead
             of replacing an unread frame, so ``frames_processed == frames_captured`` at
             the end. ``None`` (default) asks the source (its ``lossless`` attribute:
@@ -308,9 +318,13 @@ class LiveRecognizer:
         warm_up: bool = True,
         join_timeout_s: float = 15.0,
         lossless: bool | None = None,
+        search_every: int = SEARCH_EVERY,
     ) -> None:
         if join_timeout_s <= 0:
             raise InvalidArgumentError(f"join_timeout_s must be > 0, but got {join_timeout_s}")
+        if search_every < 1:
+            raise InvalidArgumentError(f"search_every must be >= 1, but got {search_every}")
+        self.search_every = int(search_every)
         self.source = source
         self.recognizer = recognizer
         self.tracker = Tracker(tracking) if tracking is not None else None
@@ -529,7 +543,8 @@ class LiveRecognizer:
     def _process(self, frame: Frame) -> LiveResult:
         rec = self.recognizer
         t0 = time.perf_counter()
-        detections = rec.detect(frame.image)
+        near = self._expected_faces()
+        detections = rec.detect(frame.image) if near is None else rec.detect(frame.image, near=near)
         t1 = time.perf_counter()
         boxes = np.asarray(detections.xyxy, np.float32).reshape(-1, 4)
         n = len(boxes)
@@ -598,6 +613,19 @@ class LiveRecognizer:
             too_small=too_small(boxes, getattr(rec, "min_face_px", 0.0)),
             candidates=tuple(candidates),
         )
+
+    def _expected_faces(self) -> np.ndarray | None:
+        """The live tracks' boxes when this frame's small-face search may narrow to them,
+        else ``None`` (a full search: every ``search_every``-th frame, the first, and
+        whenever tracking is off or the detector cannot narrow)."""
+        tracker = self.tracker
+        if tracker is None or self.search_every <= 1:
+            return None
+        if (tracker.step + 1) % self.search_every == 0:
+            return None
+        if not getattr(self.recognizer, "searches_near", False):
+            return None
+        return np.array([t.box for t in tracker.tracks], np.float32).reshape(-1, 4)
 
     def _fail(self, exc: BaseException) -> None:
         """Record the first thread exception and bring the whole loop down."""

@@ -14,6 +14,9 @@ exactly when the time is shortest.
 
 Pure Python and numpy; the loop calls it from one thread only.
 
+A name is shown once ``agree`` (2) recognitions say it: the first one asks for a second
+on the next frame, after which the track is embedded every ``refresh_every`` frames.
+
 Example:
     >>> import numpy as np
     >>> tracker = Tracker(TrackerOptions(vote_window=3))
@@ -21,8 +24,12 @@ Example:
     >>> need.tolist()
     [True]
     >>> tracker.record(int(ids[0]), "alice", 0.4)
-    'alice'
+    'unknown'
     >>> tracker.update(np.array([[1, 0, 11, 10]], np.float32))[1].tolist()
+    [True]
+    >>> tracker.record(int(ids[0]), "alice", 0.41)
+    'alice'
+    >>> tracker.update(np.array([[2, 0, 12, 10]], np.float32))[1].tolist()
     [False]
     >>> tracker.track(int(ids[0])).label
     'alice'
@@ -51,19 +58,26 @@ class TrackerOptions:
             many updates old (1 embeds every face every frame).
         vote_window: K, how many recent recognitions the label vote looks at (1 shows
             the latest recognition unsmoothed).
+        agree: a track shows a name (or an ``"X or Y?"``) only once at least this many
+            of its last K recognitions say it; until then it shows unknown, and it is
+            embedded again on the next update instead of ``refresh_every`` later, so a
+            true person is named one processed frame later than with 1 (a stranger
+            who resembles someone in one frame only, often the one frame of a short
+            track, stays unknown). 1 names a track from its first recognition.
     """
 
     iou_threshold: float = 0.3
     max_missed: int = 10
     refresh_every: int = 10
     vote_window: int = 5
+    agree: int = 2
 
     def __post_init__(self) -> None:
         if not 0.0 < self.iou_threshold <= 1.0:
             raise InvalidArgumentError(
                 f"iou_threshold must be in (0, 1], but got {self.iou_threshold}"
             )
-        for name in ("refresh_every", "vote_window"):
+        for name in ("refresh_every", "vote_window", "agree"):
             if getattr(self, name) < 1:
                 raise InvalidArgumentError(f"{name} must be >= 1, but got {getattr(self, name)}")
         if self.max_missed < 0:
@@ -205,10 +219,13 @@ class Tracker:
         return ids, needs
 
     def _needs_embedding(self, track: Track) -> bool:
-        return (
-            track.last_embedded is None
-            or self._step - track.last_embedded >= self.options.refresh_every
-        )
+        if track.last_embedded is None:
+            return True
+        age = self._step - track.last_embedded
+        if age >= self.options.refresh_every:
+            return True
+        agree = min(self.options.agree, self.options.vote_window)
+        return agree > 1 and age >= 1 and _awaits_agreement(track)
 
     def record(
         self,
@@ -234,7 +251,8 @@ class Tracker:
         track.votes.append((label, float(distance), candidates))
         track.last_embedded = self._step
         track.recognitions += 1
-        track.label = _vote(track.votes, track.label)
+        agree = min(self.options.agree, self.options.vote_window)
+        track.label = _vote(track.votes, track.label, agree=agree)
         track.distance, track.candidates = next(
             ((d, c) for lab, d, c in reversed(track.votes) if lab == track.label),
             (float("nan"), None),
@@ -258,15 +276,23 @@ class Tracker:
         return [self._tracks[int(i)].candidates for i in track_ids]
 
 
-def _vote(votes: deque, current: str) -> str:
+def _vote(votes: deque, current: str, *, agree: int = 1) -> str:
     """Rolling mode of the votes' labels; a tie keeps ``current`` if it is among the tied,
-    else the most recent of the tied labels wins (a newer opinion beats an older one)."""
+    else the most recent of the tied labels wins (a newer opinion beats an older one). A
+    winner other than :data:`UNKNOWN` said by fewer than ``agree`` votes gives
+    :data:`UNKNOWN`."""
     counts = Counter(label for label, *_ in votes)
     best = max(counts.values())
     tied = {label for label, n in counts.items() if n == best}
-    if current in tied:
-        return current
-    for label, *_ in reversed(votes):
-        if label in tied:
-            return label
-    return current
+    winner = current if current in tied else None
+    if winner is None:
+        winner = next((label for label, *_ in reversed(votes) if label in tied), current)
+    if winner != UNKNOWN and counts[winner] < agree:
+        return UNKNOWN
+    return winner
+
+
+def _awaits_agreement(track: Track) -> bool:
+    """The latest recognition names someone the track does not show yet (too few votes
+    agree): one more recognition settles it sooner than the regular refresh would."""
+    return bool(track.votes) and track.votes[-1][0] not in (UNKNOWN, track.label)
