@@ -309,14 +309,15 @@ def test_tiles_near_group_close_boxes_and_stay_inside():
 
 
 @pytest.fixture(scope="module")
-def crowd_frames(crowd_video):
+def crowd_start(crowd_video):
+    """Frames 0-3 of crowd_walk.mp4, consecutive (as the live loop sees them)."""
     from workbench.live import VideoFileSource
 
     with VideoFileSource(crowd_video) as video:
         return [f.image for f, _ in zip(video, range(4), strict=False)]
 
 
-def test_auto_near_expected_faces_finds_the_crowds_faces_with_few_calls(crowd_frames, monkeypatch):
+def test_auto_near_expected_faces_finds_the_crowds_faces_with_few_calls(crowd_start, monkeypatch):
     """Frame 3 of crowd_walk.mp4 searched every tile (the reference) and searched only
     around frame 0's faces (what the live loop does between full searches): most of the
     reference faces are found again, with a fraction of the model calls."""
@@ -327,13 +328,13 @@ def test_auto_near_expected_faces_finds_the_crowds_faces_with_few_calls(crowd_fr
         det, "_run", lambda asset, image, **kw: calls.append(asset) or run(asset, image, **kw)
     )
     with det:
-        previous = det.detect(crowd_frames[0]).xyxy
+        previous = det.detect(crowd_start[0]).xyxy
         calls.clear()
-        reference = det.detect(crowd_frames[3])
+        reference = det.detect(crowd_start[3])
         full_calls, calls[:] = len(calls), []
-        near = det.detect(crowd_frames[3], near=previous)
+        near = det.detect(crowd_start[3], near=previous)
         near_calls, calls[:] = len(calls), []
-        only_frame = det.detect(crowd_frames[3], near=np.zeros((0, 4), np.float32))
+        only_frame = det.detect(crowd_start[3], near=np.zeros((0, 4), np.float32))
         assert len(calls) == 2  # short range, then full range on the whole frame
     assert len(reference) >= 5 and len(previous) >= 5
     found = (box_iou(reference.xyxy, near.xyxy).max(axis=1) >= 0.3).sum()
