@@ -131,6 +131,14 @@ def test_gap_rule_keeps_two_tight_groups_apart_but_not_one_wide_group():
     assert halves[:4].tolist() == [halves[0]] * 4 and halves[4:].tolist() == [halves[4]] * 4
 
 
+def test_a_cut_below_gap_above_is_a_plain_cut():
+    x, _ = _blobs([6, 5, 4, 3], spread=0.3, seed=4)
+    for t in (0.2, DEFAULT_GAP_ABOVE):
+        ours = cluster_embeddings(x, threshold=t, min_size=1).labels
+        plain = cluster_embeddings(x, threshold=t, min_size=1, gap=None).labels
+        assert ours.tolist() == plain.tolist()
+
+
 def test_gap_cut_without_rule_is_scipy_fcluster():
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import pdist
@@ -163,7 +171,7 @@ def test_fewer_than_two_faces(n):
         ({"embeddings": np.ones((2, 4)), "min_size": 1.5}, "min_size"),
         ({"embeddings": np.ones((2, 4)), "gap": -0.1}, "gap"),
         ({"embeddings": np.ones((2, 4)), "gap": float("nan")}, "gap"),
-        ({"embeddings": np.ones((2, 4)), "gap_above": 0.5}, "gap_above"),
+        ({"embeddings": np.ones((2, 4)), "gap_above": float("inf")}, "gap_above"),
         ({"embeddings": np.ones((2, 4)), "gap_above": -0.1}, "gap_above"),
     ],
 )

@@ -22,7 +22,8 @@ apart from everything above it in the tree (the tree is cut there), so a refused
 never happens later by another route. Tried and dropped: local density scaling of the
 distances, shared-nearest-neighbour (Jaccard) distances, attaching leftover faces to the
 nearest group, centring the embeddings, merging after the cut only when the pair of
-groups is unambiguous (nearest to each other by a margin) (all lower on A-L).
+groups is unambiguous (nearest to each other by a margin), approximate rank-order
+clustering (all lower on A-L).
 
 Groups smaller than ``min_size`` are "unclustered": faces seen once are not proposed as
 a person.
@@ -184,7 +185,8 @@ def cluster_embeddings(
         min_size: the smallest group proposed as a person (at least 1).
         gap: the gap rule's allowance (see the module); ``None`` for plain average
             linkage cut at ``threshold``.
-        gap_above: merges closer than this skip the gap rule.
+        gap_above: merges closer than this skip the gap rule (at or above
+            ``threshold``: a plain cut).
 
     Returns:
         A :class:`Clustering`; with fewer than 2 faces every face is unclustered (or one
@@ -192,8 +194,8 @@ def cluster_embeddings(
 
     Raises:
         InvalidArgumentError: a wrongly shaped or non-finite array, a threshold outside
-            ``(0, 2]``, ``min_size`` below 1, a negative ``gap``, a ``gap_above``
-            outside ``[0, threshold]``, or more than :data:`MAX_FACES` faces.
+            ``(0, 2]``, ``min_size`` below 1, a negative ``gap`` or ``gap_above``,
+            or more than :data:`MAX_FACES` faces.
 
     Example:
         >>> c = cluster_embeddings(np.array([[1, 0], [1, 0.01], [0, 1.0]]))
@@ -208,11 +210,11 @@ def cluster_embeddings(
     if int(min_size) != min_size or min_size < 1:
         raise InvalidArgumentError(f"min_size must be an integer >= 1, but got {min_size}")
     if gap is not None and not (np.isfinite(gap) and gap >= 0):
-        raise InvalidArgumentError(f"gap must be a distance >= 0 or None, but got {gap}")
-    if not 0.0 <= gap_above <= threshold:
-        raise InvalidArgumentError(
-            f"gap_above must be in [0, threshold={threshold}], but got {gap_above}"
-        )
+        raise InvalidArgumentError(f"gap must be a finite distance >= 0 or None, but got {gap}")
+    # gap_above at or over the cut is allowed: the rule then never applies (a user's
+    # stricter --threshold keeps working as a plain cut).
+    if not (np.isfinite(gap_above) and gap_above >= 0):
+        raise InvalidArgumentError(f"gap_above must be a finite distance >= 0, but got {gap_above}")
     n = len(x)
     if n > MAX_FACES:
         raise InvalidArgumentError(
