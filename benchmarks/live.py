@@ -422,6 +422,17 @@ def matched(boxes: np.ndarray, reference: np.ndarray, *, iou: float = 0.5) -> np
     return hit
 
 
+CROWD_SEARCH_INTRO = [
+    "Crowd, default detector (`auto`) and tracking, lockstep, gallery of 2 people "
+    "(Tony_Blair 3 LFW photos, Colin_Powell 2; nobody in the video enrolled): the search "
+    "over every tile every N processed frames (between: the whole frame at full range and "
+    "tiles around live tracks), and a name shown once `agree` recognitions of the track "
+    "say it. Reference: every tile on every frame, agree 1 (the defaults before). Found: "
+    "reference faces matched by a face of the same frame at IoU 0.5; extra: faces the "
+    "reference did not have; reference tracks found: tracks of the reference run 3 frames "
+    "or longer with at least one face found.",
+]
+
 #: (search_every, agree) runs of :func:`crowd_search`; the first is the reference
 #: (every tile on every frame, a name from one recognition: the defaults before).
 CROWD_RUNS = ((1, 1), (3, 1), (5, 1), (10, 1), (1, 2), (5, 2))
@@ -651,6 +662,9 @@ def main() -> None:
                             + f" saved {saved:.0%} |"
                         )
 
+        search_lines = []
+        if not args.skip_crowd and crowd.is_file():
+            search_lines = ["", *CROWD_SEARCH_INTRO, "", *crowd_search(data, tmp)]
         soak_lines = []
         if args.soak_frames:
             frames = [f.image for f in VideoFileSource(clip)]
@@ -686,6 +700,7 @@ def main() -> None:
         *header,
         *clip_rows,
         *crowd_rows,
+        *search_lines,
         *soak_lines,
         *browser_lines,
         *NOTES,

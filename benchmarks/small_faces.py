@@ -131,12 +131,69 @@ def rate(detect, frames, warmup: int = 3) -> float:
     return len(frames) / (time.perf_counter() - start)
 
 
+#: Heights the live-loop rows score (the sizes only the tiled search finds).
+LIVE_HEIGHTS = (20, 24, 32)
+
+
+def live_rows(sets, *, frames: int, hold: int) -> list[str]:
+    """The default detector through the live loop (tracking on, as `workbench live`
+    runs it): each placed frame held ``hold`` frames, so the same faces stay put, and
+    the search over every tile runs every ``search_every`` frames. Every processed
+    frame is scored; ``search_every=1`` is the baseline (every tile, every frame)."""
+    import tempfile
+
+    from workbench.embed import default_embedder
+    from workbench.gallery import Gallery
+    from workbench.live import Frame, IterableSource, LiveRecognizer
+    from workbench.live.loop import SEARCH_EVERY
+    from workbench.recognize import Recognizer
+
+    embedder = default_embedder()
+    lines = [
+        f"| search every | frame | {' | '.join(f'{h}' for h in LIVE_HEIGHTS)} | false/frame |",
+        "| ---: | --- |" + " ---: |" * (len(LIVE_HEIGHTS) + 1),
+    ]
+    with tempfile.TemporaryDirectory() as tmp, create_detector("mediapipe") as det:
+        gallery = Gallery(Path(tmp) / "g.sqlite", model_id=embedder.model_id)
+        rec = Recognizer(det, embedder, gallery)  # an empty gallery: nobody is named
+        for every in (1, SEARCH_EVERY):
+            for size in FRAME_SIZES:
+                cells, false = [], 0.0
+                for h in LIVE_HEIGHTS:
+                    placed = [f for f in sets[(h, size)][:frames] for _ in range(hold)]
+                    images = [Frame(f.image, time.monotonic(), i) for i, f in enumerate(placed)]
+                    found = {}
+                    source = IterableSource(images, lossless=True)
+
+                    def keep(result, found=found):
+                        found[result.frame_id] = result.detections
+
+                    with LiveRecognizer(source, rec, on_result=keep, search_every=every) as live:
+                        live.wait(timeout=600)
+                    s = score(placed, [found[i] for i in range(len(placed))])
+                    cells.append(f"{s.recall:.0%}")
+                    false += s.false_per_frame / len(LIVE_HEIGHTS)
+                lines.append(
+                    f"| {every} | {size[0]}x{size[1]} | {' | '.join(cells)} | {false:.2f} |"
+                )
+                print(lines[-1], file=sys.stderr, flush=True)
+        gallery.close()
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=25, help="frames per height and size")
     parser.add_argument("--mtcnn-frames", type=int, default=10)
     parser.add_argument("--speed-frames", type=int, default=200)
     parser.add_argument("--no-mtcnn", action="store_true")
+    parser.add_argument(
+        "--only-live",
+        type=int,
+        default=0,
+        metavar="HOLD",
+        help="just the default detector through the live loop, each frame held HOLD frames",
+    )
     args = parser.parse_args()
 
     bands = background_frames()
@@ -147,6 +204,18 @@ def main() -> None:
         for size in FRAME_SIZES
         for h in HEIGHTS
     }
+    if args.only_live:
+        import os
+
+        load0 = os.getloadavg()
+        lines = live_rows(sets, frames=args.frames, hold=args.only_live)
+        print(f"machine: {machine()}; load average before {load0}, after {os.getloadavg()}")
+        print(
+            f"\nrecall by face height (px) through the live loop, {args.frames} placed "
+            f"frames x 4 faces, each held {args.only_live} frames, every frame scored"
+        )
+        print("\n".join(lines))
+        return
     near = make_frames(args.speed_frames)
     empty = [
         f.image
