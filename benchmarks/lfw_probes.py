@@ -1,9 +1,11 @@
 """LFW View 2 probes of models the project does not ship: the face mesh for alignment,
 MobileFaceNet alone and fused with dlib's distance (issue 15 items 1 and 3).
 
-Neither model is a project asset yet, and their interpreter, ``ai-edge-litert``, is not a
-project dependency: install it where this script runs (``pip install ai-edge-litert``)
-and pass the model files. Where they come from:
+Last session's probes, kept to reproduce their figures. Both models are project assets
+now (``face_landmark``, ``mobilefacenet`` in :mod:`workbench.assets`) and
+``ai-edge-litert`` is a dependency; the MobileFaceNet fusion as shipped is measured by
+``benchmarks/lfw_fusion.py`` and ``benchmarks/lfw.py --fused`` (docs/benchmarks/lfw.md).
+This script still takes the model files by path. Where they come from:
 
 - ``face_landmark.tflite``: ``mediapipe/modules/face_landmark/`` in the
   ``mediapipe==0.10.21`` wheel (the wheel :mod:`workbench.assets` already caches for

@@ -20,8 +20,12 @@ In one run, with one MediaPipe detector, the Keras embedder and a temporary gall
 
 Writes a Markdown section to ``docs/benchmarks/live.md``.
 
+With ``--only-fused`` it measures only today's embedder against the fused one
+(:mod:`workbench.embed.fused`) on the clip, alternating, and prints the rows (recorded in
+docs/benchmarks/lfw.md) instead of writing live.md.
+
 Run: .venv/bin/python benchmarks/live.py [--person Colin_Powell] [--stills 20]
-         [--soak-frames 0] [--skip-crowd]
+         [--soak-frames 0] [--skip-crowd] [--only-fused]
 """
 
 from __future__ import annotations
