@@ -3,11 +3,11 @@
 Every write that changes what a search reads adds a row to the store's ``changes`` table
 in its own transaction (:func:`.store.log_change`). A process that learns another one
 committed (``PRAGMA data_version``, or a NOTIFY from PostgreSQL) reads, in one read
-transaction, the log rows after the last one it applied (:func:`read`), and only the
+transaction, the log rows after the last one it applied, and (:func:`read`), and only the
 rows those name: the faces added, the people added or renamed. :func:`apply` then makes
 the next snapshot from the current one: removals drop rows, additions append. A full
 reload is left for what the log cannot tell: it was trimmed past this process's position
-(:data:`.store.LOG_KEEP`), it went back, a row is damaged, or the schema changed.
+(``store.LOG_KEEP``), it went back, a row is damaged, or the schema changed.
 
 Applying is idempotent: a face the snapshot holds already is not added twice, a removal
 of what is not there does nothing, a rename reads the name the store holds now. So a
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from workbench.gallery import store
 from workbench.gallery.snapshot import Buffers, Snapshot
+from workbench.gallery.stores import GalleryStore
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,8 @@ class Read:
     vectors: np.ndarray  # (m, D) float32
 
 
-def read(conn, path, dim: int, p: Pending, known: dict[int, str]) -> Read:
-    """Inside the caller's read transaction: the people and faces ``p`` names.
+def read(st: GalleryStore, dim: int, p: Pending, known: dict[int, str]) -> Read:
+    """Inside the caller's read transaction on ``st``: the people and faces ``p`` names.
 
     Args:
         known: ``{person id: name}`` of the snapshot (an added face may belong to one).
@@ -112,8 +112,8 @@ def read(conn, path, dim: int, p: Pending, known: dict[int, str]) -> Read:
     Raises:
         GalleryError: a damaged row (as a full load would say).
     """
-    people = store.people_in(conn, path, ranges=p.people_ranges, ids=list(p.renamed))
-    face_ids, owners, vectors = store.faces_in(conn, path, dim, p.face_ranges, {**known, **people})
+    people = st.people_in(ranges=p.people_ranges, ids=list(p.renamed))
+    face_ids, owners, vectors = st.faces_in(dim, p.face_ranges, {**known, **people})
     return Read(people, face_ids, owners, vectors)
 
 

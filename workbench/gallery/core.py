@@ -29,6 +29,7 @@ from workbench.gallery import enroll as _enroll
 from workbench.gallery import lookalike as _lookalike
 from workbench.gallery import negatives as _negatives
 from workbench.gallery import portable as _portable
+from workbench.gallery import stores as _stores
 from workbench.gallery import unknowns as _unknowns
 from workbench.gallery import verdict as _verdict
 from workbench.gallery.calibrate import Calibration, ThresholdInfo
@@ -42,6 +43,7 @@ from workbench.gallery.search import (
     check_queries,
 )
 from workbench.gallery.snapshot import Buffers, Snapshot
+from workbench.gallery.stores import GalleryStore
 from workbench.gallery.types import Decision, FaceBatch, PersonInfo
 from workbench.gallery.unknowns import UnknownFace, UnknownsPolicy
 
@@ -56,13 +58,9 @@ DEFAULT_PATH = Path("reference_images") / "gallery.sqlite"
 #: Embedding size of dlib's ResNet, the only embedder so far.
 DEFAULT_DIM = 128
 
-#: Files up to this size get SQLite's full ``quick_check`` at open (it reads every page);
-#: bigger ones are still checked by the header and by reading every row's checksum.
-QUICK_CHECK_MAX_BYTES = 256 * 2**20
-
-#: Files up to this size get ``integrity_check`` instead, which also checks that the
-#: indexes (by name, by sha256) agree with their tables.
-INTEGRITY_CHECK_MAX_BYTES = 32 * 2**20
+#: Sizes up to which a file gets SQLite's structural checks at open (see :mod:`.stores`).
+QUICK_CHECK_MAX_BYTES = _stores.QUICK_CHECK_MAX_BYTES
+INTEGRITY_CHECK_MAX_BYTES = _stores.INTEGRITY_CHECK_MAX_BYTES
 
 
 #: Model ids of the fused embedder (:mod:`workbench.embed.fused`) start so.
@@ -149,10 +147,10 @@ class Gallery:
         #: People whose centroids lie this close are look-alikes: the margin applies
         #: between them and :meth:`look_alikes` reports them (:mod:`.lookalike`).
         self.lookalike_distance = _lookalike.LOOKALIKE_DISTANCE
-        self._conn = None
+        self._store: GalleryStore | None = None
         self._writing = False  # a write of this object is between BEGIN and publish
         self._verify = True  # rows carry checksums (schema 2)
-        self._conn = self._open(model_id, create, model_dim(model_id) if dim is None else dim)
+        self._store = self._open(model_id, create, model_dim(model_id) if dim is None else dim)
         # Past the threshold the index is read back from beside the file / the database.
         self._search.kept = annstore.KeptIndex(
             annstore.slot_for(self.path, self._url),
@@ -168,95 +166,44 @@ class Gallery:
 
     # ------------------------------------------------------------------ open / close
 
-    def _open(self, model_id: str | None, create: bool, dim: int):
+    def _open(self, model_id: str | None, create: bool, dim: int) -> GalleryStore:
+        def threshold() -> float:
+            return default_threshold(model_id)
+
         if self._url is not None:
-            return self._open_database(model_id, create, dim)
-        path = self.path
-        if path.is_dir():
-            raise GalleryError(f"{path}: expected a gallery file, but this is a folder")
-        try:
-            size = path.stat().st_size if path.exists() else None
-        except OSError as exc:
-            raise GalleryError(f"{path}: cannot read the gallery file: {exc}") from None
-        if not size:
-            if not create:
-                raise GalleryError(
-                    f"{path}: no gallery here (the file does not exist)"
-                    if size is None
-                    else f"{path}: expected a gallery, but the file is empty (0 bytes)"
-                )
-            if model_id is None:
-                raise GalleryError(f"{path}: creating a gallery needs a model_id, got None")
-            # False when another process created it first: then we open theirs.
-            store.create(path, model_id=model_id, dim=dim, threshold=default_threshold(model_id))
-        # A process killed mid-transaction leaves a hot journal, and the file may then be
-        # shorter than its (new) header says until SQLite rolls the journal back on the
-        # first read: check the header after that read, not before.
-        journal = path.with_name(path.name + "-journal")
-        hot_journal = journal.exists() and journal.stat().st_size > 0
-        if not hot_journal:
-            store.check_header(path)
-        conn = store.connect(path)
-        try:
-            meta = store.read_meta(conn, path)
-            if hot_journal:
-                store.check_header(path)
-            if model_id is not None and meta["model_id"] != model_id:
-                raise GalleryError(
-                    f"{path}: this gallery holds embeddings of model {meta['model_id']!r}, "
-                    f"but model {model_id!r} was asked for; re-enroll with that model "
-                    "or open the gallery with the model it was made with"
-                )
-            size = path.stat().st_size
-            if size <= QUICK_CHECK_MAX_BYTES:
-                store.quick_check(conn, path, full=size <= INTEGRITY_CHECK_MAX_BYTES)
-            self._verify = meta["schema_version"] != "1"
-            writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
-            if not self._verify:
-                # Schema 1 has no checksums: check its rows by what any write would have
-                # refused, then add checksums if this process may write the file.
-                store.load(conn, path, int(meta["dim"]), verify=False)
-                if writable:
-                    meta = store.migrate(conn, path, meta)
-                    self._verify = True
-            elif meta["schema_version"] != str(store.SCHEMA_VERSION) and writable:
-                meta = store.migrate(conn, path, meta)  # schema 2: add the new tables
-        except BaseException:
-            conn.close()
-            raise
+            st, meta = _stores.open_database(
+                self._url, model_id=model_id, create=create, dim=dim, threshold=threshold
+            )
+        else:
+            st, meta = _stores.open_file(
+                self.path, model_id=model_id, create=create, dim=dim, threshold=threshold
+            )
+        self._verify = meta["schema_version"] != "1"  # schema 1 (read-only): no checksums
         self.model_id: str = meta["model_id"]
         self.dim = int(meta["dim"])
         self._meta = meta
-        return conn
+        if self._url is not None:
+            # Told of other processes' writes by NOTIFY: a search asks the server only then.
+            self._listener = pgstore.Listener(self._url)
+        return st
 
-    def _open_database(self, model_id: str | None, create: bool, dim: int):
-        conn, meta = store.open_database(
-            self._url,
-            model_id=model_id,
-            create=create,
-            dim=dim,
-            threshold=default_threshold(model_id),
-        )
-        self.model_id = meta["model_id"]
-        self.dim = int(meta["dim"])
-        self._meta = meta
-        # Told of other processes' writes by NOTIFY: a search asks the server only then.
-        self._listener = pgstore.Listener(self._url)
-        return conn
+    @property
+    def _conn(self):
+        """The store's connection (``None`` once closed)."""
+        return None if self._store is None else self._store.conn
 
     def _load(self) -> None:
         """Read the whole file into a fresh snapshot (at open, and after another process
         wrote)."""
         # One read transaction: people, faces and meta agree.
-        with store.read_transaction(self._conn, self.path) as conn:
-            version = store.data_version(conn, self.path)
-            meta = store.read_meta(conn, self.path)
+        st = self._store_or_raise()
+        with st.read_transaction():
+            version = st.data_version()
+            meta = st.read_meta()
             logged = meta["schema_version"] == str(store.SCHEMA_VERSION)
-            position = store.newest_change(conn) if logged else 0
-            people, face_ids, owner_ids, vectors = store.load(
-                conn, self.path, self.dim, verify=self._verify
-            )
-            negatives = _negatives.load(conn, self.path, self.dim) if self._verify else {}
+            position = st.newest_change() if logged else 0
+            people, face_ids, owner_ids, vectors = st.load(self.dim, verify=self._verify)
+            negatives = _negatives.load(st.conn, self.path, self.dim) if self._verify else {}
         if meta["model_id"] != self.model_id or int(meta["dim"]) != self.dim:
             raise GalleryError(
                 f"{self.path}: the gallery's model changed on disk to {meta['model_id']!r} "
@@ -285,16 +232,16 @@ class Gallery:
         if not self._logged:
             return self._load()
         s = self._state
-        with store.read_transaction(self._conn, self.path) as conn:  # one state, as _load
-            version = store.data_version(conn, self.path)
-            meta = store.read_meta(conn, self.path)
-            rows = store.changes_since(conn, self.path, self._position)
-            pending = self._pending(rows, meta)
+        st = self._store_or_raise()
+        with st.read_transaction():  # one state, as _load
+            version = st.data_version()
+            meta = st.read_meta()
+            pending = self._pending(st.changes_since(self._position), meta)
             if pending is not None:
                 known = dict(zip(s.person_ids.tolist(), s.people, strict=True))
-                got = _changes.read(conn, self.path, self.dim, pending, known)
+                got = _changes.read(st, self.dim, pending, known)
                 negatives = (
-                    _negatives.load(conn, self.path, self.dim) if pending.negatives else None
+                    _negatives.load(st.conn, self.path, self.dim) if pending.negatives else None
                 )
         if pending is None:
             return self._load()
@@ -341,29 +288,29 @@ class Gallery:
         if listener is not None and not listener.changed.is_set():
             return self._state  # no NOTIFY since the last look: nothing changed
         with self._lock:
-            conn = self._conn_or_raise()
+            st = self._store_or_raise()
             if listener is not None:
-                return self._fresh_database(conn, listener)
-            if store.data_version(conn, self.path) != self._data_version:
+                return self._fresh_database(st, listener)
+            if st.data_version() != self._data_version:
                 self._load_changes()
             return self._state
 
-    def _fresh_database(self, conn, listener: pgstore.Listener) -> Snapshot:
+    def _fresh_database(self, st: GalleryStore, listener: pgstore.Listener) -> Snapshot:
         """PostgreSQL: ask the server only after a NOTIFY. With the server gone, searches
         go on from the last snapshot, the loss is said once (:attr:`store_problem`, a
         warning) and a new connection is tried at most every second."""
         listener.changed.clear()  # before asking: a NOTIFY after this sets it again
         try:
-            if conn.broken:
+            if st.broken:
                 if time.monotonic() < self._retry_at:
                     listener.changed.set()
                     return self._state
                 self._reconnect()
                 self._load()
-            elif store.data_version(conn, self.path) != self._data_version:
+            elif st.data_version() != self._data_version:
                 self._load_changes()
         except GalleryError as exc:
-            if not self._conn.broken:
+            if not st.broken:
                 raise  # the server answered: a real error, not a lost connection
             self._retry_at = time.monotonic() + 1.0
             listener.changed.set()  # look again on the next search
@@ -381,10 +328,7 @@ class Gallery:
 
     def _reconnect(self) -> None:
         """A new connection in place of a broken one (raises GalleryError while down)."""
-        fresh = pgstore.PgConnection(self._url, connect_timeout=2.0)
-        old, self._conn = self._conn, fresh
-        with contextlib.suppress(Exception):
-            old.close()
+        self._store_or_raise().reconnect(self._url)
 
     @property
     def store_problem(self) -> str | None:
@@ -395,9 +339,9 @@ class Gallery:
         """
         return self._store_problem
 
-    def _stale(self, conn) -> bool:
+    def _stale(self) -> bool:
         """Inside a write transaction: has another connection committed since our load?"""
-        return store.data_version(conn, self.path) != self._data_version
+        return self._store_or_raise().data_version() != self._data_version
 
     def _publish(self, names: tuple[str, ...]) -> None:
         face_ids, owners, vectors, sq = self._buffers.views()
@@ -427,9 +371,9 @@ class Gallery:
             if self._listener is not None:
                 self._listener.close()
                 self._listener = None
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     def __enter__(self) -> Gallery:
         return self
@@ -444,10 +388,13 @@ class Gallery:
             f"faces={s.n}, threshold={float(self._meta['threshold']):.3f})"
         )
 
-    def _conn_or_raise(self):
-        if self._conn is None:
+    def _store_or_raise(self) -> GalleryStore:
+        if self._store is None:
             raise GalleryError(f"{self.path}: the gallery is closed")
-        return self._conn
+        return self._store
+
+    def _conn_or_raise(self):
+        return self._store_or_raise().conn
 
     # ------------------------------------------------------------------ reading
 
@@ -487,7 +434,7 @@ class Gallery:
     def list_people(self) -> list[PersonInfo]:
         """Every person with the number of faces, in enrollment order."""
         with self._lock:
-            rows = store.people_counts(self._conn_or_raise(), self.path)
+            rows = self._store_or_raise().people_counts()
         return [PersonInfo(name, n, created) for name, n, created in rows]
 
     def people_frame(self):
@@ -507,14 +454,14 @@ class Gallery:
         """Enrolled faces (all, or one person's), without embeddings, by id."""
         name = None if name is None else lookup_name(name)
         with self._lock:
-            return store.face_records(self._conn_or_raise(), self.path, name)
+            return self._store_or_raise().face_records(name)
 
     def stored_photos(self, name: str) -> list[Path]:
         """Photos of ``name`` that the workbench itself saved (the enroll panel's
         captures and uploads): :meth:`remove_person` deletes these, and only these."""
         name = lookup_name(name)
         with self._lock:
-            return [Path(p) for p in store.stored_sources(self._conn_or_raise(), self.path, name)]
+            return [Path(p) for p in self._store_or_raise().stored_sources(name)]
 
     def embeddings(self) -> tuple[np.ndarray, list[str]]:
         """``((n, D) float32 copy of every embedding, owner name of each row)``."""
@@ -652,18 +599,19 @@ class Gallery:
         # Every batch is checked before the transaction starts: all or nothing.
         prepared = [_batches.prepare(batch, self.dim) for batch in batches]
         with self.writer() as conn:
+            st = self._store_or_raise()
             created = store.now()
             new_ids: list[list[int]] = []
             new_people: list[tuple[int, str]] = []
             appended = []
-            with store.transaction(conn, self.path):
-                stale = self._stale(conn)
-                next_pid = store.next_id(conn, "people")
-                next_fid = store.next_id(conn, "faces")
+            with st.transaction():
+                stale = self._stale()
+                next_pid = st.next_id("people")
+                next_fid = st.next_id("faces")
                 held, folders, face_rows = {}, None, []
                 if skip_known is not None:
                     digests = sorted({h for _, _, c in prepared for h in c[1] if h})
-                    held = store.sha256_holders(conn, self.path, digests)
+                    held = st.sha256_holders(digests)
                     skip_known.update(held)
                 for name, vecs, cols in prepared:
                     if held:
@@ -673,11 +621,11 @@ class Gallery:
                     if not vecs.shape[0]:
                         new_ids.append([])
                         continue
-                    row = store.person_row(conn, name)
+                    row = st.person_row(name)
                     if row is None:
-                        folders = self._check_case(conn, name, folders)
+                        folders = self._check_case(name, folders)
                         pid, next_pid = next_pid, next_pid + 1
-                        store.insert_person(conn, pid, name, created)
+                        st.insert_person(pid, name, created)
                         new_people.append((pid, name))
                     else:
                         pid = row[0]
@@ -693,14 +641,12 @@ class Gallery:
                     appended.append((pid, np.array(ids, np.int64), vecs))
                 if appended:
                     # One insert (one log row) for the transaction's faces, ids ascending.
-                    store.insert_faces(conn, face_rows, np.concatenate([a[2] for a in appended]))
+                    st.insert_faces(face_rows, np.concatenate([a[2] for a in appended]))
                 if new_people:
-                    store.log_change(
-                        conn, "people", first_id=new_people[0][0], last_id=new_people[-1][0]
-                    )
+                    st.log_change("people", first_id=new_people[0][0], last_id=new_people[-1][0])
                 if inside is not None:
                     inside(conn)
-                position = store.newest_change(conn)
+                position = st.newest_change()
             if stale:
                 self._load_changes()  # the log's rows since our snapshot, ours among them
             else:
@@ -710,12 +656,12 @@ class Gallery:
                 _calibrate.refresh(self)
         return new_ids
 
-    def _check_case(self, conn, name: str, folders: dict | None) -> dict:
+    def _check_case(self, name: str, folders: dict | None) -> dict:
         """Inside a write that creates ``name``: refuse it if an enrolled person's name
         differs only by case (one folder on macOS and Windows). ``folders``: the folder
         keys of this transaction so far (read from the file once per transaction)."""
         if folders is None:
-            folders = {folder_key(n): n for n in store.person_names(conn, self.path)}
+            folders = {folder_key(n): n for n in self._store_or_raise().person_names()}
         other = folders.get(folder_key(name))
         if other is not None and other != name:
             raise InvalidNameError(
@@ -748,11 +694,11 @@ class Gallery:
             GalleryError: the gallery is closed (or its server is still gone).
         """
         with self._lock:
-            conn = self._conn_or_raise()
-            if self._listener is not None and conn.broken:
+            st = self._store_or_raise()
+            if st.broken:
                 self._reconnect()  # the server came back since: write on a new connection
                 self._load()
-                conn = self._conn
+            conn = st.conn
             self._writing = True
             try:
                 yield conn
@@ -778,18 +724,19 @@ class Gallery:
             GalleryError: no person ``old``, or ``new`` is taken.
         """
         old, new = lookup_name(old), validate_name(new)
-        with self.writer() as conn:
-            with store.transaction(conn, self.path):
-                stale = self._stale(conn)
-                pid, created = store.existing_person(conn, self.path, old, "rename")
-                if new != old and store.person_row(conn, new) is not None:
+        with self.writer():
+            st = self._store_or_raise()
+            with st.transaction():
+                stale = self._stale()
+                pid, created = st.existing_person(old, "rename")
+                if new != old and st.person_row(new) is not None:
                     raise GalleryError(
                         f"{self.path}: cannot rename {old!r} to {new!r}: that name is taken"
                     )
                 if folder_key(new) != folder_key(old):
-                    self._check_case(conn, new, None)
-                store.rename_person(conn, pid, new, created)
-                position = store.newest_change(conn)
+                    self._check_case(new, None)
+                st.rename_person(pid, new, created)
+                position = st.newest_change()
             if stale:
                 self._load_changes()
                 return
@@ -813,12 +760,13 @@ class Gallery:
             GalleryError: no such person.
         """
         name = lookup_name(name)
-        with self.writer() as conn:
-            with store.transaction(conn, self.path):
-                stale = self._stale(conn)
-                pid, _ = store.existing_person(conn, self.path, name, "remove")
-                n, photos = store.delete_person(conn, pid)
-                position = store.newest_change(conn)
+        with self.writer():
+            st = self._store_or_raise()
+            with st.transaction():
+                stale = self._stale()
+                pid, _ = st.existing_person(name, "remove")
+                n, photos = st.delete_person(pid)
+                position = st.newest_change()
             if stale:
                 self._load_changes()
                 self._search.after_removal(None, self.decision, self._latest)
@@ -839,13 +787,14 @@ class Gallery:
         Raises:
             GalleryError: no such face.
         """
-        with self.writer() as conn:
-            with store.transaction(conn, self.path):
-                stale = self._stale(conn)
-                removed = store.delete_face(conn, int(face_id))
+        with self.writer():
+            st = self._store_or_raise()
+            with st.transaction():
+                stale = self._stale()
+                removed = st.delete_face(int(face_id))
                 if removed is None:
                     raise GalleryError(f"{self.path}: no face with id {face_id} to remove")
-                position = store.newest_change(conn)
+                position = st.newest_change()
             if stale:
                 self._load_changes()
                 self._search.after_removal(None, self.decision, self._latest)
@@ -890,8 +839,8 @@ class Gallery:
         Raises:
             GalleryError: the store refused (e.g. not the tables' owner).
         """
-        with self.writer() as conn:
-            store.purge(conn, self.path)
+        with self.writer():
+            self._store_or_raise().purge()
 
     @property
     def keeps_removed_bytes(self) -> bool:
@@ -907,9 +856,10 @@ class Gallery:
         moves = {str(k): str(v) for k, v in moves.items()}
         if not moves:
             return 0
-        with self.writer() as conn:
-            with store.transaction(conn, self.path):
-                n = store.move_sources(conn, moves)
+        with self.writer():
+            st = self._store_or_raise()
+            with st.transaction():
+                n = st.move_sources(moves)
             # Sources are not part of the in-memory snapshot: nothing to mirror.
         return n
 
@@ -953,8 +903,9 @@ class Gallery:
                 f"threshold: {integrity.threshold_problem(items['threshold'])}"
             )
         with self.writer() as conn:
-            with store.transaction(conn, self.path):
-                store.write_meta(conn, items)
+            st = self._store_or_raise()
+            with st.transaction():
+                st.write_meta(items)
                 result = None if inside is None else inside(conn)
             self._meta = {**self._meta, **items}
         return result
@@ -962,7 +913,7 @@ class Gallery:
     def sha256_known(self, digests: Iterable[str]) -> dict[str, str]:
         """Which of ``digests`` are enrolled already, mapped to the person holding each."""
         with self._lock:
-            return store.sha256_holders(self._conn_or_raise(), self.path, list(digests))
+            return self._store_or_raise().sha256_holders(list(digests))
 
     # ------------------------------------------------------------------ unknowns
     # Faces nobody could name; the code lives in unknowns.py.

@@ -325,6 +325,23 @@ class PgConnection:
         return created
 
 
+def purge(conn: PgConnection, where: str) -> None:
+    """``VACUUM (FULL)`` of every gallery table, then a ``CHECKPOINT`` where allowed
+    (outside any transaction; see ``Gallery.purge`` for what it guarantees).
+
+    Raises:
+        GalleryError: the server refused (e.g. not the tables' owner).
+    """
+    try:
+        conn.execute(f"VACUUM (FULL) {', '.join(_ALL_TABLES[1:])}")
+    except PgError as exc:
+        raise GalleryError(f"{where}: cannot purge the gallery: {exc}") from None
+    try:
+        conn.execute("CHECKPOINT")
+    except PgError:
+        pass  # needs pg_checkpoint rights: the table files are rewritten anyway
+
+
 class Listener:
     """Waits for ``NOTIFY workbench_gallery`` on its own connection in a daemon thread and
     sets :attr:`changed`; a search then asks the database only when told something changed.

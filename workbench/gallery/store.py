@@ -800,10 +800,9 @@ def _face(row: tuple, names: dict[int, str]) -> str:
 
 
 def data_version(conn: sqlite3.Connection, path: Path) -> int:
-    """``PRAGMA data_version``: changes whenever another connection commits (~10 us)."""
+    """``PRAGMA data_version``: changes whenever another connection commits (~10 us).
+    (PostgreSQL's counterpart: :meth:`.stores.PgStore.data_version`.)"""
     try:
-        if isinstance(conn, pgstore.PgConnection):
-            return conn.data_version()
         return int(conn.execute("PRAGMA data_version").fetchone()[0])
     except ERRORS as exc:
         raise _err(path, "read the gallery", exc) from None
@@ -851,25 +850,15 @@ def read_transaction(conn: sqlite3.Connection, path: Path) -> Iterator[sqlite3.C
 
 
 def purge(conn: sqlite3.Connection, path: Path) -> None:
-    """Rewrite the store so removed rows leave no bytes in its files (outside any
-    transaction): ``VACUUM`` for SQLite; ``VACUUM (FULL)`` of every gallery table, then a
-    ``CHECKPOINT`` where allowed, for PostgreSQL (see ``Gallery.purge``).
+    """``VACUUM`` the file (outside any transaction): ``secure_delete`` has overwritten
+    removed rows at their commit already; the file shrinks. (PostgreSQL's counterpart:
+    :func:`.pgstore.purge`.)
 
     Raises:
-        GalleryError: the store refused (e.g. not the tables' owner).
+        GalleryError: SQLite refused.
     """
-    postgres = isinstance(conn, pgstore.PgConnection)
-    if not postgres:
-        statements = ["VACUUM"]
-    else:
-        tables = "people, faces, unknowns, negatives, unknown_groups"
-        statements = [f"VACUUM (FULL) {tables}"]
     try:
-        for sql in statements:
-            conn.execute(sql)
-        if postgres:
-            with contextlib.suppress(*ERRORS):  # needs pg_checkpoint rights
-                conn.execute("CHECKPOINT")
+        conn.execute("VACUUM")
     except ERRORS as exc:
         raise GalleryError(f"{path}: cannot purge the gallery: {exc}") from None
 
