@@ -374,6 +374,33 @@ def main() -> None:
                 f"{dl} + {ml}, {form}, per-fold weight", None, chips, cost_ms, {"w": ws}, correct
             )
 
+    # A cascade (a lead, not built): dlib decides alone unless its distance falls within
+    # ``band`` of its threshold; only those pairs pay for MobileFaceNet and are decided by
+    # the fused embedder's distance (both thresholds chosen on the other folds).
+    from workbench.embed.fused import FusedEmbedder
+
+    fused_v = FusedEmbedder(dlib=_Id(), mobilefacenet=_Id()).fuse(ev["dlib"], ev["mfn + flip"])
+    d_dlib, d_fused = pair_d(ev["dlib"], ia, ib), pair_d(fused_v, ia, ib)
+    for band in (0.05, 0.1, 0.15):
+        correct = np.empty(len(same), bool)
+        share = []
+        for f in np.unique(folds):
+            tr = folds != f
+            td, _ = best_threshold(d_dlib[tr], same[tr])
+            tf, _ = best_threshold(d_fused[tr], same[tr])
+            near = np.abs(d_dlib[~tr] - td) < band
+            said = np.where(near, d_fused[~tr] <= tf, d_dlib[~tr] <= td)
+            correct[~tr] = said == same[~tr]
+            share.append(near.mean())
+        record(
+            f"cascade: dlib, the fused distance within {band} of dlib's threshold",
+            None,
+            f"1 dlib + mfn on {np.mean(share):.1%} of pairs",
+            dlib_ms + np.mean(share) * mfn_ms,
+            {"share_mfn": float(np.mean(share))},
+            correct,
+        )
+
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores; load {os.getloadavg()}; "
         f"{len(same)} pairs, {len(np.unique(folds))} folds"
