@@ -238,8 +238,7 @@ class Gallery:
             meta = st.read_meta()
             pending = self._pending(st.changes_since(self._position), meta)
             if pending is not None:
-                known = dict(zip(s.person_ids.tolist(), s.people, strict=True))
-                got = _changes.read(st, self.dim, pending, known)
+                got = _changes.read(st, self.dim, pending, s)
                 negatives = (
                     _negatives.load(st.conn, self.path, self.dim) if pending.negatives else None
                 )
