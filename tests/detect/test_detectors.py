@@ -344,6 +344,19 @@ def test_auto_near_expected_faces_finds_the_crowds_faces_with_few_calls(crowd_st
     assert len(only_frame) < len(near)
 
 
+def test_auto_searches_every_tile_when_the_expected_faces_are_not_there(crowd_start):
+    """Expected faces where frame 3 has none (frame 0's boxes moved up into the arches):
+    the hint is wrong, so the search falls back to every tile and finds what it finds."""
+    with create_detector("mediapipe") as det:
+        reference = det.detect(crowd_start[3])
+        previous = det.detect(crowd_start[0]).xyxy
+        wrong = previous - np.array([0, 400, 0, 400], np.float32)
+        assert (wrong[:, 3] > 0).all()
+        faces = det.detect(crowd_start[3], near=wrong)
+    assert len(reference) >= 5
+    np.testing.assert_allclose(faces.xyxy, reference.xyxy)
+
+
 def test_tiled_in_video_mode_keeps_timestamps(lfw_dir):
     path = lfw_dir / "AJ_Cook" / "AJ_Cook_0001.jpg"
     with create_detector("mediapipe", range="tiled", running_mode="video") as det:

@@ -615,7 +615,7 @@ class LiveRecognizer:
         )
 
     def _expected_faces(self) -> np.ndarray | None:
-        """The live tracks' boxes when this frame's small-face search may narrow to them,
+        """The recent tracks' boxes when this frame's small-face search may narrow to them,
         else ``None`` (a full search: every ``search_every``-th frame, the first, and
         whenever tracking is off or the detector cannot narrow)."""
         tracker = self.tracker
@@ -625,7 +625,10 @@ class LiveRecognizer:
             return None
         if not getattr(self.recognizer, "searches_near", False):
             return None
-        return np.array([t.box for t in tracker.tracks], np.float32).reshape(-1, 4)
+        # Tracks seen in one of the last two frames: a track missed for longer is likely
+        # gone, and the detector searches every tile when most expected faces are missing.
+        recent = [t.box for t in tracker.tracks if tracker.step - t.last_seen <= 1]
+        return np.array(recent, np.float32).reshape(-1, 4)
 
     def _fail(self, exc: BaseException) -> None:
         """Record the first thread exception and bring the whole loop down."""
