@@ -85,6 +85,31 @@ def view_of(yaw: float | None) -> str | None:
     return "turned left" if yaw < 0 else "turned right"
 
 
+def count_views(yaws) -> dict[str, int]:
+    """How many of ``yaws`` (degrees; ``None``/NaN skipped) are each of :data:`VIEWS`.
+
+    Example:
+        >>> count_views([1.0, -20.0, None, 4.0])
+        {'frontal': 2, 'turned left': 1, 'turned right': 0}
+    """
+    counts = dict.fromkeys(VIEWS, 0)
+    for yaw in yaws:
+        view = view_of(yaw)
+        if view is not None:
+            counts[view] += 1
+    return counts
+
+
+def views_hint(counts: dict[str, int]) -> str | None:
+    """``"2 frontal, 1 turned left; add a photo turned right"`` when a turned view is
+    missing from ``counts`` (:func:`count_views`), else ``None``."""
+    missing = [v for v in VIEWS[1:] if not counts.get(v)]
+    if not missing:
+        return None
+    have = ", ".join(f"{c} {v}" for v, c in counts.items() if c) or "no view known"
+    return f"{have}; add a photo {' and one '.join(missing)}"
+
+
 @dataclass(frozen=True)
 class FaceMeshes:
     """The mesh of each face of one image, in the detections' order.

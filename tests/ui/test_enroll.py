@@ -440,3 +440,30 @@ def test_folder_photo_with_two_faces_waits_for_a_click(
     assert len(gallery.faces("Hugo")) == 2
     with pytest.raises(InvalidArgumentError, match="no folder photo is waiting"):
         panel.pick_held(0)
+
+
+def test_pending_photos_say_which_turned_view_is_missing(panel, lfw_dir, uploaded):
+    """George W Bush frontal (0006) and turned towards the image's left (0004): the panel
+    asks for a photo turned right before enrolling; with the mirror image of 0004 it
+    stops asking."""
+    import numpy as np
+
+    from workbench.images import load_image
+
+    frontal, turned = (lfw_dir / "George_W_Bush" / f"George_W_Bush_000{i}.jpg" for i in (6, 4))
+    panel.upload.value = (uploaded(frontal), uploaded(turned))
+    assert [p.yaw is not None for p in panel.pending] == [True, True]
+    assert "views: 1 frontal, 1 turned left; add a photo turned right" in (
+        panel.pending_label.value
+    )
+    panel.add_photo(np.ascontiguousarray(load_image(turned)[:, ::-1]), origin="mirror")
+    assert panel.pending[-1].yaw > 25
+    assert "views:" not in panel.pending_label.value
+    panel.name.value = "George W Bush"
+    panel.enroll_button.click()
+    assert panel.errors.last is None, panel.errors.last
+    assert panel.last_summary.views()["George W Bush"] == {
+        "frontal": 1,
+        "turned left": 1,
+        "turned right": 1,
+    }

@@ -113,29 +113,26 @@ class EnrollSummary:
 
     def views(self) -> dict[str, dict[str, int]]:
         """Per person with known yaws, how many faces of this enrollment are frontal,
-        turned left and turned right (:func:`workbench.mesh.view_of`)."""
-        from workbench.mesh import VIEWS, view_of
+        turned left and turned right (:func:`workbench.mesh.count_views`)."""
+        from workbench.mesh import count_views
 
-        out: dict[str, dict[str, int]] = {}
+        yaws: dict[str, list[float]] = {}
         for (person, _), yaw in zip(self.enrolled, self.yaws, strict=False):
-            view = view_of(yaw)
-            if view is not None:
-                out.setdefault(person, dict.fromkeys(VIEWS, 0))[view] += 1
-        return out
+            if yaw is not None:
+                yaws.setdefault(person, []).append(yaw)
+        return {person: count_views(ys) for person, ys in yaws.items()}
 
     def view_hints(self) -> list[str]:
         """One line per person missing a turned view: a face seen turned away is named
         far more often when the person was also enrolled turned (``benchmarks/pose.py``:
         faces at 25 degrees or more named right 68% -> 83% with 3 photos)."""
+        from workbench.mesh import views_hint
+
         hints = []
-        for person, n in self.views().items():
-            missing = [v for v in ("turned left", "turned right") if not n[v]]
-            if missing:
-                have = ", ".join(f"{c} {v}" for v, c in n.items() if c) or "none"
-                hints.append(
-                    f"{person}: {have}; add a photo {' and one '.join(missing)} so "
-                    f"{person} is named when turned away"
-                )
+        for person, counts in self.views().items():
+            hint = views_hint(counts)
+            if hint:
+                hints.append(f"{person}: {hint} so {person} is named when turned away")
         return hints
 
     @property

@@ -57,6 +57,7 @@ class Photo:
         quality: one-line verdict of :func:`workbench.ui.common.face_quality`.
         usable: exactly one good face, or the face picked of several is good.
         face: the face picked when there are several (an index into ``detections``).
+        yaw: that face's yaw in degrees (:mod:`workbench.mesh`), ``None`` when unknown.
     """
 
     image: np.ndarray
@@ -67,6 +68,7 @@ class Photo:
     quality: str
     usable: bool
     face: int | None = None
+    yaw: float | None = None
 
     @property
     def needs_pick(self) -> bool:
@@ -248,12 +250,23 @@ class EnrollPanel:
         if len(detections) > 1:
             text = f"{len(detections)} faces found: click the face to enroll"
         photo = Photo(image, data, suffix, origin, detections, text, usable)
+        if len(detections) == 1:
+            photo.yaw = self._yaw(photo)
         self.pending.append(photo)
         self._show_photo(photo)
         self.retake_button.disabled = False
         self._show_picker()
         self._update_pending()
         return photo
+
+    def _yaw(self, photo: Photo) -> float | None:
+        """The chosen face's yaw, when the recognizer can tell it (its face mesh)."""
+        yaw_of = getattr(self.recognizer, "yaw", None)
+        one = photo.face if photo.face is not None else 0
+        if not callable(yaw_of) or not len(photo.detections):
+            return None
+        yaw = float(yaw_of(photo.image, photo.detections[[one]])[0])
+        return yaw if np.isfinite(yaw) else None
 
     def _show_photo(self, photo: Photo) -> None:
         """The preview (the face, or the whole photo while no face is chosen) and the
@@ -284,6 +297,7 @@ class EnrollPanel:
         text, photo.usable = face_quality(photo.image, photo.detections[[photo.face]])
         rank = left_to_right(photo.detections).index(photo.face) + 1
         photo.quality = f"face {rank} of {n} from the left: {text}"
+        photo.yaw = self._yaw(photo)
         self._show_photo(photo)
         self._show_picker()
         self._update_pending()
@@ -383,6 +397,14 @@ class EnrollPanel:
             text += f", {waiting} waiting for you to click the face to enroll"
         if bad:
             text += f", {bad} without a good face (skipped)"
+        if good:
+            from workbench.mesh import count_views, views_hint
+
+            # Turned views: a face seen turned away is named far more often with them
+            # (benchmarks/pose.py), so the panel asks for the side that is missing.
+            hint = views_hint(count_views(p.yaw for p in self.pending if p.usable))
+            if hint:
+                text += f"; views: {hint}"
         self.pending_label.value = text
         self._validated_name()
         self._update_enroll_button()
