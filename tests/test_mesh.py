@@ -71,6 +71,16 @@ def test_mtcnn_boxes_and_two_passes_give_the_same_pose(lfw_dir, mtcnn_detector, 
     assert abs(one.yaw[0] - two.yaw[0]) < 8
 
 
+def test_a_degenerate_box_gives_no_pose_instead_of_an_error(lfw_dir, mesh):
+    faces = FaceDetections(
+        np.array([[10, 10, 10, 10]], np.float32),
+        np.ones(1, np.float32),
+        np.full((1, 5, 2), 10, np.float32),
+    )
+    meshes = mesh.run(load_image(lfw_dir / FRONTAL), faces)
+    assert len(meshes) == 1 and np.isnan(meshes.yaw[0]) and meshes.scores[0] == 0
+
+
 def test_no_faces_give_an_empty_result(lfw_dir, mesh):
     meshes = mesh.run(load_image(lfw_dir / FRONTAL), FaceDetections.empty())
     assert len(meshes) == 0 and meshes.keypoints.shape == (0, 5, 2)

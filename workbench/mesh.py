@@ -302,6 +302,10 @@ class FaceMesh:
             self._load()
             for i in range(n):
                 roi = roi_from_box(detections.xyxy[i], detections.keypoints[i])
+                if not np.isfinite(roi).all() or roi[2] < 2:
+                    # A degenerate box has no crop to run on: no mesh, no pose.
+                    points[i], scores[i], angles[i] = np.nan, 0.0, np.nan
+                    continue
                 pts, score = self._infer(image, roi)
                 if self.passes == 2:
                     pts, score = self._infer(image, roi_from_mesh(pts))
