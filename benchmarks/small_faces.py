@@ -135,7 +135,7 @@ def rate(detect, frames, warmup: int = 3) -> float:
 LIVE_HEIGHTS = (20, 24, 32)
 
 
-def live_rows(sets, *, frames: int, hold: int) -> list[str]:
+def live_rows(sets, *, frames: int, hold: int, everies=None) -> list[str]:
     """The default detector through the live loop (tracking on, as `workbench live`
     runs it): each placed frame held ``hold`` frames, so the same faces stay put, and
     the search over every tile runs every ``search_every`` frames. Every processed
@@ -156,7 +156,7 @@ def live_rows(sets, *, frames: int, hold: int) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp, create_detector("mediapipe") as det:
         gallery = Gallery(Path(tmp) / "g.sqlite", model_id=embedder.model_id)
         rec = Recognizer(det, embedder, gallery)  # an empty gallery: nobody is named
-        for every in (1, SEARCH_EVERY):
+        for every in everies or (1, SEARCH_EVERY):
             for size in FRAME_SIZES:
                 cells, false = [], 0.0
                 for h in LIVE_HEIGHTS:
@@ -194,6 +194,11 @@ def main() -> None:
         metavar="HOLD",
         help="just the default detector through the live loop, each frame held HOLD frames",
     )
+    parser.add_argument(
+        "--live-every",
+        default=None,
+        help="with --only-live: search_every values, comma-separated (default: 1, the loop's)",
+    )
     args = parser.parse_args()
 
     bands = background_frames()
@@ -208,7 +213,8 @@ def main() -> None:
         import os
 
         load0 = os.getloadavg()
-        lines = live_rows(sets, frames=args.frames, hold=args.only_live)
+        everies = [int(v) for v in args.live_every.split(",")] if args.live_every else None
+        lines = live_rows(sets, frames=args.frames, hold=args.only_live, everies=everies)
         print(f"machine: {machine()}; load average before {load0}, after {os.getloadavg()}")
         print(
             f"\nrecall by face height (px) through the live loop, {args.frames} placed "
