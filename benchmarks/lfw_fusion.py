@@ -401,6 +401,34 @@ def main() -> None:
             correct,
         )
 
+    # The cascade as built (workbench/cascade.py): dlib's threshold is not fit on the
+    # folds but the fused one's times the ratio of the two priors (one person, the
+    # default target), as a fused gallery derives it; the band is CASCADE_BAND.
+    from workbench.cascade import CASCADE_BAND, threshold_ratio
+    from workbench.gallery.calibrate import DEFAULT_TARGET_FAR
+
+    model_id = FusedEmbedder().model_id
+    ratio = threshold_ratio(1, DEFAULT_TARGET_FAR, model_id=model_id)
+    for band in sorted({0.05, CASCADE_BAND}):
+        correct = np.empty(len(same), bool)
+        share = []
+        for f in np.unique(folds):
+            tr = folds != f
+            tf, _ = best_threshold(d_fused[tr], same[tr])
+            td = tf * ratio
+            near = np.abs(d_dlib[~tr] - td) <= band
+            said = np.where(near, d_fused[~tr] <= tf, d_dlib[~tr] <= td)
+            correct[~tr] = said == same[~tr]
+            share.append(near.mean())
+        record(
+            f"cascade as built: band {band}, dlib's threshold = fused x {ratio:.4f} (priors)",
+            None,
+            f"1 dlib + mfn on {np.mean(share):.1%} of pairs",
+            dlib_ms + np.mean(share) * mfn_ms,
+            {"share_mfn": float(np.mean(share)), "ratio": ratio},
+            correct,
+        )
+
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores; load {os.getloadavg()}; "
         f"{len(same)} pairs, {len(np.unique(folds))} folds"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.augment import ENROLL_AUGMENT, Augment
+from workbench.cascade import CASCADE_BAND
 from workbench.detect.base import as_rgb
 from workbench.detect.mediapipe_detector import Range
+from workbench.errors import InvalidArgumentError
 from workbench.faces import UNKNOWN, FaceDetections
 from workbench.images import ImageInput
 from workbench.pipeline import (
@@ -113,6 +116,10 @@ class Recognizer:
             (:data:`MIN_FACE_PX`; 0 names every face).
         mesh: the :class:`workbench.mesh.FaceMesh` that tells a face's yaw
             (:meth:`yaw`); the process's shared one if omitted.
+        cascade_band: with the fused embedder and a gallery, MobileFaceNet runs only
+            for faces whose dlib distance lies within this band of dlib's threshold
+            (:mod:`workbench.cascade`; and for the unknowns kept); ``None`` runs both
+            models on every face.
 
     The recognizer does not own its parts: closing them is the caller's job (or use
     :func:`open_recognizer`).
@@ -127,7 +134,16 @@ class Recognizer:
         enroll_augment: Augment | None = None,
         min_face_px: float = MIN_FACE_PX,
         mesh: FaceMesh | None = None,
+        cascade_band: float | None = CASCADE_BAND,
     ) -> None:
+        if cascade_band is not None and not (
+            math.isfinite(float(cascade_band)) and float(cascade_band) >= 0
+        ):
+            raise InvalidArgumentError(f"cascade_band must be >= 0 or None, got {cascade_band!r}")
+        self.cascade_band = None if cascade_band is None else float(cascade_band)
+        #: Faces through the cascade and how many of them MobileFaceNet saw (decided /
+        #: completed for keeping), for the benchmarks.
+        self.cascade_counts = {"faces": 0, "second": 0, "complete": 0}
         self.detector = detector
         self.mesh = mesh
         self._mesh_problem: str | None = None
@@ -201,6 +217,58 @@ class Recognizer:
                 self._mesh_problem = str(exc)
         return np.full(len(detections), np.nan, np.float32)
 
+    @property
+    def cascade_active(self) -> bool:
+        """Whether :meth:`embed_identify` runs the cascade (fused embedder, a gallery, a
+        band)."""
+        from workbench.embed.fused import FusedEmbedder
+
+        return (
+            self.cascade_band is not None
+            and self.gallery is not None
+            and isinstance(self.embedder, FusedEmbedder)
+        )
+
+    def embed_identify(
+        self, image: ImageInput, detections: FaceDetections, *, chips: np.ndarray | None = None
+    ) -> tuple[np.ndarray, list[Match]]:
+        """``(embeddings, matches)`` of the given faces: :meth:`embed` then
+        :meth:`identify`, or the cascade (:attr:`cascade_active`) whose embeddings of
+        faces MobileFaceNet did not see hold zeros in its part (never a face kept as an
+        unknown: :class:`workbench.cascade.CascadeResult`)."""
+        if not self.cascade_active:
+            if chips is not None and not needs_photo(self.embedder):
+                embeddings = embed_chips(chips, embedder=self.embedder)
+            else:
+                embeddings = self.embed(image, detections)
+            return embeddings, self.identify(embeddings, detections=detections)
+        from workbench.cascade import run_cascade
+
+        image = as_rgb(image)
+        if chips is None:
+            chips = self.chips(image, detections)
+        small = (
+            self.too_small(detections) if self.min_face_px > 0 else np.zeros(len(detections), bool)
+        )
+        result = run_cascade(
+            self.gallery,
+            self.embedder,
+            image,
+            np.asarray(detections.keypoints),
+            chips,
+            band=self.cascade_band,
+            skip=small,
+        )
+        counts = self.cascade_counts
+        counts["faces"] += len(detections)
+        counts["second"] += int(result.second.sum())
+        counts["complete"] += int(result.complete.sum())
+        matches = [
+            dataclasses.replace(m, accepted=False, too_small=True, rival=None) if sm else m
+            for m, sm in zip(result.matches, small, strict=True)
+        ]
+        return result.embeddings, matches
+
     def identify(
         self, embeddings: np.ndarray, *, detections: FaceDetections | None = None
     ) -> list[Match]:
@@ -227,11 +295,9 @@ class Recognizer:
             return Recognition(detections, [], np.zeros((0, 128), np.float32))
         # The chips are kept: the unknown faces among them are stored with a thumbnail.
         chips = self.chips(image, detections)
-        if needs_photo(self.embedder):  # it cuts its own chips from the photo
-            embeddings = self.embed(image, detections)
-        else:
-            embeddings = embed_chips(chips, embedder=self.embedder)
-        matches = self.identify(embeddings, detections=detections)
+        if self.gallery is None:
+            raise ValueError("this recognizer has no gallery to identify against")
+        embeddings, matches = self.embed_identify(image, detections, chips=chips)
         return Recognition(detections, matches, embeddings, chips)
 
 

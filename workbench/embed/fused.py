@@ -133,6 +133,23 @@ class FusedEmbedder:
             m = self.mobilefacenet.embed(arcface_chips(image, kps))
         return self.fuse(d, m)
 
+    def embed_dlib(self, chips: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
+        """``(N, 128)`` dlib vectors (raw, as fused) of 150x150 chips: the cascade's first
+        stage (:mod:`workbench.cascade`)."""
+        with self._lock:
+            return np.asarray(self.dlib.embed(chips, batch_size=batch_size), np.float32)
+
+    def embed_mobilefacenet(self, image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+        """``(N, 192)`` unit MobileFaceNet vectors of the faces at ``keypoints`` in
+        ``image`` (its ArcFace chips are cut from the photo); :meth:`fuse` joins them."""
+        from workbench.embed.mobilefacenet import arcface_chips
+
+        kps = np.asarray(keypoints, np.float64).reshape(-1, 5, 2)
+        if not len(kps):
+            return np.zeros((0, 192), np.float32)
+        with self._lock:
+            return np.asarray(self.mobilefacenet.embed(arcface_chips(image, kps)), np.float32)
+
     def embed(self, chips: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
         """Refuses: MobileFaceNet's chip must be cut from the photo, not from these.
 
