@@ -199,3 +199,22 @@ def test_no_cascade_for_dlib_and_bad_band(mediapipe_detector):
     assert not Recognizer(mediapipe_detector, default_embedder(), object()).cascade_active
     with pytest.raises(InvalidArgumentError, match="cascade_band"):
         Recognizer(mediapipe_detector, default_embedder(), cascade_band=-1)
+
+
+def test_the_live_loop_runs_the_cascade(fused, gallery, mediapipe_detector, lfw_dir):
+    """The live loop's embed step goes through the cascade for a fused gallery: the
+    frames' faces are counted by it and named as the full fused search names them."""
+    from workbench.live import IterableSource, LiveRecognizer
+    from workbench.recognize import Recognizer
+
+    rec = Recognizer(mediapipe_detector, fused, gallery)
+    full = Recognizer(mediapipe_detector, fused, gallery, cascade_band=None)
+    frames = [load_image(lfw_dir / p) for p in PROBES[:4]]
+    expected = [full.recognize(f).matches for f in frames]
+    results = []
+    source = IterableSource(iter(frames), lossless=True)
+    with LiveRecognizer(source, rec, tracking=None, on_result=results.append) as live:
+        assert live.wait(timeout=120)
+    assert rec.cascade_counts["faces"] == sum(len(r) for r in results) > 0
+    for r, want in zip(results, expected, strict=True):
+        assert list(r.names) == [m.label for m in want]
