@@ -64,15 +64,17 @@ def test_without_the_gap_rule_same_partition_as_scikit_learn_average_linkage():
     assert score_clustering(ours, ref).bcubed_f == pytest.approx(1.0)
 
 
-def _reference_gap_cut(x, threshold, gap, gap_above):
+def _reference_gap_cut(x, threshold, gap, gap_above, duplicate):
     """The gap rule from its definition: every mean from the distances themselves (not
-    the running sums of ``gap_cut``), on the same scipy tree."""
-    from scipy.cluster.hierarchy import linkage
+    the running sums of ``gap_cut``), on the same scipy tree; near-copies are the groups
+    of the plain cut at ``duplicate``."""
+    from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import pdist, squareform
 
     u = normalize(x.astype(np.float64))
     dist = squareform(pdist(u))
     tree = linkage(pdist(u), "average")
+    copy = fcluster(tree, duplicate, criterion="distance")
     n = len(u)
     faces = {i: [i] for i in range(n)}
     kept = [True] * n
@@ -83,8 +85,14 @@ def _reference_gap_cut(x, threshold, gap, gap_above):
         across = dist[np.ix_(fa, fb)].mean()
         assert across == pytest.approx(d)  # average linkage: d is the mean across
         ok = kept[a] and kept[b] and d <= threshold
-        if ok and d > gap_above and len(fa) >= 2 and len(fb) >= 2:
-            inside = [dist[i, j] for group in (fa, fb) for i in group for j in group if i < j]
+        if ok and d > gap_above and len(set(copy[fa])) >= 2 and len(set(copy[fb])) >= 2:
+            inside = [
+                dist[i, j]
+                for group in (fa, fb)
+                for i in group
+                for j in group
+                if i < j and copy[i] != copy[j]
+            ]
             ok = across - np.mean(inside) <= gap
         kept.append(ok)
     labels = np.arange(n)
@@ -96,14 +104,28 @@ def _reference_gap_cut(x, threshold, gap, gap_above):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_gap_rule_matches_its_definition(seed):
-    # Groups of varied spread so that some merges above gap_above pass and some do not.
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import pdist
+
+    # Groups of varied spread so that some merges above gap_above pass and some do not,
+    # and near-copies of some faces.
     rng = np.random.default_rng(seed)
     x, _ = _blobs([6, 5, 4, 3, 3, 2], spread=0.3, seed=seed, dim=8)
     x = x + rng.normal(scale=0.1, size=x.shape)
-    for threshold, gap, above in [(0.9, 0.05, 0.3), (1.2, 0.1, 0.5), (0.6, 0.0, 0.0)]:
-        ours = cluster_embeddings(x, threshold=threshold, gap=gap, gap_above=above, min_size=1)
-        ref = _reference_gap_cut(x, threshold, gap, above)
-        assert score_clustering(ours.labels, ref).bcubed_f == pytest.approx(1.0)
+    x = np.concatenate([x, x[::3] + rng.normal(scale=0.02, size=x[::3].shape)])
+    tree = linkage(pdist(normalize(x.astype(np.float64))), "average")
+    for threshold, gap, above, duplicate in [
+        (0.9, 0.05, 0.3, 0.15),
+        (1.2, 0.1, 0.5, 0.0),
+        (0.6, 0.0, 0.0, 0.1),
+        (1.0, 0.05, 0.2, 0.3),
+    ]:
+        ours = gap_cut(tree, threshold=threshold, gap=gap, gap_above=above, duplicate=duplicate)
+        ref = _reference_gap_cut(x, threshold, gap, above, duplicate)
+        assert score_clustering(ours, ref).bcubed_f == pytest.approx(1.0)
+    default = cluster_embeddings(x, min_size=1).labels
+    ref = _reference_gap_cut(x, DEFAULT_THRESHOLD, DEFAULT_GAP, DEFAULT_GAP_ABOVE, 0.15)
+    assert score_clustering(default, ref).bcubed_f == pytest.approx(1.0)
 
 
 def test_gap_rule_keeps_two_tight_groups_apart_but_not_one_wide_group():
@@ -113,11 +135,12 @@ def test_gap_rule_keeps_two_tight_groups_apart_but_not_one_wide_group():
     centre /= np.linalg.norm(centre)
     step = rng.normal(size=dim)
     step -= step @ centre * centre
-    step *= 0.37 / np.linalg.norm(step)
-    # Two tight groups (faces 0.03 apart) whose centres are 0.37 apart: closer than the
-    # cut, farther than the gap rule allows above their own spread.
+    step *= 0.30 / np.linalg.norm(step)
+    # Two tight groups (faces about 0.2 apart: not near-copies) whose centres are 0.30
+    # apart (their faces about 0.36): closer than the cut, farther than the gap rule
+    # allows above their own spread.
     tight = np.concatenate(
-        [c + rng.normal(scale=0.02 / np.sqrt(dim), size=(4, dim)) for c in (centre, centre + step)]
+        [c + rng.normal(scale=0.14 / np.sqrt(dim), size=(4, dim)) for c in (centre, centre + step)]
     )
     # One wide group: 10 faces about 0.35 from each other (each 0.25 from the centre).
     wide = centre + rng.normal(scale=0.25 / np.sqrt(dim), size=(10, dim))
@@ -137,6 +160,28 @@ def test_a_cut_below_gap_above_is_a_plain_cut():
         ours = cluster_embeddings(x, threshold=t, min_size=1).labels
         plain = cluster_embeddings(x, threshold=t, min_size=1, gap=None).labels
         assert ours.tolist() == plain.tolist()
+
+
+def test_near_copies_count_as_one_face():
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import pdist
+
+    rng = np.random.default_rng(2)
+    dim = 128
+    centre = rng.normal(size=dim)
+    centre /= np.linalg.norm(centre)
+    # One person's 10 photos (about 0.36 apart), each seen three times (a track's best
+    # frames, 0.03 apart): one group. Counted apart, the copies make tight little groups
+    # that the gap rule keeps apart.
+    wide = centre + rng.normal(scale=0.26 / np.sqrt(dim), size=(10, dim))
+    copies = np.repeat(wide, 3, axis=0) + rng.normal(scale=0.03 / np.sqrt(dim), size=(30, dim))
+    assert cluster_embeddings(copies, gap=None).n_clusters == 1
+    assert cluster_embeddings(copies).n_clusters == 1
+    tree = linkage(pdist(normalize(copies)), "average")
+    apart = gap_cut(
+        tree, threshold=DEFAULT_THRESHOLD, gap=DEFAULT_GAP, gap_above=DEFAULT_GAP_ABOVE, duplicate=0
+    )
+    assert len(set(apart.tolist())) > 2
 
 
 def test_gap_cut_without_rule_is_scipy_fcluster():
