@@ -62,9 +62,9 @@ DEFAULT_GAP_ABOVE = 0.34
 #: Faces closer than this count as one face in the gap rule: a track's best frames, a
 #: burst, the same photo twice. Counted apart, such near-copies make a group look tight
 #: and the rule then refuses the rest of the person's photos (LFW's M-Z people with every
-#: photo three times, copies about 0.08 apart: 0.891 counted apart, 0.956 counted as one;
-#: plain cut 0.38: 0.949). 0.15 is chosen on A-L (0.10: 0.952, 0.20 as good on the copies
-#: but lower without them); 0.03% of the distances between two photos of one LFW person
+#: photo three times, copies about 0.08 apart: 0.908 counted apart, 0.959 counted as one;
+#: plain cut 0.38: 0.951). 0.15 is chosen on A-L three times (0.10: 0.952, 0.20 as good
+#: on the copies but lower without them); 0.03% of the distances between two photos of one LFW person
 #: are below it (the 1st percentile is 0.21).
 DUPLICATE_DISTANCE = 0.15
 
