@@ -64,8 +64,8 @@ DEFAULT_GAP_ABOVE = 0.34
 #: and the rule then refuses the rest of the person's photos (LFW's M-Z people with every
 #: photo three times, copies about 0.08 apart: 0.908 counted apart, 0.959 counted as one;
 #: plain cut 0.38: 0.951). 0.15 is chosen on A-L three times (0.10: 0.952, 0.20 as good
-#: on the copies but lower without them); 0.03% of the distances between two photos of one LFW person
-#: are below it (the 1st percentile is 0.21).
+#: on the copies but lower without them); 0.03% of the distances between two photos of
+#: one LFW person are below it (the 1st percentile is 0.21).
 DUPLICATE_DISTANCE = 0.15
 
 #: A proposed person has at least this many faces.
