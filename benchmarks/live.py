@@ -21,8 +21,9 @@ In one run, with one MediaPipe detector, the Keras embedder and a temporary gall
 Writes a Markdown section to ``docs/benchmarks/live.md``.
 
 With ``--only-fused`` it measures only today's embedder against the fused one
-(:mod:`workbench.embed.fused`) on the clip, alternating, and prints the rows (recorded in
-docs/benchmarks/lfw.md) instead of writing live.md.
+(:mod:`workbench.embed.fused`: both models on every face, and the fused gallery's cascade,
+:mod:`workbench.cascade`) on the clip and on a clip of strangers, alternating, and prints
+the rows (recorded in docs/benchmarks/lfw.md) instead of writing live.md.
 
 Run: .venv/bin/python benchmarks/live.py [--person Colin_Powell] [--stills 20]
          [--soak-frames 0] [--skip-crowd] [--only-fused]
@@ -46,6 +47,7 @@ import numpy as np
 from _machine import machine  # noqa: E402 - the script's folder is on sys.path
 
 from workbench.data import PROJECT_ROOT, shared_data_dir
+from workbench.faces import UNKNOWN
 from workbench.live import (
     Frame,
     IterableSource,
@@ -335,11 +337,20 @@ def browser_camera(stills: list[Path], tmp: Path, seconds: float) -> list[str]:
     return lines
 
 
+def stranger_stills(data: Path, n: int, skip: set[str]) -> list[Path]:
+    """The first photo each of ``n`` LFW people (alphabetical, ``skip`` left out): a clip
+    of strangers to a gallery of ``skip``."""
+    people = sorted(p for p in (data / "lfw").iterdir() if p.is_dir() and p.name not in skip)
+    return [sorted(p.glob("*.jpg"))[0] for p in people[:n]]
+
+
 def fused_comparison(photos, data, args, tmp: Path, *, repeats: int = 2) -> list[str]:
-    """Today's default embedder (dlib) against the fused one (dlib + MobileFaceNet) on the
-    same clip, in the same process, alternating ``repeats`` times so load drifts hit
-    both: lockstep, every face every frame (each frame embeds its face: the per-face
-    cost) and with tracking."""
+    """Today's default embedder (dlib) against the fused one (dlib + MobileFaceNet, both
+    models on every face and the cascade) on the same clips, in the same process,
+    alternating ``repeats`` times so load drifts hit all: lockstep, every face every frame
+    (each frame embeds its face: the per-face cost) and with tracking. Two clips: the
+    enrolled person's stills (a known face) and one still each of people not enrolled
+    (strangers, whom the cascade completes for the unknowns the gallery keeps)."""
     from workbench.cascade import CASCADE_BAND
     from workbench.detect import create_detector
     from workbench.embed import default_embedder
@@ -347,8 +358,10 @@ def fused_comparison(photos, data, args, tmp: Path, *, repeats: int = 2) -> list
     from workbench.gallery import Gallery
     from workbench.recognize import Recognizer
 
-    clip = tmp / "clip.avi"
-    make_clip(photos[args.enroll : args.enroll + args.stills], clip)
+    clips = {"known face": tmp / "clip.avi", "strangers": tmp / "strangers.avi"}
+    make_clip(photos[args.enroll : args.enroll + args.stills], clips["known face"])
+    enrolled = {args.person, *DISTRACTORS}
+    make_clip(stranger_stills(data, args.stills, enrolled), clips["strangers"])
     dlib = default_embedder().load()
     fused = FusedEmbedder(dlib=dlib).load()
     # label: (embedder, cascade band); the fused gallery's default is the cascade
@@ -358,7 +371,8 @@ def fused_comparison(photos, data, args, tmp: Path, *, repeats: int = 2) -> list
         "fused, both models on every face": (fused, None),
         "fused, cascade (default for a fused gallery)": (fused, CASCADE_BAND),
     }
-    per = {k: {"every": [], "track": []} for k in embedders}
+    modes = [(c, m) for c in clips for m in ("every", "track")]
+    per = {k: {cm: [] for cm in modes} for k in embedders}
     share = {k: {} for k in embedders}
     with create_detector("mediapipe") as detector:
         recs = {}
@@ -370,32 +384,36 @@ def fused_comparison(photos, data, args, tmp: Path, *, repeats: int = 2) -> list
                 gallery.enroll(
                     other, sorted((data / "lfw" / other).glob("*.jpg"))[:3], recognizer=rec
                 )
-            run_loop(VideoFileSource(clip), rec, tracking=False)  # warm-up
+            run_loop(VideoFileSource(clips["known face"]), rec, tracking=False)  # warm-up
             recs[label] = (rec, gallery)
         for _ in range(repeats):
             for label, (rec, _) in recs.items():
-                for mode, tracking in (("every", False), ("track", True)):
-                    source, release = lockstep_source(clip)
+                for clip, mode in modes:
+                    source, release = lockstep_source(clips[clip])
                     before = dict(rec.cascade_counts)
                     stats, right = run_loop(
-                        source, rec, tracking=tracking, person=args.person, callback=release
+                        source,
+                        rec,
+                        tracking=mode == "track",
+                        person=args.person if clip == "known face" else UNKNOWN,
+                        callback=release,
                     )
-                    per[label][mode].append((stats, right))
-                    share[label][mode] = [
+                    per[label][clip, mode].append((stats, right))
+                    share[label][clip, mode] = [
                         rec.cascade_counts[k] - before.get(k, 0) for k in ("faces", "complete")
                     ]
         for _, gallery in recs.values():
             gallery.close()
     lines = [
-        "| embedder | mode | processed fps | process ms/frame | embed ms/frame | embed ms "
-        "per face embedded | faces / embeddings | main face named right | "
-        "MobileFaceNet ran on |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| embedder | clip | mode | processed fps | process ms/frame | embed ms/frame | "
+        "embed ms per face embedded | faces / embeddings | main face named right "
+        "(strangers: unknown) | MobileFaceNet ran on |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     base = {}
-    for label in embedders:
-        for mode in ("every", "track"):
-            runs = per[label][mode]
+    for clip, mode in modes:
+        for label in embedders:
+            runs = per[label][clip, mode]
             proc = np.median([s.process_ms for s, _ in runs])
             emb = np.median([s.embed_ms for s, _ in runs])
             per_face = np.median(
@@ -403,17 +421,18 @@ def fused_comparison(photos, data, args, tmp: Path, *, repeats: int = 2) -> list
             )
             fps = np.median([s.processed_fps for s, _ in runs])
             s, right = runs[-1]
-            faces, ran = share[label].get(mode, [0, 0])
+            faces, ran = share[label].get((clip, mode), [0, 0])
             mfn = f"{ran} / {faces} faces" if embedders[label][1] is not None else ""
             if label.startswith("fused, both"):
                 mfn = "every face"
             ratio = ""
             if label.startswith("dlib"):
-                base[mode] = proc
+                base[clip, mode] = proc
             else:
-                ratio = f" ({proc / base[mode]:.2f}x)"
+                ratio = f" ({proc / base[clip, mode]:.2f}x)"
             lines.append(
-                f"| {label} | {'every face every frame' if mode == 'every' else 'tracking'} "
+                f"| {label} | {clip} | "
+                f"{'every face every frame' if mode == 'every' else 'tracking'} "
                 f"| {fps:.1f} | {proc:.1f}{ratio} | {emb:.1f} | {per_face:.1f} "
                 f"| {s.faces} / {s.embeddings} | {right:.1%} | {mfn} |"
             )

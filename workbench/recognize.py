@@ -62,7 +62,9 @@ class Recognition:
         detections: the faces found.
         matches: one match per face (``.label`` is the name, ``"X or Y?"`` or
             ``"unknown"``).
-        embeddings: ``(n, 128)`` float32 embeddings of the faces.
+        embeddings: ``(n, D)`` float32 embeddings of the faces (``D`` = 128 for dlib's
+            network, 320 fused; with the fused gallery's cascade a face MobileFaceNet did
+            not see has zeros in its part: :class:`workbench.cascade.CascadeResult`).
     """
 
     detections: FaceDetections
