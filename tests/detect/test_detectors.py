@@ -14,7 +14,7 @@ from workbench.detect import (
     create_detector_choice,
 )
 from workbench.detect.base import fit_image
-from workbench.detect.mediapipe_detector import merge_overlapping, tile_starts, tiles_near
+from workbench.detect.mediapipe_detector import merge_overlapping, tile_starts, tiles_holding
 from workbench.errors import InvalidArgumentError, InvalidImageError
 from workbench.faces import FaceDetections, box_iou
 from workbench.images import load_image
@@ -279,33 +279,17 @@ def test_auto_searches_tiles_only_where_short_range_finds_nothing(lfw_dir, monke
         assert calls == [(360, 640, 3)]
 
 
-def test_tiles_near_group_close_boxes_and_stay_inside():
-    close = [[100, 100, 130, 130], [160, 110, 190, 140]]
-    far = [[900, 500, 930, 530]]
-    big = [[400, 50, 560, 210]]  # 160 px: 2.5 x 160 = 400 px tile
-    edge = [[0, 0, 20, 20]]
-    tiles = tiles_near(
-        np.array(close + far + big + edge, np.float32), width=1280, height=720, size=224
-    )
-    assert len(tiles) == 4  # the two close boxes share one tile
-    for x, y, side in tiles:
-        assert 0 <= x <= 1280 - side and 0 <= y <= 720 - side
-    sides = sorted(side for *_, side in tiles)
-    assert sides == [224, 224, 224, 400]
-    for box in close + far + big + edge:
-        x1, y1, x2, y2 = box
-        assert any(
-            x <= x1 and y <= y1 and x2 <= x + side and y2 <= y + side for x, y, side in tiles
-        ), box
-    assert tiles_near(np.zeros((0, 4), np.float32), width=640, height=480, size=224) == []
-    # Off the image: no tile; a tile never outgrows the image.
-    assert (
-        tiles_near(np.array([[-50, -50, -10, -10]], np.float32), width=640, height=480, size=224)
-        == []
-    )
-    assert tiles_near(
-        np.array([[0, 0, 300, 300]], np.float32), width=640, height=480, size=224
-    ) == [(0, 0, 480)]
+def test_tiles_holding_keeps_the_grid_tiles_under_the_boxes():
+    grid = [(x, y, 224) for y in tile_starts(720, 224, 56) for x in tile_starts(1280, 224, 56)]
+    assert len(grid) == 32
+    inside = [[20, 20, 50, 50]]  # in the first tile only
+    straddling = [[200, 20, 240, 60]]  # across the first two tiles' shared strip
+    tiles = tiles_holding(grid, np.array(inside, np.float32))
+    assert tiles == [grid[0]]
+    tiles = tiles_holding(grid, np.array(straddling, np.float32))
+    assert grid[0] in tiles and grid[1] in tiles and len(tiles) == 2
+    assert tiles_holding(grid, np.zeros((0, 4), np.float32)) == []
+    assert tiles_holding(grid, np.array([[-50, -50, -10, -10]], np.float32)) == []
 
 
 @pytest.fixture(scope="module")

@@ -209,7 +209,8 @@ class MediaPipeDetector(DetectorBase):
             near: ``(k, 4)`` boxes ``x1, y1, x2, y2`` (image pixels) where faces are
                 expected, e.g. a video's live tracks: the tiled search (``tiled``, or
                 ``auto`` when short range finds no face) then covers the whole frame
-                and one tile around each box instead of every tile; an empty array
+                and only the tiles that hold those boxes (every tile when not one of
+                them is found again); an empty array
                 leaves the whole-frame full-range call only. ``None``: every tile.
                 Ignored by ``short`` and ``full``.
         """
@@ -270,26 +271,27 @@ class MediaPipeDetector(DetectorBase):
     def _tiled(self, image: np.ndarray, *, near: np.ndarray | None = None) -> FaceDetections:
         """The full-range model on the whole image and on overlapping tiles at the
         image's own scale (up to :data:`TILING_MAX_SIDE`), merged; with ``near``, on
-        the tiles around those boxes only (:func:`tiles_near`)."""
+        the tiles holding those boxes only (:func:`tiles_holding`)."""
         parts = [self._run(_FULL, image, timestamp_ms=None)]
         small, scale = fit_image(image, max_side=TILING_MAX_SIDE)
         size = self.options.tile_size
-        if near is None:
-            overlap = size // 4
-            tiles = [
-                (x, y, size)
-                for y in tile_starts(small.shape[0], size, overlap)
-                for x in tile_starts(small.shape[1], size, overlap)
-            ]
-        else:
-            # A box the whole-frame call found again needs no tile of its own.
+        overlap = size // 4
+        tiles = [
+            (x, y, size)
+            for y in tile_starts(small.shape[0], size, overlap)
+            for x in tile_starts(small.shape[1], size, overlap)
+        ]
+        if near is not None:
+            # A box the whole-frame call found again needs no tile.
             near = np.asarray(near, np.float32).reshape(-1, 4)
             found = self.options.filter(parts[0]).xyxy
             todo = near
             if len(near) and len(found):
                 todo = near[box_iou(near, found).max(axis=1) < 0.3]
-            boxes = todo / np.array([*scale, *scale], np.float32)
-            tiles = tiles_near(boxes, width=small.shape[1], height=small.shape[0], size=size)
+            # The grid's own tiles, not tiles centred on the boxes: a tile placed
+            # elsewhere gave 20 px faces one different look and found 7-14 points fewer
+            # of those the grid finds (docs/benchmarks/live.md).
+            tiles = tiles_holding(tiles, todo / np.array([*scale, *scale], np.float32))
         for x, y, side in tiles:
             parts.append(self._run_tile(small, x, y, side, scale))
         faces = merge_overlapping(FaceDetections.concatenate(parts))
@@ -331,43 +333,22 @@ def tile_starts(length: int, size: int, overlap: int) -> list[int]:
     return [round(i * (length - size) / (count - 1)) for i in range(count)]
 
 
-#: A tile around an expected face is at least this many times the face's box, so a
-#: face that moved or grew since the box was taken is still wholly inside.
-NEAR_TILE_FACTOR = 2.5
-
-
-def tiles_near(
-    boxes: np.ndarray, *, width: int, height: int, size: int
+def tiles_holding(
+    tiles: list[tuple[int, int, int]], boxes: np.ndarray
 ) -> list[tuple[int, int, int]]:
-    """Square tiles ``(x, y, side)`` of an image ``width`` x ``height`` covering each box
-    with a margin: ``side`` is ``size``, or :data:`NEAR_TILE_FACTOR` times the box's
-    longer side if that is more (never more than the image). Boxes near each other share
-    a tile when all of them fit in its middle three quarters, so a group of faces costs
-    one model call; each tile is centred on its boxes and moved inside the image."""
+    """The tiles ``(x, y, side)`` that hold half or more of any of ``boxes`` (a face cut
+    by a tile's edge is seen whole in the neighbour that also holds it)."""
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    inside = (boxes[:, 2] > 0) & (boxes[:, 3] > 0) & (boxes[:, 0] < width) & (boxes[:, 1] < height)
-    boxes = boxes[inside]
-    sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
-    left = list(np.argsort(-sides, kind="stable"))  # largest first: it sets the side
-    tiles: list[tuple[int, int, int]] = []
-    while left:
-        first, left = left[0], left[1:]
-        side = int(min(max(size, NEAR_TILE_FACTOR * sides[first]), width, height))
-        lo, hi = boxes[first, :2].copy(), boxes[first, 2:].copy()
-        rest = []
-        for j in sorted(left, key=lambda j: float(np.abs(centres[j] - centres[first]).max())):
-            new_lo, new_hi = np.minimum(lo, boxes[j, :2]), np.maximum(hi, boxes[j, 2:])
-            if (new_hi - new_lo).max() <= side * 3 / 4:
-                lo, hi = new_lo, new_hi
-            else:
-                rest.append(j)
-        left = [j for j in left if j in rest]
-        cx, cy = (lo + hi) / 2
-        x = int(np.clip(round(cx - side / 2), 0, width - side))
-        y = int(np.clip(round(cy - side / 2), 0, height - side))
-        tiles.append((x, y, side))
-    return tiles
+    if not len(boxes):
+        return []
+    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
+    out = []
+    for x, y, side in tiles:
+        w = np.clip(np.minimum(boxes[:, 2], x + side) - np.maximum(boxes[:, 0], x), 0, None)
+        h = np.clip(np.minimum(boxes[:, 3], y + side) - np.maximum(boxes[:, 1], y), 0, None)
+        if (w * h >= 0.5 * area).any():
+            out.append((x, y, side))
+    return out
 
 
 def merge_overlapping(faces: FaceDetections, *, iou: float = 0.3) -> FaceDetections:
