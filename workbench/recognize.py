@@ -419,15 +419,19 @@ class UnknownsKeeper:
         )
 
     def __call__(self, result) -> None:
-        """A live loop ``on_result`` callback: the faces embedded on this frame whose
-        track is (still) unknown."""
+        """A live loop ``on_result`` callback: the faces embedded on this frame that this
+        frame's recognition found nobody for, on a track that is (still) unknown."""
         if not self.enabled or result.detections is None or result.embeddings is None:
             return
         embedded = np.flatnonzero(result.embedded)
+        # A face the gallery named whose track awaits a second, agreeing recognition
+        # shows "unknown" but is somebody's: keeping it would propose an enrolled person.
+        own = getattr(result, "recognized", None)
         rows = [
             j
             for j, i in enumerate(embedded)
             if result.names[i] == UNKNOWN
+            and (own is None or own[j] == UNKNOWN)
             and int(result.track_ids[i]) not in self.named_tracks
             and not result.is_too_small(i)  # the size gate: too small to cluster
         ]

@@ -171,3 +171,36 @@ def test_a_true_person_is_named_one_frame_later_with_agreement(recognizer):
     for b, a in zip(before, after, strict=True):
         assert b is not None and a is not None and a <= b + 1, (before, after)
     assert after.count(1) >= 3, after
+
+
+def test_faces_the_gallery_names_are_not_kept_while_their_track_awaits_agreement(recognizer):
+    """A new track's first recognition names the person but shows ``unknown`` until a
+    second agrees (TrackerOptions.agree): that face is the person's, not an unknown to
+    cluster. Only faces whose own recognition found nobody are kept."""
+    from workbench.recognize import UnknownsKeeper
+
+    rec, stills = recognizer
+    gallery = rec.gallery
+    gallery.remove_unknowns()
+    source, release = lockstep(side_by_side_frames(stills))
+    own_unknown = 0
+
+    def on_result(result):
+        nonlocal own_unknown
+        keeper(result)
+        shown = np.asarray(result.names)[result.embedded]
+        own_unknown += sum(
+            label == "unknown" and name == "unknown"
+            for label, name in zip(result.recognized, shown, strict=True)
+        )
+        release(result)
+
+    with UnknownsKeeper(gallery, detector=rec.detector, source="live") as keeper:
+        with LiveRecognizer(source, rec, on_result=on_result) as live:
+            assert live.wait(timeout=120)
+    faces, embeddings = gallery.unknown_embeddings()
+    try:
+        assert len(faces) <= own_unknown
+        assert not any(m.accepted for m in rec.identify(embeddings)), [f.id for f in faces]
+    finally:
+        gallery.remove_unknowns()

@@ -96,6 +96,10 @@ class LiveResult:
             ``unknown`` however near a gallery face (``None`` in a result built by hand).
         candidates: per face, the two look-alikes ``(X, Y)`` of an ``"X or Y?"`` label,
             nearest first, else ``None`` (``None`` in a result built by hand).
+        recognized: this frame's own recognitions, one label per embedded face in face
+            order, before the track's vote: a new track's first name shows as
+            ``"unknown"`` in :attr:`names` until a second recognition agrees, but the face
+            was still recognized (``None`` in a result built by hand).
     """
 
     frame_id: int
@@ -111,6 +115,7 @@ class LiveResult:
     embeddings: np.ndarray | None = field(default=None, repr=False)
     too_small: np.ndarray | None = None
     candidates: tuple[tuple[str, str] | None, ...] | None = None
+    recognized: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -617,6 +622,7 @@ class LiveRecognizer:
             # The same rule as Recognizer.identify, for every face (not only embedded ones).
             too_small=too_small(boxes, getattr(rec, "min_face_px", 0.0)),
             candidates=tuple(candidates),
+            recognized=tuple(m.label for m in matches),
         )
 
     def _expected_faces(self) -> np.ndarray | None:
