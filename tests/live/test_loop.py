@@ -355,3 +355,21 @@ def test_a_detector_that_cannot_narrow_is_never_asked_to(kit):
     base = kit.Recognizer()
     _, results = run_to_end(IterableSource(kit.frames(4), lossless=True), base)
     assert base.detect_calls == len(results) == 4
+
+
+def test_a_track_missed_for_two_frames_is_no_longer_expected(kit):
+    a, b = (10, 10, 60, 60), (80, 10, 130, 60)
+
+    class Vanishing(kit.Recognizer):
+        """Both faces on frame 0, only the first one afterwards."""
+
+        def detect(self, image):
+            faces = super().detect(image)
+            return faces if kit.marker(image) == 0 else faces[np.array([0])]
+
+    rec = NearRecognizer(Vanishing(boxes=[a, b], names=["a", None]))
+    run_to_end(IterableSource(kit.frames(5), lossless=True), rec, search_every=10)
+    assert rec.near[0] is None
+    # Frames 1 and 2 still expect b (last seen on frame 0); from frame 3 on only a.
+    assert [len(n) for n in rec.near[1:]] == [2, 2, 1, 1]
+    np.testing.assert_array_equal(rec.near[3], np.array([a], np.float32))
