@@ -169,3 +169,31 @@ def test_names_that_differ_only_by_case_are_one_folder(gallery, tmp_path) -> Non
     assert summary.people == ["Bob"]
     assert sorted(n for n, _ in summary.invalid_names) == ["ada", "bob"]
     assert gallery.people == ["ADA", "Zoë", "Bob"]
+
+
+def test_case_clash_is_seen_through_the_kept_folder_keys_and_another_connection(
+    gallery_path,
+) -> None:
+    """The folder keys are kept between writes of one gallery (extended as people are
+    added, refolded after a rename or removal) and read from the store when another
+    connection wrote since: each way a clash is refused and a freed name is free."""
+    import numpy as np
+    from gallery_fakes import MODEL
+
+    from workbench.gallery import Gallery
+
+    v = np.full((1, 128), 0.1, np.float32)
+    with Gallery(gallery_path, model_id=MODEL) as a, Gallery(gallery_path, model_id=MODEL) as b:
+        a.add_embeddings("Ada", v)
+        a.add_embeddings("Bob", -v)  # kept keys extended
+        with pytest.raises(InvalidNameError, match="only by case"):
+            a.add_embeddings("BOB", v)
+        with pytest.raises(InvalidNameError, match="only by case"):
+            b.add_embeddings("ada", v)  # b is stale: the store's names
+        b.rename("Bob", "Cy")
+        with pytest.raises(InvalidNameError, match="only by case"):
+            a.add_embeddings("cy", v)  # a is stale now
+        a.add_embeddings("bob", v)  # free again after the rename
+        a.remove_person("Ada")
+        a.add_embeddings("ADA", v)  # free after the removal (keys refolded)
+        assert sorted(a.people) == ["ADA", "Cy", "bob"]

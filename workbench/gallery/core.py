@@ -149,6 +149,7 @@ class Gallery:
         self.lookalike_distance = _lookalike.LOOKALIKE_DISTANCE
         self._store: GalleryStore | None = None
         self._writing = False  # a write of this object is between BEGIN and publish
+        self._folders: tuple[tuple[str, ...], dict[str, str]] | None = None
         self._verify = True  # rows carry checksums (schema 2)
         self._store = self._open(model_id, create, model_dim(model_id) if dim is None else dim)
         # Past the threshold the index is read back from beside the file / the database.
@@ -622,7 +623,7 @@ class Gallery:
                         continue
                     row = st.person_row(name)
                     if row is None:
-                        folders = self._check_case(name, folders)
+                        folders = self._check_case(name, folders, stale=stale)
                         pid, next_pid = next_pid, next_pid + 1
                         st.insert_person(pid, name, created)
                         new_people.append((pid, name))
@@ -655,12 +656,17 @@ class Gallery:
                 _calibrate.refresh(self)
         return new_ids
 
-    def _check_case(self, name: str, folders: dict | None) -> dict:
+    def _check_case(self, name: str, folders: dict | None, *, stale: bool) -> dict:
         """Inside a write that creates ``name``: refuse it if an enrolled person's name
         differs only by case (one folder on macOS and Windows). ``folders``: the folder
-        keys of this transaction so far (read from the file once per transaction)."""
+        keys of this transaction so far: the snapshot's when nobody else wrote since it
+        (``stale`` false: it holds exactly the store's people), else read from the store
+        once per transaction."""
         if folders is None:
-            folders = {folder_key(n): n for n in self._store_or_raise().person_names()}
+            if stale:
+                folders = {folder_key(n): n for n in self._store_or_raise().person_names()}
+            else:
+                folders = dict(self._folder_keys())
         other = folders.get(folder_key(name))
         if other is not None and other != name:
             raise InvalidNameError(
@@ -670,6 +676,22 @@ class Gallery:
             )
         folders[folder_key(name)] = name
         return folders
+
+    def _folder_keys(self) -> dict[str, str]:
+        """``{folder_key(name): name}`` of the snapshot's people, kept between writes and
+        extended when names were only appended (reading and folding 25,000 names per new
+        person cost ~0.3 s at 100k faces: benchmarks/gallery.py changes)."""
+        people = self._state.people
+        cached = self._folders
+        if cached is not None and cached[0] is people:
+            return cached[1]
+        if cached is not None and people[: len(cached[0])] == cached[0]:
+            keys = cached[1]  # only appended since: fold the new names
+            keys.update((folder_key(n), n) for n in people[len(cached[0]) :])
+        else:
+            keys = {folder_key(n): n for n in people}
+        self._folders = (people, keys)
+        return keys
 
     def _mirror_added(self, new_people: list[tuple[int, str]], appended: list[tuple]) -> None:
         """Committed, and nobody else wrote since our snapshot: mirror it in memory."""
@@ -733,7 +755,7 @@ class Gallery:
                         f"{self.path}: cannot rename {old!r} to {new!r}: that name is taken"
                     )
                 if folder_key(new) != folder_key(old):
-                    self._check_case(new, None)
+                    self._check_case(new, None, stale=stale)
                 st.rename_person(pid, new, created)
                 position = st.newest_change()
             if stale:
