@@ -92,8 +92,10 @@ class Snapshot:
             return np.zeros((0, self.vectors.shape[1]), np.float32)
         perm, starts, _ = self.groups
         g = self.centroid_row[persons]
-        ends = np.r_[starts[1:], self.n]
-        lengths = ends[g] - starts[g]
+        # Each group ends where the next starts (the last at n): O(m), not O(people).
+        last = len(starts) - 1
+        ends = np.where(g < last, starts[np.minimum(g + 1, last)], self.n)
+        lengths = ends - starts[g]
         offsets = np.cumsum(lengths) - lengths
         rows = perm[np.repeat(starts[g] - offsets, lengths) + np.arange(int(lengths.sum()))]
         # The same float64 sums in the same row order as `centroids`: the same bits.
