@@ -24,6 +24,7 @@ from lfw_tta import CACHE
 
 from workbench.align import align_face
 from workbench.data import shared_data_dir
+from workbench.embed.mobilefacenet import ARCFACE_112
 from workbench.evaluate import (
     best_threshold,
     kfold_correct,
@@ -33,17 +34,6 @@ from workbench.evaluate import (
     roc_curve,
 )
 from workbench.images import load_image
-
-#: The ArcFace 112x112 five-point template MobileFaceNet chips are cut to.
-ARCFACE_112 = np.array(
-    [
-        [38.2946, 51.6963],
-        [73.5318, 51.5014],
-        [56.0252, 71.7366],
-        [41.5493, 92.3655],
-        [70.7299, 92.2041],
-    ]
-)
 
 
 def interpreter(model: Path):

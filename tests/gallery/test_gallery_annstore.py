@@ -232,24 +232,14 @@ def test_pg_removal_leaves_no_index_bytes_in_the_table_files(pg_cluster, pg_url)
     _filled(pg_url, "nearest_face", flat, seed=31)
     secret = _unit(3131, 1)
 
-    def in_tables(needle: bytes) -> bool:
-        for root, _, files in os.walk(Path(pg_cluster.datadir) / "base"):
-            for f in files:
-                try:
-                    if needle in (Path(root) / f).read_bytes():
-                        return True
-                except OSError:
-                    continue
-        return False
-
     with Gallery(pg_url, model_id=MODEL, index=flat, decision="nearest_face") as g:
         for i in range(4):  # past the 1 % resave: the index with the secret is kept
             g.add_embeddings(f"extra {i}", _unit(500 + i, 1))
         g.add_embeddings("Zebediah Quux", secret)
         g.search(secret)
         raw_sql(pg_url, ("CHECKPOINT",))
-        assert in_tables(secret.tobytes()[:64])
+        assert pg_cluster.files_hold(secret.tobytes()[:64])
         g.remove_person("Zebediah Quux")
         g.purge()  # the faces table keeps the row's bytes until then (test_gallery_pgstore)
         raw_sql(pg_url, ("CHECKPOINT",))
-        assert not in_tables(secret.tobytes()[:64])
+        assert not pg_cluster.files_hold(secret.tobytes()[:64])

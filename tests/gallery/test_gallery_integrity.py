@@ -38,6 +38,22 @@ def test_writes_refuse_embeddings_no_embedder_makes(gallery, value) -> None:
     assert len(gallery) == 0 and gallery.people == []
 
 
+def test_bad_embedding_rows_agrees_with_float64_norms_at_the_bounds() -> None:
+    """The check runs in float32; at and around NORM_RANGE's ends, and far outside it
+    (where float32 squares overflow or underflow), it says what float64 norms say."""
+    from workbench.gallery.integrity import NORM_RANGE, bad_embedding_rows
+
+    rng = np.random.default_rng(0)
+    unit = rng.normal(size=(1, 128))
+    unit /= np.linalg.norm(unit)
+    lo, hi = NORM_RANGE
+    scales = [lo * 0.999, lo * 1.001, 1.0, hi * 0.999, hi * 1.001, 1e-30, 1e-20, 1e20, 1e30]
+    rows = np.vstack([unit * s for s in scales]).astype(np.float32)
+    norms = np.linalg.norm(rows.astype(np.float64), axis=1)
+    expected = np.flatnonzero(~((norms >= lo) & (norms <= hi)))
+    assert bad_embedding_rows(rows).tolist() == expected.tolist() == [0, 4, 5, 6, 7, 8]
+
+
 @pytest.mark.parametrize(
     ("blob", "why"),
     [

@@ -24,9 +24,12 @@ def bad_embedding_rows(vectors: np.ndarray) -> np.ndarray:
 
     A row is bad when it holds NaN or inf, or its norm is outside :data:`NORM_RANGE`.
     """
-    with np.errstate(over="ignore", invalid="ignore"):
+    # In the vectors' own float32: a float64 copy cost 4.9 s of a 1M-face open. A sum
+    # of squares overflows only for rows far above NORM_RANGE (inf: still bad), and
+    # underflows only for rows far below it (0: still bad).
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         finite = np.isfinite(vectors).all(axis=1)
-        norms = np.sqrt(np.einsum("ij,ij->i", vectors.astype(np.float64), vectors))
+        norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
     lo, hi = NORM_RANGE
     return np.flatnonzero(~finite | ~(norms >= lo) | ~(norms <= hi))
 
