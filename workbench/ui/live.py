@@ -87,7 +87,7 @@ class LivePanel:
         self._lock = threading.Lock()
         self._camera = None
         self._overlay_camera: Any = None  # the webcam whose overlays the loop updates
-        self.faces_text = "not running"  # what `faces` shows, as plain text
+        self.faces_text = "not running"  # the latest result's faces, as plain text
 
         self.output = w.Output()
         self.errors = ErrorLog(self.output)
@@ -311,6 +311,9 @@ class LivePanel:
         if camera is not None:
             # A small JSON list per result; the browser draws it over the live preview.
             camera.overlays = overlays_for(result)
+        # Every result, not only the shown ones: when the stream ends, "last in view" must
+        # be the last frame's, not that of the last frame the view rate let through.
+        self.faces_text = faces_text(result)
         now = time.monotonic()
         if now - self._last_view < 1.0 / MAX_VIEW_FPS:
             return
@@ -324,7 +327,6 @@ class LivePanel:
         if live is None:
             return  # stopped meanwhile: "not running" stays
         self.stats.value = html.escape(self._stats_text(live))
-        self.faces_text = faces_text(result)
         self.faces.value = _faces_html(result)
         named = result.named
         # "Who is this?" offers the unknown tracks and the "X or Y?" ones (the user's
