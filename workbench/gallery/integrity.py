@@ -24,7 +24,8 @@ def bad_embedding_rows(vectors: np.ndarray) -> np.ndarray:
 
     A row is bad when it holds NaN or inf, or its norm is outside :data:`NORM_RANGE`.
     """
-    # In the vectors' own float32: a float64 copy cost 4.9 s of a 1M-face open. A sum
+    # In the vectors' own float32: a float64 copy of 1M vectors took 0.27-0.41 s against
+    # 0.08 s without it (load 0.7; 4.9 s was read off a profile under load). A sum
     # of squares overflows only for rows far above NORM_RANGE (inf: still bad), and
     # underflows only for rows far below it (0: still bad).
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
