@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from workbench.data import PROJECT_ROOT
-from workbench.testing.lab import CHROMIUM, LabStartError, chromium_flags, voila_app
+from workbench.testing.lab import (
+    CHROMIUM,
+    LabStartError,
+    choose_files,
+    chromium_flags,
+    voila_app,
+)
 
 PERSON, SHOWN_AS = "Tony_Blair", "Tony Blair"
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "e2e"
@@ -69,9 +75,7 @@ def test_enroll_a_person_through_the_app(app, page, lfw_dir: Path):
         assert not page.locator(".cm-editor, .jp-CodeMirrorEditor").count()
 
         # The upload button opens the browser's file chooser (its <input> is made then).
-        with page.expect_file_chooser() as chooser:
-            page.locator("button.widget-upload", has_text="Upload photos").first.click()
-        chooser.value.set_files([str(p) for p in photos])
+        choose_files(page.locator("button.widget-upload", has_text="Upload photos").first, photos)
         page.get_by_text("2 photo(s) ready").wait_for(timeout=60_000)
         page.get_by_placeholder("name of the person").fill(SHOWN_AS)
         _button(page, "Enroll").click()

@@ -26,7 +26,7 @@ import pytest
 
 from workbench.data import PROJECT_ROOT
 from workbench.testing.lab import CHROMIUM as DEFAULT_CHROMIUM
-from workbench.testing.lab import LabStartError, chromium_flags, jupyter_lab
+from workbench.testing.lab import LabStartError, choose_files, chromium_flags, jupyter_lab
 
 CHROMIUM = Path(os.environ.get("WORKBENCH_CHROMIUM", DEFAULT_CHROMIUM))
 PERSON = "Tony_Blair"  # many frontal LFW photos, one face each
@@ -241,9 +241,7 @@ def _enroll_one_face_of_a_group(page, group: Path) -> None:
     """Notebook 01's panel: a photo of two people uploaded shows both faces as
     thumbnails, left to right as in the photo; the one clicked is the one enrolled."""
     # FileUpload's <input type=file> is not in the page: its button opens the chooser.
-    with page.expect_file_chooser() as chooser:
-        page.locator(".widget-upload").first.click()
-    chooser.value.set_files(str(group))
+    choose_files(page.locator(".widget-upload").first, [group])
     picks = page.locator(".wb-face-pick")
     _wait(lambda: picks.count() == 2, 60, "two face thumbnails")
     backgrounds = page.evaluate(PICK_BACKGROUNDS)

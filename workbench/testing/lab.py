@@ -89,6 +89,29 @@ class LabServer:
         return f"{self.base}{path}{sep}token={self.token}"
 
 
+def choose_files(button, files, *, attempts: int = 3, timeout_ms: float = 15_000) -> None:
+    """Click a FileUpload ``button`` (a Playwright locator) and hand the browser's file
+    chooser ``files``.
+
+    FileUpload has no ``<input type=file>`` in the page: its button makes one and clicks
+    it. A click that lands while the page is still wiring its widgets opens no chooser
+    (seen once in four CI runs of the Voila app), as a person's first click might not;
+    so it clicks again, up to ``attempts`` times.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        try:
+            with button.page.expect_file_chooser(timeout=timeout_ms) as chooser:
+                button.click()
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            continue
+        chooser.value.set_files([str(f) for f in files])
+        return
+
+
 def write_notebook(path: str | os.PathLike, cells: list[str]) -> Path:
     """Write a notebook of code ``cells`` with the python3 kernelspec (without one,
     JupyterLab asks which kernel to use in a modal dialog); returns the path."""
