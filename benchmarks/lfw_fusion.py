@@ -143,18 +143,7 @@ def _raw_mfn(mfn):
     """MobileFaceNet's raw (unnormalised) output, batch 2 at a time."""
 
     def run(chips: np.ndarray) -> np.ndarray:
-        x = (chips.astype(np.float32) - 127.5) / 128.0
-        n = len(x)
-        if n % 2:
-            x = np.concatenate([x, x[-1:]])
-        out = np.empty((len(x), 192), np.float32)
-        mfn.load()
-        inp, res = mfn._io
-        for s in range(0, len(x), 2):
-            mfn._interp.set_tensor(inp, np.ascontiguousarray(x[s : s + 2]))
-            mfn._interp.invoke()
-            out[s : s + 2] = mfn._interp.get_tensor(res)
-        return out[:n]
+        return mfn.raw((chips.astype(np.float32) - 127.5) / 128.0)
 
     return run
 

@@ -196,7 +196,16 @@ class MobileFaceNet:
         if self.flip:
             # Face and mirror side by side: one batch-2 call per face.
             x = np.stack([x, x[:, :, ::-1]], 1).reshape(2 * n, MFN_SIZE, MFN_SIZE, 3)
-        elif n % 2:
+        out = self.raw(x)
+        e = out.reshape(n, 2, MFN_DIM).mean(1) if self.flip else out
+        return (e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """The graph's raw (unnormalised) ``(N, 192)`` output for ``(N, 112, 112, 3)``
+        float32 inputs already scaled to ``(pixel - 127.5) / 128``; no flip. The graph is
+        fixed at batch 2: an odd last input is run beside a copy of itself."""
+        n = len(x)
+        if n % 2:
             x = np.concatenate([x, x[-1:]])
         out = np.empty((len(x), MFN_DIM), np.float32)
         with self._lock:
@@ -206,8 +215,7 @@ class MobileFaceNet:
                 self._interp.set_tensor(inp, np.ascontiguousarray(x[s : s + 2]))
                 self._interp.invoke()
                 out[s : s + 2] = self._interp.get_tensor(res)
-        e = out.reshape(n, 2, MFN_DIM).mean(1) if self.flip else out[:n]
-        return (e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+        return out[:n]
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("loaded" if self._interp is not None else "lazy")
