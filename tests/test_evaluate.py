@@ -5,7 +5,9 @@ import pytest
 
 from workbench.errors import InvalidArgumentError
 from workbench.evaluate import (
+    auc_placements,
     best_threshold,
+    delong_test,
     kfold_accuracy,
     kfold_correct,
     mcnemar_exact,
@@ -220,3 +222,111 @@ def test_mcnemar_exact_matches_scipys_binomial_test(b, c):
     assert mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-9)
     with pytest.raises(InvalidArgumentError):
         mcnemar_exact(-1, 2)
+
+
+def _brute_placements(d, same):
+    """The Mann-Whitney table itself: psi = 1 where the genuine distance is the smaller,
+    1/2 on a tie, 0 otherwise; genuine rows by impostor columns."""
+    g, i = d[same], d[~same]
+    psi = np.array([[1.0 if x < y else 0.5 if x == y else 0.0 for y in i] for x in g])
+    return psi.mean(), psi.mean(axis=1), psi.mean(axis=0)
+
+
+def _tied_pairs(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    same = rng.random(n) < 0.4
+    # Rounded to 0.05, so many distances tie within and across the two kinds.
+    a = np.round(np.where(same, rng.normal(0.5, 0.15, n), rng.normal(0.8, 0.15, n)) * 20) / 20
+    b = np.round((0.6 * a + rng.normal(0, 0.1, n)) * 20) / 20
+    return a, b, same
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_auc_placements_are_the_mann_whitney_count(seed):
+    a, _, same = _tied_pairs(seed=seed)
+    auc, genuine, impostor = auc_placements(a, same)
+    brute_auc, brute_g, brute_i = _brute_placements(a, same)
+    assert auc == pytest.approx(brute_auc, abs=1e-12)
+    np.testing.assert_allclose(genuine, brute_g, atol=1e-12)
+    np.testing.assert_allclose(impostor, brute_i, atol=1e-12)
+    # The same area as under the ROC curve (ties are its diagonal steps).
+    assert auc == pytest.approx(roc_curve(a, same).auc, abs=1e-12)
+
+
+def test_delong_worked_example():
+    # Genuine 0.1 beats both impostors (placement 1), genuine 0.6 only 0.9 (1/2);
+    # impostor 0.4 is beaten by one genuine (1/2), 0.9 by both (1): AUC 0.75. Scorer b
+    # separates all (placements 1). Differences: genuine (0, 1/2), impostor (1/2, 0),
+    # each of sample variance 1/8, over 2 pairs: var = 1/16 + 1/16, se = sqrt(1/8).
+    same = np.array([True, True, False, False])
+    r = delong_test(np.array([0.1, 0.6, 0.4, 0.9]), np.array([0.1, 0.2, 0.4, 0.9]), same)
+    assert (r.auc_a, r.auc_b, r.difference) == (0.75, 1.0, 0.25)
+    assert r.se == pytest.approx(np.sqrt(1 / 8))
+    assert r.z == pytest.approx(0.25 / np.sqrt(1 / 8))
+    assert r.p == pytest.approx(0.4795001221869535)  # erfc(0.5): two-sided at z = 1/sqrt(2)
+    assert (r.genuine, r.impostor) == (2, 2)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_delong_variance_matches_the_brute_force_placements(seed):
+    a, b, same = _tied_pairs(seed=seed)
+    r = delong_test(a, b, same)
+    _, ga, ia = _brute_placements(a, same)
+    _, gb, ib = _brute_placements(b, same)
+    # DeLong's covariance matrices of the two areas, entry by entry.
+    s10, s01 = np.cov(np.stack([ga, gb])), np.cov(np.stack([ia, ib]))
+    var = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / len(ga) + (
+        s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]
+    ) / len(ia)
+    assert r.se == pytest.approx(np.sqrt(var), rel=1e-10)
+    assert r.difference == pytest.approx(gb.mean() - ga.mean(), abs=1e-12)
+
+
+def test_delong_identical_scorers_differ_by_nothing():
+    a, _, same = _tied_pairs()
+    for other in (a, 3 * a + 1):  # the same ranking, so the same area
+        r = delong_test(a, other, same)
+        assert (r.difference, r.se, r.z, r.p) == (0.0, 0.0, 0.0, 1.0)
+        assert r.auc_a == r.auc_b
+    assert "p = 1" in str(r)
+
+
+def test_delong_finds_a_clearly_better_scorer():
+    rng = np.random.default_rng(5)
+    same = rng.random(600) < 0.5
+    shared = rng.normal(0, 0.1, 600)
+    weak = np.where(same, 0.5, 0.7) + shared + rng.normal(0, 0.15, 600)
+    strong = np.where(same, 0.5, 0.7) + shared + rng.normal(0, 0.02, 600)
+    r = delong_test(weak, strong, same)
+    assert r.auc_b > r.auc_a and r.z > 3 and r.p < 1e-3
+    back = delong_test(strong, weak, same)
+    assert back.z == pytest.approx(-r.z) and back.p == pytest.approx(r.p)
+
+
+def test_delong_standard_error_is_the_spread_over_repeated_samples():
+    # The variance estimate, not only its formula: over many independent samples the
+    # differences spread as far as the mean standard error says (a factor of 2 would
+    # show here).
+    rng = np.random.default_rng(7)
+    diffs, ses = [], []
+    for _ in range(300):
+        same = rng.random(200) < 0.5
+        shared = rng.normal(0, 0.1, 200)
+        a = np.where(same, 0.5, 0.65) + shared + rng.normal(0, 0.08, 200)
+        b = np.where(same, 0.5, 0.65) + shared + rng.normal(0, 0.05, 200)
+        r = delong_test(a, b, same)
+        diffs.append(r.difference)
+        ses.append(r.se)
+    assert 0.85 < np.std(diffs) / np.mean(ses) < 1.15
+
+
+def test_delong_refuses_bad_input():
+    d, same = np.array([0.1, 0.2, 0.3]), np.array([True, False, True])
+    with pytest.raises(InvalidArgumentError, match="same pairs"):
+        delong_test(d, d[:2], same)
+    with pytest.raises(InvalidArgumentError, match="both genuine and impostor"):
+        delong_test(d, d, np.ones(3, bool))
+    with pytest.raises(InvalidArgumentError, match="finite"):
+        delong_test(d, np.array([0.1, np.nan, 0.3]), same)
+    with pytest.raises(InvalidArgumentError, match="one length"):
+        auc_placements(d, same[:2])

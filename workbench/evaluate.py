@@ -257,6 +257,120 @@ def roc_curve(distances: np.ndarray, same: np.ndarray) -> RocCurve:
     return RocCurve(thresholds, np.concatenate([[0.0], far]), np.concatenate([[0.0], tar]))
 
 
+def _midranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``x`` in increasing order, ties sharing the mean of their ranks."""
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    # A group of c equal values after k smaller ones holds ranks k+1 .. k+c.
+    before = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return (before + (counts + 1) / 2.0)[inverse.ravel()]
+
+
+def auc_placements(distances: np.ndarray, same: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """The ROC area of a distance verifier (accept when ``distance <= t``) as the
+    Mann-Whitney count, and its placements (DeLong et al. 1988).
+
+    ``auc`` is the share of (genuine, impostor) pairs of pairs whose genuine distance is
+    the smaller, ties counting a half (the area under :func:`roc_curve`). The placement
+    of a genuine pair is the share of impostor pairs it beats, that of an impostor pair
+    the share of genuine pairs that beat it; both average to ``auc``. Computed from
+    midranks (Sun and Xu 2014) in O(n log n), not from the O(genuine x impostor) table.
+
+    Returns:
+        ``(auc, genuine placements (m,), impostor placements (n,))``.
+
+    Raises:
+        InvalidArgumentError: lengths differ, a distance is not finite, or one class is
+            missing.
+    """
+    d = np.asarray(distances, np.float64).ravel()
+    s = np.asarray(same, bool).ravel()
+    if d.shape != s.shape:
+        raise InvalidArgumentError(
+            f"distances and same must have one length, but got {d.size} and {s.size}"
+        )
+    if not np.isfinite(d).all():
+        raise InvalidArgumentError("distances must be finite")
+    m, n = int(s.sum()), int((~s).sum())
+    if not m or not n:
+        raise InvalidArgumentError("an ROC area needs both genuine and impostor pairs")
+    # Larger score = more alike: the ranks of -d.
+    score = -d
+    both = _midranks(score)
+    genuine = (both[s] - _midranks(score[s])) / n
+    impostor = 1.0 - (both[~s] - _midranks(score[~s])) / m
+    return float(genuine.mean()), genuine, impostor
+
+
+@dataclass(frozen=True)
+class DelongTest:
+    """DeLong's test of two correlated ROC areas: two verifiers scored on the same pairs
+    (:func:`delong_test`).
+
+    Attributes:
+        auc_a, auc_b: the two ROC areas.
+        difference: ``auc_b - auc_a``.
+        se: the standard error of the difference (0 when the two rank every pair alike).
+        z: ``difference / se`` (0 when both are 0).
+        p: two-sided p-value of ``z`` under the normal distribution.
+        genuine, impostor: how many pairs of each kind.
+    """
+
+    auc_a: float
+    auc_b: float
+    difference: float
+    se: float
+    z: float
+    p: float
+    genuine: int
+    impostor: int
+
+    def __str__(self) -> str:
+        return (
+            f"AUC {self.auc_a:.5f} -> {self.auc_b:.5f} ({self.difference:+.5f} "
+            f"+- {self.se:.5f}, z = {self.z:.2f}, p = {self.p:.2g})"
+        )
+
+
+def delong_test(distances_a: np.ndarray, distances_b: np.ndarray, same: np.ndarray) -> DelongTest:
+    """DeLong, DeLong and Clarke-Pearson's (1988) test that two verifiers scored on the
+    same pairs have the same ROC area; unlike :func:`mcnemar_exact` it needs no
+    threshold, so it can speak where either verifier makes few errors.
+
+    The variance of each area and their covariance come from the placements
+    (:func:`auc_placements`): ``var(auc_b - auc_a) = var_g(P_b - P_a) / m +
+    var_i(P_b - P_a) / n`` over the ``m`` genuine and ``n`` impostor pairs (sample
+    variances). It reproduces pROC's documented ``roc.test`` example (aSAH, s100b
+    against wfns: z = -2.209, p = 0.0272).
+
+    Raises:
+        InvalidArgumentError: see :func:`auc_placements`; or the two lengths differ.
+    """
+    a = np.asarray(distances_a, np.float64).ravel()
+    b = np.asarray(distances_b, np.float64).ravel()
+    if a.shape != b.shape:
+        raise InvalidArgumentError(
+            f"the two verifiers must score the same pairs, but got {a.size} and {b.size}"
+        )
+    auc_a, ga, ia = auc_placements(a, same)
+    auc_b, gb, ib = auc_placements(b, same)
+    m, n = len(ga), len(ia)
+    # With one pair of a kind its placement's variance is unknown: taken as 0.
+    var = (np.var(gb - ga, ddof=1) / m if m > 1 else 0.0) + (
+        np.var(ib - ia, ddof=1) / n if n > 1 else 0.0
+    )
+    diff = auc_b - auc_a
+    se = math.sqrt(max(float(var), 0.0))
+    # Rounding leaves a few ulps where the two rank every pair alike.
+    if se <= 1e-12 and abs(diff) <= 1e-12:
+        z, p, diff, se = 0.0, 1.0, 0.0, 0.0
+    elif se == 0.0:
+        z, p = math.copysign(math.inf, diff), 0.0
+    else:
+        z = diff / se
+        p = math.erfc(abs(z) / math.sqrt(2.0))
+    return DelongTest(auc_a, auc_b, diff, se, z, p, m, n)
+
+
 def threshold_at_far(impostor_distances: np.ndarray, target_far: float) -> float:
     """The largest threshold whose false accept rate on these impostor pairs is at most
     ``target_far`` (accept when ``distance <= threshold``)."""
