@@ -20,7 +20,16 @@ Each row gives the 10-fold accuracy, errors in 6,000 pairs, the McNemar exact te
 against today's default (dlib, one chip, no flip) and against dlib + flip, and the cost:
 model runs per face and the measured milliseconds per face.
 
+With ``--yaw`` (each View 2 face's yaw, e.g. the face mesh's cache of
+``benchmarks/lfw_mesh.py``), the tenth of pairs whose two yaws differ most is reported
+next to the rest for dlib, dlib + flip, the fused vector (as built, and with dlib's side
+flipped too) and the cascade: errors at each verifier's own 10-fold thresholds, McNemar
+against dlib, and, needing no threshold, the ROC area on those pairs with DeLong's test
+against dlib's (few errors fall in that tenth, too few for McNemar to detect a change).
+
 Run: .venv/bin/python benchmarks/lfw_fusion.py [--json results.json]
+     .venv/bin/python benchmarks/lfw_fusion.py --yaw .cache/mesh/view2_mediapipe_mesh1.npz
+         [--yaw-only]
      .venv/bin/python benchmarks/lfw_fusion.py --prior-vectors /tmp/lfw_fused.npz
 """
 
@@ -40,6 +49,7 @@ from workbench.align import template_for
 from workbench.data import shared_data_dir
 from workbench.evaluate import (
     best_threshold,
+    delong_test,
     kfold_correct,
     mcnemar_exact,
     read_pairs,
@@ -205,6 +215,99 @@ def prior_vectors(root: Path, out: Path) -> None:
     print(f"{out}, {baseline}: {len(paths)} photos of {len(set(persons))} people")
 
 
+def cascade_pairs(d_stage1, d_full, same, folds, *, ratio, band):
+    """The cascade as :mod:`workbench.cascade` runs it, on pairs (the first photo the
+    gallery, the second the probe): per fold the fused threshold ``tf`` from the other
+    folds' full distances, dlib's ``tf * ratio`` (the priors' ratio, as a gallery derives
+    it); a pair whose stage-1 (dlib) distance lies within ``band`` of dlib's threshold is
+    decided on ``d_full``, the others by dlib alone. Returns ``(correct, score, share)``:
+    whether each pair was decided right, the distance that decided it in the gallery's
+    (fused) units (dlib's times ``1 / ratio``, as the cascade reports it), and the share
+    of pairs that needed stage 2."""
+    correct = np.empty(len(same), bool)
+    near = np.empty(len(same), bool)
+    for f in np.unique(folds):
+        tr = folds != f
+        tf, _ = best_threshold(d_full[tr], same[tr])
+        td = tf * ratio
+        near[~tr] = np.abs(d_stage1[~tr] - td) <= band
+        said = np.where(near[~tr], d_full[~tr] <= tf, d_stage1[~tr] <= td)
+        correct[~tr] = said == same[~tr]
+    score = np.where(near, d_full, d_stage1 / ratio)
+    return correct, score, float(near.mean())
+
+
+def yaw_table(ev, ia, ib, same, folds, hard) -> list[dict]:
+    """The hardest-yaw tenth (``hard``) and the rest, per verifier: errors at its own
+    10-fold thresholds (chosen on all 6,000 pairs, as every other row), McNemar against
+    dlib on those pairs, and the threshold-free view: ROC area on those pairs and
+    DeLong's test against dlib's (:func:`workbench.evaluate.delong_test`)."""
+    from workbench.cascade import CASCADE_BAND, threshold_ratio
+    from workbench.embed.fused import FusedEmbedder
+    from workbench.gallery.calibrate import DEFAULT_TARGET_FAR
+
+    product = FusedEmbedder(dlib=_Id(), mobilefacenet=_Id())
+    old = product.fuse(ev["dlib"], ev["mfn + flip"])
+    new = product.fuse(ev["dlib + flip"], ev["mfn + flip"])
+    ratio = threshold_ratio(1, DEFAULT_TARGET_FAR, model_id=FusedEmbedder().model_id)
+    # Stage 1 of the new vector: the probe's one plain dlib chip against the gallery
+    # photo's flipped dlib part (what enrollment stores).
+    stage1_new = np.linalg.norm(ev["dlib"][ib] - ev["dlib + flip"][ia], axis=1)
+    verifiers = {}
+    for label, key in (("dlib (today's default)", "dlib"), ("dlib + flip", "dlib + flip")):
+        d = pair_d(ev[key], ia, ib)
+        verifiers[label] = (d, kfold_correct(d, same, folds)[0], "")
+    for label, v in (
+        ("fused as built (dlib, mfn + flip)", old),
+        ("fused, dlib flipped too (dlib + flip, mfn + flip)", new),
+    ):
+        d = pair_d(v, ia, ib)
+        verifiers[label] = (d, kfold_correct(d, same, folds)[0], "")
+    for label, d1, dfull in (
+        ("cascade as built (dlib, mfn + flip)", pair_d(ev["dlib"], ia, ib), pair_d(old, ia, ib)),
+        ("cascade, dlib flipped too (stage 1 plain dlib)", stage1_new, pair_d(new, ia, ib)),
+    ):
+        for band in sorted({0.05, CASCADE_BAND}):
+            c, score, share = cascade_pairs(d1, dfull, same, folds, ratio=ratio, band=band)
+            verifiers[f"{label}, band {band:g}"] = (score, c, f"{share:.1%}")
+    ref_d, ref_c, _ = verifiers["dlib (today's default)"]
+    rows = []
+    for label, (d, c, share) in verifiers.items():
+        row = {"verifier": label, "stage 2 share": share}
+        for part, mask in (("hardest tenth", hard), ("rest", ~hard)):
+            b, cc = int((ref_c[mask] & ~c[mask]).sum()), int((~ref_c[mask] & c[mask]).sum())
+            dl = delong_test(ref_d[mask], d[mask], same[mask])
+            row[part] = {
+                "pairs": int(mask.sum()),
+                "errors": int((~c[mask]).sum()),
+                "error rate": float((~c[mask]).mean()),
+                "mcnemar": [b, cc, mcnemar_exact(b, cc)],
+                "auc": dl.auc_b,
+                "delong": {"difference": dl.difference, "se": dl.se, "z": dl.z, "p": dl.p},
+            }
+        rows.append(row)
+    print(
+        "\n| verifier | stage 2 | tenth: errors (rate) | tenth: McNemar vs dlib | tenth: AUC "
+        "| tenth: DeLong vs dlib (diff +- se, p) | rest: errors (rate) | rest: McNemar "
+        "| rest: AUC | rest: DeLong vs dlib |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        cells = []
+        for part in ("hardest tenth", "rest"):
+            x = r[part]
+            m, dl = x["mcnemar"], x["delong"]
+            first = r["verifier"].startswith("dlib (")
+            cells += [
+                f"{x['errors']} ({x['error rate']:.2%})",
+                "-" if first else f"{m[0]}/{m[1]}, p = {m[2]:.2g}",
+                f"{x['auc']:.5f}",
+                "-" if first else f"{dl['difference']:+.5f} +- {dl['se']:.5f}, p = {dl['p']:.2g}",
+            ]
+        print(f"| {r['verifier']} | {r['stage 2 share'] or '-'} | " + " | ".join(cells) + " |")
+    return rows
+
+
 class _Id:
     model_id = "unused"
 
@@ -217,7 +320,11 @@ def main() -> None:
         type=Path,
         help="an .npz whose 'yaw' (degrees) is per View 2 image in the pairs file's "
         "order (e.g. the face mesh's, .cache/mesh/view2_mediapipe_mesh1.npz): adds the "
-        "accuracy on the tenth of pairs whose yaw differs most",
+        "tenth of pairs whose yaw differs most next to the rest (errors, McNemar, ROC area "
+        "and DeLong's test against dlib) and its accuracy to every row",
+    )
+    parser.add_argument(
+        "--yaw-only", action="store_true", help="with --yaw: only its table, then stop"
     )
     parser.add_argument(
         "--prior-vectors", type=Path, help="write every LFW photo's fused vector here, and stop"
@@ -281,7 +388,17 @@ def main() -> None:
             raise SystemExit(f"{args.yaw}: {len(yaw)} yaws for {len(pairs.images)} images")
         apart = np.abs(yaw[ia] - yaw[ib])
         hard = apart >= np.quantile(apart, 0.9)
-        print(f"hardest-yaw tenth: {int(hard.sum())} pairs, yaw apart >= {apart[hard].min():.1f}")
+        print(
+            f"hardest-yaw tenth: {int(hard.sum())} pairs ({int(same[hard].sum())} genuine), "
+            f"yaw apart >= {apart[hard].min():.1f} deg; rest: {int((~hard).sum())} pairs "
+            f"({int(same[~hard].sum())} genuine)"
+        )
+        yaw_rows = yaw_table(ev, ia, ib, same, folds, hard)
+        if args.yaw_only:
+            if args.json:
+                args.json.write_text(json.dumps(yaw_rows, indent=2))
+            print(f"load {os.getloadavg()}")
+            return
 
     def record(label, d, chips, ms_face, extra=None, correct=None):
         if correct is None:
