@@ -127,11 +127,13 @@ def test_far_from_the_threshold_dlib_decides_and_mobilefacenet_is_not_called(
             fused, gallery, mediapipe_detector, image, face, CASCADE_BAND
         )
         assert (m_cas.accepted, m_cas.label) == (m_full.accepted, m_full.label)
-        np.testing.assert_allclose(v_cas[:, :128], v_full[:, :128], atol=1e-5)
         if rec.cascade_counts["second"] == 0 and m_cas.accepted:
             seen_far += 1
             assert calls == 0  # decided by dlib alone
             assert not v_cas[:, 128:].any()
+            # Its dlib part is stage 1's one plain chip (no mirror was embedded).
+            plain = fused.fuse(fused.embed_dlib(rec.chips(image, face)), np.zeros((1, 192)))
+            np.testing.assert_allclose(v_cas, plain, atol=1e-5)
             assert m_cas.distance < gallery.threshold
         if not m_cas.accepted and rec.cascade_counts["second"] == 0:
             # Turned away by dlib: kept as an unknown, so completed (full fused vector).
@@ -153,6 +155,30 @@ def test_inside_the_band_the_full_fused_vector_decides(fused, gallery, probes, m
             m_cas.label == m_full.label
             and m_cas.distance == pytest.approx(m_full.distance, abs=1e-5)
         )
+
+
+def test_stage_two_vector_is_the_enrolled_vector(fused, gallery, probes, mediapipe_detector):
+    """Stage 2 adds the mirror chip's dlib vector and MobileFaceNet to stage 1's plain dlib
+    chip: its vector is the one enrollment stores (``embed_faces``), dlib's part the mean
+    of the chip's and its mirror's (not the plain chip's, which stage 1 searched with)."""
+    from workbench.align import template_for
+    from workbench.recognize import Recognizer
+
+    rec = Recognizer(mediapipe_detector, fused, gallery, cascade_band=10.0)
+    for image, face in probes[:3]:
+        v_cas, _ = rec.embed_identify(image, face)
+        assert rec.cascade_counts["second"] >= 1
+        enrolled = fused.embed_faces(
+            image, face.keypoints, template=template_for(mediapipe_detector)
+        )
+        np.testing.assert_allclose(v_cas, enrolled, atol=1e-5)
+        chips = rec.chips(image, face)
+        plain = fused.embed_dlib(chips)
+        mfn = fused.embed_mobilefacenet(image, face.keypoints)
+        assert np.linalg.norm(v_cas[0, :128] - fused.fuse(plain, mfn)[0, :128]) > 0.01
+        mirror = fused.dlib.embed(np.ascontiguousarray(chips[:, :, ::-1]))
+        expected = fused.fuse((plain + mirror) / 2, mfn)
+        np.testing.assert_allclose(v_cas, expected, atol=1e-5)
 
 
 def test_a_face_near_dlibs_threshold_asks_mobilefacenet(fused, gallery, probes, mediapipe_detector):

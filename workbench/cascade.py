@@ -1,17 +1,21 @@
 """MobileFaceNet only where dlib is unsure: the recognition cascade of a fused gallery.
 
 A fused gallery stores ``[sqrt(w) dlib, sqrt(1 - w) c mfn_unit]`` per face
-(:mod:`workbench.embed.fused`), so dlib's part of every stored vector (and of every
-centroid, a mean of such vectors) is its first 128 numbers over ``sqrt(w)``. Stage 1
-embeds dlib's chip only and searches those parts exactly; when the nearest person's dlib
-distance lies outside a band around dlib's threshold for this gallery, dlib decides alone.
-Otherwise (and for a face dlib turns away when the gallery keeps unknowns: they are
-stored and clustered as full fused vectors) MobileFaceNet runs on that face and the
-gallery's own search decides on the full fused vector.
+(:mod:`workbench.embed.fused`; dlib's part the mean of the chip's and its mirror's), so
+dlib's part of every stored vector (and of every centroid, a mean of such vectors) is its
+first 128 numbers over ``sqrt(w)``. Stage 1 embeds one plain dlib chip and searches those
+parts exactly; when the nearest person's dlib distance lies outside a band around dlib's
+threshold for this gallery, dlib decides alone. Otherwise stage 2 adds dlib's embedding
+of the mirrored chip and MobileFaceNet (:meth:`FusedEmbedder.complete_dlib
+<workbench.embed.fused.FusedEmbedder.complete_dlib>`, the vector enrollment stores) and
+the gallery's own search decides on that full fused vector.
+
+A face dlib turns away is completed too when the gallery keeps unknowns (they are stored
+and clustered as full fused vectors).
 
 On LFW View 2 (pair level, ``benchmarks/lfw_fusion.py``) the band of 0.10
-(:data:`CASCADE_BAND`) keeps the fused accuracy (99.47%) with MobileFaceNet on 13.7% of
-pairs; docs/benchmarks/lfw.md.
+(:data:`CASCADE_BAND`) gives 99.50% (30 errors, the full fused vectors' own figure) with
+stage 2 on 12.7% of pairs; docs/benchmarks/lfw.md.
 
 dlib's threshold for a gallery is the gallery's (fused) threshold times the ratio of the
 two priors at its size and target (:func:`dlib_threshold`): it is dlib's own prior while
@@ -29,9 +33,10 @@ from workbench.gallery.search import Match, exact_search
 from workbench.gallery.types import Decision
 
 #: Half-width of the band around dlib's threshold where MobileFaceNet is asked too.
-#: LFW View 2 with dlib's threshold derived as a gallery derives it (the priors' ratio,
-#: 0.603 against the folds' own 0.615): 0.10 keeps the fused 99.47% (32 errors) with
-#: MobileFaceNet on 13.7% of pairs, 0.05 loses 5 pairs (99.38%) on 4.4%
+#: LFW View 2, stage 1 one plain dlib chip against the gallery's flipped dlib parts, with
+#: dlib's threshold derived as a gallery derives it (the priors' ratio 0.790: 0.595,
+#: against the folds' own 0.610): 0.10 keeps the full fused 99.50% (30 errors) with
+#: stage 2 on 12.7% of pairs, 0.05 loses 2 pairs (99.47%) on 3.9%
 #: (``benchmarks/lfw_fusion.py``, docs/benchmarks/lfw.md).
 CASCADE_BAND = 0.10
 #: dlib's model id prefix: its prior table is the one for a dlib gallery.
@@ -43,9 +48,10 @@ class CascadeResult:
     """One batch of faces through the cascade.
 
     Attributes:
-        embeddings: ``(n, 320)`` float32; a face that MobileFaceNet did not see carries
-            ``[sqrt(w) dlib, 0]`` (only faces dlib accepted, or turned away in a gallery
-            that keeps no unknowns, so never a face stored as an unknown).
+        embeddings: ``(n, 320)`` float32; a face stage 2 did not see carries
+            ``[sqrt(w) dlib, 0]`` with its plain dlib vector (only faces dlib accepted,
+            or turned away in a gallery that keeps no unknowns, so never a face stored
+            as an unknown).
         matches: one :class:`~workbench.gallery.Match` per face; its distance is in the
             gallery's (fused) units (dlib's distance times the threshold ratio when dlib
             decided alone).
@@ -127,9 +133,9 @@ class FirstStage:
             threshold, or a dlib accept with a rival within the band behind it or of a
             person with corrections: the gallery's look-alike and correction rules work
             on its own vectors).
-        complete: ``(n,)`` bool, MobileFaceNet runs: ``second``, or turned away while
-            the gallery keeps unknowns (stored and clustered as full fused vectors), or
-            an empty gallery; never a ``skip`` face.
+        complete: ``(n,)`` bool, stage 2 runs: ``second``, or turned away while the
+            gallery keeps unknowns (stored and clustered as full fused vectors), or an
+            empty gallery; never a ``skip`` face.
         threshold, dlib_threshold: the gallery's and dlib's thresholds used.
     """
 
@@ -152,9 +158,9 @@ def first_stage(
     skip: np.ndarray | None = None,
     keeps: bool | None = None,
 ) -> FirstStage:
-    """dlib's decision on ``(n, 128)`` dlib vectors against a fused ``gallery``, and which
-    faces need MobileFaceNet (``keeps``: whether turned-away faces are stored; the
-    gallery's unknowns policy if ``None``)."""
+    """dlib's decision on ``(n, 128)`` plain dlib vectors against a fused ``gallery``, and
+    which faces need stage 2 (``skip``: faces never named, which never do; ``keeps``:
+    whether turned-away faces are stored, the gallery's unknowns policy if ``None``)."""
     t_fused = float(gallery.threshold)  # reads the file again if another process wrote
     t_dlib = dlib_threshold(gallery)
     rows, dist = dlib_nearest(gallery, dlib_vectors, weight)
@@ -197,21 +203,15 @@ def run_cascade(
     n = kps.shape[0]
     d = embedder.embed_dlib(chips) if n else np.zeros((0, 128), np.float32)
     first = first_stage(gallery, d, embedder.weight, band=band, skip=skip)
-    rows, d1, second, accept, complete = (
-        first.rows,
-        first.distance,
-        first.second,
-        first.accept,
-        first.complete,
-    )
+    rows, d1, accept = first.rows, first.distance, first.accept
+    second, complete = first.second, first.complete
     small = np.zeros(n, bool) if skip is None else np.asarray(skip, bool).reshape(n)
     s = first.snapshot
     t_fused, t_dlib = first.threshold, first.dlib_threshold
     embeddings = embedder.fuse(d, np.zeros((n, 192), np.float32))
     idx = np.flatnonzero(complete)
     if idx.size:
-        mfn = embedder.embed_mobilefacenet(image, kps[idx])
-        embeddings[idx] = embedder.fuse(d[idx], mfn)
+        embeddings[idx] = embedder.complete_dlib(image, kps[idx], np.asarray(chips)[idx], d[idx])
     matches: list[Match] = [None] * n  # type: ignore[list-item]
     if idx.size:
         for i, m in zip(idx, gallery.search(embeddings[idx], k=1).best(), strict=True):

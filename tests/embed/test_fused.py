@@ -45,14 +45,19 @@ def _faces(lfw_dir, detector, names):
 
 def test_vectors_and_their_distance(fused, recognizer, lfw_dir, mediapipe_detector):
     """320-D; the fused squared distance is the weighted sum of the two models' squared
-    distances; the same person is nearer than a stranger."""
+    distances (dlib's of the mean of the chip's and its mirror's vectors); the same
+    person is nearer than a stranger."""
     from workbench.embed.fused import DLIB_SPREAD, MFN_SPREAD
     from workbench.embed.mobilefacenet import arcface_chips
 
     faces = _faces(lfw_dir, mediapipe_detector, POWELL[:2] + SERENA[:1])
     v = np.concatenate([recognizer.embed(img, f) for img, f in faces])
     assert v.shape == (3, 320) and v.dtype == np.float32
-    dlib = np.concatenate([fused.dlib.embed(recognizer.chips(img, f)) for img, f in faces])
+    chips = np.concatenate([recognizer.chips(img, f) for img, f in faces])
+    plain = fused.dlib.embed(chips)
+    dlib = (plain + fused.dlib.embed(np.ascontiguousarray(chips[:, :, ::-1]))) / 2
+    # The mirror moves dlib's vector: the flip is there, not a no-op.
+    assert np.linalg.norm(dlib - plain, axis=1).min() > 0.02
     mfn = fused.mobilefacenet.embed(
         np.concatenate([arcface_chips(img, f.keypoints) for img, f in faces])
     )
