@@ -26,9 +26,20 @@ not in the gallery (the share named as somebody).
 
 Embeddings: the default pipeline (MediaPipe, 5-point alignment, the default embedder, one
 chip per face), and with ``--alignment mesh`` the mesh alignment of
-``benchmarks/lfw_mesh.py`` too. Caches: ``.cache/mesh/`` (git-ignored). Run:
+``benchmarks/lfw_mesh.py`` too. ``--embedders fused`` adds the fused embedder
+(:mod:`workbench.embed.fused`): galleries of the full vector enrollment stores (dlib's
+chip and its mirror averaged, MobileFaceNet's chip and its mirror), a fused gallery's
+own model id, prior and calibration; probes decided on their full vector, through the
+cascade as recognition runs it (:func:`workbench.cascade.first_stage` with the probe's
+plain dlib vector, then the gallery's own search on the full vector where it asks for
+MobileFaceNet), and through the cascade of a gallery that keeps no unknowns; McNemar
+against dlib on the same probes. Its features come from ``benchmarks/lfw_fusion.py``'s
+cache (the same MediaPipe keypoints, checked). ``--embedders dlib-flip``: dlib with its
+mirror averaged (the fused vector's dlib part alone). Caches: ``.cache/mesh/``,
+``.cache/fusion/`` (git-ignored). Run:
     .venv/bin/python benchmarks/pose.py [--min-photos 10] [--probe-yaw 25]
-        [--strangers 1000] [--unknowns 500] [--alignment 5-point mesh] [--json FILE]
+        [--strangers 1000] [--unknowns 500] [--alignment 5-point mesh]
+        [--embedders dlib dlib-flip fused] [--json FILE]
 """
 
 from __future__ import annotations
@@ -105,10 +116,52 @@ def pick(candidates: np.ndarray, yaw: np.ndarray, scheme: str, k: int) -> np.nda
     return np.array(chosen)
 
 
-def search(gallery_emb, owners, probe_sets, emb, *, decision: str, model_id: str):
+def plain_search(emb: np.ndarray):
+    """The gallery's own search of each probe's vector (``emb[idx]``): what recognition
+    does with a dlib gallery, or with a fused one on the full vector."""
+
+    def decide(g, idx):
+        matches = g.search(emb[idx]).best() if len(idx) else []
+        named = np.array([m.name for m in matches], object)
+        accepted = np.array([m.accepted for m in matches], bool)
+        return named, accepted, None
+
+    return decide
+
+
+def cascade_search(
+    dlib_plain: np.ndarray, full: np.ndarray, weight: float, *, keeps: bool | None = None
+):
+    """The cascade as :func:`workbench.cascade.run_cascade` decides: stage 1
+    (:func:`workbench.cascade.first_stage`) on the gallery with each probe's plain dlib
+    vector; where it asks for MobileFaceNet (``complete``: within the band, or turned away
+    while the gallery keeps unknowns, its default), the gallery's own search on the full
+    fused vector decides, elsewhere dlib's nearest person and accept (``keeps``: as
+    :func:`~workbench.cascade.first_stage`; ``False`` is a gallery set to keep no
+    unknowns). The third value: which probes needed stage 2."""
+    from workbench.cascade import first_stage
+
+    def decide(g, idx):
+        if not len(idx):
+            return np.array([], object), np.array([], bool), np.array([], bool)
+        first = first_stage(g, dlib_plain[idx], weight, keeps=keeps)
+        people = first.snapshot.people
+        named = np.array([people[r] if r >= 0 else None for r in first.rows], object)
+        accepted = first.accept.copy()
+        todo = np.flatnonzero(first.complete)
+        if todo.size:
+            for i, m in zip(todo, g.search(full[idx[todo]], k=1).best(), strict=True):
+                named[i], accepted[i] = m.name, m.accepted
+        return named, accepted, first.complete.copy()
+
+    return decide
+
+
+def search(gallery_emb, owners, probe_sets, deciders, *, decision: str, model_id: str):
     """Enroll ``gallery_emb`` (one row per face, ``owners`` its person) in a product
-    gallery, then ``(names, accepted, who)`` of the nearest person of each probe set
-    ``(indices into emb, true names)``, and the threshold the gallery calibrated."""
+    gallery; then per decider (``{label: decide(gallery, indices)}``, e.g.
+    :func:`plain_search`) ``(names, accepted, stage2, who)`` of each probe set
+    ``(indices, true names)``, and the threshold the gallery calibrated."""
     from workbench.gallery import FaceBatch, Gallery
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,13 +170,44 @@ def search(gallery_emb, owners, probe_sets, emb, *, decision: str, model_id: str
             batches = [FaceBatch(n, gallery_emb[owners == n]) for n in names]
             g.add_many(batches)
             threshold = g.threshold
-            out = []
-            for idx, who in probe_sets:
-                matches = g.search(emb[idx]).best() if len(idx) else []
-                named = np.array([m.name for m in matches], object)
-                accepted = np.array([m.accepted for m in matches], bool)
-                out.append((named, accepted, who))
+            out = {
+                label: [(*decide(g, idx), who) for idx, who in probe_sets]
+                for label, decide in deciders.items()
+            }
     return out, threshold
+
+
+def fused_features(root: Path, paths: list[Path]) -> dict[str, np.ndarray]:
+    """Per photo of ``paths``, ``benchmarks/lfw_fusion.py``'s cached features (MediaPipe's
+    central face, 5-point alignment: the same keypoints as this benchmark's detections,
+    checked by :func:`main`): ``keypoints``, ``dlib``, ``dlib_mirror``, ``mfn``,
+    ``mfn_mirror``. Its caches split LFW into View 2's photos, the outsiders' and the
+    rest; a missing one is computed (and cached) there."""
+    from lfw_fusion import features
+
+    from workbench.evaluate import read_pairs
+
+    view2 = [root / "lfw" / n for n in read_pairs(root / "lfw-pairs.txt").images]
+    people = {p.parent.name for p in view2}
+    outsiders = [
+        p
+        for d in sorted(x for x in (root / "lfw").iterdir() if x.is_dir() and x.name not in people)
+        for p in sorted(d.glob("*.jpg"))
+    ]
+    known = set(view2) | set(outsiders)
+    rest = [p for p in sorted((root / "lfw").glob("*/*.jpg")) if p not in known]
+    where = {}
+    for label, group in (("view2", view2), ("outsiders", outsiders), ("rest", rest)):
+        for i, p in enumerate(group):
+            where.setdefault(p, (label, i))
+    missing = [p for p in paths if p not in where]
+    if missing:
+        raise SystemExit(f"{len(missing)} photos in no fusion cache group, e.g. {missing[0]}")
+    needed = {where[p][0] for p in paths}
+    groups = {"view2": view2, "outsiders": outsiders, "rest": rest}
+    cache = {label: features(groups[label], label) for label in sorted(needed)}
+    keys = ("keypoints", "dlib", "dlib_mirror", "mfn", "mfn_mirror")
+    return {k: np.stack([cache[where[p][0]][k][where[p][1]] for p in paths]) for k in keys}
 
 
 def own_distance(e_probe, e_enrolled, decision) -> float:
@@ -139,6 +223,16 @@ def main() -> None:
     parser.add_argument("--strangers", type=int, default=1000)
     parser.add_argument("--unknowns", type=int, default=500)
     parser.add_argument("--alignment", nargs="+", default=["5-point"], choices=["5-point", "mesh"])
+    parser.add_argument(
+        "--embedders",
+        nargs="+",
+        default=["dlib"],
+        choices=["dlib", "dlib-flip", "fused"],
+        help="fused: the fused embedder's galleries (workbench/embed/fused.py) and its "
+        "probes on the full vector and through the cascade (workbench/cascade.py); "
+        "dlib-flip: dlib's chip and its mirror averaged (the fused vector's dlib part); "
+        "dlib's 5-point rows always run with either (the reference)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     root = shared_data_dir()
@@ -182,9 +276,14 @@ def main() -> None:
         for n, idx in ps.subjects.items()
     }
 
-    rows = []
-    hits: dict[tuple[str, str, int, str], np.ndarray] = {}
-    for alignment in args.alignment:
+    # Each variant: a label, the alignment its dlib chips came from, the vectors the
+    # galleries store (one row per photo), the model id and the ways probes are decided.
+    variants = []
+    for alignment in dict.fromkeys(
+        [*args.alignment, *(["5-point"] if set(args.embedders) - {"dlib"} else [])]
+    ):
+        if "dlib" not in args.embedders and alignment != "5-point":
+            continue
         if alignment == "5-point":
             kp = faces["keypoints"]
 
@@ -204,13 +303,79 @@ def main() -> None:
             def transform(i, five=five, template=template):
                 return similarity_transform(five[i], template)
 
-        emb = embeddings(ps.paths, transform, tag=f"{tag}_{alignment}")["plain"]
+        emb = embeddings(ps.paths, transform, tag=f"{tag}_{alignment}")
+        variants.append((alignment, emb["plain"], model_id, {"dlib": plain_search(emb["plain"])}))
+        if alignment == "5-point":
+            dlib_plain = emb["plain"]
+            if "dlib-flip" in args.embedders:
+                # dlib's part of the new fused vector on its own: the flip's share of the
+                # fused gain.
+                flipped = (emb["plain"] + emb["mirror"]) / 2
+                variants.append(
+                    (alignment, flipped, model_id, {"dlib + flip": plain_search(flipped)})
+                )
+    if "fused" in args.embedders:
+        from lfw_fusion import unit
+
+        from workbench.embed.fused import FusedEmbedder
+
+        t0 = time.perf_counter()
+        f = fused_features(root, ps.paths)
+        # The fusion cache must hold this benchmark's faces: the same keypoints and, from
+        # them, the same dlib vectors as the 5-point rows.
+        kp_gap = float(np.abs(f["keypoints"] - faces["keypoints"]).max())
+        dlib_gap = float(np.abs(f["dlib"] - dlib_plain).max())
+        if kp_gap > 0.5 or dlib_gap > 1e-4:
+            raise SystemExit(
+                f"the fusion cache holds other faces (keypoints {kp_gap:.2f} px, dlib "
+                f"{dlib_gap:.2g} apart): delete .cache/fusion/ to embed them again"
+            )
+        product = FusedEmbedder(dlib=_Id(), mobilefacenet=_Id())
+        # The full vector as enrollment stores it: dlib's part the mean of the chip's and
+        # its mirror's, MobileFaceNet's of the ArcFace chip and its mirror.
+        full = product.fuse((f["dlib"] + f["dlib_mirror"]) / 2, unit(f["mfn"] + f["mfn_mirror"]))
+        print(
+            f"fused vectors from the fusion cache in {time.perf_counter() - t0:.1f} s "
+            f"(keypoints {kp_gap:g} px, dlib {dlib_gap:g} from this benchmark's own)",
+            flush=True,
+        )
+        variants.append(
+            (
+                "5-point",
+                full,
+                FusedEmbedder().model_id,
+                {
+                    "fused": plain_search(full),
+                    "fused, cascade": cascade_search(f["dlib"], full, product.weight),
+                    "fused, cascade, gallery keeps no unknowns": cascade_search(
+                        f["dlib"], full, product.weight, keeps=False
+                    ),
+                },
+            )
+        )
+
+    rows = []
+    hits: dict[tuple[str, str, str, int, str], np.ndarray] = {}
+    for alignment, emb, gallery_model, deciders in variants:
         for scheme, k in SCHEMES:
             for decision in DECISIONS:
-                hit = []
-                right = accepted_right = accepted_wrong = n_probes = 0
+                stats = {
+                    label: {
+                        "hit": [],
+                        "right": 0,
+                        "accepted_right": 0,
+                        "accepted_wrong": 0,
+                        "probes": 0,
+                        "stage2": [],
+                        "control_right": 0,
+                        "control": 0,
+                        "control_stage2": [],
+                        "unknown_named": 0,
+                        "unknown": 0,
+                    }
+                    for label in deciders
+                }
                 dists, thresholds = [], []
-                control_right = n_control = unknown_named = n_unknown = 0
                 for h in (0, 1):
                     chosen = enrolled[(scheme, k, h)]
                     g_idx = np.concatenate([*chosen.values(), ps.strangers])
@@ -221,53 +386,81 @@ def main() -> None:
                         c_idx = np.concatenate(list(control.values()))
                         sets += [(c_idx, ps.person[c_idx]), (ps.unknowns, None)]
                     results, threshold = search(
-                        emb[g_idx], owners, sets, emb, decision=decision, model_id=model_id
+                        emb[g_idx],
+                        owners,
+                        sets,
+                        deciders,
+                        decision=decision,
+                        model_id=gallery_model,
                     )
                     thresholds.append(threshold)
-                    named, acc, who = results[0]
-                    n_probes += len(who)
-                    right += int((named == who).sum())
-                    accepted_right += int(((named == who) & acc).sum())
-                    hit.append((named == who) & acc)
-                    accepted_wrong += int(((named != who) & acc).sum())
                     for i in probe_idx:
                         dists.append(own_distance(emb[i], emb[chosen[ps.person[i]]], decision))
-                    if h == 0:
-                        named, acc, who = results[1]
-                        n_control += len(who)
-                        control_right += int(((named == who) & acc).sum())
-                        _, acc, _ = results[2]
-                        n_unknown += len(acc)
-                        unknown_named += int(acc.sum())
-                row = {
-                    "alignment": alignment,
-                    "enrollment": f"{scheme} {k}",
-                    "decision": decision,
-                    "probes": n_probes,
-                    "rank1": right / n_probes,
-                    "accepted_right": accepted_right / n_probes,
-                    "accepted_wrong": accepted_wrong / n_probes,
-                    "median_distance": float(np.median(dists)),
-                    "threshold": float(np.mean(thresholds)),
-                    "control_probes": n_control,
-                    "control_accepted_right": control_right / max(n_control, 1),
-                    "unknowns": n_unknown,
-                    "unknowns_named": unknown_named / max(n_unknown, 1),
-                }
-                # Paired against the frontal enrollment of as many photos (same probes).
-                # Paired against the frontal enrollment of as many photos, and against the
-                # 5-point alignment (same probes).
-                hits[(alignment, scheme, k, decision)] = hit = np.concatenate(hit)
-                for key, ref in (
-                    ("vs_frontal", (alignment, "frontal", k, decision)),
-                    ("vs_5point", ("5-point", scheme, k, decision)),
-                ):
-                    if ref in hits and ref != (alignment, scheme, k, decision):
-                        b = int((hits[ref] & ~hit).sum())
-                        c = int((~hits[ref] & hit).sum())
-                        row[key] = {"ref_only": b, "this_only": c, "p": mcnemar_exact(b, c)}
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+                    for label, res in results.items():
+                        st = stats[label]
+                        named, acc, stage2, who = res[0]
+                        st["probes"] += len(who)
+                        st["right"] += int((named == who).sum())
+                        st["accepted_right"] += int(((named == who) & acc).sum())
+                        st["hit"].append((named == who) & acc)
+                        st["accepted_wrong"] += int(((named != who) & acc).sum())
+                        if stage2 is not None:
+                            st["stage2"].append(stage2)
+                        if h == 0:
+                            named, acc, stage2, who = res[1]
+                            st["control"] += len(who)
+                            st["control_right"] += int(((named == who) & acc).sum())
+                            _, acc, stage2_u, _ = res[2]
+                            st["unknown"] += len(acc)
+                            st["unknown_named"] += int(acc.sum())
+                            if stage2 is not None:
+                                st["control_stage2"] += [stage2, stage2_u]
+                for label, st in stats.items():
+                    n_probes = st["probes"]
+                    row = {
+                        "embedder": label,
+                        "alignment": alignment,
+                        "enrollment": f"{scheme} {k}",
+                        "decision": decision,
+                        "probes": n_probes,
+                        "rank1": st["right"] / n_probes,
+                        "accepted_right": st["accepted_right"] / n_probes,
+                        "accepted_wrong": st["accepted_wrong"] / n_probes,
+                        "median_distance": float(np.median(dists)),
+                        "threshold": float(np.mean(thresholds)),
+                        "control_probes": st["control"],
+                        "control_accepted_right": st["control_right"] / max(st["control"], 1),
+                        "unknowns": st["unknown"],
+                        "unknowns_named": st["unknown_named"] / max(st["unknown"], 1),
+                    }
+                    full_key = ("fused", alignment, scheme, k, decision)
+                    if label != "fused" and full_key in hits:
+                        row["differs_from_full"] = int(
+                            (hits[full_key] != np.concatenate(st["hit"])).sum()
+                        )
+                    if st["stage2"]:
+                        row["stage2_probes"] = float(np.concatenate(st["stage2"]).mean())
+                        row["stage2_controls"] = float(np.concatenate(st["control_stage2"]).mean())
+                    # Paired on the same probes: against the frontal enrollment of as many
+                    # photos, against the 5-point alignment (dlib), and against dlib
+                    # (5-point, the default pipeline) for the fused embedder.
+                    key = (label, alignment, scheme, k, decision)
+                    hits[key] = hit = np.concatenate(st["hit"])
+                    for name, ref in (
+                        ("vs_frontal", (label, alignment, "frontal", k, decision)),
+                        ("vs_5point", (label, "5-point", scheme, k, decision)),
+                        ("vs_dlib", ("dlib", "5-point", scheme, k, decision)),
+                    ):
+                        if name == "vs_5point" and label != "dlib":
+                            continue
+                        if name == "vs_dlib" and label == "dlib":
+                            continue
+                        if ref in hits and ref != key:
+                            b = int((hits[ref] & ~hit).sum())
+                            c = int((~hits[ref] & hit).sum())
+                            row[name] = {"ref_only": b, "this_only": c, "p": mcnemar_exact(b, c)}
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
 
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, load "
@@ -275,30 +468,43 @@ def main() -> None:
         f"{time.strftime('%H:%M UTC', time.gmtime())}"
     )
     print(
-        f"| alignment | enrollment | decision | probes (|yaw| >= {args.probe_yaw:g}) | rank-1 "
-        "| accepted, right | vs frontal k (b/c, p) | vs 5-point (b/c, p) | accepted, wrong "
-        "| median distance to own "
-        "| threshold "
-        f"| frontal control: accepted, right (n) | unknowns named (n) |"
+        f"| embedder | alignment | enrollment | decision | probes (|yaw| >= {args.probe_yaw:g}) "
+        "| rank-1 | accepted, right | vs frontal k (b/c, p) | vs 5-point (b/c, p) "
+        "| vs dlib (b/c, p) | accepted, wrong | median distance to own | threshold "
+        "| frontal control: accepted, right (n) | unknowns named (n) "
+        "| MobileFaceNet ran on (probes; controls + unknowns) | differs from fused |"
     )
-    print(
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    )
+    print("| --- | --- | --- | --- | " + "---: | " * 13)
 
     def cmp(v):
-        return f"{v['ref_only']}/{v['this_only']}, p = {v['p']:.4f}" if v else "-"
+        if not v:
+            return "-"
+        p = f"{v['p']:.4f}" if v["p"] >= 1e-4 else f"{v['p']:.1e}"
+        return f"{v['ref_only']}/{v['this_only']}, p = {p}"
 
     for r in rows:
+        share = (
+            f"{r['stage2_probes']:.1%}; {r['stage2_controls']:.1%}" if "stage2_probes" in r else "-"
+        )
         print(
-            f"| {r['alignment']} | {r['enrollment']} | {r['decision']} | {r['probes']} "
-            f"| {r['rank1']:.1%} | {r['accepted_right']:.1%} | {cmp(r.get('vs_frontal'))} "
-            f"| {cmp(r.get('vs_5point'))} | {r['accepted_wrong']:.1%} "
+            f"| {r['embedder']} | {r['alignment']} | {r['enrollment']} | {r['decision']} "
+            f"| {r['probes']} | {r['rank1']:.1%} | {r['accepted_right']:.1%} "
+            f"| {cmp(r.get('vs_frontal'))} | {cmp(r.get('vs_5point'))} "
+            f"| {cmp(r.get('vs_dlib'))} | {r['accepted_wrong']:.1%} "
             f"| {r['median_distance']:.3f} | {r['threshold']:.3f} "
             f"| {r['control_accepted_right']:.1%} ({r['control_probes']}) "
-            f"| {r['unknowns_named']:.1%} ({r['unknowns']}) |"
+            f"| {r['unknowns_named']:.1%} ({r['unknowns']}) | {share} "
+            f"| {r.get('differs_from_full', '-')} |"
         )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
+
+
+class _Id:
+    """Stands for a model in :class:`workbench.embed.fused.FusedEmbedder` when only its
+    arithmetic (``fuse``, ``weight``) is used: the vectors come from the cache."""
+
+    model_id = "unused"
 
 
 if __name__ == "__main__":
