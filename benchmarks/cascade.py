@@ -4,11 +4,14 @@ For galleries of 10, 100 and 1,000 LFW people (up to 2 photos enrolled each, up 
 as known probes) and strangers as probes (one photo each of people not enrolled), with
 the cached fused vectors of every LFW photo (``benchmarks/lfw_fusion.py
 --prior-vectors``): the share of probes that need MobileFaceNet to decide (within the
-band of dlib's threshold, or a near rival) and the share it runs on when the gallery keeps
-unknowns (turned-away faces are stored as full fused vectors); and how each decision
+band of dlib's threshold, or a near rival) and the share it runs on when every face dlib
+turns away is stored as an unknown too (photos: the keeper completes each face it stores,
+:class:`workbench.recognize.UnknownsKeeper`); and how each decision
 names the probes: dlib alone (stage 1 without the band), the full fused search, the
 cascade. The decisions are those of the product's code (:func:`workbench.cascade.first_stage`
-on a real gallery, then the gallery's own search on the full vectors).
+on a real gallery, then the gallery's own search on the full vectors). Stage 1 searches
+with each probe's plain dlib vector (the ``_dlib.npz`` beside ``--vectors``, which
+``--prior-vectors`` writes), against the enrolled faces' fused vectors (dlib flipped).
 
 Run: PYTHONPATH=$PWD:$PWD/benchmarks .venv/bin/python benchmarks/cascade.py \\
          --vectors /tmp/lfw_fused.npz [--sizes 10 100 1000] [--strangers 1000]
@@ -49,7 +52,11 @@ def main() -> None:
     vectors, persons = z["vectors"].astype(np.float32), z["persons"]
     model_id = FusedEmbedder().model_id
     w = FUSION_WEIGHT
-    dlib = vectors[:, :128] / np.sqrt(w)
+    # Stage 1 embeds one plain dlib chip; the fused vectors' dlib part is flipped.
+    plain_path = args.vectors.with_name(args.vectors.stem + "_dlib.npz")
+    dlib = np.load(plain_path)["vectors"].astype(np.float32)
+    if dlib.shape != (len(vectors), 128):
+        raise SystemExit(f"{plain_path}: not the plain dlib vectors of {args.vectors}")
     rows_of: dict[str, np.ndarray] = {}
     for i, p in enumerate(persons):
         rows_of.setdefault(str(p), []).append(i)
@@ -81,8 +88,8 @@ def main() -> None:
                 g.add_many([FaceBatch(p, vectors[r]) for p, r in enrolled.items()])
                 g.refresh_threshold()
                 full = g.search(vectors[q]).best()
-                first = first_stage(g, dlib[q], w, band=args.band, keeps=True)
-                plain = first_stage(g, dlib[q], w, band=0.0, keeps=True)
+                first = first_stage(g, dlib[q], w, band=args.band)
+                plain = first_stage(g, dlib[q], w, band=0.0)
                 s = first.snapshot
                 names_dlib = np.array([s.people[r] if r >= 0 else None for r in plain.rows])
                 acc_dlib = plain.distance <= plain.dlib_threshold
@@ -106,7 +113,7 @@ def main() -> None:
             "share_decide": float(first.second.mean()),
             "share_decide_known": float(first.second[known].mean()),
             "share_decide_strangers": float(first.second[~known].mean()),
-            "share_run_keeping": float(first.complete.mean()),
+            "share_run_keeping": float((first.second | ~first.accept).mean()),
             "named_right": [r_d[0], r_f[0], r_c[0]],
             "strangers_unknown": [r_d[1], r_f[1], r_c[1]],
             "cascade_differs_from_fused": float(differs),

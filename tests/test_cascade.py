@@ -117,11 +117,12 @@ def test_far_from_the_threshold_dlib_decides_and_mobilefacenet_is_not_called(
     fused, gallery, probes, mediapipe_detector
 ):
     """A known face well inside dlib's threshold: accepted as the full fused search
-    accepts it, with no MobileFaceNet call; the stored vector parts are dlib's."""
+    accepts it, with no MobileFaceNet call, its vector dlib's plain one; a stranger far
+    beyond it: turned away the same way, with no call either."""
     from workbench.cascade import CASCADE_BAND, dlib_threshold
 
     t = dlib_threshold(gallery)
-    seen_far = 0
+    seen_far = seen_away = 0
     for image, face in probes:
         v_full, m_full, v_cas, m_cas, calls, rec = _full_and_cascade(
             fused, gallery, mediapipe_detector, image, face, CASCADE_BAND
@@ -136,10 +137,13 @@ def test_far_from_the_threshold_dlib_decides_and_mobilefacenet_is_not_called(
             np.testing.assert_allclose(v_cas, plain, atol=1e-5)
             assert m_cas.distance < gallery.threshold
         if not m_cas.accepted and rec.cascade_counts["second"] == 0:
-            # Turned away by dlib: kept as an unknown, so completed (full fused vector).
-            assert gallery.unknowns_policy.keep and calls == 1
-            np.testing.assert_allclose(v_cas, v_full, atol=1e-5)
+            # Turned away by dlib: not completed here (the unknowns keeper completes the
+            # faces it stores), even though the gallery keeps unknowns.
+            assert gallery.unknowns_policy.keep and calls == 0
+            assert not v_cas[:, 128:].any()
+            seen_away += 1
     assert seen_far >= 3, f"too few faces far inside dlib's threshold {t:.3f}"
+    assert seen_away >= 2, "too few strangers turned away by dlib alone"
 
 
 def test_inside_the_band_the_full_fused_vector_decides(fused, gallery, probes, mediapipe_detector):
@@ -244,3 +248,175 @@ def test_the_live_loop_runs_the_cascade(fused, gallery, mediapipe_detector, lfw_
     assert rec.cascade_counts["faces"] == sum(len(r) for r in results) > 0
     for r, want in zip(results, expected, strict=True):
         assert list(r.names) == [m.label for m in want]
+
+
+#: One stranger (not enrolled), his photos played as the frames of one track.
+STRANGER = [f"George_W_Bush/George_W_Bush_000{i}.jpg" for i in range(1, 9)]
+
+
+@pytest.fixture
+def fresh(gallery, fused, tmp_path):
+    """A new gallery file holding the module gallery's enrolled faces (no unknowns)."""
+    from workbench.gallery import Gallery
+    from workbench.gallery.types import FaceBatch
+
+    vectors, persons = gallery.embeddings()
+    persons = np.asarray(persons, object)
+    with Gallery(tmp_path / "fresh.sqlite", model_id=fused.model_id, dim=vectors.shape[1]) as g:
+        g.add_many([FaceBatch(p, vectors[persons == p]) for p in dict.fromkeys(persons)])
+        g.refresh_threshold()
+        yield g
+
+
+def _stranger_frames(detector, lfw_dir, rec):
+    """``(image, face, chips, quality)`` of each of STRANGER's photos (its largest face)."""
+    from workbench.gallery.unknowns import face_quality
+
+    out = []
+    for p in STRANGER:
+        image = load_image(lfw_dir / p)
+        face = detector.detect(image).largest()
+        chips = rec.chips(image, face)
+        q = face_quality(scores=face.scores, boxes=face.xyxy, chips=chips, n=1)[0]
+        out.append((image, face, chips, float(q)))
+    return out
+
+
+def _recognized(rec, image, face, chips):
+    from workbench.recognize import Recognition
+
+    embeddings, matches = rec.embed_identify(image, face, chips=chips)
+    return Recognition(face, matches, embeddings, chips)
+
+
+def test_a_strangers_track_gets_mobilefacenet_only_for_the_faces_stored(
+    fused, fresh, mediapipe_detector, lfw_dir, tmp_path
+):
+    """A stranger followed over 9 frames (one track): the keeper passes over the faces the
+    gallery would drop at once (its track already has 3 as good) and runs MobileFaceNet
+    only for those it stores; each stored vector is that face's full fused vector, and the
+    gallery ends with the rows it would have had if every face had been stored whole."""
+    from workbench.align import template_for
+    from workbench.gallery import Gallery
+    from workbench.recognize import Recognizer, UnknownsKeeper
+
+    rec = Recognizer(mediapipe_detector, fused, fresh)
+    frames = _stranger_frames(mediapipe_detector, lfw_dir, rec)
+    qualities = [q for *_, q in frames]
+    assert len(set(qualities)) == len(frames)
+    # Played in an order where later faces are both worse (passed over) and better; the
+    # last frame repeats the third best, stored already: a tie, which the gallery breaks
+    # for the earlier face, so it is passed over too.
+    rank = np.argsort(qualities)[::-1]
+    order = [rank[i] for i in (3, 4, 5, 6, 0, 7, 1, 2, 2)]
+    per_track = fresh.unknowns_policy.per_track
+    assert per_track == 3
+    keeper = UnknownsKeeper(fresh, detector=mediapipe_detector, source="clip", embedder=fused)
+    calls_in_keeper = 0
+    incomplete = 0
+    for frame, i in enumerate(order):
+        image, face, chips, _ = frames[i]
+        result = _recognized(rec, image, face, chips)
+        assert [m.accepted for m in result.matches] == [False]
+        incomplete += int(not result.embeddings[:, 128:].any())
+        before = fused.mobilefacenet.faces
+        keeper.offer_recognition(result, image=image, frame=frame, track_ids=np.array([7]))
+        calls_in_keeper += fused.mobilefacenet.faces - before
+    keeper.flush()
+    counts = keeper.counts
+    assert (counts.offered, counts.passed_over) == (6, 3)
+    assert incomplete >= 6, "the cascade's stage 2 decided these faces itself"
+    # MobileFaceNet ran once for each face stored whose vector was incomplete, never for
+    # the three passed over.
+    assert calls_in_keeper == counts.completed <= counts.offered < len(order)
+    assert counts.completed >= 4
+    stored, vectors = fresh.unknown_embeddings()
+    template = template_for(mediapipe_detector)
+    for u, v in zip(stored, vectors, strict=True):
+        image, face, _, _ = frames[order[u.frame]]
+        full = fused.embed_faces(image, face.keypoints, template=template)[0]
+        np.testing.assert_allclose(v, full, atol=1e-5)
+    # The same faces stored whole, one by one, with no pre-filter: the same rows remain.
+    with Gallery(tmp_path / "whole.sqlite", model_id=fused.model_id, dim=320) as whole:
+        for frame, i in enumerate(order):
+            image, face, chips, _ = frames[i]
+            whole.add_unknowns(
+                fused.embed_faces(image, face.keypoints, template=template),
+                chips=chips,
+                source="clip",
+                frames=[frame],
+                tracks=["t7"],
+                boxes=face.xyxy,
+                scores=face.scores,
+            )
+        want = sorted((u.frame, u.quality) for u in whole.unknowns())
+    assert sorted((u.frame, u.quality) for u in stored) == want
+    assert len(want) == per_track
+    assert {order[f] for f, _ in want} == set(rank[:3])
+
+
+def test_a_face_without_a_track_is_always_completed(fused, fresh, mediapipe_detector, lfw_dir):
+    """Photos (no track): every unknown face is stored, each completed."""
+    from workbench.recognize import Recognizer, UnknownsKeeper
+
+    rec = Recognizer(mediapipe_detector, fused, fresh)
+    frames = _stranger_frames(mediapipe_detector, lfw_dir, rec)[:4]
+    with UnknownsKeeper(fresh, detector=mediapipe_detector, source="photos", embedder=fused) as k:
+        incomplete = 0
+        for image, face, chips, _ in frames:
+            result = _recognized(rec, image, face, chips)
+            incomplete += int(not result.embeddings[:, 128:].any())
+            k.offer_recognition(result, image=image)
+    assert (k.counts.offered, k.counts.passed_over) == (4, 0)
+    assert k.counts.completed == incomplete >= 2
+    _, vectors = fresh.unknown_embeddings()
+    assert len(vectors) == 4 and all(v[128:].any() for v in vectors)
+
+
+def test_a_keeper_without_an_embedder_refuses_half_vectors(
+    fused, fresh, mediapipe_detector, lfw_dir
+):
+    """An incomplete fused vector offered to a keeper that cannot complete it: a clear
+    error of the package's own, and nothing stored."""
+    from workbench.recognize import Recognizer, UnknownsKeeper
+
+    rec = Recognizer(mediapipe_detector, fused, fresh)
+    image, face, chips, _ = _stranger_frames(mediapipe_detector, lfw_dir, rec)[0]
+    result = _recognized(rec, image, face, chips)
+    assert not result.embeddings[:, 128:].any()
+    keeper = UnknownsKeeper(fresh, detector=mediapipe_detector, source="photo")
+    with pytest.raises(InvalidArgumentError, match="embedder"):
+        keeper.offer_recognition(result, image=image)
+    keeper.flush()
+    assert fresh.count_unknowns() == 0
+    with pytest.raises(InvalidArgumentError, match="image"):
+        UnknownsKeeper(
+            fresh, detector=mediapipe_detector, source="photo", embedder=fused
+        ).offer_recognition(result)
+
+
+def test_the_live_loops_keeper_stores_full_vectors(fused, fresh, mediapipe_detector, lfw_dir):
+    """The live loop with the keeper as its on_result callback (as the panel and the CLI
+    attach it), strangers every frame, no tracking: each stored face is completed to its
+    full fused vector, the cascade having run dlib alone on it."""
+    from workbench.align import template_for
+    from workbench.live import IterableSource, LiveRecognizer
+    from workbench.recognize import Recognizer, UnknownsKeeper
+
+    rec = Recognizer(mediapipe_detector, fused, fresh)
+    frames = [load_image(lfw_dir / p) for p in STRANGER[:3]]
+    keeper = UnknownsKeeper(fresh, detector=mediapipe_detector, source="live", embedder=fused)
+    source = IterableSource(iter(frames), lossless=True)
+    with LiveRecognizer(source, rec, tracking=None, on_result=keeper) as live:
+        assert live.wait(timeout=120)
+    keeper.flush()
+    stored, vectors = fresh.unknown_embeddings()
+    assert len(stored) == keeper.counts.offered >= 3
+    assert keeper.counts.completed >= 1
+    template = template_for(mediapipe_detector)
+    for u, v in zip(stored, vectors, strict=True):
+        image = frames[u.frame]
+        faces = mediapipe_detector.detect(image)
+        row = int(np.argmin(np.abs(np.asarray(faces.xyxy) - np.asarray(u.box)).sum(1)))
+        full = fused.embed_faces(image, faces.keypoints[row : row + 1], template=template)[0]
+        np.testing.assert_allclose(v, full, atol=1e-5)

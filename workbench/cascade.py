@@ -10,8 +10,10 @@ of the mirrored chip and MobileFaceNet (:meth:`FusedEmbedder.complete_dlib
 <workbench.embed.fused.FusedEmbedder.complete_dlib>`, the vector enrollment stores) and
 the gallery's own search decides on that full fused vector.
 
-A face dlib turns away is completed too when the gallery keeps unknowns (they are stored
-and clustered as full fused vectors).
+A face dlib turns away is not completed here: the unknowns keeper
+(:class:`workbench.recognize.UnknownsKeeper`) completes only the faces it will store
+(stored unknowns are clustered as full fused vectors), so a crowd of strangers costs
+dlib's chip per face, not both models.
 
 On LFW View 2 (pair level, ``benchmarks/lfw_fusion.py``) the band of 0.10
 (:data:`CASCADE_BAND`) gives 99.50% (30 errors, the full fused vectors' own figure) with
@@ -49,16 +51,16 @@ class CascadeResult:
 
     Attributes:
         embeddings: ``(n, 320)`` float32; a face stage 2 did not see carries
-            ``[sqrt(w) dlib, 0]`` with its plain dlib vector (only faces dlib accepted,
-            or turned away in a gallery that keeps no unknowns, so never a face stored
-            as an unknown).
+            ``[sqrt(w) dlib, 0]`` with its plain dlib vector (faces dlib accepted or
+            turned away: the unknowns keeper completes those it stores,
+            :meth:`FusedEmbedder.complete <workbench.embed.fused.FusedEmbedder.complete>`).
         matches: one :class:`~workbench.gallery.Match` per face; its distance is in the
             gallery's (fused) units (dlib's distance times the threshold ratio when dlib
             decided alone).
         dlib_distance: ``(n,)`` dlib distance to the nearest person (``inf`` if none).
         second: ``(n,)`` bool, the faces within the band (MobileFaceNet decided).
         complete: ``(n,)`` bool, the faces whose row of ``embeddings`` is the full fused
-            vector (``second`` and the unknowns kept).
+            vector (those of ``second``).
     """
 
     embeddings: np.ndarray
@@ -133,9 +135,6 @@ class FirstStage:
             threshold, or a dlib accept with a rival within the band behind it or of a
             person with corrections: the gallery's look-alike and correction rules work
             on its own vectors).
-        complete: ``(n,)`` bool, stage 2 runs: ``second``, or turned away while the
-            gallery keeps unknowns (stored and clustered as full fused vectors), or an
-            empty gallery; never a ``skip`` face.
         threshold, dlib_threshold: the gallery's and dlib's thresholds used.
     """
 
@@ -143,7 +142,6 @@ class FirstStage:
     distance: np.ndarray
     accept: np.ndarray
     second: np.ndarray
-    complete: np.ndarray
     threshold: float
     dlib_threshold: float
     snapshot: object
@@ -156,11 +154,9 @@ def first_stage(
     *,
     band: float = CASCADE_BAND,
     skip: np.ndarray | None = None,
-    keeps: bool | None = None,
 ) -> FirstStage:
     """dlib's decision on ``(n, 128)`` plain dlib vectors against a fused ``gallery``, and
-    which faces need stage 2 (``skip``: faces never named, which never do; ``keeps``:
-    whether turned-away faces are stored, the gallery's unknowns policy if ``None``)."""
+    which faces need stage 2 (``skip``: faces never named, which never do)."""
     t_fused = float(gallery.threshold)  # reads the file again if another process wrote
     t_dlib = dlib_threshold(gallery)
     rows, dist = dlib_nearest(gallery, dlib_vectors, weight)
@@ -175,14 +171,10 @@ def first_stage(
     accept = d1 < t_dlib - band
     second = near_threshold | (accept & ((d2nd - d1 <= band) | has_corrections))
     second &= np.isfinite(d1)
-    if keeps is None:
-        keeps = bool(gallery.unknowns_policy.keep)
-    turned_away = ~accept & ~second
     small = np.zeros(n, bool) if skip is None else np.asarray(skip, bool).reshape(n)
-    complete = (second | (turned_away & keeps) | ~np.isfinite(d1)) & ~small
     second &= ~small
     accept &= ~second
-    return FirstStage(rows[:, 0], d1, accept, second, complete, t_fused, t_dlib, s)
+    return FirstStage(rows[:, 0], d1, accept, second, t_fused, t_dlib, s)
 
 
 def run_cascade(
@@ -204,7 +196,7 @@ def run_cascade(
     d = embedder.embed_dlib(chips) if n else np.zeros((0, 128), np.float32)
     first = first_stage(gallery, d, embedder.weight, band=band, skip=skip)
     rows, d1, accept = first.rows, first.distance, first.accept
-    second, complete = first.second, first.complete
+    second = complete = first.second
     small = np.zeros(n, bool) if skip is None else np.asarray(skip, bool).reshape(n)
     s = first.snapshot
     t_fused, t_dlib = first.threshold, first.dlib_threshold
@@ -222,7 +214,7 @@ def run_cascade(
         name = s.people[r] if r >= 0 else None
         dd = float(d1[i]) * scale if r >= 0 else math.inf
         matches[i] = Match(name, dd, bool(accept[i]) and not small[i])
-    return CascadeResult(embeddings, matches, d1.astype(np.float32), second, complete)
+    return CascadeResult(embeddings, matches, d1.astype(np.float32), second, complete.copy())
 
 
 __all__ = [

@@ -64,7 +64,8 @@ class Recognition:
             ``"unknown"``).
         embeddings: ``(n, D)`` float32 embeddings of the faces (``D`` = 128 for dlib's
             network, 320 fused; with the fused gallery's cascade a face MobileFaceNet did
-            not see has zeros in its part: :class:`workbench.cascade.CascadeResult`).
+            not see has zeros in its part, :class:`workbench.cascade.CascadeResult`: the
+            :class:`UnknownsKeeper` completes those it stores).
     """
 
     detections: FaceDetections
@@ -143,9 +144,9 @@ class Recognizer:
         ):
             raise InvalidArgumentError(f"cascade_band must be >= 0 or None, got {cascade_band!r}")
         self.cascade_band = None if cascade_band is None else float(cascade_band)
-        #: Faces through the cascade and how many of them MobileFaceNet saw (decided /
-        #: completed for keeping), for the benchmarks.
-        self.cascade_counts = {"faces": 0, "second": 0, "complete": 0}
+        # Bumped on the live worker thread, read by callers: under a lock.
+        self._cascade_counts = {"faces": 0, "second": 0, "complete": 0}
+        self._counts_lock = threading.Lock()
         self.detector = detector
         self.mesh = mesh
         self._mesh_problem: str | None = None
@@ -220,6 +221,15 @@ class Recognizer:
         return np.full(len(detections), np.nan, np.float32)
 
     @property
+    def cascade_counts(self) -> dict[str, int]:
+        """Faces through the cascade (``faces``) and how many of them stage 2 (the mirror
+        chip's dlib vector and MobileFaceNet) decided (``second``, = ``complete``): a
+        copy, safe to read while the live worker adds to it. The faces the unknowns
+        keeper completes are its own count (:attr:`UnknownsKeeper.counts`)."""
+        with self._counts_lock:
+            return dict(self._cascade_counts)
+
+    @property
     def cascade_active(self) -> bool:
         """Whether :meth:`embed_identify` runs the cascade (fused embedder, a gallery, a
         band)."""
@@ -236,8 +246,9 @@ class Recognizer:
     ) -> tuple[np.ndarray, list[Match]]:
         """``(embeddings, matches)`` of the given faces: :meth:`embed` then
         :meth:`identify`, or the cascade (:attr:`cascade_active`) whose embeddings of
-        faces MobileFaceNet did not see hold zeros in its part (never a face kept as an
-        unknown: :class:`workbench.cascade.CascadeResult`)."""
+        faces MobileFaceNet did not see hold zeros in its part
+        (:class:`workbench.cascade.CascadeResult`; the :class:`UnknownsKeeper` completes
+        those it stores)."""
         if not self.cascade_active:
             if chips is not None and not needs_photo(self.embedder):
                 embeddings = embed_chips(chips, embedder=self.embedder)
@@ -261,10 +272,11 @@ class Recognizer:
             band=self.cascade_band,
             skip=small,
         )
-        counts = self.cascade_counts
-        counts["faces"] += len(detections)
-        counts["second"] += int(result.second.sum())
-        counts["complete"] += int(result.complete.sum())
+        with self._counts_lock:
+            counts = self._cascade_counts
+            counts["faces"] += len(detections)
+            counts["second"] += int(result.second.sum())
+            counts["complete"] += int(result.complete.sum())
         matches = [
             dataclasses.replace(m, accepted=False, too_small=True, rival=None) if sm else m
             for m, sm in zip(result.matches, small, strict=True)
@@ -303,6 +315,26 @@ class Recognizer:
         return Recognition(detections, matches, embeddings, chips)
 
 
+@dataclass(frozen=True)
+class KeeperCounts:
+    """What an :class:`UnknownsKeeper` did with the faces it was given.
+
+    Attributes:
+        offered: faces queued for the gallery.
+        passed_over: faces not queued because the gallery would drop them at once (their
+            track already has its ``per_track`` better faces from this run).
+        completed: faces whose fused vector the keeper completed (MobileFaceNet and the
+            mirror chip's dlib vector ran for each: the cascade leaves them out of the
+            faces dlib decided alone).
+        complete_ms: milliseconds spent completing them.
+    """
+
+    offered: int = 0
+    passed_over: int = 0
+    completed: int = 0
+    complete_ms: float = 0.0
+
+
 class UnknownsKeeper:
     """Stores the faces nobody could name in the gallery, in batches (one transaction
     per batch, not one per frame), with a thumbnail of each chip.
@@ -311,16 +343,27 @@ class UnknownsKeeper:
     best few faces, bounded count and age, or nothing at all). The keeper is a no-op when
     the policy keeps no unknowns or the gallery cannot store them (an old read-only file).
 
+    A fused gallery's cascade (:mod:`workbench.cascade`) leaves the faces dlib turned away
+    without MobileFaceNet's part (zeros there). The keeper completes only the faces it
+    stores: per track of its run it remembers the qualities of the best faces it queued
+    (:func:`workbench.gallery.unknowns.face_quality`, which needs no embedding) and passes
+    over a face the gallery would drop at once (a track keeps its ``per_track`` best,
+    ties to the earlier face), so a stranger followed over many frames costs MobileFaceNet
+    for a few of them. A face with no track (a photo, or a video without tracking) is
+    always stored, so always completed.
+
     Args:
         gallery: the gallery searched.
         detector: the detector that found the faces (its template aligns the chips).
         source: the photo, video or camera name stored with each face.
+        embedder: the recognizer's embedder: with a fused one the keeper completes the
+            vectors it stores (a keeper without one refuses an incomplete vector).
         enabled: ``False`` stores nothing (``--no-unknowns``).
         batch: faces buffered before a write; ``max_wait_s``: or this long.
 
     Example:
-        >>> with UnknownsKeeper(gallery, detector=det, source="cam") as keep:  # doctest: +SKIP
-        ...     keep.offer_recognition(rec.recognize(frame), frame=i)
+        >>> with UnknownsKeeper(g, detector=det, source="cam", embedder=e) as k:  # doctest: +SKIP
+        ...     k.offer_recognition(rec.recognize(frame), image=frame, frame=i)
     """
 
     def __init__(
@@ -329,6 +372,7 @@ class UnknownsKeeper:
         *,
         detector: Detector,
         source: str | None,
+        embedder: FaceEmbedder | None = None,
         enabled: bool = True,
         batch: int = 32,
         max_wait_s: float = 5.0,
@@ -338,6 +382,7 @@ class UnknownsKeeper:
         self.gallery = gallery
         self.detector = detector
         self.source = source
+        self.embedder = embedder
         self.enabled = bool(
             enabled
             and gallery.unknowns_policy.keep
@@ -355,10 +400,19 @@ class UnknownsKeeper:
         self._pending: list[dict] = []
         self._count = 0
         self._last = time.monotonic()
+        # Per track of this run: the qualities of its best faces queued, best first.
+        self._best: dict[str, list[float]] = {}
+        self._counts = KeeperCounts()
+
+    @property
+    def counts(self) -> KeeperCounts:
+        """What this keeper did so far (safe to read while the live worker offers)."""
+        with self._lock:
+            return self._counts
 
     def offer(
         self,
-        image: np.ndarray,
+        image: np.ndarray | None,
         detections: FaceDetections,
         embeddings: np.ndarray,
         *,
@@ -366,30 +420,117 @@ class UnknownsKeeper:
         frame: int | None = None,
         track_ids: np.ndarray | None = None,
     ) -> None:
-        """Queue these faces (already known to be unknown) of one image or frame."""
+        """Queue these faces (already known to be unknown) of one image or frame, but for
+        those their track would drop at once; complete the queued vectors the cascade
+        left without MobileFaceNet (``image`` is needed for that, and when ``chips`` is
+        not given).
+
+        Raises:
+            InvalidArgumentError: an incomplete fused vector and no fused ``embedder``
+                (or no ``image``) to complete it: half a vector is never stored.
+        """
         if not self.enabled or not len(detections):
             return
+        vectors = np.asarray(embeddings, np.float32)
+        missing = self._incomplete(vectors)
+        if missing.any() and not hasattr(self.embedder, "complete"):
+            raise InvalidArgumentError(
+                f"{int(missing.sum())} of these {len(vectors)} unknown faces' fused vectors "
+                "lack MobileFaceNet's part (the cascade's first stage) and this keeper has no "
+                "fused embedder to complete them: pass UnknownsKeeper(embedder=...)"
+            )
+        if missing.any() and image is None:
+            raise InvalidArgumentError(
+                "completing a fused vector needs the photo or frame: pass image="
+            )
         if chips is None:
             chips = self.chips_of(image, detections)
+        boxes = np.asarray(detections.xyxy, np.float64)
+        scores = np.asarray(detections.scores, np.float64)
         tracks = (
             [None] * len(detections)
             if track_ids is None
             else [f"{self.run}#{int(t)}" if int(t) >= 0 else None for t in track_ids]
         )
-        item = {
-            "embeddings": np.asarray(embeddings, np.float32),
-            "chips": chips,
-            "boxes": np.asarray(detections.xyxy, np.float64),
-            "scores": np.asarray(detections.scores, np.float64),
-            "frames": [frame] * len(detections),
-            "tracks": tracks,
-        }
+        keep = self._would_keep(tracks, scores, boxes, chips)
+        idx = np.flatnonzero(keep)
+        passed_over = len(tracks) - int(idx.size)
+        completed, complete_ms = 0, 0.0
+        if idx.size < len(tracks):
+            vectors, chips, boxes, scores = vectors[idx], chips[idx], boxes[idx], scores[idx]
+            detections, missing = detections[idx], missing[idx]
+            tracks = [tracks[i] for i in idx]
+        if missing.any():
+            t0 = time.perf_counter()
+            todo = np.flatnonzero(missing)
+            kps = np.asarray(detections.keypoints)[todo]
+            vectors = vectors.copy()
+            vectors[todo] = self.embedder.complete(as_rgb(image), kps, chips[todo], vectors[todo])
+            completed, complete_ms = int(todo.size), (time.perf_counter() - t0) * 1000.0
         with self._lock:
-            self._pending.append(item)
-            self._count += len(detections)
+            c = self._counts
+            self._counts = KeeperCounts(
+                c.offered + len(tracks),
+                c.passed_over + passed_over,
+                c.completed + completed,
+                c.complete_ms + complete_ms,
+            )
+            if not tracks:
+                return
+            self._pending.append(
+                {
+                    "embeddings": vectors,
+                    "chips": chips,
+                    "boxes": boxes,
+                    "scores": scores,
+                    "frames": [frame] * len(tracks),
+                    "tracks": tracks,
+                }
+            )
+            self._count += len(tracks)
             due = self._count >= self.batch or time.monotonic() - self._last >= self.max_wait_s
         if due:
             self.flush()
+
+    def _incomplete(self, vectors: np.ndarray) -> np.ndarray:
+        """``(n,)`` bool: fused vectors with zeros for MobileFaceNet's part."""
+        from workbench.embed.fused import FUSED_DIM, FusedEmbedder
+        from workbench.gallery.core import FUSED_PREFIX
+
+        model = str(getattr(self.gallery, "model_id", "") or "")
+        if not model.startswith(FUSED_PREFIX) or vectors.ndim != 2 or vectors.shape[1] != FUSED_DIM:
+            return np.zeros(len(vectors), bool)
+        return ~FusedEmbedder.is_complete(vectors)
+
+    def _would_keep(self, tracks, scores, boxes, chips) -> np.ndarray:
+        """``(n,)`` bool: the faces the gallery would not drop at once, and remember them.
+
+        The gallery keeps a track's ``per_track`` best faces by quality, an earlier face
+        before a later one of equal quality (``store.keep_best_of_track``): a face whose
+        track already has ``per_track`` queued faces at least as good is dropped on
+        arrival. The quality is the gallery's own (:func:`face_quality` of the same
+        scores, boxes and chips)."""
+        from workbench.gallery.unknowns import face_quality
+
+        n = len(tracks)
+        keep = np.ones(n, bool)
+        if all(t is None for t in tracks):
+            return keep
+        per_track = int(self.gallery.unknowns_policy.per_track)
+        quality = face_quality(scores=scores, boxes=boxes, chips=chips, n=n)
+        with self._lock:
+            for i, track in enumerate(tracks):
+                if track is None:
+                    continue
+                best = self._best.setdefault(track, [])
+                q = float(quality[i])
+                if len(best) >= per_track and sum(b >= q for b in best) >= per_track:
+                    keep[i] = False
+                    continue
+                best.append(q)
+                best.sort(reverse=True)
+                del best[per_track:]
+        return keep
 
     def chips_of(self, image: np.ndarray, detections: FaceDetections) -> np.ndarray:
         return align(as_rgb(image), detections, detector=self.detector)
@@ -402,9 +543,10 @@ class UnknownsKeeper:
         frame: int | None = None,
         track_ids: np.ndarray | None = None,
     ) -> None:
-        """Queue the unknown faces of a :meth:`Recognizer.recognize` result (``image`` is
-        needed only when the result carries no chips; ``track_ids`` one per face). Faces
-        the size gate refused (``too_small``) are not kept: they would cluster as noise."""
+        """Queue the unknown faces of a :meth:`Recognizer.recognize` result (``image``: the
+        image recognized, needed when the result carries no chips and to complete a fused
+        gallery's vectors; ``track_ids`` one per face). Faces the size gate refused
+        (``too_small``) are not kept: they would cluster as noise."""
         small = np.array([m.too_small for m in recognition.matches], bool)
         idx = np.flatnonzero(recognition.unknown & ~small.reshape(recognition.unknown.shape))
         if not self.enabled or not idx.size:
@@ -565,6 +707,7 @@ __all__ = [
     "Pick",
     "Recognition",
     "Recognizer",
+    "KeeperCounts",
     "UnknownsKeeper",
     "align",
     "open_gallery",

@@ -212,6 +212,36 @@ def test_cli_enroll_fused_then_recognize_with_the_galleries_model(lfw_dir, tmp_p
     assert cli.main(["recognize", str(probe), "--gallery", str(gallery), "--json"]) == 0
     [line] = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
     assert [f["name"] for f in line["faces"]] == ["Colin_Powell"]
+    # A stranger's photo: dlib turns him away alone, and the unknown the CLI keeps is his
+    # full fused vector (the keeper completes it), never half of one.
+    stranger = lfw_dir / "George_W_Bush/George_W_Bush_0001.jpg"
+    assert cli.main(["recognize", str(stranger), "--gallery", str(gallery), "--json"]) == 0
+    capsys.readouterr()
+    with Gallery(gallery, model_id=None, create=False) as g:
+        _, kept = g.unknown_embeddings()
+    assert len(kept) >= 1 and all(v[128:].any() for v in kept)
     assert cli.main(["enroll", str(ref), "--gallery", str(gallery), "--embedder", "dlib"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--embedder dlib" in err[0]
+
+
+def test_the_other_faces_of_an_enrollment_photo_are_kept_whole(recognizer, lfw_dir, tmp_path):
+    """Enrolling from a two-face photo keeps the other face as an unknown: its stored
+    vector is the full fused one (dlib flipped, MobileFaceNet), as for an enrolled face."""
+    from workbench.align import template_for
+    from workbench.gallery import Gallery
+
+    photo = np.hstack(
+        [load_image(lfw_dir / POWELL[0]), load_image(lfw_dir / "Hugo_Chavez/Hugo_Chavez_0001.jpg")]
+    )
+    with Gallery(tmp_path / "g.sqlite", model_id=recognizer.embedder.model_id) as g:
+        summary = g.enroll("Somebody", [photo], recognizer=recognizer)
+        assert summary.unknowns_kept == 1
+        [face], kept = g.unknown_embeddings()
+        faces = recognizer.detector.detect(photo)
+        row = int(np.argmin(np.abs(np.asarray(faces.xyxy) - np.asarray(face.box)).sum(1)))
+        full = recognizer.embedder.embed_faces(
+            photo, faces.keypoints[row : row + 1], template=template_for(recognizer.detector)
+        )
+        np.testing.assert_allclose(kept, full, atol=1e-5)
+        assert kept[0, 128:].any()

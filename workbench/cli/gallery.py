@@ -279,7 +279,11 @@ def run_recognize(args: argparse.Namespace) -> int:
             # unknown faces (their track's best), not one per frame.
             tracker = Tracker()
             keeper = UnknownsKeeper(
-                gallery, detector=detector, source=videos[0], enabled=not args.no_unknowns
+                gallery,
+                detector=detector,
+                source=videos[0],
+                embedder=embedder,
+                enabled=not args.no_unknowns,
             )
             done = 0
             for frame in video:
@@ -287,7 +291,9 @@ def run_recognize(args: argparse.Namespace) -> int:
                     continue
                 recognition = recognizer.recognize(frame.image)
                 track_ids, _ = tracker.update(recognition.detections.xyxy)
-                keeper.offer_recognition(recognition, frame=frame.index, track_ids=track_ids)
+                keeper.offer_recognition(
+                    recognition, image=frame.image, frame=frame.index, track_ids=track_ids
+                )
                 faces = _faces(recognition)
                 _print(videos[0], faces, as_json=args.json, frame=frame.index, threshold=threshold)
                 done += 1
@@ -301,11 +307,16 @@ def run_recognize(args: argparse.Namespace) -> int:
             return 0
         kept = 0
         for source in args.inputs:
-            recognition = recognizer.recognize(load_image(source))
+            image = load_image(source)
+            recognition = recognizer.recognize(image)
             keeper = UnknownsKeeper(
-                gallery, detector=detector, source=str(source), enabled=not args.no_unknowns
+                gallery,
+                detector=detector,
+                source=str(source),
+                embedder=embedder,
+                enabled=not args.no_unknowns,
             )
-            keeper.offer_recognition(recognition)
+            keeper.offer_recognition(recognition, image=image)
             keeper.flush()
             kept += keeper.kept
             _print(source, _faces(recognition), as_json=args.json, frame=None, threshold=threshold)

@@ -291,7 +291,12 @@ def _keeper(recognizer, args: argparse.Namespace):
     detector = getattr(recognizer, "detector", None)  # its template aligns the chips
     if args.no_unknowns or not isinstance(gallery, Gallery) or detector is None:
         return None
-    keeper = UnknownsKeeper(gallery, detector=detector, source=args.source)
+    keeper = UnknownsKeeper(
+        gallery,
+        detector=detector,
+        source=args.source,
+        embedder=getattr(recognizer, "embedder", None),  # completes a fused gallery's faces
+    )
     return keeper if keeper.enabled else None
 
 

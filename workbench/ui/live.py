@@ -226,7 +226,9 @@ class LivePanel:
         source = self._make_source()
         browser = self.source.value == BROWSER
         self._overlay_camera = self.camera if browser else None
-        self._keeper = _keeper_for(self.gallery, recognizer.detector, self.source.value)
+        self._keeper = _keeper_for(
+            self.gallery, recognizer.detector, self.source.value, embedder=recognizer.embedder
+        )
         self.live = LiveRecognizer(source, recognizer, on_result=self._on_result)
         if browser:
             self.camera.streaming = True
@@ -529,12 +531,15 @@ def _faces_html(result: LiveResult) -> str:
     return "<span class='wb-faces'>in view: " + ", ".join(items) + "</span>"
 
 
-def _keeper_for(gallery, detector, source: str):
-    """The keeper of a run's unknown faces, or ``None`` when the gallery keeps none."""
+def _keeper_for(gallery, detector, source: str, *, embedder=None):
+    """The keeper of a run's unknown faces, or ``None`` when the gallery keeps none
+    (``embedder``: the recognizer's, which completes a fused gallery's faces it keeps)."""
     from workbench.gallery import Gallery
     from workbench.recognize import UnknownsKeeper
 
     if not isinstance(gallery, Gallery):
         return None
-    keeper = UnknownsKeeper(gallery, detector=detector, source=f"live panel: {source}")
+    keeper = UnknownsKeeper(
+        gallery, detector=detector, source=f"live panel: {source}", embedder=embedder
+    )
     return keeper if keeper.enabled else None
