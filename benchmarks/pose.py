@@ -32,7 +32,9 @@ chip and its mirror averaged, MobileFaceNet's chip and its mirror), a fused gall
 own model id, prior and calibration; probes decided on their full vector, through the
 cascade as recognition runs it (:func:`workbench.cascade.first_stage` with the probe's
 plain dlib vector, then the gallery's own search on the full vector where it asks for
-MobileFaceNet), and through the cascade of a gallery that keeps no unknowns; McNemar
+MobileFaceNet: within the band; a face dlib turns away is decided by dlib, whatever the
+gallery's unknowns policy, since the unknowns keeper completes the faces it stores);
+McNemar
 against dlib on the same probes. Its features come from ``benchmarks/lfw_fusion.py``'s
 cache (the same MediaPipe keypoints, checked). ``--embedders dlib-flip``: dlib with its
 mirror averaged (the fused vector's dlib part alone). Caches: ``.cache/mesh/``,
@@ -129,30 +131,26 @@ def plain_search(emb: np.ndarray):
     return decide
 
 
-def cascade_search(
-    dlib_plain: np.ndarray, full: np.ndarray, weight: float, *, keeps: bool | None = None
-):
+def cascade_search(dlib_plain: np.ndarray, full: np.ndarray, weight: float):
     """The cascade as :func:`workbench.cascade.run_cascade` decides: stage 1
     (:func:`workbench.cascade.first_stage`) on the gallery with each probe's plain dlib
-    vector; where it asks for MobileFaceNet (``complete``: within the band, or turned away
-    while the gallery keeps unknowns, its default), the gallery's own search on the full
-    fused vector decides, elsewhere dlib's nearest person and accept (``keeps``: as
-    :func:`~workbench.cascade.first_stage`; ``False`` is a gallery set to keep no
-    unknowns). The third value: which probes needed stage 2."""
+    vector; where it asks for stage 2 (``second``: within the band, or a near rival), the
+    gallery's own search on the full fused vector decides, elsewhere dlib's nearest
+    person and accept. The third value: which probes needed stage 2."""
     from workbench.cascade import first_stage
 
     def decide(g, idx):
         if not len(idx):
             return np.array([], object), np.array([], bool), np.array([], bool)
-        first = first_stage(g, dlib_plain[idx], weight, keeps=keeps)
+        first = first_stage(g, dlib_plain[idx], weight)
         people = first.snapshot.people
         named = np.array([people[r] if r >= 0 else None for r in first.rows], object)
         accepted = first.accept.copy()
-        todo = np.flatnonzero(first.complete)
+        todo = np.flatnonzero(first.second)
         if todo.size:
             for i, m in zip(todo, g.search(full[idx[todo]], k=1).best(), strict=True):
                 named[i], accepted[i] = m.name, m.accepted
-        return named, accepted, first.complete.copy()
+        return named, accepted, first.second.copy()
 
     return decide
 
@@ -347,9 +345,6 @@ def main() -> None:
                 {
                     "fused": plain_search(full),
                     "fused, cascade": cascade_search(f["dlib"], full, product.weight),
-                    "fused, cascade, gallery keeps no unknowns": cascade_search(
-                        f["dlib"], full, product.weight, keeps=False
-                    ),
                 },
             )
         )
