@@ -442,7 +442,7 @@ def fused_comparison(photos, data, args, tmp: Path, *, repeats: int = 2) -> list
         "| embedder | clip | mode | processed fps | process ms/frame | keeper ms/frame | "
         "process + keeper ms/frame | embed + keeper ms per face embedded | faces / "
         "embeddings | main face named right (else: unknown) | MobileFaceNet ran on "
-        "(cascade's stage 2 + keeper) | unknowns offered / passed over / stored |",
+        "(cascade's stage 2 + keeper) | unknowns offered / passed over / displaced / stored |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     base = {}
@@ -480,7 +480,7 @@ def fused_comparison(photos, data, args, tmp: Path, *, repeats: int = 2) -> list
                 f"{'every face every frame' if mode == 'every' else 'tracking'} "
                 f"| {fps:.1f} | {proc:.1f} | {keep_ms:.1f} | {total:.1f}{ratio} "
                 f"| {per_face:.1f}{ratio_face} | {s.faces} / {s.embeddings} | {x['right']:.1%} "
-                f"| {mfn} | {k.offered} / {k.passed_over} / {x['stored']} |"
+                f"| {mfn} | {k.offered} / {k.passed_over} / {k.displaced} / {x['stored']} |"
             )
             print(lines[-1], flush=True)
     return lines

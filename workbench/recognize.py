@@ -322,7 +322,10 @@ class KeeperCounts:
     Attributes:
         offered: faces queued for the gallery.
         passed_over: faces not queued because the gallery would drop them at once (their
-            track already has its ``per_track`` better faces from this run).
+            track already has its ``per_track`` faces from this run at least as good).
+        displaced: queued faces left out of their write because a later, better face of
+            their track in the same batch took their place (the gallery would have
+            dropped them in that write): never completed, never written.
         completed: faces whose fused vector the keeper completed (MobileFaceNet and the
             mirror chip's dlib vector ran for each: the cascade leaves them out of the
             faces dlib decided alone).
@@ -331,6 +334,7 @@ class KeeperCounts:
 
     offered: int = 0
     passed_over: int = 0
+    displaced: int = 0
     completed: int = 0
     complete_ms: float = 0.0
 
@@ -345,12 +349,16 @@ class UnknownsKeeper:
 
     A fused gallery's cascade (:mod:`workbench.cascade`) leaves the faces dlib turned away
     without MobileFaceNet's part (zeros there). The keeper completes only the faces it
-    stores: per track of its run it remembers the qualities of the best faces it queued
-    (:func:`workbench.gallery.unknowns.face_quality`, which needs no embedding) and passes
-    over a face the gallery would drop at once (a track keeps its ``per_track`` best,
-    ties to the earlier face), so a stranger followed over many frames costs MobileFaceNet
+    writes: per track of its run it remembers the best faces it queued by the gallery's
+    own quality (:func:`workbench.gallery.unknowns.face_quality`, which needs no
+    embedding) and passes over a face the gallery would drop at once (a track keeps its
+    ``per_track`` best, ties to the earlier face); a queued face keeps its ArcFace chip,
+    and is completed when its batch is written, unless a later, better face of its track
+    in that batch displaced it. So a stranger followed over many frames costs MobileFaceNet
     for a few of them. A face with no track (a photo, or a video without tracking) is
-    always stored, so always completed.
+    always stored, so always completed. (The keeper counts a track's faces as stored
+    until the run ends: should the gallery's count or age bound remove some of them
+    meanwhile, it may pass over a face the gallery would then have kept.)
 
     Args:
         gallery: the gallery searched.
@@ -400,8 +408,10 @@ class UnknownsKeeper:
         self._pending: list[dict] = []
         self._count = 0
         self._last = time.monotonic()
-        # Per track of this run: the qualities of its best faces queued, best first.
-        self._best: dict[str, list[float]] = {}
+        # Per track of this run: (-quality, order queued) of its best faces, best first
+        # (the gallery's order: quality, then the earlier face).
+        self._best: dict[str, list[tuple[float, int]]] = {}
+        self._queued = 0
         self._counts = KeeperCounts()
 
     @property
@@ -421,9 +431,9 @@ class UnknownsKeeper:
         track_ids: np.ndarray | None = None,
     ) -> None:
         """Queue these faces (already known to be unknown) of one image or frame, but for
-        those their track would drop at once; complete the queued vectors the cascade
-        left without MobileFaceNet (``image`` is needed for that, and when ``chips`` is
-        not given).
+        those their track would drop at once. A fused vector the cascade left without
+        MobileFaceNet is completed when its batch is written (``image`` is needed for
+        its ArcFace chip, and when ``chips`` is not given).
 
         Raises:
             InvalidArgumentError: an incomplete fused vector and no fused ``embedder``
@@ -433,7 +443,7 @@ class UnknownsKeeper:
             return
         vectors = np.asarray(embeddings, np.float32)
         missing = self._incomplete(vectors)
-        if missing.any() and not hasattr(self.embedder, "complete"):
+        if missing.any() and not hasattr(self.embedder, "complete_chips"):
             raise InvalidArgumentError(
                 f"{int(missing.sum())} of these {len(vectors)} unknown faces' fused vectors "
                 "lack MobileFaceNet's part (the cascade's first stage) and this keeper has no "
@@ -452,28 +462,23 @@ class UnknownsKeeper:
             if track_ids is None
             else [f"{self.run}#{int(t)}" if int(t) >= 0 else None for t in track_ids]
         )
-        keep = self._would_keep(tracks, scores, boxes, chips)
-        idx = np.flatnonzero(keep)
+        order = self._would_keep(tracks, scores, boxes, chips)
+        idx = np.flatnonzero(order >= -1)
         passed_over = len(tracks) - int(idx.size)
-        completed, complete_ms = 0, 0.0
         if idx.size < len(tracks):
             vectors, chips, boxes, scores = vectors[idx], chips[idx], boxes[idx], scores[idx]
-            detections, missing = detections[idx], missing[idx]
+            detections, missing, order = detections[idx], missing[idx], order[idx]
             tracks = [tracks[i] for i in idx]
-        if missing.any():
-            t0 = time.perf_counter()
-            todo = np.flatnonzero(missing)
-            kps = np.asarray(detections.keypoints)[todo]
-            vectors = vectors.copy()
-            vectors[todo] = self.embedder.complete(as_rgb(image), kps, chips[todo], vectors[todo])
-            completed, complete_ms = int(todo.size), (time.perf_counter() - t0) * 1000.0
+        arc = None
+        if missing.any():  # the ArcFace chip now: the frame is not kept until the write
+            arc = np.zeros((len(tracks), 112, 112, 3), np.uint8)
+            arc[missing] = self.embedder.arcface_chips(
+                as_rgb(image), np.asarray(detections.keypoints)[missing]
+            )
         with self._lock:
             c = self._counts
-            self._counts = KeeperCounts(
-                c.offered + len(tracks),
-                c.passed_over + passed_over,
-                c.completed + completed,
-                c.complete_ms + complete_ms,
+            self._counts = dataclasses.replace(
+                c, offered=c.offered + len(tracks), passed_over=c.passed_over + passed_over
             )
             if not tracks:
                 return
@@ -485,6 +490,9 @@ class UnknownsKeeper:
                     "scores": scores,
                     "frames": [frame] * len(tracks),
                     "tracks": tracks,
+                    "order": order,
+                    "missing": missing,
+                    "arc": arc,
                 }
             )
             self._count += len(tracks)
@@ -503,7 +511,8 @@ class UnknownsKeeper:
         return ~FusedEmbedder.is_complete(vectors)
 
     def _would_keep(self, tracks, scores, boxes, chips) -> np.ndarray:
-        """``(n,)`` bool: the faces the gallery would not drop at once, and remember them.
+        """``(n,)`` int64: each face's place in the order queued (``-1``: no track, always
+        kept; ``-2``: passed over), remembering the faces kept among their track's best.
 
         The gallery keeps a track's ``per_track`` best faces by quality, an earlier face
         before a later one of equal quality (``store.keep_best_of_track``): a face whose
@@ -513,9 +522,9 @@ class UnknownsKeeper:
         from workbench.gallery.unknowns import face_quality
 
         n = len(tracks)
-        keep = np.ones(n, bool)
+        order = np.full(n, -1, np.int64)
         if all(t is None for t in tracks):
-            return keep
+            return order
         per_track = int(self.gallery.unknowns_policy.per_track)
         quality = face_quality(scores=scores, boxes=boxes, chips=chips, n=n)
         with self._lock:
@@ -523,14 +532,16 @@ class UnknownsKeeper:
                 if track is None:
                     continue
                 best = self._best.setdefault(track, [])
-                q = float(quality[i])
-                if len(best) >= per_track and sum(b >= q for b in best) >= per_track:
-                    keep[i] = False
+                key = (-float(quality[i]), self._queued)
+                if len(best) >= per_track and key > best[per_track - 1]:
+                    order[i] = -2
                     continue
-                best.append(q)
-                best.sort(reverse=True)
+                order[i] = self._queued
+                self._queued += 1
+                best.append(key)
+                best.sort()
                 del best[per_track:]
-        return keep
+        return order
 
     def chips_of(self, image: np.ndarray, detections: FaceDetections) -> np.ndarray:
         return align(as_rgb(image), detections, detector=self.detector)
@@ -589,20 +600,64 @@ class UnknownsKeeper:
         )
 
     def flush(self) -> int:
-        """Write what is queued (one transaction); returns how many faces stayed stored."""
+        """Write what is queued (one transaction), its fused vectors completed first;
+        returns how many faces stayed stored."""
         with self._lock:
             pending, self._pending, self._count = self._pending, [], 0
             self._last = time.monotonic()
+            # A face a later, better face of its track displaced since it was queued is
+            # one the gallery would drop in this very write: left out, never completed.
+            alive = {t: {k[1] for k in best} for t, best in self._best.items()}
+            for p in pending:
+                pairs = zip(p["tracks"], p["order"], strict=True)
+                p["write"] = np.array([t is None or int(o) in alive[t] for t, o in pairs], bool)
         if not pending:
             return 0
+        displaced, completed, complete_ms = 0, 0, 0.0
+        rows = []
+        for p in pending:
+            write = p["write"]
+            displaced += int((~write).sum())
+            vectors = p["embeddings"]
+            todo = np.flatnonzero(write & p["missing"])
+            if todo.size:
+                t0 = time.perf_counter()
+                vectors = vectors.copy()
+                vectors[todo] = self.embedder.complete(
+                    vectors[todo], p["chips"][todo], p["arc"][todo]
+                )
+                completed += int(todo.size)
+                complete_ms += (time.perf_counter() - t0) * 1000.0
+            keep = np.flatnonzero(write)
+            if keep.size:
+                rows.append(
+                    (
+                        vectors[keep],
+                        p["chips"][keep],
+                        p["boxes"][keep],
+                        p["scores"][keep],
+                        [p["frames"][i] for i in keep],
+                        [p["tracks"][i] for i in keep],
+                    )
+                )
+        with self._lock:
+            c = self._counts
+            self._counts = dataclasses.replace(
+                c,
+                displaced=c.displaced + displaced,
+                completed=c.completed + completed,
+                complete_ms=c.complete_ms + complete_ms,
+            )
+        if not rows:
+            return 0
         ids = self.gallery.add_unknowns(
-            np.concatenate([p["embeddings"] for p in pending]),
-            chips=np.concatenate([p["chips"] for p in pending]),
+            np.concatenate([r[0] for r in rows]),
+            chips=np.concatenate([r[1] for r in rows]),
             source=self.source,
-            boxes=np.concatenate([p["boxes"] for p in pending]),
-            scores=np.concatenate([p["scores"] for p in pending]),
-            frames=[f for p in pending for f in p["frames"]],
-            tracks=[t for p in pending for t in p["tracks"]],
+            boxes=np.concatenate([r[2] for r in rows]),
+            scores=np.concatenate([r[3] for r in rows]),
+            frames=[f for r in rows for f in r[4]],
+            tracks=[t for r in rows for t in r[5]],
             detector=getattr(self.detector, "name", None),
         )
         self._ids += ids

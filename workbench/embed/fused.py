@@ -162,38 +162,59 @@ class FusedEmbedder:
         """``(N, 320)`` full fused vectors of faces whose plain dlib vectors
         (:meth:`embed_dlib` of ``chips``) are known: adds dlib's embedding of each chip's
         mirror and MobileFaceNet (its ArcFace chip cut from ``image`` at ``keypoints``).
-        :meth:`embed_faces`, the cascade's second stage and the unknowns keeper all end
-        here, so their vectors of one face agree."""
+        :meth:`embed_faces`, the cascade's second stage and the unknowns keeper all end in
+        :meth:`complete_chips`, so their vectors of one face agree."""
+        arc = self.arcface_chips(image, keypoints)
+        return self.complete_chips(chips, arc, dlib_vectors, batch_size=batch_size)
+
+    @staticmethod
+    def arcface_chips(image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+        """``(N, 112, 112, 3)`` uint8: MobileFaceNet's chips of the faces at ``keypoints``
+        (cut from the photo; what :meth:`complete_chips` needs besides dlib's chips)."""
         from workbench.embed.mobilefacenet import arcface_chips
 
         kps = np.asarray(keypoints, np.float64).reshape(-1, 5, 2)
-        d = np.asarray(dlib_vectors, np.float32).reshape(-1, 128)
-        chips = np.asarray(chips)
-        if not (len(kps) == len(d) == len(chips)):
-            raise InvalidArgumentError(
-                f"{len(kps)} faces' keypoints, {len(d)} dlib vectors and {len(chips)} chips"
-            )
         if not len(kps):
+            return np.zeros((0, 112, 112, 3), np.uint8)
+        return arcface_chips(image, kps)
+
+    def complete_chips(
+        self,
+        chips: np.ndarray,
+        arc_chips: np.ndarray,
+        dlib_vectors: np.ndarray,
+        *,
+        batch_size: int = 32,
+    ) -> np.ndarray:
+        """``(N, 320)`` full fused vectors from each face's dlib chip, its ArcFace chip
+        (:meth:`arcface_chips`) and its plain dlib vector: dlib's part the mean of that
+        vector and the mirrored chip's, MobileFaceNet's of the ArcFace chip."""
+        d = np.asarray(dlib_vectors, np.float32).reshape(-1, 128)
+        chips, arc_chips = np.asarray(chips), np.asarray(arc_chips)
+        if not (len(d) == len(chips) == len(arc_chips)):
+            raise InvalidArgumentError(
+                f"{len(d)} dlib vectors, {len(chips)} dlib chips and {len(arc_chips)} "
+                "MobileFaceNet chips: one of each per face"
+            )
+        if not len(d):
             return np.zeros((0, FUSED_DIM), np.float32)
         mirrored = np.ascontiguousarray(chips[:, :, ::-1])
         with self._lock:
             dm = np.asarray(self.dlib.embed(mirrored, batch_size=batch_size), np.float32)
-            m = self.mobilefacenet.embed(arcface_chips(image, kps))
+            m = self.mobilefacenet.embed(arc_chips)
         return self.fuse((d + dm) / 2, m)
 
-    def complete(
-        self, image: np.ndarray, keypoints: np.ndarray, chips: np.ndarray, vectors: np.ndarray
-    ) -> np.ndarray:
+    def complete(self, vectors: np.ndarray, chips: np.ndarray, arc_chips: np.ndarray) -> np.ndarray:
         """The full fused vectors of faces whose fused ``vectors`` carry dlib's plain
         vector and zeros in MobileFaceNet's part (the cascade's stage 1:
-        :attr:`workbench.cascade.CascadeResult.embeddings`); rows already complete are
-        returned as they are."""
+        :attr:`workbench.cascade.CascadeResult.embeddings`), from their dlib ``chips``
+        and ``arc_chips`` (:meth:`arcface_chips`); rows already complete are returned as
+        they are."""
         v = np.array(vectors, np.float32).reshape(-1, FUSED_DIM)
         todo = np.flatnonzero(~self.is_complete(v))
         if todo.size:
-            kps = np.asarray(keypoints, np.float64).reshape(-1, 5, 2)
             d = v[todo, :128] / self._scale[0]
-            v[todo] = self.complete_dlib(image, kps[todo], np.asarray(chips)[todo], d)
+            v[todo] = self.complete_chips(np.asarray(chips)[todo], np.asarray(arc_chips)[todo], d)
         return v
 
     @staticmethod
