@@ -293,3 +293,22 @@ def test_unknown_faces_are_grey_points_that_can_be_enrolled(people, recognizer, 
     assert ex.errors.last is None, ex.errors.last
     assert c in gallery.people and gallery.count_unknowns() == 0
     assert len(ex.names) == 9 and len(ex.projection) == 9
+
+
+def test_explorer_of_fused_faces_judges_at_the_fused_threshold(
+    people, mediapipe_detector, fused_embedder
+):
+    """Built from photos with the fused embedder (no gallery): the slider and the verdicts
+    start at its threshold, not dlib's 0.6 (its distances are larger)."""
+    from workbench.embed.fused import FUSED_THRESHOLD
+
+    ex = EmbeddingExplorer.from_images(people, detector=mediapipe_detector, embedder=fused_embedder)
+    assert ex.calibrated == FUSED_THRESHOLD == ex.threshold.value
+    far, tar = ex.rates(ex.calibrated)
+    assert tar == 1.0 and far == 0.0
+    # Measured: two of the nine genuine pairs lie 0.66-0.68 apart, "different" at 0.6.
+    assert ex.rates(0.6)[1] < 1.0
+    (a, b, _), other = next(iter(people.values())), list(people.values())[1][0]
+    assert ex.compare(a, b)["same"] is True
+    assert ex.compare(a, other)["same"] is False
+    assert EmbeddingExplorer(ex.embeddings, ex.names).calibrated == 0.6  # no model: dlib's

@@ -153,10 +153,12 @@ class EmbeddingExplorer:
     over a set of labelled embeddings; plus "compare two photos".
 
     Args:
-        embeddings: ``(N, 128)`` float32, at least two people and one genuine pair.
+        embeddings: ``(N, D)`` float32, at least two people and one genuine pair.
         names: ``N`` person names.
         threshold: the gallery's threshold (marked on the plots; the slider starts
-            there).
+            there); ``None``: the default of ``embedder``'s model
+            (:func:`workbench.gallery.default_threshold`: 0.6 for dlib, 0.77 for the
+            fused embedder, whose distances are larger), dlib's without an embedder.
         threshold_source: where it came from, ``Gallery.threshold_source``: the plots
             call it "default", "set" or "calibrated" accordingly.
         sources: ``N`` labels of the faces' photos (file names), shown in the tables so
@@ -185,7 +187,7 @@ class EmbeddingExplorer:
         embeddings: np.ndarray,
         names: Sequence[str],
         *,
-        threshold: float = 0.6,
+        threshold: float | None = None,
         threshold_source: str = "default",
         sources: Sequence[str] | None = None,
         images: FaceImages | None = None,
@@ -204,6 +206,10 @@ class EmbeddingExplorer:
         self.gallery = gallery
         self._set_unknowns(unknowns)
         self._set_faces(embeddings, names, sources, images, face_ids)
+        if threshold is None:
+            from workbench.gallery import default_threshold
+
+            threshold = default_threshold(getattr(embedder, "model_id", None))
         self.calibrated = float(threshold)
         self.threshold_kind = threshold_label(threshold_source)
 
@@ -343,11 +349,12 @@ class EmbeddingExplorer:
         *,
         detector: Detector,
         embedder: FaceEmbedder,
-        threshold: float = 0.6,
+        threshold: float | None = None,
         threshold_source: str = "default",
     ) -> EmbeddingExplorer:
         """Embed the central face of each photo, ``{person: [paths]}`` (photos without a
-        face are left out); the aligned chips are kept for the hover thumbnails."""
+        face are left out); the aligned chips are kept for the hover thumbnails.
+        ``threshold=None``: the embedder's model's default."""
         from workbench.evaluate import align_images, embed_photos
         from workbench.pipeline import embed_chips, needs_photo
 
