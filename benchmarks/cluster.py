@@ -35,8 +35,16 @@ with Gaussian noise 0.01 per value, about 0.08 apart on the unit scale), as a tr
 best frames or a burst come: ours, the plain cuts, and ours with near-copies counted
 apart.
 
-Run: .venv/bin/python benchmarks/cluster.py [--skip-slow] [--scale] [--choose]
-[--json out.json]
+Embedders: ``--embedder fused`` runs it all on the fused embedder's vectors of the same
+photos (dlib + MobileFaceNet, 320-D, the product's formula, built from
+``benchmarks/lfw_fusion.py``'s features cache without embedding again), with the fused
+defaults (:func:`workbench.gallery.cluster.defaults_for`), dlib's constants on the same
+vectors as the row to beat, the fused grid for ``--choose``, near-copies as far apart
+relative to a person's photos as dlib's are, and the distance baselines translated
+(Chinese whispers at 0.5 x 0.77 / 0.60, the two embedders' LFW pair thresholds).
+
+Run: .venv/bin/python benchmarks/cluster.py [--embedder dlib|fused] [--skip-slow]
+[--scale] [--choose] [--json out.json]
 """
 
 from __future__ import annotations
@@ -53,7 +61,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _lfw_cache import lfw_embeddings  # noqa: E402
+from _lfw_cache import EMBEDDERS, lfw_vectors  # noqa: E402
 from _machine import machine  # noqa: E402
 
 from workbench.data import shared_data_dir  # noqa: E402
@@ -64,14 +72,49 @@ from workbench.gallery.cluster import (  # noqa: E402
     DEFAULT_THRESHOLD,
     DUPLICATE_DISTANCE,
     cluster_embeddings,
+    defaults_for,
     gap_cut,
     normalize,
 )
 
-OURS = (
-    f"ours (average linkage, unit vectors, cut {DEFAULT_THRESHOLD}, "
-    f"gap {DEFAULT_GAP} above {DEFAULT_GAP_ABOVE})"
-)
+#: A model id of each embedder's family, for the package's defaults.
+MODEL_IDS = {"dlib": None, "fused": "fused-lfw"}
+
+#: Per embedder: the noise of a near-copy (per value, on the raw vector) and the scale of
+#: face_recognition's Chinese whispers 0.5 (dlib's raw distance; the fused embedder's LFW
+#: pair threshold is 0.77 against dlib's 0.60). Noise 0.01 puts dlib's copies 0.079 apart
+#: on the unit scale (median), 0.25 of a person's median photo distance (0.311); 0.007
+#: puts the fused ones 0.101 apart, 0.26 of its 0.39.
+COPY_SIGMA = {"dlib": 0.01, "fused": 0.007}
+WHISPERS = {"dlib": 0.5, "fused": round(0.5 * 0.77 / 0.60, 3)}
+
+#: ``--choose``'s grid per embedder: plain cuts, then (cut, gap, gap_above), then the
+#: near-copy distance.
+GRIDS = {
+    "dlib": (
+        (0.36, 0.37, 0.38, 0.39, 0.40, 0.41, 0.42),
+        ((0.38, 0.39, 0.40, 0.41), (0.06, 0.07, 0.08, 0.09, 0.10), (0.0, 0.30, 0.32, 0.34, 0.36)),
+        (0.0, 0.10, 0.15, 0.20, 0.25),
+    ),
+    "fused": (
+        (0.48, 0.50, 0.52, 0.53, 0.54, 0.55, 0.56, 0.58),
+        (
+            (0.54, 0.56, 0.58, 0.60, 0.62),
+            (0.04, 0.06, 0.08, 0.10, 0.12),
+            (0.0, 0.44, 0.48, 0.50, 0.52, 0.54),
+        ),
+        (0.0, 0.10, 0.12, 0.15, 0.19, 0.25),
+    ),
+}
+
+
+def ours_label(model_id) -> str:
+    d = defaults_for(model_id)
+    return (
+        f"ours (average linkage, unit vectors, cut {d.threshold}, "
+        f"gap {DEFAULT_GAP} above {d.gap_above})"
+    )
+
 
 #: Immich's published defaults for its facial recognition job (docs, "Machine Learning
 #: settings": max recognition distance 0.5, min recognized faces 3).
@@ -118,8 +161,10 @@ def calibrated_threshold(x: np.ndarray, people: np.ndarray, far: float = 1e-3) -
     return choose_threshold(genuine, impostor, far, per="pair").threshold
 
 
-def methods(calibrated: float, unit_eps: dict[float, float], *, skip_slow: bool):
-    """``[(name, function(x) -> labels)]``; ``x`` is the raw ``(n, 128)`` array."""
+def methods(
+    calibrated: float, unit_eps: dict[float, float], *, skip_slow: bool, embedder: str = "dlib"
+):
+    """``[(name, function(x) -> labels)]``; ``x`` is the raw ``(n, D)`` array."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import pdist
     from sklearn.cluster import DBSCAN, HDBSCAN
@@ -127,16 +172,30 @@ def methods(calibrated: float, unit_eps: dict[float, float], *, skip_slow: bool)
     def agglo(method):
         return lambda x: fcluster(linkage(pdist(x), method), calibrated, criterion="distance")
 
-    out = [
-        (OURS, lambda x: cluster_embeddings(x).labels),
-        (
-            f"average linkage, unit vectors, cut {DEFAULT_THRESHOLD}, no gap rule",
-            lambda x: cluster_embeddings(x, gap=None).labels,
-        ),
-        (
+    model = MODEL_IDS[embedder]
+    cut = defaults_for(model).threshold
+    if embedder == "dlib":
+        before = (
             "average linkage, unit vectors, cut 0.38, no gap rule (previous default)",
             lambda x: cluster_embeddings(x, threshold=0.38, gap=None).labels,
+        )
+    else:  # what a fused gallery got before its own constants
+        before = (
+            f"dlib's constants on these vectors (cut {DEFAULT_THRESHOLD}, gap {DEFAULT_GAP} "
+            f"above {DEFAULT_GAP_ABOVE}; before)",
+            lambda x: (
+                cluster_embeddings(
+                    x, threshold=DEFAULT_THRESHOLD, gap_above=DEFAULT_GAP_ABOVE
+                ).labels
+            ),
+        )
+    out = [
+        (ours_label(model), lambda x: cluster_embeddings(x, model_id=model).labels),
+        (
+            f"average linkage, unit vectors, cut {cut}, no gap rule",
+            lambda x: cluster_embeddings(x, model_id=model, gap=None).labels,
         ),
+        before,
         (
             "HDBSCAN min_cluster_size=2, unit vectors",
             lambda x: HDBSCAN(min_cluster_size=2, copy=True).fit_predict(normalize(x)),
@@ -163,12 +222,21 @@ def methods(calibrated: float, unit_eps: dict[float, float], *, skip_slow: bool)
                 ),
             )
         )
+    if embedder == "fused":  # plain average linkage at its best fused cut (A-L)
+        out.insert(
+            3,
+            (
+                "average linkage, unit vectors, cut 0.54, no gap rule (best plain cut, A-L)",
+                lambda x: cluster_embeddings(x, threshold=0.54, gap=None).labels,
+            ),
+        )
     if not skip_slow:
-        out.append(("Chinese whispers 0.5 (ours, numpy)", lambda x: chinese_whispers(x, 0.5)))
+        cw = WHISPERS[embedder]
+        out.append((f"Chinese whispers {cw} (ours, numpy)", lambda x: chinese_whispers(x, cw)))
         try:
             import dlib  # noqa: F401
 
-            out.append(("Chinese whispers 0.5 (dlib)", lambda x: dlib_chinese_whispers(x, 0.5)))
+            out.append((f"Chinese whispers {cw} (dlib)", lambda x: dlib_chinese_whispers(x, cw)))
         except ImportError:
             print("dlib not installed: no dlib Chinese whispers row", file=sys.stderr)
     return out
@@ -209,22 +277,25 @@ def with_copies(x: np.ndarray, people: np.ndarray, *, seed: int = 0, sigma: floa
     return np.concatenate(copies), np.concatenate([people] * 3)
 
 
-def copies_apart(x: np.ndarray):
+def copies_apart(model_id=None):
     """Ours with near-copies counted as faces of their own in the gap rule."""
     from scipy.cluster.hierarchy import linkage
     from scipy.spatial.distance import pdist
 
-    tree = linkage(pdist(normalize(x)), "average")
-    return gap_cut(
-        tree,
-        threshold=DEFAULT_THRESHOLD,
-        gap=DEFAULT_GAP,
-        gap_above=DEFAULT_GAP_ABOVE,
-        duplicate=0.0,
-    )
+    d = defaults_for(model_id)
+
+    def run(x: np.ndarray):
+        tree = linkage(pdist(normalize(x)), "average")
+        return gap_cut(
+            tree, threshold=d.threshold, gap=DEFAULT_GAP, gap_above=d.gap_above, duplicate=0.0
+        )
+
+    return run
 
 
-def choose(x: np.ndarray, people: np.ndarray, tune: np.ndarray, *, top: int = 12) -> None:
+def choose(
+    x: np.ndarray, people: np.ndarray, tune: np.ndarray, *, top: int = 12, embedder: str = "dlib"
+) -> None:
     """The grid the defaults come from: scored on the A-L people, the best also on M-Z."""
     from itertools import product
 
@@ -239,24 +310,25 @@ def choose(x: np.ndarray, people: np.ndarray, tune: np.ndarray, *, top: int = 12
     def f(half, mask, **kw):
         return score_clustering(gap_cut(trees[half], **kw), people[mask]).bcubed_f
 
+    plain_cuts, (cuts, gaps, aboves), duplicates = GRIDS[embedder]
     grid = []
-    for t in (0.36, 0.37, 0.38, 0.39, 0.40, 0.41, 0.42):
+    for t in plain_cuts:
         grid.append((f("A-L", tune, threshold=t, gap=None, gap_above=t), t, None, None))
-    for t, g, above in product(
-        (0.38, 0.39, 0.40, 0.41), (0.06, 0.07, 0.08, 0.09, 0.10), (0.0, 0.30, 0.32, 0.34, 0.36)
-    ):
-        grid.append((f("A-L", tune, threshold=t, gap=g, gap_above=above), t, g, above))
+    for t, g, above in product(cuts, gaps, aboves):
+        if above < t:  # at or above the cut the rule never applies: a plain cut
+            grid.append((f("A-L", tune, threshold=t, gap=g, gap_above=above), t, g, above))
     grid.sort(key=lambda r: -r[0])
     plain = [r for r in grid if r[2] is None]
     print("\nchoosing on A-L (BCubed F), then M-Z for the best; plain = no gap rule")
     for score, t, g, above in grid[:top] + plain[:3]:
         held = f("M-Z", ~tune, threshold=t, gap=g, gap_above=t if above is None else above)
         print(f"cut {t:.2f} gap {g} above {above}: A-L {score:.4f}  M-Z {held:.4f}")
-    xc, pc = with_copies(x[tune], people[tune])
+    xc, pc = with_copies(x[tune], people[tune], sigma=COPY_SIGMA[embedder])
     tree = linkage(pdist(normalize(xc)), "average")
-    chosen = {"threshold": DEFAULT_THRESHOLD, "gap": DEFAULT_GAP, "gap_above": DEFAULT_GAP_ABOVE}
+    d = defaults_for(MODEL_IDS[embedder])
+    chosen = {"threshold": d.threshold, "gap": DEFAULT_GAP, "gap_above": d.gap_above}
     print("near-copy distance, at the chosen cut, gap and gap_above (A-L; A-L three times)")
-    for dup in (0.0, 0.10, 0.15, 0.20, 0.25):
+    for dup in duplicates:
         plain_f = score_clustering(gap_cut(trees["A-L"], **chosen, duplicate=dup), people[tune])
         copy_f = score_clustering(gap_cut(tree, **chosen, duplicate=dup), pc)
         print(f"duplicate {dup:.2f}: A-L {plain_f.bcubed_f:.4f}  A-L x3 {copy_f.bcubed_f:.4f}")
@@ -265,6 +337,13 @@ def choose(x: np.ndarray, people: np.ndarray, tune: np.ndarray, *, top: int = 12
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detector", default="mediapipe")
+    parser.add_argument(
+        "--embedder",
+        choices=EMBEDDERS,
+        default="dlib",
+        help="whose vectors (fused: from benchmarks/lfw_fusion.py's features cache, "
+        "MediaPipe only)",
+    )
     parser.add_argument("--subset", type=int, default=200, help="people in the small set")
     parser.add_argument("--skip-slow", action="store_true", help="no Chinese whispers rows")
     parser.add_argument("--scale", action="store_true", help="also time ours on 10,000 faces")
@@ -282,7 +361,10 @@ def main() -> None:
     root = shared_data_dir()
     if root is None or not (root / "lfw").is_dir():
         raise SystemExit("LFW not found: set WORKBENCH_DATA or put ../shared/data beside it")
-    x, people, no_face, embed_s = lfw_embeddings(root / "lfw", detector=args.detector)
+    x, people, no_face, embed_s = lfw_vectors(
+        root / "lfw", embedder=args.embedder, detector=args.detector
+    )
+    model = MODEL_IDS[args.embedder]
     x = x.astype(np.float64)
     names = np.unique(people)
     first = np.array([p[0].upper() for p in people])
@@ -297,6 +379,7 @@ def main() -> None:
     }
     print(f"machine: {machine()}; load average {os.getloadavg()}")
     print(
+        f"{args.embedder} vectors ({x.shape[1]}-D): "
         f"{len(x)} faces of {len(names)} people ({int(no_face.sum())} without a detection); "
         f"embedding took {embed_s:.1f} s when cached ({len(x) / embed_s:.0f} faces/s); "
         f"calibrated pair threshold (FAR 1e-3, A-L people): raw {calibrated:.4f}; "
@@ -304,21 +387,24 @@ def main() -> None:
         f"{', '.join(f'{v:.4f}' for v in unit_eps.values())}",
         flush=True,
     )
-    todo = methods(calibrated, unit_eps, skip_slow=args.skip_slow)
+    todo = methods(calibrated, unit_eps, skip_slow=args.skip_slow, embedder=args.embedder)
     rng = np.random.default_rng(0)
     subset = np.isin(people, rng.choice(names, size=args.subset, replace=False))
     rows = run(f"{args.subset} people", x[subset], people[subset], todo)
     rows += run(f"{len(names)} people", x, people, todo)
     # Ours, the plain cuts and HDBSCAN (the best baseline) on the two halves of the people.
-    halves = todo[:4]
+    halves = todo[: 5 if args.embedder == "fused" else 4]
     rows += run("A-L people (tuned on)", x[tune], people[tune], halves)
     rows += run("M-Z people (held out)", x[~tune], people[~tune], halves)
     ours = todo[:1]
     copied = todo[:3] + [
-        (f"ours, near-copies counted apart (duplicate 0, not {DUPLICATE_DISTANCE})", copies_apart)
+        (
+            f"ours, near-copies counted apart (duplicate 0, not {DUPLICATE_DISTANCE})",
+            copies_apart(model),
+        )
     ]
     for half, mask in (("A-L", tune), ("M-Z", ~tune)):
-        xc, pc = with_copies(x[mask], people[mask])
+        xc, pc = with_copies(x[mask], people[mask], sigma=COPY_SIGMA[args.embedder])
         rows += run(f"{half} people, every photo 3 times (near-copies)", xc, pc, copied)
     if args.scale:
         extra = 10_000 - len(x)
@@ -335,7 +421,7 @@ def main() -> None:
             pick = np.isin(people, np.random.default_rng(seed).choice(names, size, replace=False))
             rows += run(f"{size} people, seed {seed}", x[pick], people[pick], halves)
     if args.choose:
-        choose(x, people, tune)
+        choose(x, people, tune, embedder=args.embedder)
     print(f"\nmachine: {machine()}; load average after {os.getloadavg()}\n")
     print(table(rows))
     if args.json:

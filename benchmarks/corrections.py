@@ -9,9 +9,11 @@ Then every other photo of those strangers is searched: the share still accepted 
 before and after the corrections (same run, same gallery). Known people: rank-1 and
 "accepted and right" before and after.
 
-Embeddings: the package's pipeline (MediaPipe, align, dlib ResNet), cached in ``.cache/``.
+Embeddings: the package's pipeline (MediaPipe, align, dlib ResNet), cached in ``.cache/``;
+``--embedder fused``: the fused embedder's vectors of the same photos (from
+``benchmarks/lfw_fusion.py``'s features cache) in a fused gallery (its own prior).
 
-Run: .venv/bin/python benchmarks/corrections.py [--seed 0] [--enroll 3]
+Run: .venv/bin/python benchmarks/corrections.py [--seed 0] [--enroll 3] [--embedder fused]
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _lfw_cache import lfw_embeddings  # noqa: E402
+from _lfw_cache import EMBEDDERS, lfw_vectors  # noqa: E402
 from _machine import machine  # noqa: E402
 
 from workbench.data import shared_data_dir  # noqa: E402
@@ -38,11 +40,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--enroll", type=int, default=3, help="photos enrolled per person")
+    parser.add_argument("--embedder", choices=EMBEDDERS, default="dlib", help="whose vectors")
     args = parser.parse_args()
     root = shared_data_dir()
     if root is None or not (root / "lfw").is_dir():
         raise SystemExit("LFW not found: set WORKBENCH_DATA or put ../shared/data beside it")
-    x, people, _, _ = lfw_embeddings(root / "lfw")
+    x, people, _, _ = lfw_vectors(root / "lfw", embedder=args.embedder)
+    model_id = "fused-lfw" if args.embedder == "fused" else "lfw"
     rng = np.random.default_rng(args.seed)
     names = np.unique(people)
     rng.shuffle(names)
@@ -56,9 +60,9 @@ def main() -> None:
         probes += list(r[k:])
         truth += [p] * (len(r) - k)
     probes, truth = np.array(probes), np.array(truth)
-    print(f"machine: {machine()}; load average {os.getloadavg()}")
+    print(f"machine: {machine()}; load average {os.getloadavg()}; {args.embedder} vectors")
     with tempfile.TemporaryDirectory() as tmp:
-        with Gallery(Path(tmp) / "g.sqlite", model_id="lfw") as g:
+        with Gallery(Path(tmp) / "g.sqlite", model_id=model_id) as g:
             g.add_many(batches)
             info = g.threshold_info
             print(

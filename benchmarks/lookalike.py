@@ -18,7 +18,12 @@ fixed beforehand, and reported on the people M-Z (held out):
 - margin: the one with the fewest probes named as the other whose accepted-and-right
   share is at most 2 points below no margin's (the smaller margin on a tie).
 
-Run: .venv/bin/python benchmarks/lookalike.py [--pairs 100]
+``--embedder fused`` runs the same on the fused embedder's vectors of the same photos
+(dlib + MobileFaceNet, the product's formula, from ``benchmarks/lfw_fusion.py``'s features
+cache), in fused galleries (their own calibration prior), over a grid scaled to its
+distances, with dlib's constants on those vectors as the row to beat.
+
+Run: .venv/bin/python benchmarks/lookalike.py [--pairs 100] [--embedder dlib|fused]
 """
 
 from __future__ import annotations
@@ -34,15 +39,28 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _lfw_cache import lfw_embeddings  # noqa: E402
+from _lfw_cache import EMBEDDERS, lfw_vectors  # noqa: E402
 from _machine import machine  # noqa: E402
 
 from workbench.data import shared_data_dir  # noqa: E402
 from workbench.gallery import FaceBatch, Gallery  # noqa: E402
-from workbench.gallery.lookalike import DEFAULT_MARGIN, LOOKALIKE_DISTANCE  # noqa: E402
+from workbench.gallery.lookalike import (  # noqa: E402
+    DEFAULT_MARGIN,
+    LOOKALIKE_DISTANCE,
+    defaults_for,
+)
 
-MARGINS = (0.0, 0.01, 0.02, 0.03, 0.04, 0.06)
-DISTANCES = (0.38, 0.40, 0.42, 0.44, 0.46, 0.50)
+#: A model id of each embedder's family: the gallery's prior and the package's defaults.
+MODEL_IDS = {"dlib": "lfw", "fused": "fused-lfw"}
+#: The grids searched per embedder (the fused one about 0.77 / 0.60 times dlib's, wider).
+GRIDS = {
+    "dlib": ((0.38, 0.40, 0.42, 0.44, 0.46, 0.50), (0.0, 0.01, 0.02, 0.03, 0.04, 0.06)),
+    "fused": (
+        (0.44, 0.46, 0.48, 0.50, 0.52, 0.54, 0.56, 0.60, 0.64),
+        (0.0, 0.01, 0.02, 0.025, 0.03, 0.04, 0.05, 0.06, 0.08),
+    ),
+}
+DISTANCES, MARGINS = GRIDS["dlib"]
 #: The constants before the held-out check (chosen on all the close pairs they were then
 #: reported on): distance 0.42, margin 0.02.
 PREVIOUS = (0.42, 0.02)
@@ -91,7 +109,7 @@ def _shares(res, truth) -> tuple[float, float, float, float]:
     )
 
 
-def run_set(x, rows, names, strangers, *, distances, margins) -> SetResult:
+def run_set(x, rows, names, strangers, *, distances, margins, model_id="lfw") -> SetResult:
     """Enroll ``names`` together; search their leftover photos and one photo of each of
     ``strangers`` for every (distance, margin)."""
     batches, probes, truth = [], [], []
@@ -106,7 +124,7 @@ def run_set(x, rows, names, strangers, *, distances, margins) -> SetResult:
     qs = x[np.array([rows[p][0] for p in strangers])]
     figures, warned = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        with Gallery(Path(tmp) / "g.sqlite", model_id="lfw") as g:
+        with Gallery(Path(tmp) / "g.sqlite", model_id=model_id) as g:
             g.add_many(batches)
             for d in distances:
                 g.lookalike_distance = d
@@ -127,13 +145,14 @@ def closest_pairs(cents, names, n_pairs):
     return [(names[iu[0][i]], names[iu[1][i]], float(d[iu][i])) for i in order]
 
 
-def choose(close: SetResult, random: SetResult) -> tuple[float, float]:
+def choose(close: SetResult, random: SetResult, grid=GRIDS["dlib"]) -> tuple[float, float]:
     """The rule of the module docstring, on one half's figures."""
-    quiet = [d for d in DISTANCES if random.warned[d] == 0]
-    distance = max(quiet) if quiet else min(DISTANCES)
+    distances, margins = grid
+    quiet = [d for d in distances if random.warned[d] == 0]
+    distance = max(quiet) if quiet else min(distances)
     base = close.figures[distance, 0.0].right
     allowed = [
-        m for m in MARGINS if 100 * (base - close.figures[distance, m].right) <= MAX_RIGHT_LOST
+        m for m in margins if 100 * (base - close.figures[distance, m].right) <= MAX_RIGHT_LOST
     ]
     margin = min(allowed, key=lambda m: (close.figures[distance, m].wrong, m))
     return distance, margin
@@ -155,7 +174,7 @@ HEADER = (
 )
 
 
-def half(x, rows, names, rng, n_pairs, label):
+def half(x, rows, names, rng, n_pairs, label, *, grid=GRIDS["dlib"], model_id="lfw"):
     """The closest pairs of one group of people, and 200 random people of it, enrolled
     (each set its own gallery); strangers: 300 other people of the group."""
     cents = np.stack([x[rows[p][: min(K, len(rows[p]) - 1)]].mean(0) for p in names])
@@ -172,19 +191,24 @@ def half(x, rows, names, rng, n_pairs, label):
         f"{', '.join(f'{a}/{b}' for a, b, _ in pairs[:3])}",
         flush=True,
     )
-    grid = {"distances": DISTANCES, "margins": MARGINS}
-    close = run_set(x, rows, chosen, strangers, **grid)
-    rand = run_set(x, rows, random, rand_strangers, **grid)
+    # dlib's constants are always in the grid: the row a fused gallery got before.
+    kw = {
+        "distances": tuple(sorted({*grid[0], LOOKALIKE_DISTANCE})),
+        "margins": tuple(sorted({*grid[1], DEFAULT_MARGIN})),
+        "model_id": model_id,
+    }
+    close = run_set(x, rows, chosen, strangers, **kw)
+    rand = run_set(x, rows, random, rand_strangers, **kw)
     return close, rand
 
 
-def report(title, close, rand, picks) -> None:
+def report(title, close, rand, picks, distances=DISTANCES) -> None:
     print(f"\n{title}: close pairs {close.people} people, {close.probes} probes, "
           f"{close.strangers} strangers, threshold {close.threshold:.4f}; 200 random people "
           f"{rand.probes} probes, threshold {rand.threshold:.4f}")  # fmt: skip
     print(
         "warnings by distance (close-pair people / 200 random): "
-        + ", ".join(f"{d:g}: {close.warned[d]}/{rand.warned[d]}" for d in DISTANCES)
+        + ", ".join(f"{d:g}: {close.warned[d]}/{rand.warned[d]}" for d in distances)
     )
     print(HEADER)
     for label, (d, m) in picks:
@@ -198,36 +222,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=100)
     parser.add_argument("--grid", action="store_true", help="print every (distance, margin)")
+    parser.add_argument("--embedder", choices=EMBEDDERS, default="dlib", help="whose vectors")
     args = parser.parse_args()
     root = shared_data_dir()
     if root is None or not (root / "lfw").is_dir():
         raise SystemExit("LFW not found: set WORKBENCH_DATA or put ../shared/data beside it")
-    x, people, _, _ = lfw_embeddings(root / "lfw")
+    x, people, _, _ = lfw_vectors(root / "lfw", embedder=args.embedder)
+    grid, model_id = GRIDS[args.embedder], MODEL_IDS[args.embedder]
+    print(f"{args.embedder} vectors ({x.shape[1]}-D), galleries with model id {model_id!r}")
     names = np.unique(people)
     rows = {p: np.flatnonzero(people == p) for p in names}
     print(f"machine: {machine()}; load average {os.getloadavg()}")
     rng = np.random.default_rng(0)
     tune_names = np.array([p for p in names if p[0].upper() <= "L"])
     held_names = np.array([p for p in names if p[0].upper() > "L"])
-    tune = half(x, rows, tune_names, rng, args.pairs, "choose on A-L")
-    held = half(x, rows, held_names, rng, args.pairs, "held out M-Z")
-    every = half(x, rows, names, rng, args.pairs, "all people (as before)")
-    shipped = (LOOKALIKE_DISTANCE, DEFAULT_MARGIN)
-    chosen = choose(*tune)
+    opts = {"grid": grid, "model_id": model_id}
+    tune = half(x, rows, tune_names, rng, args.pairs, "choose on A-L", **opts)
+    held = half(x, rows, held_names, rng, args.pairs, "held out M-Z", **opts)
+    every = half(x, rows, names, rng, args.pairs, "all people (as before)", **opts)
+    d = defaults_for(None if args.embedder == "dlib" else model_id)
+    shipped = (d.distance, d.margin)
+    chosen = choose(*tune, grid)
     print(f"\nchosen on A-L by the rule: distance {chosen[0]:g}, margin {chosen[1]:g} "
           f"(shipped: {shipped[0]:g}, {shipped[1]:g}; before the held-out check: "
           f"{PREVIOUS[0]:g}, {PREVIOUS[1]:g})")  # fmt: skip
-    picks = [("no margin", (shipped[0], 0.0)), ("before", PREVIOUS), ("shipped", shipped)]
+    before = PREVIOUS if args.embedder == "dlib" else (LOOKALIKE_DISTANCE, DEFAULT_MARGIN)
+    picks = [("no margin", (shipped[0], 0.0)), ("before", before), ("shipped", shipped)]
     if chosen != shipped:
         picks.append(("chosen on A-L", chosen))
-    report("A-L (where the constants are chosen)", *tune, picks)
-    report("M-Z (held out)", *held, picks)
-    report("all people (as before)", *every, picks)
+    report("A-L (where the constants are chosen)", *tune, picks, grid[0])
+    report("M-Z (held out)", *held, picks, grid[0])
+    report("all people (as before)", *every, picks, grid[0])
     if args.grid:
         for title, (close, _) in (("A-L", tune), ("M-Z", held)):
             print(f"\n{title}, every (distance, margin):\n{HEADER}")
-            for d in DISTANCES:
-                for m in MARGINS:
+            for d in grid[0]:
+                for m in grid[1]:
                     print(row(f"{d:g} / {m:g}", close.figures[d, m]))
     print(f"\nload average {os.getloadavg()}")
 

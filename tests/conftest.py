@@ -76,6 +76,24 @@ def mediapipe_detector():
 
 
 @pytest.fixture(scope="session")
+def fused_embedder():
+    """The fused embedder (dlib + MobileFaceNet), skipped when LiteRT or a model is
+    missing."""
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert (LiteRT) is not installed")
+    from workbench.assets import asset_path
+    from workbench.embed.fused import FusedEmbedder
+    from workbench.errors import ModelAssetError
+
+    try:
+        asset_path("mobilefacenet")
+        asset_path("dlib_resnet_v1", download=False)
+    except ModelAssetError as exc:
+        pytest.skip(f"a model is not available: {exc}")
+    with FusedEmbedder() as embedder:
+        yield embedder
+
+
+@pytest.fixture(scope="session")
 def mtcnn_detector():
     from workbench.detect import create_detector
 

@@ -203,3 +203,32 @@ def test_add_picks_one_face_of_a_group(lfw_dir, two_faces, tmp_path, capsys):
     assert "--box" in capsys.readouterr().err
     with Gallery(gallery, model_id=None, create=False) as g:
         assert "Nope" not in g
+
+
+def test_cluster_a_fused_gallery_uses_its_cut(
+    lfw_dir, tmp_path, capsys, mediapipe_detector, fused_embedder
+):
+    """`workbench cluster --gallery G` on a fused gallery's unknowns (real faces, real
+    pipeline): the fused cut, one proposal per person (dlib's 0.40, which the command
+    passed for every gallery before, leaves faces of these people unproposed)."""
+    from workbench.evaluate import embed_photos
+
+    paths = [
+        p
+        for who in ("Colin_Powell", "Hugo_Chavez", "Laura_Bush")
+        for p in sorted((lfw_dir / who).glob("*.jpg"))[:4]
+    ]
+    x, _ = embed_photos(paths, detector=mediapipe_detector, embedder=fused_embedder)
+    gallery = tmp_path / "fused.sqlite"
+    with Gallery(gallery, model_id=fused_embedder.model_id) as g:
+        g.add_unknowns(x, source=[str(p) for p in paths])
+    assert cli.main(["cluster", "--gallery", str(gallery), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    groups = sorted(
+        sorted({os.path.basename(f["source"]).rsplit("_", 1)[0] for f in c["faces"]})
+        for c in out["clusters"]
+    )
+    assert groups == [["Colin_Powell"], ["Hugo_Chavez"], ["Laura_Bush"]]
+    assert not out["unclustered"]
+    assert cli.main(["cluster", "--gallery", str(gallery), "--json", "--threshold", "0.4"]) == 0
+    assert json.loads(capsys.readouterr().out)["unclustered"]

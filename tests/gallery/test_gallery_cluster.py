@@ -273,3 +273,24 @@ def test_real_look_alikes_kept_apart_by_the_gap_rule(lfw_dir, mediapipe_detector
     assert plain.bcubed_precision < 0.8
     assert ours.bcubed_precision >= 0.95 and ours.bcubed_f >= 0.9
     assert DEFAULT_GAP > 0
+
+
+def test_defaults_follow_the_model():
+    """The fused embedder's ids get its own cut and gap_above; anything else dlib's."""
+    fused_id = "fused-dlib_resnet_v1-55533b28a958+mobilefacenet-d8ba40c0127f-w0.625"
+    assert cluster_mod.defaults_for(fused_id) == cluster_mod.ClusterDefaults(
+        cluster_mod.FUSED_THRESHOLD, cluster_mod.FUSED_GAP_ABOVE
+    )
+    for other in (None, "dlib_resnet_v1-55533b28a958", "lfw"):
+        assert cluster_mod.defaults_for(other) == cluster_mod.ClusterDefaults(
+            DEFAULT_THRESHOLD, DEFAULT_GAP_ABOVE
+        )
+    # Two faces 0.48 apart on the unit scale: apart at dlib's cut, together at the fused
+    # one; an explicit threshold wins over the model's.
+    x = np.array([[1.0, 0.0], [np.cos(0.48), np.sin(0.48)]])
+    d = float(np.linalg.norm(x[0] - x[1]))
+    assert DEFAULT_THRESHOLD < d < cluster_mod.FUSED_THRESHOLD
+    assert cluster_embeddings(x).labels.tolist() == [-1, -1]
+    fused = cluster_embeddings(x, model_id=fused_id)
+    assert fused.labels.tolist() == [0, 0] and fused.threshold == cluster_mod.FUSED_THRESHOLD
+    assert cluster_embeddings(x, model_id=fused_id, threshold=0.4).labels.tolist() == [-1, -1]

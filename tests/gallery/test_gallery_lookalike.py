@@ -126,3 +126,45 @@ def test_x_or_y_faces_are_neither_named_nor_kept(gallery, close_pair, mediapipe_
     with UnknownsKeeper(gallery, detector=mediapipe_detector, source="probe") as keeper:
         keeper.offer_recognition(recognition)
     assert gallery.count_unknowns() == 0
+
+
+def test_a_gallery_takes_the_rule_of_its_model(tmp_path):
+    """A fused gallery's look-alike distance is the fused one, also when reopened without
+    naming its model; a dlib gallery keeps dlib's. The margin is shared."""
+    from workbench.gallery import Gallery
+    from workbench.gallery.lookalike import FUSED_LOOKALIKE_DISTANCE, defaults_for
+
+    fused_id = "fused-dlib_resnet_v1-55533b28a958+mobilefacenet-d8ba40c0127f-w0.625"
+    with Gallery(tmp_path / "f.sqlite", model_id=fused_id) as g:
+        assert (g.lookalike_distance, g.margin) == (FUSED_LOOKALIKE_DISTANCE, DEFAULT_MARGIN)
+    with Gallery(tmp_path / "f.sqlite", model_id=None, create=False) as g:
+        assert g.lookalike_distance == FUSED_LOOKALIKE_DISTANCE
+    with Gallery(tmp_path / "d.sqlite", model_id="dlib_resnet_v1-55533b28a958") as g:
+        assert (g.lookalike_distance, g.margin) == (LOOKALIKE_DISTANCE, DEFAULT_MARGIN)
+    assert defaults_for(None) == defaults_for("lfw") != defaults_for(fused_id)
+
+
+#: Two LFW people among the fused vectors' closest pairs (benchmarks/lookalike.py
+#: --embedder fused, A-L): three photos each, centroids 0.49 apart in fused distances
+#: (0.36 in dlib's), measured through lfw_fusion.py's features cache.
+FUSED_CLOSE = ("Bernard_Law", "Enrique_Bolanos")
+
+
+def test_real_fused_look_alikes_are_warned(tmp_path, lfw_dir, mediapipe_detector, fused_embedder):
+    """Three photos each of two real look-alikes enrolled in a fused gallery through the
+    real pipeline: the enrollment summary warns with the fused default; dlib's 0.40 (what
+    every gallery had before) would warn nobody in fused distances."""
+    from workbench.gallery import Gallery
+    from workbench.recognize import Recognizer
+
+    rec = Recognizer(mediapipe_detector, fused_embedder)
+    with Gallery(tmp_path / "g.sqlite", model_id=fused_embedder.model_id) as g:
+        warned = []
+        for who in FUSED_CLOSE:
+            photos = sorted((lfw_dir / who).glob("*.jpg"))[:3]
+            warned += g.enroll(who.replace("_", " "), photos, recognizer=rec).look_alikes
+        assert [w.split(":")[0] for w in warned] == ["Enrique Bolanos looks like Bernard Law"]
+        (pair, _) = g.look_alikes()
+        assert LOOKALIKE_DISTANCE < pair.distance < g.lookalike_distance
+        g.lookalike_distance = LOOKALIKE_DISTANCE
+        assert g.look_alikes() == []

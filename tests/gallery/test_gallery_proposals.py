@@ -7,6 +7,8 @@ import pytest
 from gallery_fakes import face_vector
 
 from workbench.errors import GalleryError
+from workbench.gallery import cluster as cluster_mod
+from workbench.gallery.cluster import cluster_embeddings
 
 
 def _fill(gallery):
@@ -86,3 +88,35 @@ def test_json_shape(gallery):
     assert set(out) == {"clusters", "unclustered"}
     assert set(out["unclustered"][0]) == {"id", "source", "box"}
     assert out["unclustered"][0]["source"] == "p5.jpg"
+
+
+#: Three LFW people, six photos each, that the fused defaults group exactly (measured
+#: through the features cache of benchmarks/lfw_fusion.py: 3 groups, BCubed F 1.0).
+FUSED_PEOPLE = ["Colin_Powell", "Serena_Williams", "Hugo_Chavez"]
+
+
+def test_fused_gallery_unknowns_group_by_person(
+    tmp_path, lfw_dir, mediapipe_detector, fused_embedder
+):
+    """A fused gallery's unknowns of three real people, embedded through the real
+    pipeline: the defaults propose exactly those three people; dlib's cut and gap_above
+    on the same vectors (what every gallery got before) split them and leave faces out."""
+    from workbench.evaluate import embed_photos, score_clustering
+    from workbench.gallery import Gallery
+    from workbench.gallery.cluster import DEFAULT_GAP_ABOVE, DEFAULT_THRESHOLD
+
+    paths = [p for who in FUSED_PEOPLE for p in sorted((lfw_dir / who).glob("*.jpg"))[:6]]
+    x, no_face = embed_photos(paths, detector=mediapipe_detector, embedder=fused_embedder)
+    assert x.shape == (18, 320) and not no_face.any()
+    with Gallery(tmp_path / "fused.sqlite", model_id=fused_embedder.model_id) as g:
+        ids = g.add_unknowns(x, source=[str(p) for p in paths])
+        proposals = g.cluster_unknowns()
+    assert proposals.threshold == cluster_mod.FUSED_THRESHOLD
+    owner = {i: p.parent.name for i, p in zip(ids, paths, strict=True)}
+    groups = sorted(sorted({owner[i] for i in c.face_ids}) for c in proposals.clusters)
+    assert groups == [[p] for p in sorted(FUSED_PEOPLE)]
+    assert not proposals.unclustered
+    # Measured through the cache: BCubed recall 0.65, 4 groups and 2 faces alone.
+    truth = np.array([p.parent.name for p in paths])
+    dlib = cluster_embeddings(x, threshold=DEFAULT_THRESHOLD, gap_above=DEFAULT_GAP_ABOVE)
+    assert score_clustering(dlib.labels, truth).bcubed_recall < 0.8

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.errors import GalleryError, InvalidArgumentError
+from workbench.gallery.types import is_fused
 
 if TYPE_CHECKING:
     from workbench.gallery import Gallery
@@ -325,8 +326,8 @@ def prior_threshold(
     """
     if not 0.0 < target_far < 1.0:
         raise InvalidArgumentError(f"target_far must be in (0, 1), but got {target_far}")
-    fused = model_id is not None and model_id.startswith("fused-")
-    table = np.asarray(PRIOR_THRESHOLDS_FUSED if fused else PRIOR_THRESHOLDS, np.float64)
+    table = PRIOR_THRESHOLDS_FUSED if is_fused(model_id) else PRIOR_THRESHOLDS
+    table = np.asarray(table, np.float64)
     x = np.log(np.asarray(PRIOR_PEOPLE, np.float64))
     y = np.log(np.asarray(PRIOR_FARS, np.float64))
     by_far = [np.interp(np.log(max(people, 1)), x, table[:, j]) for j in range(len(y))]

@@ -27,6 +27,13 @@ nearest group, centring the embeddings, merging after the cut only when the pair
 groups is unambiguous (nearest to each other by a margin), approximate rank-order
 clustering (all lower on A-L).
 
+The cut and ``gap_above`` are distances, and the fused embedder's (dlib + MobileFaceNet,
+:mod:`workbench.embed.fused`) are larger than dlib's for the same faces: its own values,
+chosen on the same A-L people by the same grid, come from :func:`defaults_for` with
+the gallery's model id (``model_id=`` here). dlib's 0.40 / 0.34 on fused vectors score
+BCubed F 0.732 on M-Z, the fused 0.56 / 0.52 score 0.990. The gap (0.08) and the
+near-copy distance (0.15) did as well for both and are shared.
+
 Groups smaller than ``min_size`` are "unclustered": faces seen once are not proposed as
 a person.
 
@@ -41,6 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workbench.errors import InvalidArgumentError
+from workbench.gallery.types import is_fused
 
 #: Cut of the average-linkage tree, in Euclidean distance between unit-length embeddings
 #: (``0.40`` is a cosine distance of 0.08). With the gap rule a looser cut than plain
@@ -67,6 +75,45 @@ DEFAULT_GAP_ABOVE = 0.34
 #: on the copies but lower without them); 0.03% of the distances between two photos of
 #: one LFW person are below it (the 1st percentile is 0.21).
 DUPLICATE_DISTANCE = 0.15
+
+#: The fused embedder's cut (:mod:`workbench.embed.fused`; its unit vectors lie farther
+#: apart than dlib's: the median distance between two photos of one LFW person is 0.39
+#: against 0.31). Chosen on LFW A-L by the same grid as :data:`DEFAULT_THRESHOLD`:
+#: BCubed F 0.990 there, 0.990 on M-Z held out (dlib's 0.40 / 0.34 on the same fused
+#: vectors: 0.749 / 0.732; plain average linkage at its best fused cut, 0.54: 0.986 on
+#: M-Z). Cuts 0.56-0.62 tie within 0.001 on A-L. ``docs/benchmarks/cluster.md``.
+FUSED_THRESHOLD = 0.56
+
+#: The fused embedder's :data:`DEFAULT_GAP_ABOVE`: like dlib's, about the unit-vector
+#: distance where its pair false-accept rate on LFW A-L is 1e-4 (0.527); best on A-L.
+#: The gap itself (:data:`DEFAULT_GAP`) is shared: 0.10 scored 0.0006 higher on A-L,
+#: within the grid's ties, 0.08 as good on M-Z (0.989 vs 0.990). So is
+#: :data:`DUPLICATE_DISTANCE`: with every A-L photo three times (fused copies about 0.10
+#: apart) 0.15 scores 0.989, as 0.19 and 0.25 do (0.10: 0.983).
+FUSED_GAP_ABOVE = 0.52
+
+
+@dataclass(frozen=True)
+class ClusterDefaults:
+    """The clustering constants measured in distances, for one model family."""
+
+    threshold: float
+    gap_above: float
+
+
+def defaults_for(model_id: str | None) -> ClusterDefaults:
+    """The cut and ``gap_above`` for embeddings of ``model_id`` (``Gallery.model_id``):
+    the fused embedder's for its ids (:func:`workbench.gallery.types.is_fused`), else
+    dlib's (also for ``None``).
+
+    Example:
+        >>> defaults_for(None)
+        ClusterDefaults(threshold=0.4, gap_above=0.34)
+    """
+    if is_fused(model_id):
+        return ClusterDefaults(FUSED_THRESHOLD, FUSED_GAP_ABOVE)
+    return ClusterDefaults(DEFAULT_THRESHOLD, DEFAULT_GAP_ABOVE)
+
 
 #: A proposed person has at least this many faces.
 DEFAULT_MIN_SIZE = 2
@@ -196,21 +243,25 @@ def gap_cut(
 def cluster_embeddings(
     embeddings: np.ndarray,
     *,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     min_size: int = DEFAULT_MIN_SIZE,
     gap: float | None = DEFAULT_GAP,
-    gap_above: float = DEFAULT_GAP_ABOVE,
+    gap_above: float | None = None,
+    model_id: str | None = None,
 ) -> Clustering:
     """Group faces that are likely the same person.
 
     Args:
         embeddings: ``(n, d)`` face embeddings (any scale; they are normalised here).
-        threshold: cut of the average-linkage tree, in distance between unit vectors.
+        threshold: cut of the average-linkage tree, in distance between unit vectors;
+            ``None``: the model's (:func:`defaults_for`).
         min_size: the smallest group proposed as a person (at least 1).
         gap: the gap rule's allowance (see the module); ``None`` for plain average
             linkage cut at ``threshold``.
         gap_above: merges closer than this skip the gap rule (at or above
-            ``threshold``: a plain cut).
+            ``threshold``: a plain cut); ``None``: the model's.
+        model_id: the embedder the vectors come from (``Gallery.model_id``), for the
+            defaults; ``None``: dlib's.
 
     Returns:
         A :class:`Clustering`; with fewer than 2 faces every face is unclustered (or one
@@ -227,6 +278,9 @@ def cluster_embeddings(
         [0, 0, -1]
     """
     x = check_embeddings(embeddings)
+    defaults = defaults_for(model_id)
+    threshold = defaults.threshold if threshold is None else threshold
+    gap_above = defaults.gap_above if gap_above is None else gap_above
     if not 0.0 < threshold <= 2.0:
         raise InvalidArgumentError(
             f"threshold is a distance between unit vectors in (0, 2], but got {threshold}"

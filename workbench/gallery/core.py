@@ -44,7 +44,7 @@ from workbench.gallery.search import (
 )
 from workbench.gallery.snapshot import Buffers, Snapshot
 from workbench.gallery.stores import GalleryStore
-from workbench.gallery.types import Decision, FaceBatch, PersonInfo
+from workbench.gallery.types import Decision, FaceBatch, PersonInfo, is_fused
 from workbench.gallery.unknowns import UnknownFace, UnknownsPolicy
 
 if TYPE_CHECKING:
@@ -63,16 +63,12 @@ QUICK_CHECK_MAX_BYTES = _stores.QUICK_CHECK_MAX_BYTES
 INTEGRITY_CHECK_MAX_BYTES = _stores.INTEGRITY_CHECK_MAX_BYTES
 
 
-#: Model ids of the fused embedder (:mod:`workbench.embed.fused`) start so.
-FUSED_PREFIX = "fused-"
-
-
 def default_threshold(model_id: str | None = None) -> float:
     """A new gallery's threshold before any calibration: ``workbench.embed.
     DEFAULT_THRESHOLD`` (dlib's 0.6), or the fused embedder's for its model ids; read
     without importing Keras."""
     try:
-        if model_id is not None and model_id.startswith(FUSED_PREFIX):
+        if is_fused(model_id):
             from workbench.embed.fused import FUSED_THRESHOLD
 
             return float(FUSED_THRESHOLD)
@@ -84,7 +80,7 @@ def default_threshold(model_id: str | None = None) -> float:
 
 def model_dim(model_id: str | None) -> int:
     """Embedding width of a model id: 320 for the fused embedder, else dlib's 128."""
-    if model_id is not None and model_id.startswith(FUSED_PREFIX):
+    if is_fused(model_id):
         return 320
     return DEFAULT_DIM
 
@@ -141,17 +137,19 @@ class Gallery:
         self.index_options = index or IndexOptions()
         self._lock = threading.RLock()  # writers and the SQLite connection
         self._search = Searcher(self.index_options)  # search dispatch, approximate indexes
-        #: The best of two look-alike people must beat the second by this much to be
-        #: accepted (:mod:`.lookalike`; 0 turns the rule off).
-        self.margin = _lookalike.DEFAULT_MARGIN
-        #: People whose centroids lie this close are look-alikes: the margin applies
-        #: between them and :meth:`look_alikes` reports them (:mod:`.lookalike`).
-        self.lookalike_distance = _lookalike.LOOKALIKE_DISTANCE
         self._store: GalleryStore | None = None
         self._writing = False  # a write of this object is between BEGIN and publish
         self._folders: tuple[tuple[str, ...], dict[str, str]] | None = None
         self._verify = True  # rows carry checksums (schema 2)
         self._store = self._open(model_id, create, model_dim(model_id) if dim is None else dim)
+        # The look-alike rule in the distances of the gallery's model (known once open).
+        rule = _lookalike.defaults_for(self.model_id)
+        #: The best of two look-alike people must beat the second by this much to be
+        #: accepted (:mod:`.lookalike`; 0 turns the rule off).
+        self.margin = rule.margin
+        #: People whose centroids lie this close are look-alikes: the margin applies
+        #: between them and :meth:`look_alikes` reports them (:mod:`.lookalike`).
+        self.lookalike_distance = rule.distance
         # Past the threshold the index is read back from beside the file / the database.
         self._search.kept = annstore.KeptIndex(
             annstore.slot_for(self.path, self._url),

@@ -11,7 +11,9 @@ Two checks, both on person centroids (the mean of a person's enrolled faces):
   answered "X or Y?" (``Match.rival``; :mod:`.verdict`).
 
 Both constants are measured by ``benchmarks/lookalike.py`` (``docs/benchmarks/
-lookalike.md``) on the 100 closest pairs of distinct LFW people.
+lookalike.md``) on the 100 closest pairs of distinct LFW people. They are distances, and
+the fused embedder's (:mod:`workbench.embed.fused`) have another scale: a gallery takes
+the values of its model from :func:`defaults_for`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from workbench.gallery.types import is_fused
 
 #: Centroid distance under which two enrolled people count as look-alikes (dlib's
 #: embeddings: two photos of one person are typically 0.3-0.45 apart). Chosen on LFW
@@ -31,6 +35,40 @@ LOOKALIKE_DISTANCE = 0.40
 #: (else "X or Y?"). Chosen on LFW A-L, held out on M-Z: named as the other 0.87% ->
 #: 0.00% of the close pairs' probes for 1.1 points of accepted-and-right (92.4 -> 91.3%).
 DEFAULT_MARGIN = 0.02
+
+#: The fused embedder's :data:`LOOKALIKE_DISTANCE` (its distances are larger: LFW pair
+#: threshold 0.77 against 0.60). Chosen on A-L by the same rule: the largest grid value
+#: flagging none of 200 random people (0.60 flagged 4; M-Z: 0 at 0.56, 2 at 0.60). It
+#: warns 18 of A-L's and 7 of M-Z's close-pair people; dlib's 0.40 on fused vectors warns
+#: none (the closest fused pair of LFW is 0.49 apart). The margin (:data:`DEFAULT_MARGIN`)
+#: is shared: on fused vectors no close-pair probe is named as the other even without a
+#: margin (0 of 741 on A-L, 0 of 785 on M-Z), and 0.02 changes no decision at 0.56
+#: (margins up to 0.04 neither), so the figures cannot tell 0.02 from 0 (the rule, the
+#: smaller margin on a tie, says 0); 0.02 is kept as the safety it costs nothing to be,
+#: for look-alikes closer than LFW's (``docs/benchmarks/lookalike.md``).
+FUSED_LOOKALIKE_DISTANCE = 0.56
+
+
+@dataclass(frozen=True)
+class LookAlikeDefaults:
+    """The look-alike constants of one model family: the centroid ``distance`` under
+    which two people are look-alikes, and the ``margin`` between them."""
+
+    distance: float
+    margin: float
+
+
+def defaults_for(model_id: str | None) -> LookAlikeDefaults:
+    """The rule for a gallery of ``model_id`` (``Gallery.model_id``): the fused
+    embedder's for its ids (:func:`workbench.gallery.types.is_fused`), else dlib's.
+
+    Example:
+        >>> defaults_for("dlib_resnet_v1-55533b28a958")
+        LookAlikeDefaults(distance=0.4, margin=0.02)
+    """
+    if is_fused(model_id):
+        return LookAlikeDefaults(FUSED_LOOKALIKE_DISTANCE, DEFAULT_MARGIN)
+    return LookAlikeDefaults(LOOKALIKE_DISTANCE, DEFAULT_MARGIN)
 
 
 @dataclass(frozen=True)

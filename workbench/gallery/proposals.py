@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.errors import GalleryError
-from workbench.gallery.cluster import DEFAULT_MIN_SIZE, DEFAULT_THRESHOLD, cluster_embeddings
+from workbench.gallery.cluster import DEFAULT_MIN_SIZE, cluster_embeddings
 from workbench.gallery.unknowns import UnknownFace
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ def _order(faces: list[UnknownFace]) -> list[UnknownFace]:
 def cluster_unknowns(
     gallery: Gallery,
     *,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     min_size: int = DEFAULT_MIN_SIZE,
 ) -> Proposals:
     """Group the gallery's unknown faces into proposed people.
@@ -162,7 +162,10 @@ def cluster_unknowns(
             by_hand.setdefault(hand[face.id], []).append(row)
     grouped = {r for rows in by_hand.values() for r in rows}
     free = np.array([i for i in range(len(faces)) if i not in grouped], np.int64)
-    result = cluster_embeddings(vectors[free], threshold=threshold, min_size=min_size)
+    # The cut of the gallery's model: a fused gallery's distances are larger than dlib's.
+    result = cluster_embeddings(
+        vectors[free], threshold=threshold, min_size=min_size, model_id=gallery.model_id
+    )
     groups = [free[rows] for rows in result.clusters]
     alone = list(free[result.unclustered])
     for rows in by_hand.values():
@@ -177,7 +180,7 @@ def cluster_unknowns(
         members = [faces[i] for i in rows]
         clusters.append(ProposedPerson(min(f.id for f in members), _order(members), near))
     unclustered = sorted((faces[i] for i in alone), key=lambda f: f.id)
-    return Proposals(clusters, unclustered, float(threshold))
+    return Proposals(clusters, unclustered, result.threshold)
 
 
 def _nearest(gallery: Gallery, vectors: np.ndarray, groups: list[np.ndarray]) -> list:

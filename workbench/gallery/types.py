@@ -13,6 +13,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: Model ids of the fused embedder (:mod:`workbench.embed.fused`) start so. Its distances
+#: have another scale than dlib's (LFW pair threshold 0.77 against 0.60), so every
+#: constant measured in distances (the threshold prior, the clustering cut, the
+#: look-alike rule) has a fused value, picked by :func:`is_fused`.
+FUSED_PREFIX = "fused-"
+
+
+def is_fused(model_id: str | None) -> bool:
+    """Whether ``model_id`` (``Gallery.model_id``, ``Embedder.model_id``) is the fused
+    embedder's.
+
+    Example:
+        >>> is_fused("fused-dlib_resnet_v1-55533b28a958+mobilefacenet-d8ba40c0127f-w0.625")
+        True
+        >>> is_fused("dlib_resnet_v1-55533b28a958"), is_fused(None)
+        (False, False)
+    """
+    return model_id is not None and model_id.startswith(FUSED_PREFIX)
+
 
 class Decision(enum.Enum):
     """How a query's distance to a person is defined.
