@@ -52,7 +52,7 @@ from workbench.gallery.lookalike import (  # noqa: E402
 
 #: A model id of each embedder's family: the gallery's prior and the package's defaults.
 MODEL_IDS = {"dlib": "lfw", "fused": "fused-lfw"}
-#: The grids searched per embedder (the fused one about 0.77 / 0.60 times dlib's, wider).
+#: The grids searched per embedder (the fused one about 0.75 / 0.60 times dlib's, wider).
 GRIDS = {
     "dlib": ((0.38, 0.40, 0.42, 0.44, 0.46, 0.50), (0.0, 0.01, 0.02, 0.03, 0.04, 0.06)),
     "fused": (

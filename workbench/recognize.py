@@ -503,10 +503,10 @@ class UnknownsKeeper:
     def _incomplete(self, vectors: np.ndarray) -> np.ndarray:
         """``(n,)`` bool: fused vectors with zeros for MobileFaceNet's part."""
         from workbench.embed.fused import FUSED_DIM, FusedEmbedder
-        from workbench.gallery.core import FUSED_PREFIX
+        from workbench.gallery.types import is_fused
 
-        model = str(getattr(self.gallery, "model_id", "") or "")
-        if not model.startswith(FUSED_PREFIX) or vectors.ndim != 2 or vectors.shape[1] != FUSED_DIM:
+        model = getattr(self.gallery, "model_id", None)
+        if not is_fused(model) or vectors.ndim != 2 or vectors.shape[1] != FUSED_DIM:
             return np.zeros(len(vectors), bool)
         return ~FusedEmbedder.is_complete(vectors)
 

@@ -37,7 +37,7 @@ LOOKALIKE_DISTANCE = 0.40
 DEFAULT_MARGIN = 0.02
 
 #: The fused embedder's :data:`LOOKALIKE_DISTANCE` (its distances are larger: LFW pair
-#: threshold 0.77 against 0.60). Chosen on A-L by the same rule: the largest grid value
+#: threshold 0.75 against 0.60). Chosen on A-L by the same rule: the largest grid value
 #: flagging none of 200 random people (0.60 flagged 4; M-Z: 0 at 0.56, 2 at 0.60). It
 #: warns 18 of A-L's and 7 of M-Z's close-pair people; dlib's 0.40 on fused vectors warns
 #: none (the closest fused pair of LFW is 0.49 apart). The margin (:data:`DEFAULT_MARGIN`)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Model ids of the fused embedder (:mod:`workbench.embed.fused`) start so. Its distances
-#: have another scale than dlib's (LFW pair threshold 0.77 against 0.60), so every
+#: have another scale than dlib's (LFW pair threshold 0.75 against 0.60), so every
 #: constant measured in distances (the threshold prior, the clustering cut, the
 #: look-alike rule) has a fused value, picked by :func:`is_fused`.
 FUSED_PREFIX = "fused-"

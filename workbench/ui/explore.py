@@ -157,7 +157,7 @@ class EmbeddingExplorer:
         names: ``N`` person names.
         threshold: the gallery's threshold (marked on the plots; the slider starts
             there); ``None``: the default of ``embedder``'s model
-            (:func:`workbench.gallery.default_threshold`: 0.6 for dlib, 0.77 for the
+            (:func:`workbench.gallery.default_threshold`: 0.6 for dlib, 0.75 for the
             fused embedder, whose distances are larger), dlib's without an embedder.
         threshold_source: where it came from, ``Gallery.threshold_source``: the plots
             call it "default", "set" or "calibrated" accordingly.
