@@ -1014,7 +1014,7 @@ class Gallery:
 
     def look_alikes(self, names: Iterable[str] | None = None) -> list[_lookalike.LookAlike]:
         """Enrolled people (all, or ``names``) whose nearest other person's centroid lies
-        within :attr:`lookalike_distance` (:data:`.lookalike.LOOKALIKE_DISTANCE`)."""
+        within :attr:`lookalike_distance` (its model's: :func:`.lookalike.defaults_for`)."""
         s = self._fresh()
         return _lookalike.look_alikes(
             s, s.people if names is None else list(names), within=self.lookalike_distance

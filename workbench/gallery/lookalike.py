@@ -83,8 +83,9 @@ class LookAlike:
         return f"{self.person} looks like {self.other}: centroid distance {self.distance:.2f}"
 
 
-def look_alikes(snapshot, names, *, within: float = LOOKALIKE_DISTANCE) -> list[LookAlike]:
-    """The nearest other person of each of ``names`` when within ``within`` (centroids)."""
+def look_alikes(snapshot, names, *, within: float) -> list[LookAlike]:
+    """The nearest other person of each of ``names`` when within ``within`` (centroids;
+    the gallery's ``lookalike_distance``, :func:`defaults_for` its model)."""
     cents, _, person = snapshot.centroids
     if len(person) < 2:
         return []

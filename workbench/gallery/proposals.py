@@ -15,6 +15,7 @@ import numpy as np
 
 from workbench.errors import GalleryError
 from workbench.gallery.cluster import DEFAULT_MIN_SIZE, cluster_embeddings
+from workbench.gallery.types import is_fused
 from workbench.gallery.unknowns import UnknownFace
 
 if TYPE_CHECKING:
@@ -22,8 +23,29 @@ if TYPE_CHECKING:
 
 #: A proposal "looks like" an enrolled person when its mean embedding is within the
 #: gallery's threshold plus this much of that person (the faces themselves were each
-#: too far to be named, but together they may sit close).
+#: too far to be named, but together they may sit close). Set without a measurement;
+#: measured since (``benchmarks/proposals_near.py``, LFW, 3 seeds): on dlib's vectors it
+#: hints right 63-80% of the proposals of enrolled people and also hints 70-79% of the
+#: strangers' proposals (0: 41-53% right, 4-8% of strangers') (``docs/benchmarks/
+#: cluster.md``).
 NEAR_MARGIN = 0.1
+
+#: The fused embedder's :data:`NEAR_MARGIN`: the largest grid value whose share of
+#: strangers' proposals hinted is at most dlib's at 0.1 on the same A-L people (the hint
+#: no noisier than it is for dlib): 0.06 on all 3 seeds (A-L 60-72% of strangers'
+#: proposals, M-Z 61-64%); dlib's 0.1 on fused vectors hints 89-97% of them.
+FUSED_NEAR_MARGIN = 0.06
+
+
+def near_margin_for(model_id: str | None) -> float:
+    """:data:`NEAR_MARGIN` for a gallery of ``model_id``: the fused embedder's for its ids
+    (:func:`workbench.gallery.types.is_fused`), else dlib's.
+
+    Example:
+        >>> near_margin_for(None), near_margin_for("fused-x")
+        (0.1, 0.06)
+    """
+    return FUSED_NEAR_MARGIN if is_fused(model_id) else NEAR_MARGIN
 
 
 @dataclass(frozen=True)
@@ -188,7 +210,7 @@ def _nearest(gallery: Gallery, vectors: np.ndarray, groups: list[np.ndarray]) ->
         return [None] * len(groups)
     means = np.stack([vectors[rows].mean(axis=0) for rows in groups])
     best = gallery.search(means, k=1).best()
-    reach = gallery.threshold + NEAR_MARGIN
+    reach = gallery.threshold + near_margin_for(gallery.model_id)
     return [
         Near(m.name, float(m.distance), m.rival)
         if m.name is not None and m.distance is not None and m.distance <= reach

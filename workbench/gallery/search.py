@@ -49,9 +49,9 @@ class Match:
             not accepted whatever the distance.
         rival: the look-alike ``name`` could not be told from: ``name`` was within the
             threshold but ``rival`` (the second-nearest person, whose centroid lies
-            within :attr:`Gallery.lookalike_distance <workbench.gallery.Gallery>`, 0.40,
-            of ``name``'s) was not :attr:`Gallery.margin <workbench.gallery.Gallery>`
-            (0.02) farther.
+            within :attr:`Gallery.lookalike_distance <workbench.gallery.Gallery>`, 0.40
+            for dlib, 0.56 fused, of ``name``'s) was not :attr:`Gallery.margin
+            <workbench.gallery.Gallery>` (0.02) farther.
             Such a match is not accepted (it names nobody: no track, count or automatic
             enrollment takes it as ``name``); its :attr:`label` is ``"name or rival?"``.
             ``None`` otherwise.

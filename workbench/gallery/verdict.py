@@ -27,7 +27,7 @@ def decide(
     threshold: float,
     margin: float,
     corrections: dict[int, np.ndarray],
-    within: float = lookalike.LOOKALIKE_DISTANCE,
+    within: float,
 ) -> SearchResult:
     """The ``(N, k)`` result of :meth:`.search.Searcher.nearest`'s person ``rows`` and
     squared distances ``d2`` (at least two columns when ``margin > 0``).
@@ -38,7 +38,9 @@ def decide(
         k: columns of the result.
         threshold: accept a person nearer than this.
         margin: the look-alike margin (0: no rule).
-        within: centroid distance under which two people are look-alikes.
+        within: centroid distance under which two people are look-alikes (the gallery's
+            ``lookalike_distance``, of its model: no default, dlib's would be wrong for a
+            fused gallery).
         corrections: ``{person id: (m, D)}`` negatives.
     """
     result = to_result(s, rows[:, :k], d2[:, :k], k, threshold)
