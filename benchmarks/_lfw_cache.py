@@ -70,21 +70,6 @@ def lfw_embeddings(
 EMBEDDERS = ("dlib", "fused")
 
 
-def fused_vectors(f: dict[str, np.ndarray]) -> np.ndarray:
-    """The product's full fused vector of each photo of one features cache of
-    ``benchmarks/lfw_fusion.py``: :meth:`FusedEmbedder.fuse` of dlib's chip and its mirror
-    averaged and of MobileFaceNet's photo and its mirror summed and made unit length."""
-    from workbench.embed.fused import FusedEmbedder
-
-    class _Unused:
-        model_id = "unused"
-
-    mfn = f["mfn"] + f["mfn_mirror"]
-    mfn = mfn / np.linalg.norm(mfn, axis=1, keepdims=True)
-    fused = FusedEmbedder(dlib=_Unused(), mobilefacenet=_Unused())
-    return fused.fuse((f["dlib"] + f["dlib_mirror"]) / 2, mfn)
-
-
 def lfw_vectors(
     lfw: Path, *, embedder: str = "dlib", detector: str = "mediapipe", min_photos: int = 2
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -93,7 +78,7 @@ def lfw_vectors(
     ``"dlib"`` is :func:`lfw_embeddings` itself. ``"fused"`` reads the vectors from
     ``benchmarks/lfw_fusion.py``'s features caches (``.cache/fusion/``: dlib plain and
     mirrored, MobileFaceNet plain and mirrored, MediaPipe's central face of every LFW
-    photo) without embedding again (:func:`fused_vectors`); ``no_face`` holds the photos
+    photo) without embedding again (``lfw_fusion.fused_vectors``); ``no_face`` holds the photos
     where MediaPipe found none (their keypoints are the mean ones there), ``seconds`` is
     NaN (the caches keep the cost per step, not in total).
     """
@@ -103,23 +88,10 @@ def lfw_vectors(
         raise SystemExit(f"--embedder must be one of {EMBEDDERS}, not {embedder!r}")
     if detector != "mediapipe":
         raise SystemExit("--embedder fused: the features cache holds MediaPipe's faces only")
-    from lfw_fusion import features
+    from lfw_fusion import cache_groups, features, fused_vectors
 
-    from workbench.evaluate import read_pairs
-
-    # The three caches' photos, in lfw_fusion.prior_vectors' order.
-    pairs = read_pairs(lfw.parent / "lfw-pairs.txt")
-    view2 = [lfw / n for n in pairs.images]
-    in_view2 = {n.split("/")[0] for n in pairs.images}
-    outsiders = [
-        p
-        for d in sorted(x for x in lfw.iterdir() if x.is_dir() and x.name not in in_view2)
-        for p in sorted(d.glob("*.jpg"))
-    ]
-    known = set(view2) | set(outsiders)
-    rest = [p for p in sorted(lfw.glob("*/*.jpg")) if p not in known]
     where, vecs, found = {}, [], []
-    for group, label in ((view2, "view2"), (outsiders, "outsiders"), (rest, "rest")):
+    for group, label in cache_groups(lfw.parent):
         f = features(group, label)
         start = sum(len(v) for v in vecs)
         where.update({p: start + i for i, p in enumerate(group)})

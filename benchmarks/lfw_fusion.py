@@ -183,13 +183,9 @@ def fuse(d1, d2, w, form, s1, s2):
     return w * d1 / s1 + (1 - w) * d2 / s2
 
 
-def prior_vectors(root: Path, out: Path) -> None:
-    """Fused vectors (:class:`workbench.embed.fused.FusedEmbedder`'s formula, both models
-    flipped, as enrollment stores them) of every LFW photo, with its person, for
-    ``scripts/derive_threshold_prior.py --vectors``: the photos of View 2 and of the
-    outsiders come from their caches, the rest are read here (cached as ``rest``)."""
-    from workbench.embed.fused import FusedEmbedder
-
+def cache_groups(root: Path) -> list[tuple[list[Path], str]]:
+    """The photos of each features cache (:func:`features`), ``[(paths, label)]``: View 2's
+    (the pairs file's order), the outsiders' (LFW people not in View 2) and the rest."""
     pairs = read_pairs(root / "lfw-pairs.txt")
     view2 = [root / "lfw" / n for n in pairs.images]
     people = {n.split("/")[0] for n in pairs.images}
@@ -200,13 +196,27 @@ def prior_vectors(root: Path, out: Path) -> None:
     ]
     known = set(view2) | set(outsiders)
     rest = [p for p in sorted((root / "lfw").glob("*/*.jpg")) if p not in known]
-    paths, vecs, dlib = [], [], []
+    return [(view2, "view2"), (outsiders, "outsiders"), (rest, "rest")]
+
+
+def fused_vectors(f: dict[str, np.ndarray]) -> np.ndarray:
+    """The product's full fused vector of each photo of one features cache
+    (:meth:`workbench.embed.fused.FusedEmbedder.fuse` of dlib's chip and its mirror averaged
+    and MobileFaceNet's photo and its mirror summed, unit length): what enrollment stores."""
+    from workbench.embed.fused import FusedEmbedder
+
     fused = FusedEmbedder(dlib=_Id(), mobilefacenet=_Id())
-    for group, label in ((view2, "view2"), (outsiders, "outsiders"), (rest, "rest")):
+    return fused.fuse((f["dlib"] + f["dlib_mirror"]) / 2, unit(f["mfn"] + f["mfn_mirror"]))
+
+
+def prior_vectors(root: Path, out: Path) -> None:
+    """Fused vectors (:func:`fused_vectors`) of every LFW photo, with its person, for
+    ``scripts/derive_threshold_prior.py --vectors``: the photos of View 2 and of the
+    outsiders come from their caches, the rest are read here (cached as ``rest``)."""
+    paths, vecs, dlib = [], [], []
+    for group, label in cache_groups(root):
         f = features(group, label)
-        vecs.append(
-            fused.fuse((f["dlib"] + f["dlib_mirror"]) / 2, unit(f["mfn"] + f["mfn_mirror"]))
-        )
+        vecs.append(fused_vectors(f))
         dlib.append(f["dlib"])
         paths += group
     persons = np.array([p.parent.name for p in paths])
