@@ -428,3 +428,70 @@ def test_the_live_loops_keeper_stores_full_vectors(fused, fresh, mediapipe_detec
         row = int(np.argmin(np.abs(np.asarray(faces.xyxy) - np.asarray(u.box)).sum(1)))
         full = fused.embed_faces(image, faces.keypoints[row : row + 1], template=template)[0]
         np.testing.assert_allclose(v, full, atol=1e-5)
+
+
+#: A person enrolled from one photo, and another photo of him (head turned, mouth open)
+#: that dlib alone turns away while the full fused vector accepts him, once the gallery's
+#: threshold is a larger gallery's (set by hand below); found on the fusion features
+#: cache with the cascade's own rule (dlib's distance beyond its threshold and the band,
+#: the full vector's within the fused threshold).
+ONE_PHOTO = ("Tom_Daschle/Tom_Daschle_0001.jpg", "Tom_Daschle/Tom_Daschle_0011.jpg")
+#: The band of the test: stage 2 reaches 0.10 above dlib's threshold.
+NARROW_BAND = 0.10
+
+
+def test_the_keeper_does_not_store_a_face_the_full_vector_names(
+    fused, fresh, mediapipe_detector, lfw_dir, monkeypatch
+):
+    """dlib turns away a photo of an enrolled person that the full fused vector accepts:
+    the keeper completes it (and a stranger's face) in one write, searches both full
+    vectors in one call, and stores the stranger only; the enrolled person's face is
+    counted as ``named``."""
+    from workbench.align import template_for
+    from workbench.cascade import dlib_nearest, threshold_ratio
+    from workbench.recognize import Recognizer, UnknownsKeeper
+
+    enroller = Recognizer(mediapipe_detector, fused)
+    fresh.enroll("Tom Daschle", [lfw_dir / ONE_PHOTO[0]], recognizer=enroller)
+    template = template_for(mediapipe_detector)
+
+    def face_of(path):
+        image = load_image(lfw_dir / path)
+        face = mediapipe_detector.detect(image).largest()
+        return image, face, enroller.chips(image, face)
+
+    probe = face_of(ONE_PHOTO[1])
+    stranger = face_of(STRANGER[0])
+    # The threshold between the full vector's distance to him and the one at which dlib's
+    # distance lies beyond its threshold and the band: dlib turns him away, the full
+    # vector would not.
+    _, d_dlib = dlib_nearest(fresh, fused.embed_dlib(probe[2]), fused.weight)
+    full = fused.embed_faces(probe[0], probe[1].keypoints, template=template)
+    d_full = float(np.linalg.norm(full[0] - fresh.snapshot().vectors[-1]))
+    far = fresh.threshold_info.target_far
+    ratio = threshold_ratio(4, far, model_id=fresh.model_id)
+    top = (float(d_dlib[0, 0]) - NARROW_BAND) / ratio
+    assert top - d_full > 0.04, (d_full, top)
+    fresh.set_threshold((d_full + top) / 2)
+    assert fresh.search(full).best()[0].label == "Tom Daschle"
+
+    rec = Recognizer(mediapipe_detector, fused, fresh, cascade_band=NARROW_BAND)
+    results = [_recognized(rec, *face) for face in (probe, stranger)]
+    assert rec.cascade_counts["second"] == 0, "stage 2 decided one of them"
+    assert [r.unknown.tolist() for r in results] == [[True], [True]]
+    assert all(not r.embeddings[:, 128:].any() for r in results)
+    searches = []
+    search = fresh.search
+    monkeypatch.setattr(fresh, "search", lambda v, k=1: searches.append(len(v)) or search(v, k))
+    before = fused.mobilefacenet.faces
+    with UnknownsKeeper(fresh, detector=mediapipe_detector, source="photos", embedder=fused) as k:
+        for (image, _, _), r in zip((probe, stranger), results, strict=True):
+            k.offer_recognition(r, image=image)
+    assert fused.mobilefacenet.faces - before == 2
+    assert searches == [2]
+    c = k.counts
+    assert (c.offered, c.completed, c.named) == (2, 2, 1)
+    _, vectors = fresh.unknown_embeddings()
+    want = fused.embed_faces(stranger[0], stranger[1].keypoints, template=template)
+    assert len(vectors) == 1
+    np.testing.assert_allclose(vectors, want, atol=1e-5)

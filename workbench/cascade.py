@@ -13,7 +13,8 @@ the gallery's own search decides on that full fused vector.
 A face dlib turns away is not completed here: the unknowns keeper
 (:class:`workbench.recognize.UnknownsKeeper`) completes only the faces it will store
 (stored unknowns are clustered as full fused vectors), so a crowd of strangers costs
-dlib's chip per face, not both models.
+dlib's chip per face, not both models; it searches the vectors it completed and does
+not store a face the full vector names (an enrolled person dlib alone turned away).
 
 On LFW View 2 (pair level, ``benchmarks/lfw_fusion.py``) the band of 0.10
 (:data:`CASCADE_BAND`) gives 99.50% (30 errors, the full fused vectors' own figure) with

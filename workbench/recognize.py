@@ -329,13 +329,17 @@ class KeeperCounts:
         completed: faces whose fused vector the keeper completed (MobileFaceNet and the
             mirror chip's dlib vector ran for each: the cascade leaves them out of the
             faces dlib decided alone).
-        complete_ms: milliseconds spent completing them.
+        named: completed faces not written because the gallery's own search on the full
+            vector names somebody (accepted, or an "X or Y?"): dlib turned them away, the
+            full vector would not have (kept, they would be proposed as new people).
+        complete_ms: milliseconds spent completing them and searching the full vectors.
     """
 
     offered: int = 0
     passed_over: int = 0
     displaced: int = 0
     completed: int = 0
+    named: int = 0
     complete_ms: float = 0.0
 
 
@@ -356,7 +360,12 @@ class UnknownsKeeper:
     and is completed when its batch is written, unless a later, better face of its track
     in that batch displaced it. So a stranger followed over many frames costs MobileFaceNet
     for a few of them. A face with no track (a photo, or a video without tracking) is
-    always stored, so always completed. (The keeper counts a track's faces as stored
+    always stored, so always completed. The completed vectors of one write are searched
+    in the gallery at once (the search recognition runs on a full vector), and a face it
+    names (accepted, or "X or Y?") is not written (:attr:`KeeperCounts.named`): dlib alone
+    turned it away, the full vector says it is an enrolled person, whom the proposals
+    would otherwise offer as somebody new (it keeps its place among its track's best, so
+    the track's worse faces are still passed over). (The keeper counts a track's faces as stored
     until the run ends: should the gallery's count or age bound remove some of them
     meanwhile, it may pass over a face the gallery would then have kept.)
 
@@ -613,21 +622,36 @@ class UnknownsKeeper:
                 p["write"] = np.array([t is None or int(o) in alive[t] for t, o in pairs], bool)
         if not pending:
             return 0
-        displaced, completed, complete_ms = 0, 0, 0.0
-        rows = []
+        displaced, completed, named, complete_ms = 0, 0, 0, 0.0
+        done = []  # (pending item, rows completed)
         for p in pending:
             write = p["write"]
             displaced += int((~write).sum())
-            vectors = p["embeddings"]
             todo = np.flatnonzero(write & p["missing"])
             if todo.size:
                 t0 = time.perf_counter()
-                vectors = vectors.copy()
-                vectors[todo] = self.embedder.complete(
-                    vectors[todo], p["chips"][todo], p["arc"][todo]
+                p["embeddings"] = p["embeddings"].copy()
+                p["embeddings"][todo] = self.embedder.complete(
+                    p["embeddings"][todo], p["chips"][todo], p["arc"][todo]
                 )
                 completed += int(todo.size)
                 complete_ms += (time.perf_counter() - t0) * 1000.0
+                done.append((p, todo))
+        if done:
+            # dlib alone turned these faces away; the full vector may name somebody.
+            t0 = time.perf_counter()
+            full = np.concatenate([p["embeddings"][todo] for p, todo in done])
+            found = self.gallery.search(full, k=1).best()
+            somebody = iter([m.accepted or m.ambiguous for m in found])
+            for p, todo in done:
+                for i in todo:
+                    if next(somebody):
+                        p["write"][i] = False
+                        named += 1
+            complete_ms += (time.perf_counter() - t0) * 1000.0
+        rows = []
+        for p in pending:
+            write, vectors = p["write"], p["embeddings"]
             keep = np.flatnonzero(write)
             if keep.size:
                 rows.append(
@@ -646,6 +670,7 @@ class UnknownsKeeper:
                 c,
                 displaced=c.displaced + displaced,
                 completed=c.completed + completed,
+                named=c.named + named,
                 complete_ms=c.complete_ms + complete_ms,
             )
         if not rows:
