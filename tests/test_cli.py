@@ -99,9 +99,17 @@ def test_eval_lfw_on_a_short_pairs_file(lfw_dir, lfw_pairs_file, tmp_path, capsy
     # Header "1 10": one fold of 10 same-person and 10 different-person pairs.
     pairs.write_text("\n".join(["1\t10", *lines[1:11], *lines[301:311]]) + "\n")
     args = ["eval", "lfw", "--images", str(lfw_dir), "--pairs", str(pairs)]
-    assert main([*args, "--detector", "mediapipe", "--flip", "--json", "--quiet"]) == 0
+    # The default embedder is the fused one (what a new gallery gets); --flip is dlib's.
+    assert main([*args, "--detector", "mediapipe", "--json", "--quiet"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["pairs"] == 20 and summary["folds"] == 1 and summary["flip"] is True
+    assert summary["pairs"] == 20 and summary["folds"] == 1 and summary["embedding_dim"] == 320
+    assert summary["accuracy_mean"] >= 0.9
+    assert main([*args, "--detector", "mediapipe", "--flip", "--json", "--quiet"]) == 2
+    assert "--flip is for --embedder dlib" in capsys.readouterr().err
+    dlib = [*args, "--detector", "mediapipe", "--embedder", "dlib", "--flip", "--json", "--quiet"]
+    assert main(dlib) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["flip"] is True and summary["embedding_dim"] == 128
     assert summary["accuracy_mean"] >= 0.9
     assert main(["eval", "lfw", "--images", str(tmp_path / "none"), "--pairs", str(pairs)]) == 2
     assert "not a folder of LFW images" in capsys.readouterr().err

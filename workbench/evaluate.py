@@ -525,7 +525,7 @@ def embed_images(
     if needs_photo(embedder):
         if flip:
             raise InvalidArgumentError(
-                "--flip is for dlib's embedder; the fused one flips MobileFaceNet's chip itself"
+                "--flip is for --embedder dlib; the fused embedder flips its chips itself"
             )
         embeddings, no_face = embed_photos(paths, detector=detector, embedder=embedder)
         return EmbeddingRun(embeddings, no_face, time.perf_counter() - start, detector.name, False)
@@ -552,6 +552,8 @@ class LfwReport:
         return {
             "detector": self.run.detector,
             "flip": self.run.flip,
+            # 320: the fused embedder (the default), 128: dlib's network alone.
+            "embedding_dim": int(self.run.embeddings.shape[1]),
             "folds": len(self.folds.accuracies),
             "pairs": self.n_pairs,
             "images": self.n_images,

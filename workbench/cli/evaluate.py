@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from workbench.cli import add_detector_arguments
+from workbench.cli.gallery import EMBEDDER_CHOICES
 
 
 def register(subparsers) -> None:
@@ -34,11 +35,16 @@ def register(subparsers) -> None:
     )
     lfw.add_argument(
         "--embedder",
-        choices=("dlib", "fused"),
-        default="dlib",
-        help="dlib (default) or fused (dlib + MobileFaceNet; see docs/benchmarks/lfw.md)",
+        choices=EMBEDDER_CHOICES,
+        default=None,
+        help="fused (default: dlib + MobileFaceNet, what a new gallery gets) or dlib "
+        "(dlib's network alone); see docs/benchmarks/lfw.md",
     )
-    lfw.add_argument("--flip", action="store_true", help="average with the mirrored face")
+    lfw.add_argument(
+        "--flip",
+        action="store_true",
+        help="--embedder dlib: average with the mirrored face (the fused one always does)",
+    )
     lfw.add_argument("--json", action="store_true", help="print one JSON object")
     lfw.add_argument("--quiet", action="store_true", help="no progress bars")
     lfw.set_defaults(func=run_lfw)
@@ -49,7 +55,7 @@ def run_lfw(args: argparse.Namespace) -> int:
 
     from workbench.cli import detector_options, print_json_line
     from workbench.detect import create_detector
-    from workbench.embed import Embedder
+    from workbench.embed import DEFAULT_EMBEDDER, Embedder
     from workbench.evaluate import evaluate_lfw, read_pairs
 
     read_pairs(args.pairs)  # bad file: fail before loading any model
@@ -58,7 +64,7 @@ def run_lfw(args: argparse.Namespace) -> int:
         Embedder(runtime=args.runtime) as dlib,
     ):
         embedder = dlib
-        if args.embedder == "fused":
+        if (args.embedder or DEFAULT_EMBEDDER) == "fused":
             from workbench.embed.fused import FusedEmbedder
 
             embedder = FusedEmbedder(dlib=dlib)

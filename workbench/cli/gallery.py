@@ -55,9 +55,9 @@ def register(subparsers) -> None:
         "--embedder",
         choices=EMBEDDER_CHOICES,
         default=None,
-        help="embedder of a new gallery: dlib (default) or fused (dlib + MobileFaceNet, "
-        "99.50%% on LFW against 98.98%%; see docs/benchmarks/lfw.md); an existing gallery "
-        "keeps its own",
+        help="embedder of a new gallery: fused (default: dlib + MobileFaceNet, 99.50%% on "
+        "LFW against 98.98%%; see docs/benchmarks/lfw.md) or dlib (dlib's network alone); "
+        "an existing gallery keeps its own",
     )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
