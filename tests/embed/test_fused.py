@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.errors import GalleryError, InvalidArgumentError, ModelAssetError
+from workbench.errors import GalleryError, InvalidArgumentError
 from workbench.images import load_image
 
 pytest.importorskip("ai_edge_litert", reason="ai-edge-litert (LiteRT) is not installed")
@@ -15,17 +15,8 @@ SERENA = [f"Serena_Williams/Serena_Williams_000{i}.jpg" for i in (1, 2)]
 
 
 @pytest.fixture(scope="module")
-def fused():
-    from workbench.assets import asset_path
-    from workbench.embed.fused import FusedEmbedder
-
-    try:
-        asset_path("mobilefacenet")
-        asset_path("dlib_resnet_v1", download=False)
-    except ModelAssetError as exc:
-        pytest.skip(f"a model is not available: {exc}")
-    with FusedEmbedder() as embedder:
-        yield embedder
+def fused(fused_embedder):
+    return fused_embedder
 
 
 @pytest.fixture(scope="module")
