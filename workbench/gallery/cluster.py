@@ -59,6 +59,8 @@ DEFAULT_THRESHOLD = 0.40
 
 #: The gap rule: above :data:`DEFAULT_GAP_ABOVE`, two groups of two or more faces join
 #: only when their mean distance exceeds the mean distance within them by at most this.
+#: One value for both models: on fused vectors 0.08 ties the best (see
+#: :data:`FUSED_GAP_ABOVE`).
 DEFAULT_GAP = 0.08
 
 #: Merges closer than this are taken without the gap rule: about the unit-vector
@@ -73,7 +75,8 @@ DEFAULT_GAP_ABOVE = 0.34
 #: photo three times, copies about 0.08 apart: 0.908 counted apart, 0.959 counted as one;
 #: plain cut 0.38: 0.951). 0.15 is chosen on A-L three times (0.10: 0.952, 0.20 as good
 #: on the copies but lower without them); 0.03% of the distances between two photos of
-#: one LFW person are below it (the 1st percentile is 0.21).
+#: one LFW person are below it (the 1st percentile is 0.21). One value for both models
+#: (fused copies, 0.10 apart: 0.15 as good as 0.19-0.25; see :data:`FUSED_GAP_ABOVE`).
 DUPLICATE_DISTANCE = 0.15
 
 #: The fused embedder's cut (:mod:`workbench.embed.fused`; its unit vectors lie farther

@@ -34,6 +34,7 @@ LOOKALIKE_DISTANCE = 0.40
 #: How much nearer the best of two look-alikes must be than the second to be accepted
 #: (else "X or Y?"). Chosen on LFW A-L, held out on M-Z: named as the other 0.87% ->
 #: 0.00% of the close pairs' probes for 1.1 points of accepted-and-right (92.4 -> 91.3%).
+#: One value for both models (why: :data:`FUSED_LOOKALIKE_DISTANCE`).
 DEFAULT_MARGIN = 0.02
 
 #: The fused embedder's :data:`LOOKALIKE_DISTANCE` (its distances are larger: LFW pair
