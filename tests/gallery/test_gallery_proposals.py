@@ -93,21 +93,34 @@ def test_json_shape(gallery):
 #: Three LFW people, six photos each, that the fused defaults group exactly (measured
 #: through the features cache of benchmarks/lfw_fusion.py: 3 groups, BCubed F 1.0).
 FUSED_PEOPLE = ["Colin_Powell", "Serena_Williams", "Hugo_Chavez"]
+#: A stranger to them whose three photos' mean lies 0.080 beyond a gallery of their first
+#: three photos each (threshold 0.735, its prior) from Hugo Chavez (measured through the
+#: same cache): inside dlib's reach (+ 0.1), outside the fused one (+ 0.06).
+FUSED_STRANGER = "Akhmed_Zakayev"
 
 
-def test_fused_gallery_unknowns_group_by_person(
-    tmp_path, lfw_dir, mediapipe_detector, fused_embedder
-):
+@pytest.fixture(scope="module")
+def fused_faces(lfw_dir, mediapipe_detector, fused_embedder):
+    """``(paths, (n, 320) vectors)``: six photos of each of :data:`FUSED_PEOPLE`, then three
+    of :data:`FUSED_STRANGER`, through the real pipeline."""
+    from workbench.evaluate import embed_photos
+
+    paths = [p for who in FUSED_PEOPLE for p in sorted((lfw_dir / who).glob("*.jpg"))[:6]]
+    paths += sorted((lfw_dir / FUSED_STRANGER).glob("*.jpg"))[:3]
+    x, no_face = embed_photos(paths, detector=mediapipe_detector, embedder=fused_embedder)
+    assert x.shape == (21, 320) and not no_face.any()
+    return paths, x
+
+
+def test_fused_gallery_unknowns_group_by_person(tmp_path, fused_faces, fused_embedder):
     """A fused gallery's unknowns of three real people, embedded through the real
     pipeline: the defaults propose exactly those three people; dlib's cut and gap_above
     on the same vectors (what every gallery got before) split them and leave faces out."""
-    from workbench.evaluate import embed_photos, score_clustering
+    from workbench.evaluate import score_clustering
     from workbench.gallery import Gallery
     from workbench.gallery.cluster import DEFAULT_GAP_ABOVE, DEFAULT_THRESHOLD
 
-    paths = [p for who in FUSED_PEOPLE for p in sorted((lfw_dir / who).glob("*.jpg"))[:6]]
-    x, no_face = embed_photos(paths, detector=mediapipe_detector, embedder=fused_embedder)
-    assert x.shape == (18, 320) and not no_face.any()
+    paths, x = fused_faces[0][:18], fused_faces[1][:18]
     with Gallery(tmp_path / "fused.sqlite", model_id=fused_embedder.model_id) as g:
         ids = g.add_unknowns(x, source=[str(p) for p in paths])
         proposals = g.cluster_unknowns()
@@ -120,6 +133,27 @@ def test_fused_gallery_unknowns_group_by_person(
     truth = np.array([p.parent.name for p in paths])
     dlib = cluster_embeddings(x, threshold=DEFAULT_THRESHOLD, gap_above=DEFAULT_GAP_ABOVE)
     assert score_clustering(dlib.labels, truth).bcubed_recall < 0.8
+
+
+def test_fused_stranger_is_not_hinted_as_somebody(tmp_path, fused_faces, fused_embedder):
+    """Three real people enrolled in a fused gallery, a real stranger's three photos among
+    its unknowns: one proposal, and no "looks like": its mean lies beyond the fused reach
+    but within dlib's threshold + 0.1, which would have called the stranger a look of
+    Hugo Chavez."""
+    from workbench.gallery import Gallery
+    from workbench.gallery.proposals import FUSED_NEAR_MARGIN, NEAR_MARGIN
+
+    paths, x = fused_faces
+    with Gallery(tmp_path / "fused.sqlite", model_id=fused_embedder.model_id) as g:
+        for k, who in enumerate(FUSED_PEOPLE):
+            g.add_embeddings(who, x[6 * k : 6 * k + 3])
+        stranger = x[18:]
+        assert not any(m.accepted for m in g.search(stranger).best())
+        g.add_unknowns(stranger, source=[str(p) for p in paths[18:]])
+        [proposal] = g.cluster_unknowns().clusters
+        assert len(proposal.faces) == 3 and proposal.near is None
+        nearest = g.search(stranger.mean(0, keepdims=True)).best()[0]
+        assert g.threshold + FUSED_NEAR_MARGIN < nearest.distance <= g.threshold + NEAR_MARGIN
 
 
 def test_near_hint_reach_follows_the_model(tmp_path):
