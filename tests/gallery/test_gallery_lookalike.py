@@ -128,16 +128,16 @@ def test_x_or_y_faces_are_neither_named_nor_kept(gallery, close_pair, mediapipe_
     assert gallery.count_unknowns() == 0
 
 
-def test_a_gallery_takes_the_rule_of_its_model(tmp_path):
-    """A fused gallery's look-alike distance is the fused one, also when reopened without
-    naming its model; a dlib gallery keeps dlib's. The margin is shared."""
+def test_a_gallery_takes_the_rule_of_its_model(gallery_path, tmp_path):
+    """A fused gallery's look-alike distance is the fused one (either store), also when
+    reopened without naming its model; a dlib gallery keeps dlib's. The margin is shared."""
     from workbench.gallery import Gallery
     from workbench.gallery.lookalike import FUSED_LOOKALIKE_DISTANCE, defaults_for
 
     fused_id = "fused-dlib_resnet_v1-55533b28a958+mobilefacenet-d8ba40c0127f-w0.625"
-    with Gallery(tmp_path / "f.sqlite", model_id=fused_id) as g:
+    with Gallery(gallery_path, model_id=fused_id) as g:
         assert (g.lookalike_distance, g.margin) == (FUSED_LOOKALIKE_DISTANCE, DEFAULT_MARGIN)
-    with Gallery(tmp_path / "f.sqlite", model_id=None, create=False) as g:
+    with Gallery(gallery_path, model_id=None, create=False) as g:
         assert g.lookalike_distance == FUSED_LOOKALIKE_DISTANCE
     with Gallery(tmp_path / "d.sqlite", model_id="dlib_resnet_v1-55533b28a958") as g:
         assert (g.lookalike_distance, g.margin) == (LOOKALIKE_DISTANCE, DEFAULT_MARGIN)
