@@ -12,9 +12,15 @@ cascade. The decisions are those of the product's code (:func:`workbench.cascade
 on a real gallery, then the gallery's own search on the full vectors). Stage 1 searches
 with each probe's plain dlib vector (the ``_dlib.npz`` beside ``--vectors``, which
 ``--prior-vectors`` writes), against the enrolled faces' fused vectors (dlib flipped).
+Each band of ``--bands`` (``below:above``, dlib distance; default today's 0.10 either
+side and the product's :data:`~workbench.cascade.BAND_BELOW` /
+:data:`~workbench.cascade.BAND_ABOVE`) gets its rows, on the same galleries and probes;
+``--no-mirror`` adds, per band, stage 2 without the mirror chip (the probe's plain dlib
+vector fused with its MobileFaceNet part, against the enrolled full vectors).
 
 Run: PYTHONPATH=$PWD:$PWD/benchmarks .venv/bin/python benchmarks/cascade.py \\
-         --vectors /tmp/lfw_fused.npz [--sizes 10 100 1000] [--strangers 1000]
+         --vectors /tmp/lfw_fused.npz [--sizes 10 100 1000] [--strangers 1000] \\
+         [--bands 0.10:0.10 0.11:0.09] [--no-mirror]
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import argparse
 import json
 import os
 import tempfile
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +42,9 @@ def _rates(names, acc, truth, known) -> tuple[float, float]:
 
 
 def main() -> None:
-    from workbench.cascade import CASCADE_BAND, first_stage
+    from workbench.cascade import BAND_ABOVE, BAND_BELOW, first_stage
     from workbench.embed.fused import FUSION_WEIGHT, FusedEmbedder
+    from workbench.evaluate import mcnemar_exact
     from workbench.gallery import Gallery
     from workbench.gallery.types import FaceBatch
 
@@ -44,7 +52,8 @@ def main() -> None:
     parser.add_argument("--vectors", type=Path, required=True)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--strangers", type=int, default=1000)
-    parser.add_argument("--band", type=float, default=CASCADE_BAND)
+    parser.add_argument("--bands", nargs="+", default=["0.10:0.10", f"{BAND_BELOW}:{BAND_ABOVE}"])
+    parser.add_argument("--no-mirror", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -57,6 +66,11 @@ def main() -> None:
     dlib = np.load(plain_path)["vectors"].astype(np.float32)
     if dlib.shape != (len(vectors), 128):
         raise SystemExit(f"{plain_path}: not the plain dlib vectors of {args.vectors}")
+    bands = list(dict.fromkeys(tuple(float(x) for x in b.split(":")) for b in args.bands))
+    # Stage 2 without the mirror chip: the plain dlib vector in the fused vector's place.
+    no_mirror = vectors.copy()
+    no_mirror[:, :128] = dlib * np.float32(np.sqrt(w))
+    stage2 = {"": vectors, ", no mirror": no_mirror} if args.no_mirror else {"": vectors}
     rows_of: dict[str, np.ndarray] = {}
     for i, p in enumerate(persons):
         rows_of.setdefault(str(p), []).append(i)
@@ -65,11 +79,12 @@ def main() -> None:
     out = []
     print(f"load {os.getloadavg()}; {len(persons)} photos, {len(rows_of)} people")
     print(
-        "| people | probes (known + strangers) | need MobileFaceNet to decide | "
+        "| people | band | probes (known + strangers) | need MobileFaceNet to decide | "
         "run it (unknowns kept) | known named right: dlib / fused / cascade | "
-        "strangers unknown: dlib / fused / cascade | cascade differs from fused |"
+        "strangers unknown: dlib / fused / cascade | cascade differs from fused (McNemar of "
+        "right outcomes vs the first band) |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for n in args.sizes:
         chosen = rng.choice(multi, n, replace=False)
         enrolled, probes = {}, []
@@ -88,45 +103,59 @@ def main() -> None:
                 g.add_many([FaceBatch(p, vectors[r]) for p, r in enrolled.items()])
                 g.refresh_threshold()
                 full = g.search(vectors[q]).best()
-                first = first_stage(g, dlib[q], w, band=args.band)
-                plain = first_stage(g, dlib[q], w, band=0.0)
-                s = first.snapshot
+                plain = first_stage(g, dlib[q], w, below=0.0, above=0.0)
+                s = plain.snapshot
                 names_dlib = np.array([s.people[r] if r >= 0 else None for r in plain.rows])
                 acc_dlib = plain.distance <= plain.dlib_threshold
                 names_full = np.array([m.name for m in full], object)
                 acc_full = np.array([m.accepted for m in full])
-                names_cas = np.where(first.second, names_full, names_dlib)
-                acc_cas = np.where(first.second, acc_full, first.accept)
-                threshold, t_dlib = first.threshold, first.dlib_threshold
+                runs = []
+                for (below, above), (form, probe) in product(bands, stage2.items()):
+                    first = first_stage(g, dlib[q], w, below=below, above=above)
+                    second = g.search(probe[q]).best() if form else full
+                    names_2 = np.array([m.name for m in second], object)
+                    acc_2 = np.array([m.accepted for m in second])
+                    names_cas = np.where(first.second, names_2, names_dlib)
+                    acc_cas = np.where(first.second, acc_2, first.accept)
+                    runs.append((f"-{below:g}/+{above:g}{form}", first, names_cas, acc_cas))
+                threshold, t_dlib = plain.threshold, plain.dlib_threshold
 
         r_d = _rates(names_dlib, acc_dlib, truth, known)
         r_f = _rates(names_full, acc_full, truth, known)
-        r_c = _rates(names_cas, acc_cas, truth, known)
-        differs = np.mean((acc_cas != acc_full) | (acc_cas & (names_cas != names_full)))
-        row = {
-            "people": n,
-            "known": int(known.sum()),
-            "strangers": int((~known).sum()),
-            "threshold": threshold,
-            "dlib_threshold": t_dlib,
-            "band": args.band,
-            "share_decide": float(first.second.mean()),
-            "share_decide_known": float(first.second[known].mean()),
-            "share_decide_strangers": float(first.second[~known].mean()),
-            "share_run_keeping": float((first.second | ~first.accept).mean()),
-            "named_right": [r_d[0], r_f[0], r_c[0]],
-            "strangers_unknown": [r_d[1], r_f[1], r_c[1]],
-            "cascade_differs_from_fused": float(differs),
-        }
-        out.append(row)
-        print(
-            f"| {n} | {row['known']} + {row['strangers']} | {row['share_decide']:.1%} "
-            f"(known {row['share_decide_known']:.1%}, strangers "
-            f"{row['share_decide_strangers']:.1%}) | {row['share_run_keeping']:.1%} | "
-            f"{r_d[0]:.1%} / {r_f[0]:.1%} / {r_c[0]:.1%} | "
-            f"{r_d[1]:.1%} / {r_f[1]:.1%} / {r_c[1]:.1%} | {differs:.1%} |",
-            flush=True,
-        )
+        ref = None  # the first band's outcome per probe (right name or rightly unknown)
+        for band, first, names_cas, acc_cas in runs:
+            r_c = _rates(names_cas, acc_cas, truth, known)
+            ok = np.where(known, acc_cas & (names_cas == truth), ~acc_cas)
+            if ref is None:
+                ref, vs_first = ok, ""
+            else:
+                b, c = int((ref & ~ok).sum()), int((~ref & ok).sum())
+                vs_first = f" (vs {runs[0][0]}: {b}/{c}, p = {mcnemar_exact(b, c):.2g})"
+            differs = np.mean((acc_cas != acc_full) | (acc_cas & (names_cas != names_full)))
+            row = {
+                "people": n,
+                "band": band,
+                "known": int(known.sum()),
+                "strangers": int((~known).sum()),
+                "threshold": threshold,
+                "dlib_threshold": t_dlib,
+                "share_decide": float(first.second.mean()),
+                "share_decide_known": float(first.second[known].mean()),
+                "share_decide_strangers": float(first.second[~known].mean()),
+                "share_run_keeping": float((first.second | ~first.accept).mean()),
+                "named_right": [r_d[0], r_f[0], r_c[0]],
+                "strangers_unknown": [r_d[1], r_f[1], r_c[1]],
+                "cascade_differs_from_fused": float(differs),
+            }
+            out.append(row)
+            print(
+                f"| {n} | {band} | {row['known']} + {row['strangers']} | "
+                f"{row['share_decide']:.1%} (known {row['share_decide_known']:.1%}, strangers "
+                f"{row['share_decide_strangers']:.1%}) | {row['share_run_keeping']:.1%} | "
+                f"{r_d[0]:.1%} / {r_f[0]:.1%} / {r_c[0]:.1%} | "
+                f"{r_d[1]:.1%} / {r_f[1]:.1%} / {r_c[1]:.1%} | {differs:.1%}{vs_first} |",
+                flush=True,
+            )
         print(f"  thresholds: fused {threshold:.4f}, dlib {t_dlib:.4f}", flush=True)
     print(f"load {os.getloadavg()}")
     if args.json:

@@ -22,13 +22,14 @@ Writes a Markdown section to ``docs/benchmarks/live.md``.
 
 With ``--only-fused`` it measures only today's embedder against the fused one
 (:mod:`workbench.embed.fused`: both models on every face, and the fused gallery's cascade,
-:mod:`workbench.cascade`) on the clip, on a clip of strangers and on crowd_walk.mp4
-(unless ``--skip-crowd``), alternating, each run with the product's unknowns keeper
-attached (its time counted), and prints the rows (recorded in docs/benchmarks/lfw.md)
-instead of writing live.md.
+:mod:`workbench.cascade`, with the product's band, the bands of ``--bands`` and, with
+``--no-mirror``, the product's band with stage 2 without the mirror chip) on the clip,
+on a clip of strangers and on crowd_walk.mp4 (unless ``--skip-crowd``), alternating,
+each run with the product's unknowns keeper attached (its time counted), and prints the
+rows (recorded in docs/benchmarks/lfw.md) instead of writing live.md.
 
 Run: .venv/bin/python benchmarks/live.py [--person Colin_Powell] [--stills 20]
-         [--soak-frames 0] [--skip-crowd] [--only-fused]
+         [--soak-frames 0] [--skip-crowd] [--only-fused [--bands 0.11:0.09] [--no-mirror]]
 """
 
 from __future__ import annotations
@@ -346,6 +347,19 @@ def stranger_stills(data: Path, n: int, skip: set[str]) -> list[Path]:
     return [sorted(p.glob("*.jpg"))[0] for p in people[:n]]
 
 
+def _no_mirror_class():
+    from workbench.embed.fused import FusedEmbedder
+
+    class Stage2WithoutMirror(FusedEmbedder):
+        """The fused embedder whose cascade stage 2 adds MobileFaceNet only (the probe's
+        plain dlib vector in the fused vector; no mirror chip): measured, not the product."""
+
+        def complete_dlib(self, image, keypoints, chips, dlib_vectors, *, batch_size=32):
+            return self.fuse(dlib_vectors, self.embed_mobilefacenet(image, keypoints))
+
+    return Stage2WithoutMirror
+
+
 def fused_comparison(photos, data, args, tmp: Path, *, repeats: int = 2) -> list[str]:
     """Today's default embedder (dlib) against the fused one (dlib + MobileFaceNet, both
     models on every face and the cascade) on the same clips, in the same process,
@@ -357,7 +371,7 @@ def fused_comparison(photos, data, args, tmp: Path, *, repeats: int = 2) -> list
     the CLI do (``UnknownsKeeper(gallery, detector=, source=, embedder=)`` as an
     ``on_result`` callback: it runs on the worker thread); its time (completing the fused
     vectors it stores, aligning, writing) is added to the loop's process time."""
-    from workbench.cascade import CASCADE_BAND
+    from workbench.cascade import BAND_ABOVE, BAND_BELOW
     from workbench.detect import create_detector
     from workbench.embed import default_embedder
     from workbench.embed.fused import FusedEmbedder
@@ -375,23 +389,35 @@ def fused_comparison(photos, data, args, tmp: Path, *, repeats: int = 2) -> list
         modes.append(("crowd_walk.mp4", "track"))
     dlib = default_embedder().load()
     fused = FusedEmbedder(dlib=dlib).load()
-    # label: (embedder, cascade band); the fused gallery's default is the cascade
-    # (workbench/cascade.py), None runs both models on every face.
-    embedders = {
-        "dlib (default)": (dlib, None),
-        "fused, both models on every face": (fused, None),
-        "fused, cascade (default for a fused gallery)": (fused, CASCADE_BAND),
-    }
+    # label: (embedder, cascade band (below, above)); the fused gallery's default is the
+    # cascade (workbench/cascade.py), None runs both models on every face. Stage 2
+    # without the mirror chip is a benchmark-only embedder (enrollment keeps the mirror).
+    no_mirror = _no_mirror_class()(dlib=dlib, mobilefacenet=fused.mobilefacenet)
+    embedders = {"dlib (default)": (dlib, None), "fused, both models on every face": (fused, None)}
+    default = (BAND_BELOW, BAND_ABOVE)
+    extra = [tuple(float(x) for x in b.split(":")) for b in args.bands]
+    for band in dict.fromkeys([default, *extra]):
+        tag = " (the default for a fused gallery)" if band == default else ""
+        embedders[f"fused, cascade -{band[0]:g}/+{band[1]:g}{tag}"] = (fused, band)
+    if args.no_mirror:
+        label = f"fused, cascade -{default[0]:g}/+{default[1]:g}, stage 2 without the mirror"
+        embedders[label] = (no_mirror, default)
     per = {k: {cm: [] for cm in modes} for k in embedders}
     with create_detector("mediapipe") as detector:
         recs = {}
         for n, (label, (embedder, band)) in enumerate(embedders.items()):
             gallery = Gallery(tmp / f"g{n}.sqlite", model_id=embedder.model_id)
-            rec = Recognizer(detector, embedder, gallery, cascade_band=band)
-            gallery.enroll(args.person, photos[: args.enroll], recognizer=rec)
+            kw = (
+                {"cascade": False}
+                if band is None
+                else {"band_below": band[0], "band_above": band[1]}
+            )
+            rec = Recognizer(detector, embedder, gallery, **kw)
+            enroller = Recognizer(detector, fused if embedder is no_mirror else embedder)
+            gallery.enroll(args.person, photos[: args.enroll], recognizer=enroller)
             for other in DISTRACTORS:
                 gallery.enroll(
-                    other, sorted((data / "lfw" / other).glob("*.jpg"))[:3], recognizer=rec
+                    other, sorted((data / "lfw" / other).glob("*.jpg"))[:3], recognizer=enroller
                 )
             run_loop(VideoFileSource(clips["known face"]), rec, tracking=False)  # warm-up
             recs[label] = (rec, gallery)
@@ -467,6 +493,8 @@ def fused_comparison(photos, data, args, tmp: Path, *, repeats: int = 2) -> list
                 mfn = f"every face ({s.embeddings})"
             elif embedders[label][1] is not None:
                 mfn = f"{x['second']} + {k.completed} of {x['faces']} faces"
+                if k.named:
+                    mfn += f" ({k.named} named by the keeper)"
             else:
                 mfn = ""
             ratio = ratio_face = ""
@@ -628,6 +656,19 @@ def main() -> None:
         "--only-fused",
         action="store_true",
         help="just today's embedder against the fused one (printed, not written)",
+    )
+    parser.add_argument(
+        "--bands",
+        nargs="+",
+        default=[],
+        help="with --only-fused: more cascades beside the product's, each band as "
+        "below:above (dlib distance)",
+    )
+    parser.add_argument(
+        "--no-mirror",
+        action="store_true",
+        help="with --only-fused: the product's cascade with stage 2 without the mirror chip "
+        "too (MobileFaceNet fused with the plain dlib vector; enrollment keeps the mirror)",
     )
     parser.add_argument(
         "--only-crowd-search",

@@ -131,18 +131,31 @@ def plain_search(emb: np.ndarray):
     return decide
 
 
-def cascade_search(dlib_plain: np.ndarray, full: np.ndarray, weight: float):
+def cascade_search(
+    dlib_plain: np.ndarray,
+    full: np.ndarray,
+    weight: float,
+    *,
+    below: float | None = None,
+    above: float | None = None,
+):
     """The cascade as :func:`workbench.cascade.run_cascade` decides: stage 1
-    (:func:`workbench.cascade.first_stage`) on the gallery with each probe's plain dlib
-    vector; where it asks for stage 2 (``second``: within the band, or a near rival), the
-    gallery's own search on the full fused vector decides, elsewhere dlib's nearest
-    person and accept. The third value: which probes needed stage 2."""
-    from workbench.cascade import first_stage
+    (:func:`workbench.cascade.first_stage`, the band ``below``/``above``, default the
+    product's) on the gallery with each probe's plain dlib vector; where it asks for
+    stage 2 (``second``: within the band, or a near rival), the gallery's own search on
+    the probe's stage-2 vector ``full`` decides, elsewhere dlib's nearest person and
+    accept. The third value: which probes needed stage 2."""
+    from workbench.cascade import BAND_ABOVE, BAND_BELOW, first_stage
+
+    band = {
+        "below": BAND_BELOW if below is None else below,
+        "above": BAND_ABOVE if above is None else above,
+    }
 
     def decide(g, idx):
         if not len(idx):
             return np.array([], object), np.array([], bool), np.array([], bool)
-        first = first_stage(g, dlib_plain[idx], weight)
+        first = first_stage(g, dlib_plain[idx], weight, **band)
         people = first.snapshot.people
         named = np.array([people[r] if r >= 0 else None for r in first.rows], object)
         accepted = first.accept.copy()
@@ -230,6 +243,19 @@ def main() -> None:
         "probes on the full vector and through the cascade (workbench/cascade.py); "
         "dlib-flip: dlib's chip and its mirror averaged (the fused vector's dlib part); "
         "dlib's 5-point rows always run with either (the reference)",
+    )
+    parser.add_argument(
+        "--bands",
+        nargs="+",
+        default=[],
+        help="with --embedders fused: more cascades, each band as below:above (dlib "
+        "distance), next to the product's (workbench.cascade.BAND_BELOW / BAND_ABOVE)",
+    )
+    parser.add_argument(
+        "--no-mirror",
+        action="store_true",
+        help="with --embedders fused: the cascade with stage 2 without the mirror chip too "
+        "(the probe's plain dlib vector fused with MobileFaceNet, against the full vectors)",
     )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -337,17 +363,25 @@ def main() -> None:
             f"(keypoints {kp_gap:g} px, dlib {dlib_gap:g} from this benchmark's own)",
             flush=True,
         )
-        variants.append(
-            (
-                "5-point",
-                full,
-                FusedEmbedder().model_id,
-                {
-                    "fused": plain_search(full),
-                    "fused, cascade": cascade_search(f["dlib"], full, product.weight),
-                },
+        deciders = {
+            "fused": plain_search(full),
+            "fused, cascade": cascade_search(f["dlib"], full, product.weight),
+        }
+        no_mirror = product.fuse(f["dlib"], unit(f["mfn"] + f["mfn_mirror"]))
+        for band in args.bands:
+            below, above = (float(x) for x in band.split(":"))
+            deciders[f"fused, cascade -{below:g}/+{above:g}"] = cascade_search(
+                f["dlib"], full, product.weight, below=below, above=above
             )
-        )
+            if args.no_mirror:
+                deciders[f"fused, cascade -{below:g}/+{above:g}, no mirror"] = cascade_search(
+                    f["dlib"], no_mirror, product.weight, below=below, above=above
+                )
+        if args.no_mirror:
+            deciders["fused, cascade, no mirror"] = cascade_search(
+                f["dlib"], no_mirror, product.weight
+            )
+        variants.append(("5-point", full, FusedEmbedder().model_id, deciders))
 
     rows = []
     hits: dict[tuple[str, str, str, int, str], np.ndarray] = {}

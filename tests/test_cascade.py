@@ -82,11 +82,14 @@ def probes(mediapipe_detector, lfw_dir):
     return out
 
 
-def _full_and_cascade(fused, gallery, detector, image, face, band):
+def _full_and_cascade(fused, gallery, detector, image, face, below, above=None):
+    """Both models on every face and the cascade with the band ``below`` / ``above``
+    (``above`` default: ``below``)."""
     from workbench.recognize import Recognizer
 
-    full = Recognizer(detector, fused, gallery, cascade_band=None)
-    cascade = Recognizer(detector, fused, gallery, cascade_band=band)
+    above = below if above is None else above
+    full = Recognizer(detector, fused, gallery, cascade=False)
+    cascade = Recognizer(detector, fused, gallery, band_below=below, band_above=above)
     v_full, m_full = full.embed_identify(image, face)
     before = fused.mobilefacenet.faces
     v_cas, m_cas = cascade.embed_identify(image, face)
@@ -119,13 +122,13 @@ def test_far_from_the_threshold_dlib_decides_and_mobilefacenet_is_not_called(
     """A known face well inside dlib's threshold: accepted as the full fused search
     accepts it, with no MobileFaceNet call, its vector dlib's plain one; a stranger far
     beyond it: turned away the same way, with no call either."""
-    from workbench.cascade import CASCADE_BAND, dlib_threshold
+    from workbench.cascade import BAND_ABOVE, BAND_BELOW, dlib_threshold
 
     t = dlib_threshold(gallery)
     seen_far = seen_away = 0
     for image, face in probes:
         v_full, m_full, v_cas, m_cas, calls, rec = _full_and_cascade(
-            fused, gallery, mediapipe_detector, image, face, CASCADE_BAND
+            fused, gallery, mediapipe_detector, image, face, BAND_BELOW, BAND_ABOVE
         )
         assert (m_cas.accepted, m_cas.label) == (m_full.accepted, m_full.label)
         if rec.cascade_counts["second"] == 0 and m_cas.accepted:
@@ -168,7 +171,7 @@ def test_stage_two_vector_is_the_enrolled_vector(fused, gallery, probes, mediapi
     from workbench.align import template_for
     from workbench.recognize import Recognizer
 
-    rec = Recognizer(mediapipe_detector, fused, gallery, cascade_band=10.0)
+    rec = Recognizer(mediapipe_detector, fused, gallery, band_below=10.0, band_above=10.0)
     for image, face in probes[:3]:
         v_cas, _ = rec.embed_identify(image, face)
         assert rec.cascade_counts["second"] >= 1
@@ -186,23 +189,31 @@ def test_stage_two_vector_is_the_enrolled_vector(fused, gallery, probes, mediapi
 
 
 def test_a_face_near_dlibs_threshold_asks_mobilefacenet(fused, gallery, probes, mediapipe_detector):
-    """The band is around dlib's threshold: a band that just reaches the nearest face's
-    dlib distance sends it to MobileFaceNet; one that stops short leaves it to dlib."""
+    """The band is around dlib's threshold, each side its own width: a known face dlib
+    accepts goes to MobileFaceNet when the lower width just reaches its dlib distance and
+    not when it stops short, however wide the upper one; a stranger dlib turns away, the
+    same with the upper width, however wide the lower one."""
     from workbench.cascade import dlib_nearest, dlib_threshold
     from workbench.recognize import Recognizer
 
     rec = Recognizer(mediapipe_detector, fused)
-    image, face = probes[0]
-    _, dist = dlib_nearest(gallery, fused.embed_dlib(rec.chips(image, face)), fused.weight)
-    gap = abs(float(dist[0, 0]) - dlib_threshold(gallery))
-    *_, calls_in, rec_in = _full_and_cascade(
-        fused, gallery, mediapipe_detector, image, face, gap + 1e-3
-    )
-    *_, calls_out, rec_out = _full_and_cascade(
-        fused, gallery, mediapipe_detector, image, face, gap - 1e-3
-    )
-    assert (rec_in.cascade_counts["second"], calls_in) == (1, 1)
-    assert (rec_out.cascade_counts["second"], calls_out) == (0, 0)
+    t = dlib_threshold(gallery)
+    known, stranger = probes[0], probes[4]  # Colin Powell; George W Bush, not enrolled
+    for (image, face), side in ((known, "below"), (stranger, "above")):
+        _, dist = dlib_nearest(gallery, fused.embed_dlib(rec.chips(image, face)), fused.weight)
+        gap = float(dist[0, 0]) - t
+        assert (gap < 0) == (side == "below") and abs(gap) > 0.02
+        reach = {True: abs(gap) + 1e-3, False: abs(gap) - 1e-3}
+        for inside in (True, False):
+            # The other side: none at all when the face is inside, as wide as can be
+            # when it is not (it does not matter either way).
+            other = 0.0 if inside else 10.0
+            band = (reach[inside], other) if side == "below" else (other, reach[inside])
+            *_, calls, r = _full_and_cascade(fused, gallery, mediapipe_detector, image, face, *band)
+            assert (r.cascade_counts["second"], calls) == ((1, 1) if inside else (0, 0)), (
+                side,
+                inside,
+            )
 
 
 def test_recognize_and_the_threshold_ratio(fused, gallery, lfw_dir, mediapipe_detector):
@@ -222,13 +233,33 @@ def test_recognize_and_the_threshold_ratio(fused, gallery, lfw_dir, mediapipe_de
     assert dlib_threshold(gallery) == pytest.approx(gallery.threshold * ratio)
 
 
-def test_no_cascade_for_dlib_and_bad_band(mediapipe_detector):
+@pytest.mark.parametrize(
+    "band",
+    [
+        {"band_below": -0.1},
+        {"band_above": float("nan")},
+        {"band_above": "wide"},
+        {"band_below": True},
+        {"band_above": float("inf")},
+        {"band_below": None},
+    ],
+)
+def test_no_cascade_for_dlib_and_bad_band(mediapipe_detector, fused, gallery, band):
+    """A band width that is not a number >= 0: the package's own error, from the
+    recognizer and from the cascade's functions alike."""
+    from workbench.cascade import first_stage, run_cascade
     from workbench.embed import default_embedder
     from workbench.recognize import Recognizer
 
     assert not Recognizer(mediapipe_detector, default_embedder(), object()).cascade_active
-    with pytest.raises(InvalidArgumentError, match="cascade_band"):
-        Recognizer(mediapipe_detector, default_embedder(), cascade_band=-1)
+    assert not Recognizer(mediapipe_detector, fused, gallery, cascade=False).cascade_active
+    with pytest.raises(InvalidArgumentError, match="band (below|above)"):
+        Recognizer(mediapipe_detector, default_embedder(), **band)
+    kw = {k.removeprefix("band_"): v for k, v in band.items()}
+    with pytest.raises(InvalidArgumentError, match="band (below|above)"):
+        first_stage(gallery, np.zeros((1, 128), np.float32), fused.weight, **kw)
+    with pytest.raises(InvalidArgumentError, match="band (below|above)"):
+        run_cascade(gallery, fused, np.zeros((8, 8, 3), np.uint8), np.zeros((0, 5, 2)), [], **kw)
 
 
 def test_the_live_loop_runs_the_cascade(fused, gallery, mediapipe_detector, lfw_dir):
@@ -238,7 +269,7 @@ def test_the_live_loop_runs_the_cascade(fused, gallery, mediapipe_detector, lfw_
     from workbench.recognize import Recognizer
 
     rec = Recognizer(mediapipe_detector, fused, gallery)
-    full = Recognizer(mediapipe_detector, fused, gallery, cascade_band=None)
+    full = Recognizer(mediapipe_detector, fused, gallery, cascade=False)
     frames = [load_image(lfw_dir / p) for p in PROBES[:4]]
     expected = [full.recognize(f).matches for f in frames]
     results = []
@@ -436,7 +467,8 @@ def test_the_live_loops_keeper_stores_full_vectors(fused, fresh, mediapipe_detec
 #: cache with the cascade's own rule (dlib's distance beyond its threshold and the band,
 #: the full vector's within the fused threshold).
 ONE_PHOTO = ("Tom_Daschle/Tom_Daschle_0001.jpg", "Tom_Daschle/Tom_Daschle_0011.jpg")
-#: The band of the test: stage 2 reaches 0.10 above dlib's threshold.
+#: The band's upper width in the test (stage 2 reaches 0.10 above dlib's threshold; the
+#: face is found for it, whatever the product's).
 NARROW_BAND = 0.10
 
 
@@ -475,7 +507,7 @@ def test_the_keeper_does_not_store_a_face_the_full_vector_names(
     fresh.set_threshold((d_full + top) / 2)
     assert fresh.search(full).best()[0].label == "Tom Daschle"
 
-    rec = Recognizer(mediapipe_detector, fused, fresh, cascade_band=NARROW_BAND)
+    rec = Recognizer(mediapipe_detector, fused, fresh, band_above=NARROW_BAND)
     results = [_recognized(rec, *face) for face in (probe, stranger)]
     assert rec.cascade_counts["second"] == 0, "stage 2 decided one of them"
     assert [r.unknown.tolist() for r in results] == [[True], [True]]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.augment import ENROLL_AUGMENT, Augment
-from workbench.cascade import CASCADE_BAND
+from workbench.cascade import BAND_ABOVE, BAND_BELOW, check_band
 from workbench.detect.base import as_rgb
 from workbench.detect.mediapipe_detector import Range
 from workbench.errors import InvalidArgumentError
@@ -119,10 +118,12 @@ class Recognizer:
             (:data:`MIN_FACE_PX`; 0 names every face).
         mesh: the :class:`workbench.mesh.FaceMesh` that tells a face's yaw
             (:meth:`yaw`); the process's shared one if omitted.
-        cascade_band: with the fused embedder and a gallery, MobileFaceNet runs only
-            for faces whose dlib distance lies within this band of dlib's threshold
-            (:mod:`workbench.cascade`; and for the unknowns kept); ``None`` runs both
+        cascade: with the fused embedder and a gallery, MobileFaceNet runs only for
+            faces whose dlib distance lies within the band around dlib's threshold
+            (:mod:`workbench.cascade`; and for the unknowns kept); ``False`` runs both
             models on every face.
+        band_below, band_above: how far the band reaches below and above dlib's
+            threshold (:data:`workbench.cascade.BAND_BELOW`, :data:`~workbench.cascade.BAND_ABOVE`).
 
     The recognizer does not own its parts: closing them is the caller's job (or use
     :func:`open_recognizer`).
@@ -137,13 +138,12 @@ class Recognizer:
         enroll_augment: Augment | None = None,
         min_face_px: float = MIN_FACE_PX,
         mesh: FaceMesh | None = None,
-        cascade_band: float | None = CASCADE_BAND,
+        cascade: bool = True,
+        band_below: float = BAND_BELOW,
+        band_above: float = BAND_ABOVE,
     ) -> None:
-        if cascade_band is not None and not (
-            math.isfinite(float(cascade_band)) and float(cascade_band) >= 0
-        ):
-            raise InvalidArgumentError(f"cascade_band must be >= 0 or None, got {cascade_band!r}")
-        self.cascade_band = None if cascade_band is None else float(cascade_band)
+        self.cascade = bool(cascade)
+        self.band_below, self.band_above = check_band(band_below, band_above)
         # Bumped on the live worker thread, read by callers: under a lock.
         self._cascade_counts = {"faces": 0, "second": 0, "complete": 0}
         self._counts_lock = threading.Lock()
@@ -231,14 +231,12 @@ class Recognizer:
 
     @property
     def cascade_active(self) -> bool:
-        """Whether :meth:`embed_identify` runs the cascade (fused embedder, a gallery, a
-        band)."""
+        """Whether :meth:`embed_identify` runs the cascade (fused embedder, a gallery,
+        :attr:`cascade` on)."""
         from workbench.embed.fused import FusedEmbedder
 
         return (
-            self.cascade_band is not None
-            and self.gallery is not None
-            and isinstance(self.embedder, FusedEmbedder)
+            self.cascade and self.gallery is not None and isinstance(self.embedder, FusedEmbedder)
         )
 
     def embed_identify(
@@ -269,7 +267,8 @@ class Recognizer:
             image,
             np.asarray(detections.keypoints),
             chips,
-            band=self.cascade_band,
+            below=self.band_below,
+            above=self.band_above,
             skip=small,
         )
         with self._counts_lock:
