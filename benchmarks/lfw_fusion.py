@@ -580,7 +580,7 @@ def main() -> None:
     # The cascade as built (workbench/cascade.py): dlib's threshold is not fit on the
     # folds but the fused one's times the ratio of the two priors (one person, the
     # default target), as a fused gallery derives it; the band reaches BAND_BELOW under
-    # it and BAND_ABOVE over it (benchmarks/cascade_band.py chose them on the outsiders),
+    # it and BAND_ABOVE over it (benchmarks/cascade_band.py checked them on the outsiders),
     # next to today's 0.10 either side and two asymmetric ones for comparison. Each
     # pair's first photo plays the gallery (its vector as enrolled: dlib flipped), the
     # second the probe: stage 1 embeds its one plain dlib chip, stage 2 (within the band)
