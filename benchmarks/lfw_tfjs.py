@@ -61,40 +61,76 @@ TARBALL_SIZE = 144_509_169
 
 
 @dataclass(frozen=True)
+class Variant:
+    """How a crop is fed: input scale on 0..255 pixels, channel order, margin factor."""
+
+    scale: str
+    mul: float
+    add: float | tuple[float, float, float]  # per channel, in the order fed
+    bgr: bool
+    margin: float
+
+    @property
+    def tag(self) -> str:
+        return f"{self.scale}_{'bgr' if self.bgr else 'rgb'}_m{self.margin:g}"
+
+
+@dataclass(frozen=True)
 class Spec:
-    """One network of the package: its graph, the node read as the descriptor."""
+    """One network of the package: its graph, the node read as the descriptor, and the
+    ways of feeding it tried on the outsiders (the first is Human's own)."""
 
     name: str
     member: str  # the model.json inside the tarball
     output: str
-    #: input scales tried on the outsiders: name -> (multiplier, offset) on 0..255 pixels.
-    scales: tuple[tuple[str, float, float], ...]
+    variants: tuple[Variant, ...]
+    repair_prelu: bool = False
+
+
+#: Caffe-style ImageNet means (B, G, R), what HSE's own code subtracts for this network.
+CAFFE_BGR = (-103.939, -116.779, -123.68)
+
+
+def _faceres_grid() -> tuple[Variant, ...]:
+    """Human's input first (RGB pixel values), then BGR, then HSE's own (BGR, means off)."""
+    return tuple(
+        v
+        for margin in (1.0, 0.8, 1.2)
+        for v in (
+            Variant("pixels", 1.0, 0.0, False, margin),
+            Variant("pixels", 1.0, 0.0, True, margin),
+            Variant("caffe", 1.0, CAFFE_BGR, True, margin),
+        )
+    )
 
 
 SPECS = {
+    # Human's input only: what the package runs (see the module docstring for why the
+    # other choices were not worth their minutes).
     "mobilefacenet": Spec(
         "mobilefacenet",
         "package/models/mobilefacenet.json",
         "embeddings",
-        # Human's [0, 1]; MobileFaceNet_TF's own training input, (x - 127.5) / 128.
-        (("unit", 1 / 255, 0.0), ("pm1", 1 / 128, -127.5 / 128)),
+        (Variant("unit", 1 / 255, 0.0, False, 1.0),),
     ),
     "faceres": Spec(
         "faceres",
         "package/models/faceres.json",
         "global_pooling/Mean",
-        # Human's pixel values; MobileNet's usual [-1, 1].
-        (("pixels", 1.0, 0.0), ("pm1", 1 / 127.5, -1.0)),
-    ),
-    "faceres-deep": Spec(
-        "faceres-deep",
-        "package/models/faceres-deep.json",
-        "global_pooling/Mean",
-        (("pixels", 1.0, 0.0), ("pm1", 1 / 127.5, -1.0)),
+        _faceres_grid(),
     ),
 }
-#: Margin factors tried: the ArcFace template's points scaled about the crop's centre.
-MARGINS = (1.0, 0.8)
+#: ``faceres-deep`` (the package's larger HSE model, same input) takes faceres's choice.
+SPECS["faceres-deep"] = Spec(
+    "faceres-deep", "package/models/faceres-deep.json", "global_pooling/Mean", ()
+)
+SPECS["mobilefacenet-repaired"] = Spec(
+    "mobilefacenet-repaired",
+    "package/models/mobilefacenet.json",
+    "embeddings",
+    (Variant("pm1", 1 / 128, -127.5 / 128, False, 1.0),),
+    repair_prelu=True,
+)
 
 
 # --- the tarball ------------------------------------------------------------------
@@ -164,7 +200,14 @@ class GraphModel:
 
     ``batch`` is ``(N, H, W, 3)`` float32, already scaled as the network expects."""
 
-    def __init__(self, model_json: dict, weights: dict[str, np.ndarray], output: str) -> None:
+    def __init__(
+        self,
+        model_json: dict,
+        weights: dict[str, np.ndarray],
+        output: str,
+        *,
+        repair_prelu: bool = False,
+    ) -> None:
         import tensorflow as tf
         from google.protobuf import json_format
         from tensorflow.core.framework import graph_pb2
@@ -183,6 +226,23 @@ class GraphModel:
         self.size = (int(dims[1]), int(dims[2]))
         self.output = output
         self.order = self._order(output)
+        # PReLU is spelled relu(x) + c * (x - |x|) in these graphs. ``repair_prelu`` undoes
+        # two faults of the converted mobilefacenet (see the module docstring): ``c`` stored
+        # with its sign flipped, and the Relu fused into a depthwise convolution whose
+        # output the |x| and x - |x| branches read (they need the value before it).
+        self.repair = set()
+        self.prelu_inputs = set()
+        if repair_prelu:
+            for node in graph.node:
+                if node.op != "Mul" or len(node.input) != 2:
+                    continue
+                a, c = (self.nodes.get(i.split(":")[0]) for i in node.input)
+                if a is None or c is None or a.op != "Sub" or c.op != "Const":
+                    continue
+                x, ab = (self.nodes[i.split(":")[0]] for i in a.input)
+                if ab.op == "Abs":
+                    self.repair.add(c.name)
+                    self.prelu_inputs.update((a.name, ab.name))
         self.consts = {}
         for name in self.order:
             node = self.nodes[name]
@@ -190,7 +250,7 @@ class GraphModel:
                 value = weights.get(name)
                 if value is None:
                     value = tf.make_ndarray(node.attr["value"].tensor)
-                self.consts[name] = value
+                self.consts[name] = -value if name in self.repair else value
         self._tf = tf
         self.fn = tf.function(
             self._run,
@@ -221,6 +281,7 @@ class GraphModel:
     def _run(self, x):
         tf = self._tf
         vals = {self.input: x}
+        pre: dict = {}  # values before a fused activation (for the PReLU repair)
         for name in self.order:
             if name == self.input:
                 continue
@@ -233,9 +294,9 @@ class GraphModel:
                 if i.startswith("^"):
                     continue
                 base, _, idx = i.partition(":")
-                v = vals[base]
+                v = pre[base] if name in self.prelu_inputs and base in pre else vals[base]
                 ins.append(v[int(idx)] if idx and isinstance(v, (list, tuple)) else v)
-            vals[name] = _op(tf, node, ins)
+            vals[name] = _op(tf, node, ins, pre if self.repair else None)
         return vals[self.output]
 
 
@@ -254,12 +315,15 @@ def _conv_args(node) -> dict:
     }
 
 
-def _fused(tf, node, y, args):
-    """TF.js's fused tail (``fused_ops``: BiasAdd, then an activation) on ``y``."""
+def _fused(tf, node, y, args, pre=None):
+    """TF.js's fused tail (``fused_ops``: BiasAdd, then an activation) on ``y``; the value
+    before the activation goes into ``pre[node.name]`` when ``pre`` is given."""
     ops = [s.decode() for s in node.attr["fused_ops"].list.s]
     for op in ops:
         if op == "BiasAdd":
             y = tf.nn.bias_add(y, args[0])
+            if pre is not None:
+                pre[node.name] = y
         elif op == "Relu":
             y = tf.nn.relu(y)
         elif op == "Relu6":
@@ -277,17 +341,17 @@ def _fused(tf, node, y, args):
     return y
 
 
-def _op(tf, node, ins):
+def _op(tf, node, ins, pre=None):
     op = node.op
     raw = tf.raw_ops
     if op in ("Conv2D", "_FusedConv2D"):
         args = _conv_args(node)
         y = raw.Conv2D(input=ins[0], filter=ins[1], **args)
-        return _fused(tf, node, y, ins[2:]) if op.startswith("_") else y
+        return _fused(tf, node, y, ins[2:], pre) if op.startswith("_") else y
     if op in ("DepthwiseConv2dNative", "FusedDepthwiseConv2dNative"):
         args = _conv_args(node)
         y = raw.DepthwiseConv2dNative(input=ins[0], filter=ins[1], **args)
-        return _fused(tf, node, y, ins[2:]) if op.startswith("Fused") else y
+        return _fused(tf, node, y, ins[2:], pre) if op.startswith("Fused") else y
     if op in ("MatMul", "_FusedMatMul"):
         y = tf.linalg.matmul(
             ins[0],
@@ -329,11 +393,11 @@ def _op(tf, node, ins):
     raise SystemExit(f"{node.name}: op {op} not supported")
 
 
-def load_model(tar: tarfile.TarFile, spec: Spec) -> GraphModel:
+def load_model(tar: tarfile.TarFile, spec: Spec, *, repair_prelu: bool = False) -> GraphModel:
     model_json = json.loads(_member(tar, spec.member))
     folder = spec.member.rsplit("/", 1)[0]
     weights = decode_weights(model_json["weightsManifest"], lambda p: _member(tar, f"{folder}/{p}"))
-    return GraphModel(model_json, weights, spec.output)
+    return GraphModel(model_json, weights, spec.output, repair_prelu=repair_prelu)
 
 
 # --- crops and the per-photo cache ------------------------------------------------
@@ -355,36 +419,36 @@ def crops(image: np.ndarray, keypoints: np.ndarray, size: int, margin: float) ->
 def outputs(
     model: GraphModel,
     spec: Spec,
-    scale: tuple[str, float, float],
-    margin: float,
+    v: Variant,
     paths: list[Path],
     keypoints: np.ndarray,
     label: str,
 ) -> dict[str, np.ndarray]:
     """The model's raw output for each photo's crop and its mirror (cached)."""
-    cache = CACHE / f"{spec.name}_{scale[0]}_m{margin:g}_{label}.npz"
+    cache = CACHE / f"{spec.name}_{v.tag}_{label}.npz"
     if cache.exists():
         z = np.load(cache)
         return {k: z[k] for k in z.files}
     from workbench.images import load_image
 
-    tag, mul, add = scale
     size = model.size[0]
     plain, mirror, seconds = [], [], 0.0
     chunk = 32
     for s in range(0, len(paths), chunk):
         batch = np.stack(
             [
-                crops(load_image(p), k, size, margin)
+                crops(load_image(p), k, size, v.margin)
                 for p, k in zip(paths[s : s + chunk], keypoints[s : s + chunk], strict=True)
             ]
         ).astype(np.float32)
-        x = batch * mul + add
+        if v.bgr:
+            batch = batch[..., ::-1]
+        x = np.ascontiguousarray(batch * v.mul + np.asarray(v.add, np.float32), np.float32)
         t0 = time.perf_counter()
         plain.append(model(x))
         mirror.append(model(np.ascontiguousarray(x[:, :, ::-1])))
         seconds += time.perf_counter() - t0
-        if (s // chunk) % 20 == 0:
+        if (s // chunk) % 40 == 0:
             print(f"{cache.name}: {min(s + chunk, len(paths))}/{len(paths)}", flush=True)
     out = {
         "plain": np.concatenate(plain).astype(np.float32),
@@ -398,17 +462,79 @@ def outputs(
     return out
 
 
-def latency(model: GraphModel, n: int = 40) -> float:
-    """Median milliseconds of one batch-1 call (after a warm-up)."""
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0, 1, (1, *model.size, 3)).astype(np.float32)
-    model(x)
+def latency(call, x: np.ndarray, n: int = 40) -> float:
+    """Median milliseconds of ``call(x)`` (after a warm-up)."""
+    call(x)
     times = []
     for _ in range(n):
         t0 = time.perf_counter()
-        model(x)
+        call(x)
         times.append(time.perf_counter() - t0)
     return 1000 * float(np.median(times))
+
+
+#: TF.js itself (``@tensorflow/tfjs``, its CPU backend, in Node) on one saved input: the
+#: reference the loader is checked against (``--tfjs-reference``).
+TFJS_RUNNER = r"""
+const tf = require('@tensorflow/tfjs');
+const fs = require('fs');
+const [,, modelDir, name, inPath, shape, outNode, outPath] = process.argv;
+(async () => {
+  await tf.setBackend('cpu');
+  const mj = JSON.parse(fs.readFileSync(`${modelDir}/${name}.json`));
+  const specs = [], bufs = [];
+  for (const g of mj.weightsManifest) {
+    specs.push(...g.weights);
+    for (const p of g.paths) bufs.push(fs.readFileSync(`${modelDir}/${p}`));
+  }
+  const all = Buffer.concat(bufs);
+  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
+  const model = await tf.loadGraphModel(tf.io.fromMemory({
+    modelTopology: mj.modelTopology, weightSpecs: specs, weightData, format: mj.format }));
+  const raw = fs.readFileSync(inPath);
+  const x = tf.tensor(new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4),
+    JSON.parse(shape));
+  const y = model.execute(x, outNode);
+  fs.writeFileSync(outPath, Buffer.from((await y.data()).buffer));
+})();
+"""
+
+
+def tfjs_reference(tar: tarfile.TarFile, node_modules: Path, names: list[str]) -> dict:
+    """Largest difference between this loader and TF.js on random inputs, per model."""
+    import subprocess
+    import tempfile
+
+    out = {}
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "run.js").write_text(TFJS_RUNNER)
+        (tmp / "node_modules").symlink_to(node_modules.resolve())
+        for name in names:
+            spec = SPECS[name]
+            if spec.repair_prelu:
+                continue
+            folder = spec.member.rsplit("/", 1)[0]
+            model_json = json.loads(_member(tar, spec.member))
+            for f in [spec.member] + [
+                f"{folder}/{p}" for g in model_json["weightsManifest"] for p in g["paths"]
+            ]:
+                (tmp / f.rsplit("/", 1)[1]).write_bytes(_member(tar, f))
+            model = load_model(tar, spec)
+            x = (
+                (rng.uniform(0, 255, (2, *model.size, 3)) * spec.variants[0].mul).astype(np.float32)
+                if spec.variants
+                else rng.uniform(0, 255, (2, *model.size, 3)).astype(np.float32)
+            )
+            x.tofile(tmp / "x.bin")
+            stem = spec.member.rsplit("/", 1)[1].removesuffix(".json")
+            cmd = ["node", "run.js", ".", stem, "x.bin", json.dumps(list(x.shape))]
+            subprocess.run([*cmd, spec.output, "y.bin"], check=True, cwd=tmp)
+            ref = np.fromfile(tmp / "y.bin", np.float32).reshape(len(x), -1)
+            out[name] = float(np.abs(model(x) - ref).max())
+            print(f"{name}: this loader against TF.js, max abs difference {out[name]:.3g}")
+    return out
 
 
 # --- evaluation ---------------------------------------------------------------------
@@ -420,11 +546,18 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["mobilefacenet", "faceres"])
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--models", nargs="+", default=["mobilefacenet", "faceres", "faceres-deep"])
+    parser.add_argument("--threads", type=int, default=1, help="TensorFlow's intra-op threads")
     parser.add_argument("--json", type=Path)
     parser.add_argument(
         "--one", action="store_true", help="load each model and embed one LFW photo, then stop"
+    )
+    parser.add_argument(
+        "--tfjs-reference",
+        type=Path,
+        metavar="NODE_MODULES",
+        help="a node_modules folder holding @tensorflow/tfjs (npm install @tensorflow/tfjs): "
+        "check this loader against TF.js itself on random inputs, then stop",
     )
     args = parser.parse_args()
 
@@ -438,6 +571,29 @@ def main() -> None:
     from workbench.data import shared_data_dir
     from workbench.evaluate import kfold_correct, mcnemar_exact, read_pairs, roc_curve
 
+    names = list(args.models)
+    if "mobilefacenet" in names:
+        names.append("mobilefacenet-repaired")
+    with tarball() as tar:
+        if args.tfjs_reference:
+            tfjs_reference(tar, args.tfjs_reference, names)
+            return
+        models = {n: load_model(tar, SPECS[n], repair_prelu=SPECS[n].repair_prelu) for n in names}
+
+    facts: dict = {"load at start": os.getloadavg()}
+    if "mobilefacenet-repaired" in models:
+        # The package's MobileFaceNet, repaired, against expo's (the product's) on the same
+        # random inputs: the same network if this is ~1e-6.
+        from workbench.embed.mobilefacenet import MobileFaceNet
+
+        x = np.random.default_rng(0).uniform(-1, 1, (4, 112, 112, 3)).astype(np.float32)
+        with MobileFaceNet(flip=False) as expo:
+            ref = unit(expo.load().raw(x))
+        for n in ("mobilefacenet", "mobilefacenet-repaired"):
+            d = float(np.abs(models[n](x) - ref).max())
+            facts[f"{n} vs expo MobileFaceNet, max abs difference"] = d
+            print(f"{n} against expo's MobileFaceNet (unit vectors): max abs difference {d:.3g}")
+
     root = shared_data_dir()
     if root is None:
         raise SystemExit("LFW not found: set WORKBENCH_DATA or put ../shared/data beside it")
@@ -445,21 +601,19 @@ def main() -> None:
     fv = features(groups["view2"], "view2")
     fo = features(groups["outsiders"], "outsiders")
 
-    with tarball() as tar:
-        models = {name: load_model(tar, SPECS[name]) for name in args.models}
-
     if args.one:
         from workbench.images import load_image
 
         path, kp = groups["view2"][0], fv["keypoints"][0]
         for name, model in models.items():
-            spec = SPECS[name]
-            for tag, mul, add in spec.scales:
-                x = crops(load_image(path), kp, model.size[0], 1.0)[None].astype(np.float32)
-                y = model(x * mul + add)
+            for v in SPECS[name].variants[:1] or SPECS["faceres"].variants[:1]:
+                x = crops(load_image(path), kp, model.size[0], v.margin)[None].astype(np.float32)
+                if v.bgr:
+                    x = np.ascontiguousarray(x[..., ::-1])
+                y = model(x * v.mul + np.asarray(v.add, np.float32))
                 print(
-                    f"{name} ({tag}): {path.name} -> {y.shape} norm {np.linalg.norm(y):.4f} "
-                    f"first {np.round(y[0, :4], 4)}; batch-1 {latency(model, 5):.1f} ms"
+                    f"{name} ({v.tag}): {path.name} -> {y.shape} norm {np.linalg.norm(y):.4f}; "
+                    f"batch-1 {latency(model, x, 5):.1f} ms"
                 )
         return
 
@@ -483,22 +637,14 @@ def main() -> None:
     ob = np.concatenate([[g[1] for g in genuine], jj[pick]]).astype(int)
     osame = np.arange(len(oa)) < len(genuine)
 
-    def auc(e, a, b, s):
-        return roc_curve(pair_d(e, a, b), s).auc
-
     # The product's vectors and dlib's, per photo group.
-    base = {
-        "view2": {
-            "dlib": fv["dlib"],
-            "dlib + flip": (fv["dlib"] + fv["dlib_mirror"]) / 2,
-            "product": fused_vectors(fv),
-        },
-        "outsiders": {
-            "dlib": fo["dlib"],
-            "dlib + flip": (fo["dlib"] + fo["dlib_mirror"]) / 2,
-            "product": fused_vectors(fo),
-        },
-    }
+    base = {}
+    for label, f in (("view2", fv), ("outsiders", fo)):
+        base[label] = {
+            "dlib": f["dlib"],
+            "dlib + flip": (f["dlib"] + f["dlib_mirror"]) / 2,
+            "product": fused_vectors(f),
+        }
 
     rows: list[dict] = []
     refs: dict[str, np.ndarray] = {}
@@ -509,8 +655,9 @@ def main() -> None:
         c, rep = kfold_correct(d, same, folds)
         row = {"variant": label, "accuracy": float(rep.mean), "std": float(rep.std)}
         row["errors"] = int((~c).sum())
+        row["auc"] = float(roc_curve(d, same).auc)
         for ref in ("dlib", "product"):
-            if ref in refs and ref != label:
+            if ref in refs:
                 b, cc = int((refs[ref] & ~c).sum()), int((~refs[ref] & c).sum())
                 row[f"vs {ref}"] = [b, cc, mcnemar_exact(b, cc)]
         row.update(extra or {})
@@ -525,37 +672,47 @@ def main() -> None:
         pair_d(base["view2"]["product"], ia, ib),
     )
 
-    for name, model in models.items():
-        spec = SPECS[name]
-        # Crop and input scale: chosen on the outsiders (ROC area, with flip).
+    # Same-run cost baseline: the product's two models on one face.
+    from workbench.embed import default_embedder
+    from workbench.embed.mobilefacenet import MobileFaceNet
+
+    rng = np.random.default_rng(0)
+    chip = rng.integers(0, 255, (1, 150, 150, 3), dtype=np.uint8)
+    dlib_embedder = default_embedder()
+    cost["dlib (product's runtime), one chip"] = latency(dlib_embedder.embed, chip)
+    with MobileFaceNet(flip=False) as expo:
+        expo.load()
+        x2 = rng.uniform(-1, 1, (2, 112, 112, 3)).astype(np.float32)
+        cost["expo MobileFaceNet (LiteRT), one call = face + mirror"] = latency(expo.raw, x2)
+
+    chosen: dict[str, Variant] = {}
+    for name in args.models:
+        model, spec = models[name], SPECS[name]
+        variants = spec.variants or (chosen["faceres"],)
         best = None
-        for scale in spec.scales:
-            for margin in MARGINS:
-                o = outputs(
-                    model, spec, scale, margin, groups["outsiders"], fo["keypoints"], "outsiders"
-                )
-                a = auc(unit(unit(o["plain"]) + unit(o["mirror"])), oa, ob, osame)
-                choices.append(
-                    {"model": name, "scale": scale[0], "margin": margin, "outsider auc": a}
-                )
-                print(f"{name} {scale[0]} margin {margin}: outsiders' ROC area {a:.5f}", flush=True)
-                if best is None or a > best[0]:
-                    best = (a, scale, margin)
-        _, scale, margin = best
-        ov = outputs(model, spec, scale, margin, groups["view2"], fv["keypoints"], "view2")
-        oo = outputs(model, spec, scale, margin, groups["outsiders"], fo["keypoints"], "outsiders")
-        ms = latency(model)
-        cost[name] = {
-            "batch-1 ms": ms,
-            "batch-32 ms a crop": 1000 * float(ov["seconds_batch32"]),
-            "load": os.getloadavg(),
-        }
-        tag = f"{name} ({scale[0]}, margin {margin:g})"
+        for v in variants:
+            if len(variants) == 1:
+                best = (None, v)
+                break
+            o = outputs(model, spec, v, groups["outsiders"], fo["keypoints"], "outsiders")
+            a = roc_curve(pair_d(unit(unit(o["plain"]) + unit(o["mirror"])), oa, ob), osame).auc
+            choices.append({"model": name, "variant": v.tag, "outsider auc": a})
+            print(f"{name} {v.tag}: outsiders' ROC area (with flip) {a:.5f}", flush=True)
+            if best is None or a > best[0]:
+                best = (a, v)
+        v = chosen[name] = best[1]
+        ov = outputs(model, spec, v, groups["view2"], fv["keypoints"], "view2")
+        oo = outputs(model, spec, v, groups["outsiders"], fo["keypoints"], "outsiders")
+        x1 = rng.uniform(0, 255 * v.mul, (1, *model.size, 3)).astype(np.float32)
+        cost[f"{name}, one crop (batch 1)"] = latency(model, x1)
+        cost[f"{name}, crop + mirror (batch 2)"] = latency(model, np.concatenate([x1, x1]))
+        cost[f"{name}, batch-32 ms a crop (the LFW run)"] = 1000 * float(ov["seconds_batch32"])
+        tag = f"{name} ({v.tag})"
         for flip in (False, True):
             ev = unit(ov["plain"]) if not flip else unit(unit(ov["plain"]) + unit(ov["mirror"]))
             eo = unit(oo["plain"]) if not flip else unit(unit(oo["plain"]) + unit(oo["mirror"]))
             label = tag + (" + flip" if flip else "")
-            record(label, pair_d(ev, ia, ib), {"ms_face": ms * (2 if flip else 1)})
+            record(label, pair_d(ev, ia, ib))
             # Fused with dlib, and as a third member beside the product's vector: squared
             # distances, weight and spreads fit on the outsiders (as lfw_fusion.py does).
             for partner in ("dlib", "dlib + flip", "product"):
@@ -570,30 +727,35 @@ def main() -> None:
                     fuse(v1, v2, w, "squared", s1, s2),
                     {"w": float(w), "s_partner": float(s1), "s_model": float(s2)},
                 )
+    facts["load at end"] = os.getloadavg()
 
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, TF threads {args.threads}; "
-        f"load {os.getloadavg()}; {len(same)} pairs, {len(np.unique(folds))} folds; "
-        f"outsiders: {len(owner)} photos, {len(genuine)} genuine / {len(pick)} impostor pairs"
+        f"{json.dumps(facts)}; {len(same)} pairs, {len(np.unique(folds))} folds; outsiders: "
+        f"{len(owner)} photos, {len(genuine)} genuine / {len(pick)} impostor pairs"
     )
-    print("\ncrop and input scale (outsiders' ROC area, with flip):")
+    print("\ninput chosen on the outsiders (ROC area of their pairs, with flip):")
     for c in choices:
-        print(f"  {c['model']} {c['scale']} margin {c['margin']}: {c['outsider auc']:.5f}")
-    print("\ncost:", json.dumps(cost))
-    print("\n| variant | accuracy | errors | vs dlib (b/c, p) | vs product (b/c, p) |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+        print(f"  {c['model']} {c['variant']}: {c['outsider auc']:.5f}")
+    print("\nms a face (median, one thread):")
+    for k, ms in cost.items():
+        print(f"  {k}: {ms:.1f}")
+    print("\n| variant | accuracy | errors | ROC area | vs dlib (b/c, p) | vs product (b/c, p) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         cells = []
         for ref in ("vs dlib", "vs product"):
-            v = r.get(ref)
-            cells.append(f"{v[0]}/{v[1]}, p = {v[2]:.3g}" if v else "")
+            x = r.get(ref)
+            cells.append(f"{x[0]}/{x[1]}, p = {x[2]:.2g}" if x and r["variant"] != ref[3:] else "-")
         w = f" (w {r['w']:.3f})" if "w" in r else ""
         print(
             f"| {r['variant']}{w} | {r['accuracy']:.2%} +- {r['std']:.2%} | {r['errors']} "
-            f"| {cells[0]} | {cells[1]} |"
+            f"| {r['auc']:.5f} | {cells[0]} | {cells[1]} |"
         )
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "choices": choices, "cost": cost}, indent=2))
+        args.json.write_text(
+            json.dumps({"rows": rows, "choices": choices, "cost": cost, "facts": facts}, indent=2)
+        )
 
 
 if __name__ == "__main__":
