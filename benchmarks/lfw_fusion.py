@@ -400,9 +400,7 @@ def main() -> None:
         prior_vectors(root, args.prior_vectors)
         return
     pairs = read_pairs(root / "lfw-pairs.txt")
-    index = {n: i for i, n in enumerate(pairs.images)}
-    ia = np.array([index[p.a] for p in pairs.pairs])
-    ib = np.array([index[p.b] for p in pairs.pairs])
+    ia, ib = pairs.image_indices
     same, folds = pairs.same, pairs.folds
     view2_people = {n.split("/")[0] for n in pairs.images}
     outsider_dirs = sorted(

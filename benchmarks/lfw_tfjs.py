@@ -64,7 +64,6 @@ import platform
 import tarfile
 import time
 from dataclasses import dataclass
-from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -582,7 +581,15 @@ def main() -> None:
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
-    from lfw_fusion import GRID, cache_groups, features, fuse, fused_vectors, pair_d
+    from lfw_fusion import (
+        GRID,
+        cache_groups,
+        features,
+        fuse,
+        fused_vectors,
+        outsider_pairs,
+        pair_d,
+    )
 
     from workbench.data import shared_data_dir
     from workbench.evaluate import kfold_correct, mcnemar_exact, read_pairs, roc_curve
@@ -634,24 +641,11 @@ def main() -> None:
         return
 
     pairs = read_pairs(root / "lfw-pairs.txt")
-    index = {n: i for i, n in enumerate(pairs.images)}
-    ia = np.array([index[p.a] for p in pairs.pairs])
-    ib = np.array([index[p.b] for p in pairs.pairs])
+    ia, ib = pairs.image_indices
     same, folds = pairs.same, pairs.folds
 
     # Outsider pairs exactly as lfw_fusion.py draws them.
-    owner = np.array([p.parent.name for p in groups["outsiders"]])
-    genuine = [
-        (i, j)
-        for name in np.unique(owner)
-        for i, j in combinations(np.flatnonzero(owner == name), 2)
-    ]
-    ii, jj = np.triu_indices(len(owner), 1)
-    keep = owner[ii] != owner[jj]
-    pick = np.sort(np.random.default_rng(0).permutation(np.flatnonzero(keep))[:300_000])
-    oa = np.concatenate([[g[0] for g in genuine], ii[pick]]).astype(int)
-    ob = np.concatenate([[g[1] for g in genuine], jj[pick]]).astype(int)
-    osame = np.arange(len(oa)) < len(genuine)
+    oa, ob, osame = outsider_pairs(np.array([p.parent.name for p in groups["outsiders"]]))
 
     # The product's vectors and dlib's, per photo group.
     base = {}
@@ -755,7 +749,8 @@ def main() -> None:
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, TF threads {args.threads}; "
         f"{json.dumps(facts)}; {len(same)} pairs, {len(np.unique(folds))} folds; outsiders: "
-        f"{len(owner)} photos, {len(genuine)} genuine / {len(pick)} impostor pairs"
+        f"{len(groups['outsiders'])} photos, {int(osame.sum())} genuine / "
+        f"{int((~osame).sum())} impostor pairs"
     )
     print("\ninput chosen on the outsiders (ROC area of their pairs, with flip):")
     for c in choices:

@@ -85,6 +85,12 @@ def test_read_pairs_two_fold_slice(lfw_pairs_file, tmp_path):
     assert set(pairs.folds) == {0, 1}
     full = read_pairs(lfw_pairs_file)
     assert len(full.pairs) == 6000 and len(full.images) == 7701
+    # Each pair's images as indices into `images`, what the benchmarks index vectors by.
+    a, b = full.image_indices
+    assert a.shape == b.shape == (6000,)
+    assert [full.images[i] for i in a[:3]] == [p.a for p in full.pairs[:3]]
+    assert [full.images[i] for i in b[-3:]] == [p.b for p in full.pairs[-3:]]
+    assert full.images[int(a[0])] != full.images[int(b[0])]
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,14 @@ class PairsFile:
         return list(dict.fromkeys(p for pair in self.pairs for p in (pair.a, pair.b)))
 
     @property
+    def image_indices(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(a, b)``: each pair's two images as indices into :attr:`images`."""
+        index = {n: i for i, n in enumerate(self.images)}
+        a = np.array([index[p.a] for p in self.pairs], np.int64)
+        b = np.array([index[p.b] for p in self.pairs], np.int64)
+        return a, b
+
+    @property
     def same(self) -> np.ndarray:
         return np.array([p.same for p in self.pairs], bool)
 
