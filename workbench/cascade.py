@@ -101,15 +101,18 @@ class CascadeResult:
             decided alone).
         dlib_distance: ``(n,)`` dlib distance to the nearest person (``inf`` if none).
         second: ``(n,)`` bool, the faces within the band (MobileFaceNet decided).
-        complete: ``(n,)`` bool, the faces whose row of ``embeddings`` is the full fused
-            vector (those of ``second``).
     """
 
     embeddings: np.ndarray
     matches: list[Match]
     dlib_distance: np.ndarray
     second: np.ndarray
-    complete: np.ndarray
+
+    @property
+    def complete(self) -> np.ndarray:
+        """``(n,)`` bool, the faces whose row of ``embeddings`` is the full fused vector:
+        those of :attr:`second` (the keeper completes the others it stores)."""
+        return self.second
 
 
 def dlib_threshold(gallery) -> float:
@@ -241,31 +244,28 @@ def run_cascade(
     chips) against a fused ``gallery`` with the :class:`~workbench.embed.fused.FusedEmbedder`
     ``embedder``; ``below``, ``above``: the band (:func:`first_stage`). ``skip``: ``(n,)``
     bool, faces never named nor kept (too small): dlib only."""
-    below, above = check_band(below, above)
     kps = np.asarray(keypoints, np.float64).reshape(-1, 5, 2)
     n = kps.shape[0]
     d = embedder.embed_dlib(chips) if n else np.zeros((0, 128), np.float32)
     first = first_stage(gallery, d, embedder.weight, below=below, above=above, skip=skip)
-    rows, d1, accept = first.rows, first.distance, first.accept
-    second = complete = first.second
+    rows, d1, accept, second = first.rows, first.distance, first.accept, first.second
     small = np.zeros(n, bool) if skip is None else np.asarray(skip, bool).reshape(n)
     s = first.snapshot
     t_fused, t_dlib = first.threshold, first.dlib_threshold
     embeddings = embedder.fuse(d, np.zeros((n, 192), np.float32))
-    idx = np.flatnonzero(complete)
-    if idx.size:
-        embeddings[idx] = embedder.complete_dlib(image, kps[idx], np.asarray(chips)[idx], d[idx])
+    idx = np.flatnonzero(second)
     matches: list[Match] = [None] * n  # type: ignore[list-item]
     if idx.size:
+        embeddings[idx] = embedder.complete_dlib(image, kps[idx], np.asarray(chips)[idx], d[idx])
         for i, m in zip(idx, gallery.search(embeddings[idx], k=1).best(), strict=True):
             matches[i] = m
     scale = t_fused / t_dlib
-    for i in np.flatnonzero(~complete):
+    for i in np.flatnonzero(~second):
         r = int(rows[i])
         name = s.people[r] if r >= 0 else None
         dd = float(d1[i]) * scale if r >= 0 else math.inf
         matches[i] = Match(name, dd, bool(accept[i]) and not small[i])
-    return CascadeResult(embeddings, matches, d1.astype(np.float32), second, complete.copy())
+    return CascadeResult(embeddings, matches, d1.astype(np.float32), second)
 
 
 __all__ = [
